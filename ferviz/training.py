@@ -1,0 +1,86 @@
+"""From labelled face arrays to a trained, checkpointed model: the glue between datasets and the engine.
+
+:func:`run_training` is what ``ferviz train`` and ``ferviz cv`` call: it fixes the class list,
+prepares the model planes once, builds the :class:`~ferviz.engine.Trainer`, resumes when asked, and
+shows a progress bar with throughput and ETA on rank 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ferviz.engine import ArrayData, TrainConfig, Trainer, TrainResult, dist_info
+from ferviz.labels import ALL_LABELS
+from ferviz.model import VARIANTS, ModelConfig
+from ferviz.preprocess import Preprocessing, prepare_images
+
+log = logging.getLogger(__name__)
+
+
+def class_names_for(labels: np.ndarray) -> list[str]:
+    """The classes a model trained on ``labels`` (indices into ALL_LABELS) predicts, in index order.
+
+    FER2013 gives the 7 basic emotions; CK+48 gives its own 7 (no neutral, contempt last).
+    """
+    present = sorted(set(int(v) for v in np.unique(labels)))
+    return [ALL_LABELS[i] for i in present]
+
+
+def remap_labels(labels: np.ndarray, class_names: list[str]) -> np.ndarray:
+    """Map ALL_LABELS indices to positions in ``class_names``; a label outside it raises ValueError."""
+    lut = np.full(len(ALL_LABELS), -1, dtype=np.int64)
+    for pos, name in enumerate(class_names):
+        lut[ALL_LABELS.index(name)] = pos
+    out = lut[np.asarray(labels, dtype=np.int64)]
+    if (out < 0).any():
+        missing = sorted({ALL_LABELS[i] for i in np.asarray(labels)[out < 0]})
+        raise ValueError(f"labels {missing} are not among the model's classes {class_names}")
+    return out
+
+
+class _Bar:
+    """A tqdm bar over images with loss, throughput (img/s) and ETA."""
+
+    def __init__(self, epoch: int, epochs: int, total: int):
+        self.bar = tqdm(total=total, unit="img", unit_scale=True, desc=f"epoch {epoch + 1}/{epochs}",
+                        dynamic_ncols=True, mininterval=2.0)
+
+    def step(self, n: int, loss: float) -> None:
+        self.bar.update(n)
+        self.bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run_training(train_images: np.ndarray, train_labels: np.ndarray, val_images: np.ndarray,
+                 val_labels: np.ndarray, *, variant: str, train_cfg: TrainConfig, out_dir: str | Path,
+                 prep: Preprocessing | None = None, model_overrides: dict | None = None,
+                 class_names: list[str] | None = None, resume: bool = False, progress: bool = True,
+                 argv: list[str] | None = None, meta: dict | None = None) -> TrainResult:
+    """Train ``variant`` on (N, H, W) uint8 faces with ALL_LABELS indices; select on the validation set."""
+    if variant not in VARIANTS:
+        raise KeyError(f"unknown model variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    names = class_names or class_names_for(train_labels)
+    cfg: ModelConfig = replace(VARIANTS[variant], num_classes=len(names), **(model_overrides or {}))
+    prep = prep or Preprocessing(input_mode=cfg.input_mode, size=cfg.image_size)
+    if prep.input_mode != cfg.input_mode:
+        prep = replace(prep, input_mode=cfg.input_mode)
+    log.info("preparing %d training and %d validation faces (%s input)", len(train_images), len(val_images),
+             prep.input_mode)
+    train = ArrayData(prepare_images(train_images, prep), remap_labels(train_labels, names))
+    val = ArrayData(prepare_images(val_images, prep), remap_labels(val_labels, names))
+    trainer = Trainer(cfg, train_cfg, prep, names, out_dir, variant=variant, meta=meta)
+    if resume and not trainer.resume():
+        log.info("no checkpoint to resume in %s; starting from epoch 1", out_dir)
+    rank, _ = dist_info()
+    factory = None
+    if progress and rank == 0:
+        def factory(epoch: int, total: int) -> _Bar:
+            return _Bar(epoch, train_cfg.epochs, total)
+    return trainer.fit(train, val, progress_factory=factory, argv=argv)
