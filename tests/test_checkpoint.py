@@ -12,8 +12,7 @@ from ferviz.errors import CheckpointError
 from ferviz.labels import EMOTIONS
 from ferviz.model import build_model
 from ferviz.preprocess import Preprocessing
-
-TINY = dict(channels=(4, 8, 16), fc_hidden=12, spatial_groups=2, channel_groups=2, distill_ratio=2)
+from tests.helpers import TINY
 
 
 @pytest.fixture

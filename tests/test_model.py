@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from ferviz.model import VARIANTS, FERNet, ModelConfig, build_model, pcp
-
-TINY = dict(channels=(4, 8, 16), fc_hidden=12, spatial_groups=2, channel_groups=2, distill_ratio=2)
+from tests.helpers import TINY
 
 
 def tiny(name: str) -> FERNet:

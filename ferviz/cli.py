@@ -1,0 +1,220 @@
+"""Command line: ``ferviz train | evaluate | predict | cv | variants`` (also ``python -m ferviz``).
+
+argparse lives here only; every command is a thin call into the core. Expected failures (bad files,
+bad datasets, bad checkpoints) print one line naming the file and exit non-zero — no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ferviz.errors import FervizError
+
+log = logging.getLogger("ferviz")
+
+RECIPES = {
+    # The paper's recipe (METHOD.md §6): Adam 1e-3, batch 32, constant lr, best checkpoint.
+    "paper": dict(optimizer="adam", lr=1e-3, batch_size=32, schedule="none"),
+    # A stronger recipe, always reported separately: AdamW + warmup + cosine + label smoothing.
+    "strong": dict(optimizer="adamw", lr=1e-3, batch_size=64, weight_decay=0.05, schedule="cosine",
+                   warmup_epochs=2, label_smoothing=0.1, grad_clip=1.0),
+}
+SPLITS = {"fer2013": ("Training", "PublicTest"), "rafdb": ("train", "test")}
+
+
+def _train_config(args):
+    from ferviz.engine import TrainConfig
+
+    values = dict(RECIPES[args.recipe])
+    for key in ("epochs", "batch_size", "lr", "seed", "max_steps"):
+        if getattr(args, key, None) is not None:
+            values[key] = getattr(args, key)
+    values["bf16"] = not args.fp32
+    values["augment"] = not args.no_augment
+    values["select_metric"] = args.select
+    if args.teacher:
+        values["teacher"] = args.teacher
+    return TrainConfig(**values)
+
+
+def _load(args):
+    from ferviz.datasets import detect_kind, load_dataset
+
+    kind = args.dataset or detect_kind(args.data)
+    ds = load_dataset(kind, args.data)
+    if ds.skipped:
+        log.warning("%s: skipped %d unreadable or malformed items (first: %s)", args.data, len(ds.skipped),
+                    ds.skipped[0])
+    return kind, ds
+
+
+def _split_names(kind: str, ds, args) -> tuple[str, str]:
+    default = SPLITS.get(kind, ("Training", "PublicTest"))
+    return args.train_split or default[0], args.val_split or default[1]
+
+
+def cmd_train(args) -> int:
+    from ferviz.training import run_training
+
+    kind, ds = _load(args)
+    train_name, val_name = _split_names(kind, ds, args)
+    train, val = ds.split(train_name), ds.split(val_name)
+    meta = {"dataset": kind, "data": Path(args.data).name, "train_split": train_name, "select_split": val_name,
+            "recipe": args.recipe}
+    overrides = {"input_mode": args.input} if args.input else {}
+    result = run_training(train.images, train.labels, val.images, val.labels, variant=args.model,
+                          train_cfg=_train_config(args), out_dir=args.out, model_overrides=overrides,
+                          resume=args.resume, progress=not args.quiet, argv=sys.argv, meta=meta)
+    print(f"best {args.select} {result.best_score:.4f} at epoch {result.best_epoch}; "
+          f"checkpoint {Path(args.out) / 'best.pt'}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from ferviz.checkpoint import load_checkpoint
+    from ferviz.evaluation import evaluate
+
+    loaded = load_checkpoint(args.model)
+    kind, ds = _load(args)
+    if args.split:
+        ds = ds.split(args.split)
+    result = evaluate(loaded, ds, split=args.split or "all")
+    print(result.report.format_table())
+    if args.json:
+        result.report.to_json(args.json)
+        print(f"report written to {args.json}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from ferviz.checkpoint import load_checkpoint
+    from ferviz.inference import default_model_path, predict_image
+
+    loaded = load_checkpoint(args.model or default_model_path())
+    failures, rows = 0, []
+    for path in args.images:
+        try:
+            pred = predict_image(loaded, path, name=path)
+        except FervizError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        rows.extend(pred.rows())
+        if not args.json:
+            _print_prediction(pred)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return 1 if failures else 0
+
+
+def _print_prediction(pred) -> None:
+    note = f" ({pred.message})" if pred.message else ""
+    print(f"{pred.name}: {len(pred.faces)} face(s) in {pred.seconds * 1000:.0f} ms{note}")
+    for f in pred.faces:
+        top = sorted(f.probs.items(), key=lambda kv: -kv[1])[:3]
+        others = ", ".join(f"{k} {v:.2f}" for k, v in top[1:])
+        print(f"  face {f.index} at x={f.box.x} y={f.box.y} w={f.box.w} h={f.box.h}: "
+              f"{f.label} {f.confidence:.2f} ({others})")
+
+
+def cmd_cv(args) -> int:
+    from ferviz.crossval import cross_validate
+
+    kind, ds = _load(args)
+    summary = cross_validate(ds, variant=args.model, train_cfg=_train_config(args), out_dir=Path(args.out),
+                             folds=args.folds, seed=args.seed or 0, progress=not args.quiet)
+    print(summary.format_table())
+    return 0
+
+
+def cmd_variants(args) -> int:
+    from ferviz.model import VARIANTS
+
+    for name, cfg in VARIANTS.items():
+        print(f"{name:18s} attention={cfg.attention:8s} recurrent={cfg.recurrent:7s} input={cfg.input_mode}")
+    return 0
+
+
+def _add_data(p, required=True) -> None:
+    from ferviz.datasets import DATASET_READERS
+
+    p.add_argument("--dataset", choices=sorted(DATASET_READERS), help="format of --data (guessed if omitted)")
+    p.add_argument("--data", required=required, help="dataset file or folder (your own copy)")
+
+
+def _add_training(p) -> None:
+    from ferviz.model import DEFAULT_VARIANT, VARIANTS
+
+    p.add_argument("--model", default=DEFAULT_VARIANT, choices=list(VARIANTS), help="model variant")
+    p.add_argument("--recipe", default="paper", choices=list(RECIPES), help="training recipe (see README)")
+    p.add_argument("--epochs", type=int, help="default 100 (the paper's)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--select", default="accuracy", choices=["accuracy", "macro_f1"])
+    p.add_argument("--input", choices=["gray", "hog", "gray+hog"], help="override the variant's input mode")
+    p.add_argument("--teacher", help="teacher checkpoint for knowledge distillation")
+    p.add_argument("--max-steps", type=int, help="limit steps per epoch (smoke tests)")
+    p.add_argument("--fp32", action="store_true", help="disable bfloat16 autocast")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--out", default="runs/latest", help="output folder (checkpoints, log.csv, run.json)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ferviz", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train", help="train a model (resumable; torchrun for data-parallel)")
+    _add_data(p)
+    _add_training(p)
+    p.add_argument("--train-split", help="usage value to train on (default Training / train)")
+    p.add_argument("--val-split", help="usage value to select on (default PublicTest / test)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("evaluate", help="full metric report of a checkpoint on a dataset")
+    p.add_argument("--model", required=True, help="checkpoint (.pt)")
+    _add_data(p)
+    p.add_argument("--split", help="usage value to evaluate (e.g. PublicTest, PrivateTest); default all")
+    p.add_argument("--json", help="write the report as JSON here")
+    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("predict", help="every face in every image: box, label, probabilities")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--model", help="checkpoint (default: the shipped model)")
+    p.add_argument("--json", action="store_true", help="print JSON rows instead of text")
+    p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("cv", help="subject-grouped k-fold cross-validation (CK+, JAFFE)")
+    _add_data(p)
+    _add_training(p)
+    p.add_argument("--folds", type=int, default=10)
+    p.set_defaults(func=cmd_cv)
+    p = sub.add_parser("variants", help="list the registered model variants")
+    p.set_defaults(func=cmd_variants)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "train":
+        from ferviz.engine import init_distributed
+
+        init_distributed()
+    try:
+        return args.func(args)
+    except (FervizError, KeyError, ValueError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; `--resume` continues from the last completed epoch", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Photo in, every face's expression out: decode -> detect -> crop -> preprocess -> model -> softmax.
+
+Used by ``ferviz predict`` and the app's Predict page. The model is shared (cached) and only read:
+inference runs under ``torch.no_grad`` in eval mode, so concurrent calls are safe.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ferviz.checkpoint import LoadedModel, load_checkpoint
+from ferviz.faces import FaceBox, find_faces
+from ferviz.imageio import DecodedImage, decode_image
+from ferviz.preprocess import faces_to_tensor
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL = MODELS_DIR / "fer2013_dcnn_bilstm_dam.pt"
+
+
+@dataclass
+class FacePrediction:
+    """One face: where it is (in the decoded image's pixels), its crop, and the class probabilities."""
+
+    index: int
+    box: FaceBox
+    crop: np.ndarray  # (64, 64) uint8 grayscale, what the model saw (before input-mode planes)
+    fallback: bool  # True: no face was found and this is the centre square of the image
+    label: str
+    confidence: float
+    probs: dict[str, float]
+
+
+@dataclass
+class ImagePrediction:
+    name: str
+    image: DecodedImage
+    faces: list[FacePrediction]
+    message: str | None  # for the user: no face (centre-crop fallback), faces capped, ...
+    seconds: float  # decode + detect + preprocess + model
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def rows(self) -> list[dict]:
+        """One flat dict per face (for CSV / JSON / DataFrames)."""
+        out = []
+        for f in self.faces:
+            out.append({"image": self.name, "face": f.index, "x": f.box.x, "y": f.box.y, "w": f.box.w,
+                        "h": f.box.h, "fallback": f.fallback, "label": f.label,
+                        "confidence": round(f.confidence, 6), **{k: round(v, 6) for k, v in f.probs.items()}})
+        return out
+
+
+def default_model_path() -> Path:
+    return DEFAULT_MODEL
+
+
+def load_default_model() -> LoadedModel:
+    return load_checkpoint(DEFAULT_MODEL)
+
+
+@torch.no_grad()
+def classify_crops(loaded: LoadedModel, crops: np.ndarray) -> np.ndarray:
+    """(N, H, W) uint8 face crops -> (N, classes) float probabilities."""
+    if len(crops) == 0:
+        return np.zeros((0, len(loaded.labels)), np.float32)
+    x = faces_to_tensor(np.asarray(crops), loaded.preprocessing)
+    return torch.softmax(loaded.model(x), dim=1).numpy()
+
+
+def predict_decoded(loaded: LoadedModel, image: DecodedImage, *, max_faces: int = 20, t0: float | None = None
+                    ) -> ImagePrediction:
+    """Detect every face of an already decoded image and classify each one."""
+    t0 = time.perf_counter() if t0 is None else t0
+    prep = loaded.preprocessing
+    search = find_faces(image.rgb, size=prep.size, margin=prep.face_margin, max_faces=max_faces)
+    probs = classify_crops(loaded, np.stack([f.crop64 for f in search.faces]))
+    faces = []
+    for face, p in zip(search.faces, probs, strict=True):
+        k = int(p.argmax())
+        faces.append(FacePrediction(face.index, face.box, face.crop64, face.fallback, loaded.labels[k],
+                                    float(p[k]), {name: float(v) for name, v in zip(loaded.labels, p, strict=True)}))
+    return ImagePrediction(image.name, image, faces, search.message, time.perf_counter() - t0, image.notes)
+
+
+def predict_image(loaded: LoadedModel, data: bytes | str | Path, *, name: str | None = None,
+                  max_faces: int = 20) -> ImagePrediction:
+    """Decode untrusted bytes or a path (raises :class:`~ferviz.errors.ImageError`) and predict every face."""
+    t0 = time.perf_counter()
+    image = decode_image(data, name=name)
+    return predict_decoded(loaded, image, max_faces=max_faces, t0=t0)

@@ -1,0 +1,25 @@
+"""Shared fixtures: tiny synthetic datasets and checkpoints, generated here."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ferviz.checkpoint import save_checkpoint
+from ferviz.labels import EMOTIONS
+from ferviz.model import build_model
+from ferviz.preprocess import Preprocessing
+from tests.helpers import TINY, write_npz
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+    return write_npz(tmp_path / "tiny.npz")
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("dcnn_bilstm_dam", **TINY).eval()
+    return save_checkpoint(tmp_path / "tiny.pt", model, labels=list(EMOTIONS), preprocessing=Preprocessing(),
+                           variant="dcnn_bilstm_dam", metrics={"accuracy": 0.0}, meta={"dataset": "synthetic"})

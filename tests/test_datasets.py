@@ -1,0 +1,456 @@
+"""Dataset readers on tiny fixtures written into ``tmp_path`` (no real dataset image is read or stored).
+
+Each public format gets a hand-made miniature; label mappings are checked against values worked out
+by hand from each release's documentation; every bad-input case must raise :class:`DatasetError`
+naming the file (and line), or be skipped with a record and a counted warning.
+"""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from ferviz._readers import parse_pixels
+from ferviz.datasets import (
+    CKPLUS_CSV_CODES,
+    DATASET_READERS,
+    JAFFE_CODES,
+    RAFDB_CODES,
+    FaceDataset,
+    detect_kind,
+    load_dataset,
+)
+from ferviz.errors import DatasetError
+from ferviz.labels import ALL_LABELS
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+# ----------------------------------------------------------------------------------------- fixtures
+
+def face(seed: int, side: int = 48) -> np.ndarray:
+    """A reproducible (side, side) uint8 image."""
+    return np.random.default_rng(seed).integers(0, 256, (side, side), dtype=np.uint8)
+
+
+def save(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array, mode).save(path)
+    return path
+
+
+def pixels(array: np.ndarray) -> str:
+    return " ".join(map(str, array.ravel()))
+
+
+def write_csv(path: Path, rows: list[str], header: str = "emotion,pixels,Usage") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def fer_csv(tmp_path: Path, *bad_rows: str) -> Path:
+    """fer2013.csv: lines 2-4 good (happy, angry, neutral; one per Usage), then ``bad_rows``."""
+    good = [f"3,{pixels(face(0))},Training", f"0,{pixels(face(1))},PublicTest",
+            f"6,{pixels(face(2))},PrivateTest"]
+    return write_csv(tmp_path / "fer2013.csv", [*good, *bad_rows])
+
+
+@pytest.fixture
+def fer_folder(tmp_path: Path) -> Path:
+    root = tmp_path / "fer_images"
+    save(root / "train" / "angry" / "Training_10.png", face(10))
+    save(root / "train" / "happy" / "Training_11.jpg", face(11))
+    save(root / "test" / "sad" / "PublicTest_12.png", face(12))
+    save(root / "test" / "sad" / "PrivateTest_13.png", face(13))
+    save(root / "test" / "surprise" / "Training_14.png", face(14))  # misplaced: usage is still Training
+    return root
+
+
+@pytest.fixture
+def ck_folder(tmp_path: Path) -> Path:
+    root = tmp_path / "ck" / "CK+48"
+    save(root / "anger" / "S010_004_00000017.png", face(20))
+    save(root / "contempt" / "S011_002_00000020.png", face(21))
+    save(root / "sadness" / "S010_006_00000015.png", face(22))
+    return root
+
+
+@pytest.fixture
+def jaffe_folder(tmp_path: Path) -> Path:
+    root = tmp_path / "jaffe"
+    save(root / "KA.AN1.39.tiff", face(30, 256))
+    save(root / "KL.SU2.40.tiff", face(31, 256))
+    save(root / "MK.NE1.113.tiff", face(32, 256))
+    return root
+
+
+def raf_official(tmp_path: Path, *extra_lines: str) -> Path:
+    root = tmp_path / "RAF-DB" / "basic"
+    rgb = np.random.default_rng(40).integers(0, 256, (100, 100, 3), dtype=np.uint8)
+    save(root / "Image" / "aligned" / "train_00001_aligned.jpg", rgb)
+    save(root / "Image" / "aligned" / "test_0001_aligned.png", rgb)
+    save(root / "Image" / "aligned" / "test_0002_aligned.jpg", rgb)
+    (root / "EmoLabel").mkdir()
+    lines = ["train_00001.jpg 1", "test_0002.jpg 6", *extra_lines]
+    (root / "EmoLabel" / "list_patition_label.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture
+def raf_kaggle(tmp_path: Path) -> Path:
+    root = tmp_path / "kaggle" / "DATASET"
+    rgb = np.random.default_rng(41).integers(0, 256, (100, 100, 3), dtype=np.uint8)
+    save(root / "train" / "1" / "train_00001_aligned.jpg", rgb)
+    save(root / "train" / "3" / "test_0002_aligned.jpg", rgb)  # misplaced: usage from the prefix
+    save(root / "test" / "7" / "test_0001_aligned.jpg", rgb)
+    return root
+
+
+def write_npz(path: Path, **arrays) -> Path:
+    base = {"images": np.stack([face(50), face(51), face(52)]), "labels": np.array([0, 7, 3])}
+    np.savez_compressed(path, **(base | arrays))
+    return path
+
+
+# ----------------------------------------------------------------------------------- label mappings
+
+def test_registry_keys_are_the_shared_strings():
+    assert list(DATASET_READERS) == ["fer2013", "ckplus", "jaffe", "rafdb", "npz"]
+
+
+def test_label_maps_hand_checked():
+    assert ALL_LABELS[RAFDB_CODES[1]] == "surprise" and RAFDB_CODES[1] == 5
+    assert [RAFDB_CODES[c] for c in range(1, 8)] == [5, 2, 1, 3, 4, 0, 6]
+    assert CKPLUS_CSV_CODES[4] == 4 and CKPLUS_CSV_CODES[7] == 7 and CKPLUS_CSV_CODES[6] == 6
+    assert JAFFE_CODES["SU"] == 5 and JAFFE_CODES["AN"] == 0 and JAFFE_CODES["NE"] == 6
+
+
+# --------------------------------------------------------------------------------------- CSV formats
+
+def test_fer_csv_reads_pixels_labels_usage_and_lines(tmp_path):
+    data = load_dataset("fer2013", fer_csv(tmp_path))
+    assert data.images.shape == (3, 48, 48) and data.images.dtype == np.uint8
+    np.testing.assert_array_equal(data.images[1], face(1))
+    assert data.labels.tolist() == [3, 0, 6] and data.labels.dtype == np.int64
+    assert data.usage.tolist() == ["Training", "PublicTest", "PrivateTest"]
+    assert data.source.tolist() == ["fer2013.csv:line 2", "fer2013.csv:line 3", "fer2013.csv:line 4"]
+    assert data.name == "fer2013" and data.skipped == [] and data.subject.tolist() == ["", "", ""]
+
+
+def test_fer_csv_from_its_folder_with_kaggle_column_spelling(tmp_path):
+    rows = [f"5,Training,{pixels(face(3))}"]
+    write_csv(tmp_path / "fer2013" / "fer2013.csv", rows, header="emotion, Usage, pixels")
+    data = load_dataset("fer2013", tmp_path)
+    assert data.labels.tolist() == [5] and data.usage.tolist() == ["Training"]
+
+
+def test_ckextended_csv_maps_its_own_order(tmp_path):
+    rows = [f"{code},{pixels(face(code))},Training" for code in range(8)]
+    data = load_dataset("ckplus", write_csv(tmp_path / "ckextended.csv", rows))
+    names = [ALL_LABELS[i] for i in data.labels]
+    assert names == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "contempt"]
+
+
+BAD_ROWS = {
+    "short": ("0,1 2 3,Training", r"expected 2304 pixel values, found 3"),
+    "long": (f"0,{pixels(face(4))} 7,Training", r"found 2305"),
+    "non-numeric": (f"0,{pixels(face(4))[:-3]} x9,Training", r"non-numeric pixel value 'x9'"),
+    "out of range": (f"0,{pixels(face(4))[:-3]} 300,Training", r"300 out of range"),
+    "unknown label": (f"9,{pixels(face(4))},Training", r"unknown emotion code 9"),
+    "label not a number": (f"happy,{pixels(face(4))},Training", r"not an integer code"),
+    "empty pixels": ("0,,Training", r"found 0"),
+    "fields": ("0,1 2", r"2 fields, expected 3"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ROWS)
+def test_bad_csv_row_is_skipped_with_line_or_raised_when_strict(tmp_path, caplog, case):
+    row, reason = BAD_ROWS[case]
+    path = fer_csv(tmp_path, row)
+    with pytest.raises(DatasetError, match=rf"fer2013\.csv line 5: .*{reason}"):
+        load_dataset("fer2013", path, strict=True)
+    with caplog.at_level(logging.WARNING, logger="ferviz.datasets"):
+        data = load_dataset("fer2013", path)
+    assert len(data) == 3 and len(data.skipped) == 1 and data.skipped[0].startswith("fer2013.csv line 5: ")
+    assert "skipped 1 item(s), kept 3" in caplog.text
+
+
+def test_csv_missing_column_names_file_line_and_columns(tmp_path):
+    path = write_csv(tmp_path / "fer2013.csv", ["0,Training"], "emotion,Usage")
+    with pytest.raises(DatasetError, match=r"fer2013\.csv line 1: missing column\(s\) pixels"):
+        load_dataset("fer2013", path)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", r"fer2013\.csv: empty file"),
+    ("emotion,pixels,Usage\n", r"fer2013\.csv: no usable items"),
+    ("emotion,pixels,Usage\n9,1 2,Training\n", r"no usable items .* fer2013\.csv line 2"),
+])
+def test_empty_or_unusable_csv_is_always_an_error(tmp_path, content, message):
+    (tmp_path / "fer2013.csv").write_text(content)
+    with pytest.raises(DatasetError, match=message):
+        load_dataset("fer2013", tmp_path / "fer2013.csv")
+
+
+def test_binary_file_as_csv_is_an_error(tmp_path):
+    (tmp_path / "fer2013.csv").write_bytes(b"\xff\xfe\x00\x81" * 100)
+    with pytest.raises(DatasetError, match=r"fer2013\.csv"):
+        load_dataset("fer2013", tmp_path / "fer2013.csv")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, 255), min_size=1, max_size=40), st.sampled_from([" ", "  ", "\t"]))
+def test_parse_pixels_round_trips(values, separator):
+    text = separator.join(map(str, values)) + separator
+    assert parse_pixels(text, len(values)).tolist() == values
+
+
+# ------------------------------------------------------------------------------------ image folders
+
+def test_fer_folder_usage_from_prefix_class_from_folder(fer_folder):
+    data = load_dataset("fer2013", fer_folder)
+    by_source = dict(zip(data.source, zip(data.usage, data.labels, strict=True), strict=True))
+    assert by_source["test/surprise/Training_14.png"] == ("Training", 5)
+    assert by_source["test/sad/PrivateTest_13.png"] == ("PrivateTest", 4)
+    assert by_source["train/happy/Training_11.jpg"] == ("Training", 3)
+    first = data.source.tolist().index("train/angry/Training_10.png")
+    np.testing.assert_array_equal(data.images[first], face(10))
+
+
+def test_fer_folder_without_prefix_has_empty_usage_and_warns(tmp_path, caplog):
+    save(tmp_path / "train" / "fear" / "img1.png", face(1))
+    with caplog.at_level(logging.WARNING, logger="ferviz.datasets"):
+        data = load_dataset("fer2013", tmp_path)
+    assert data.usage.tolist() == [""] and data.labels.tolist() == [2] and "1 of 1 files" in caplog.text
+
+
+def test_ck_folder_labels_subjects_and_parent_path(ck_folder):
+    data = load_dataset("ckplus", ck_folder.parent)
+    assert data.source.tolist() == ["anger/S010_004_00000017.png", "contempt/S011_002_00000020.png",
+                                    "sadness/S010_006_00000015.png"]
+    assert data.labels.tolist() == [0, 7, 4]
+    assert data.subject.tolist() == ["S010", "S011", "S010"]
+    assert data.class_counts() == {"angry": 1, "disgust": 0, "fear": 0, "happy": 0, "sad": 1, "surprise": 0,
+                                   "neutral": 0, "contempt": 1}
+
+
+def test_jaffe_codes_subjects_and_palette_tiff(jaffe_folder):
+    palette = np.arange(256, dtype=np.uint8)[::-1].repeat(3).tolist()  # inverted grey palette
+    image = Image.fromarray(face(33, 256), "P")
+    image.putpalette(palette)
+    image.save(jaffe_folder / "YM.HA3.200.tiff")
+    data = load_dataset("jaffe", jaffe_folder)
+    assert data.subject.tolist() == ["KA", "KL", "MK", "YM"]
+    assert data.labels.tolist() == [0, 5, 6, 3]
+    np.testing.assert_array_equal(data.images[3], 255 - face(33, 256))  # palette applied, not indices
+
+
+def test_jaffe_badly_named_file_is_skipped(jaffe_folder):
+    save(jaffe_folder / "KA.XX1.41.tiff", face(34, 256))
+    data = load_dataset("jaffe", jaffe_folder)
+    assert len(data) == 3 and "KA.XX1.41.tiff" in data.skipped[0]
+    with pytest.raises(DatasetError, match=r"KA\.XX1\.41\.tiff: file name .* AN, DI"):
+        load_dataset("jaffe", jaffe_folder, strict=True)
+
+
+def test_rafdb_official_layout_codes_usage_and_luma(tmp_path):
+    root = raf_official(tmp_path)
+    data = load_dataset("rafdb", root.parent)
+    assert data.labels.tolist() == [5, 0] and data.usage.tolist() == ["train", "test"]
+    assert data.images.shape == (2, 100, 100)
+    with Image.open(root / "Image" / "aligned" / "train_00001_aligned.jpg") as image:
+        rgb = np.asarray(image.convert("RGB"), np.int64)
+    luma = (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16
+    np.testing.assert_array_equal(data.images[0], luma)
+
+
+def test_rafdb_official_bad_lines_are_skipped_with_line_numbers(tmp_path):
+    root = raf_official(tmp_path, "train_00009.jpg 2", "test_0003.jpg 8", "garbage")
+    data = load_dataset("rafdb", root)
+    assert len(data) == 2 and [line.split(":")[0] for line in data.skipped] == [
+        "list_patition_label.txt line 3", "list_patition_label.txt line 4", "list_patition_label.txt line 5"]
+    message = r"list_patition_label\.txt line 3: image .*train_00009_aligned\.jpg not found"
+    with pytest.raises(DatasetError, match=message):
+        load_dataset("rafdb", root, strict=True)
+
+
+def test_rafdb_kaggle_layout(raf_kaggle):
+    data = load_dataset("rafdb", raf_kaggle.parent)
+    found = dict(zip(data.source, zip(data.usage, data.labels, strict=True), strict=True))
+    assert found == {"train/1/train_00001_aligned.jpg": ("train", 5),
+                     "train/3/test_0002_aligned.jpg": ("test", 1),
+                     "test/7/test_0001_aligned.jpg": ("test", 6)}
+
+
+def test_corrupt_image_is_skipped_with_count_or_raised_when_strict(ck_folder, caplog):
+    good = (ck_folder / "anger" / "S010_004_00000017.png").read_bytes()
+    (ck_folder / "anger" / "S010_004_00000018.png").write_bytes(good[: len(good) // 2])  # truncated
+    (ck_folder / "fear" / "S099_001_00000001.png").parent.mkdir()
+    (ck_folder / "fear" / "S099_001_00000001.png").write_bytes(b"not an image at all")
+    with caplog.at_level(logging.WARNING, logger="ferviz.datasets"):
+        data = load_dataset("ckplus", ck_folder)
+    assert len(data) == 3 and "skipped 2 item(s), kept 3" in caplog.text
+    assert data.skipped[0].startswith("anger/S010_004_00000018.png: cannot decode image")
+    with pytest.raises(DatasetError, match=r"anger/S010_004_00000018\.png: cannot decode"):
+        load_dataset("ckplus", ck_folder, strict=True)
+
+
+def test_unknown_class_folder_is_skipped_or_raised(ck_folder):
+    save(ck_folder / "bored" / "S001_001_00000001.png", face(1))
+    assert "bored/: folder name is not a class" in load_dataset("ckplus", ck_folder).skipped[0]
+    with pytest.raises(DatasetError, match=r"bored/: folder name is not a class"):
+        load_dataset("ckplus", ck_folder, strict=True)
+
+
+def test_mixed_sizes_error_names_both_files_or_resize_with_size(ck_folder):
+    save(ck_folder / "sadness" / "S012_001_00000002.png", face(5, 64))
+    with pytest.raises(DatasetError, match=r"sadness/S012_001_00000002\.png: image is 64x64 .* 48x48 .*"
+                                           r"anger/S010_004_00000017\.png.* pass size"):
+        load_dataset("ckplus", ck_folder)
+    data = load_dataset("ckplus", ck_folder, size=32)
+    assert data.images.shape == (4, 32, 32) and data.images.dtype == np.uint8
+
+
+@pytest.mark.parametrize("kind", ["fer2013", "ckplus", "jaffe", "rafdb", "npz"])
+def test_empty_folder_is_an_error(tmp_path, kind):
+    with pytest.raises(DatasetError, match=str(tmp_path)):
+        load_dataset(kind, tmp_path)
+
+
+def test_class_folders_without_images_are_an_error(tmp_path):
+    (tmp_path / "CK+48" / "anger").mkdir(parents=True)
+    with pytest.raises(DatasetError, match=r"no usable items"):
+        load_dataset("ckplus", tmp_path)
+
+
+# -------------------------------------------------------------------------------------- NumPy archives
+
+def test_npz_with_optional_columns_and_rgb(tmp_path):
+    rgb = np.random.default_rng(60).integers(0, 256, (2, 8, 8, 3), dtype=np.uint8)
+    path = write_npz(tmp_path / "ckplus_small.npz", images=rgb, labels=np.array([7, 4]),
+                     subject=np.array(["S010", "S011"]), source_name=np.array(["a.png", "b.png"]))
+    data = load_dataset("npz", path)
+    expected = np.asarray(Image.fromarray(rgb[1]).convert("L"))
+    np.testing.assert_array_equal(data.images[1], expected)
+    assert data.name == "ckplus" and data.subject.tolist() == ["S010", "S011"]
+    assert data.usage.tolist() == ["", ""]
+    assert data.source.tolist() == ["a.png", "b.png"] and data.labels.dtype == np.int64
+
+
+def test_npz_defaults_and_resize(tmp_path):
+    path = write_npz(tmp_path / "mine.npz", usage=np.array(["Training", "PublicTest", "x"]))
+    data = load_dataset("npz", path, size=24)
+    assert data.name == "npz" and data.images.shape == (3, 24, 24)
+    assert data.source.tolist() == ["mine.npz[0]", "mine.npz[1]", "mine.npz[2]"]
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ({"labels": np.array([0, 1])}, r"'labels' has shape \(2,\) .* expected \(3,\)"),
+    ({"usage": np.array(["a"])}, r"'usage' has shape \(1,\)"),
+    ({"images": np.zeros((3, 4), np.uint8)}, r"'images' has shape \(3, 4\)"),
+    ({"images": np.zeros((0, 4, 4), np.uint8), "labels": np.zeros(0, np.int64)}, r"with N > 0"),
+    ({"images": np.full((3, 4, 4), 0.5)}, r"dtype float64 .* expected uint8"),
+    ({"labels": np.array([0.5, 1, 2])}, r"non-integer"),
+    ({"labels": np.array([9, 9, 9])}, r"no usable items .* item 0 \(0-based\): unknown label 9"),
+])
+def test_bad_npz_is_an_error_naming_the_file(tmp_path, arrays, message):
+    path = write_npz(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(DatasetError, match=rf"bad\.npz.*{message}"):
+        load_dataset("npz", path)
+
+
+def test_npz_missing_array_or_pickle_or_not_zip(tmp_path):
+    np.savez(tmp_path / "a.npz", images=np.zeros((1, 4, 4), np.uint8))
+    with pytest.raises(DatasetError, match=r"a\.npz: missing array\(s\) labels"):
+        load_dataset("npz", tmp_path / "a.npz")
+    np.savez(tmp_path / "b.npz", images=np.zeros((1, 4, 4), np.uint8), labels=np.array([{}], dtype=object))
+    with pytest.raises(DatasetError, match=r"b\.npz: cannot read"):
+        load_dataset("npz", tmp_path / "b.npz")
+    (tmp_path / "c.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DatasetError, match=r"c\.npz: cannot read"):
+        load_dataset("npz", tmp_path / "c.npz")
+
+
+def test_npz_unknown_label_is_skipped(tmp_path):
+    data = load_dataset("npz", write_npz(tmp_path / "x.npz", labels=np.array([0, 8, 6])))
+    assert data.labels.tolist() == [0, 6] and data.skipped == [
+        "x.npz item 1 (0-based): unknown label 8; expected 0-7 (angry, disgust, fear, happy, sad, surprise, "
+        "neutral, contempt)"]
+    with pytest.raises(DatasetError, match=r"x\.npz item 1"):
+        load_dataset("npz", tmp_path / "x.npz", strict=True)
+
+
+# -------------------------------------------------------------------------- FaceDataset and entry points
+
+@pytest.fixture
+def small() -> FaceDataset:
+    return FaceDataset(images=np.zeros((4, 2, 2), np.uint8), labels=np.array([0, 3, 3, 7]),
+                       usage=np.array(["Training", "Training", "PublicTest", ""]),
+                       subject=np.array(["a", "b", "c", "d"]), source=np.array(["s0", "s1", "s2", "s3"]),
+                       name="t")
+
+
+def test_split_subset_and_class_counts(small):
+    assert small.split("PublicTest").source.tolist() == ["s2"]
+    assert len(small.split("Training", "PrivateTest")) == 2
+    with pytest.raises(DatasetError, match=r"no items with usage 'PrivateTest'; available: \(none\) \(1\), "
+                                           r"PublicTest \(1\), Training \(2\)"):
+        small.split("PrivateTest")
+    assert small.subset([3, 0]).labels.tolist() == [7, 0]
+    assert small.subset(small.labels == 3).source.tolist() == ["s1", "s2"]
+    assert len(small.subset([])) == 0
+    assert small.class_counts() == {"angry": 1, "disgust": 0, "fear": 0, "happy": 2, "sad": 0, "surprise": 0,
+                                    "neutral": 0, "contempt": 1}
+    assert "contempt" not in small.subset([0, 1]).class_counts()
+
+
+def test_dataset_rejects_mismatched_columns():
+    with pytest.raises(DatasetError, match="2 labels for 3 images"):
+        FaceDataset(np.zeros((3, 2, 2), np.uint8), np.zeros(2, np.int64), np.full(3, ""), np.full(3, ""),
+                    np.full(3, ""), "t")
+
+
+def test_detect_kind_for_every_layout(tmp_path, fer_folder, ck_folder, jaffe_folder, raf_kaggle):
+    assert detect_kind(fer_csv(tmp_path / "f")) == "fer2013"
+    assert detect_kind(tmp_path / "f") == "fer2013"
+    assert detect_kind(write_csv(tmp_path / "c" / "ckextended.csv", [])) == "ckplus"
+    assert detect_kind(fer_folder) == detect_kind(fer_folder / "test") == "fer2013"
+    assert detect_kind(ck_folder) == detect_kind(ck_folder.parent) == "ckplus"
+    assert detect_kind(jaffe_folder) == "jaffe"
+    assert detect_kind(raf_official(tmp_path / "r")) == detect_kind(tmp_path / "r" / "RAF-DB") == "rafdb"
+    assert detect_kind(raf_kaggle) == detect_kind(raf_kaggle.parent) == "rafdb"
+    assert detect_kind(write_npz(tmp_path / "n.npz")) == "npz"
+    assert load_dataset("auto", ck_folder).name == "ckplus"
+
+
+def test_detect_kind_unknown_or_ambiguous(tmp_path, fer_folder):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match=r"empty: not a known dataset layout"):
+        detect_kind(tmp_path / "empty")
+    write_csv(tmp_path / "ckextended.csv", [])
+    with pytest.raises(DatasetError, match=r"several datasets \(fer2013, ckplus\)"):
+        detect_kind(tmp_path)
+
+
+def test_load_dataset_bad_kind_path_or_size(tmp_path):
+    with pytest.raises(DatasetError, match=r"unknown dataset kind 'mnist'; expected one of fer2013, ckplus"):
+        load_dataset("mnist", tmp_path)
+    with pytest.raises(DatasetError, match=r"nowhere: no such file or folder"):
+        load_dataset("fer2013", tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="size must be"):
+        load_dataset("fer2013", fer_csv(tmp_path), size=0)
+
+
+# ------------------------------------------------------------------------- shared archives (optional)
+
+@pytest.mark.skipif(not (SHARED / "ckplus" / "ckplus.npz").exists(), reason="shared/data not available")
+def test_shared_ckplus_archive_counts():
+    data = load_dataset("auto", SHARED / "ckplus")
+    assert len(data) == 981 and data.name == "ckplus" and len(set(data.subject)) == 118
+    assert data.class_counts() == {"angry": 135, "disgust": 177, "fear": 75, "happy": 207, "sad": 84,
+                                   "surprise": 249, "neutral": 0, "contempt": 54}
