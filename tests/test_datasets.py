@@ -6,6 +6,7 @@ naming the file (and line), or be skipped with a record and a counted warning.
 """
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,11 @@ def test_fer_csv_from_its_folder_with_kaggle_column_spelling(tmp_path):
     assert data.labels.tolist() == [5] and data.usage.tolist() == ["Training"]
 
 
+def test_csv_resized_with_size(tmp_path):
+    data = load_dataset("fer2013", fer_csv(tmp_path), size=64)
+    assert data.images.shape == (3, 64, 64) and data.images.dtype == np.uint8
+
+
 def test_ckextended_csv_maps_its_own_order(tmp_path):
     rows = [f"{code},{pixels(face(code))},Training" for code in range(8)]
     data = load_dataset("ckplus", write_csv(tmp_path / "ckextended.csv", rows))
@@ -208,6 +214,16 @@ def test_binary_file_as_csv_is_an_error(tmp_path):
 def test_parse_pixels_round_trips(values, separator):
     text = separator.join(map(str, values)) + separator
     assert parse_pixels(text, len(values)).tolist() == values
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=30))
+def test_parse_pixels_fails_only_with_value_error(text):
+    try:
+        values = parse_pixels(text, 3)
+    except ValueError:
+        return
+    assert values.shape == (3,) and values.dtype == np.uint8
 
 
 # ------------------------------------------------------------------------------------ image folders
@@ -318,7 +334,7 @@ def test_mixed_sizes_error_names_both_files_or_resize_with_size(ck_folder):
 
 @pytest.mark.parametrize("kind", ["fer2013", "ckplus", "jaffe", "rafdb", "npz"])
 def test_empty_folder_is_an_error(tmp_path, kind):
-    with pytest.raises(DatasetError, match=str(tmp_path)):
+    with pytest.raises(DatasetError, match=re.escape(str(tmp_path))):
         load_dataset(kind, tmp_path)
 
 
@@ -374,6 +390,12 @@ def test_npz_missing_array_or_pickle_or_not_zip(tmp_path):
     (tmp_path / "c.npz").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(DatasetError, match=r"c\.npz: cannot read"):
         load_dataset("npz", tmp_path / "c.npz")
+    with open(tmp_path / "d.npz", "wb") as handle:
+        np.save(handle, np.zeros((1, 4, 4), np.uint8))
+    with pytest.raises(DatasetError, match=r"d\.npz: not an \.npz archive"):
+        load_dataset("npz", tmp_path / "d.npz")
+    with pytest.raises(DatasetError, match=r"exactly one \(found a\.npz, b\.npz"):
+        load_dataset("npz", tmp_path)
 
 
 def test_npz_unknown_label_is_skipped(tmp_path):
@@ -409,10 +431,14 @@ def test_split_subset_and_class_counts(small):
     assert "contempt" not in small.subset([0, 1]).class_counts()
 
 
-def test_dataset_rejects_mismatched_columns():
-    with pytest.raises(DatasetError, match="2 labels for 3 images"):
-        FaceDataset(np.zeros((3, 2, 2), np.uint8), np.zeros(2, np.int64), np.full(3, ""), np.full(3, ""),
-                    np.full(3, ""), "t")
+@pytest.mark.parametrize("images, labels, message", [
+    (np.zeros((3, 2, 2), np.uint8), np.zeros(2, np.int64), "2 labels for 3 images"),
+    (np.zeros((3, 2, 2), np.float32), np.zeros(3, np.int64), r"\(N, H, W\) uint8"),
+    (np.zeros((3, 2, 2), np.uint8), np.array([0, 8, 1]), "indices 0-7"),
+])
+def test_dataset_rejects_inconsistent_columns(images, labels, message):
+    with pytest.raises(DatasetError, match=message):
+        FaceDataset(images, labels, np.full(3, ""), np.full(3, ""), np.full(3, ""), "t")
 
 
 def test_detect_kind_for_every_layout(tmp_path, fer_folder, ck_folder, jaffe_folder, raf_kaggle):
@@ -426,6 +452,15 @@ def test_detect_kind_for_every_layout(tmp_path, fer_folder, ck_folder, jaffe_fol
     assert detect_kind(raf_kaggle) == detect_kind(raf_kaggle.parent) == "rafdb"
     assert detect_kind(write_npz(tmp_path / "n.npz")) == "npz"
     assert load_dataset("auto", ck_folder).name == "ckplus"
+
+
+def test_detect_kind_ignores_unrelated_csv_names(tmp_path):
+    for name in ("reference.csv", "stock.csv"):
+        write_csv(tmp_path / "other" / name, [])
+    with pytest.raises(DatasetError, match="not a known dataset layout"):
+        detect_kind(tmp_path / "other")
+    assert detect_kind(write_csv(tmp_path / "CK+.csv", [])) == "ckplus"
+    assert detect_kind(write_csv(tmp_path / "icml_face_data.csv", [])) == "fer2013"
 
 
 def test_detect_kind_unknown_or_ambiguous(tmp_path, fer_folder):

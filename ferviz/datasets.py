@@ -1,0 +1,504 @@
+"""Readers for the public facial-expression datasets and NumPy archives, all giving one :class:`FaceDataset`.
+
+Formats (``DATASET_READERS`` keys, shared by the CLI, the UI and the tests):
+
+- ``fer2013``: ``fer2013.csv`` (columns emotion, pixels, Usage; 48x48 = 2304 integers) or the Kaggle
+  image release ``train|test/<class>/<Usage>_<id>.jpg`` (Usage from the file-name prefix, never the folder).
+- ``ckplus``: ``ckextended.csv`` (its own order 0 anger ... 6 neutral, 7 contempt) or
+  ``CK+48/<class>/S###_###_########.png`` (subject ``S###`` from the file name).
+- ``jaffe``: a folder of ``KA.AN1.39.tiff`` (subject KA, code AN), 256x256 grayscale.
+- ``rafdb``: official ``EmoLabel/list_patition_label.txt`` + ``Image/aligned/*_aligned.jpg``, or the
+  Kaggle ``DATASET/{train,test}/<1-7>/*.jpg``; codes 1 surprise, 2 fear, 3 disgust, 4 happiness,
+  5 sadness, 6 anger, 7 neutral; usage ``train``/``test`` from the name prefix.
+- ``npz``: archives as in ``shared/data/`` (``images``, ``labels``; optional ``usage``, ``subject``,
+  ``source_name``).
+
+Every label is mapped explicitly into :data:`ferviz.labels.ALL_LABELS` (0-6 FER2013 order, 7 contempt).
+Bad input raises :class:`~ferviz.errors.DatasetError` naming the file (and 1-based line) and what was
+expected; a single bad item (corrupt image, malformed row, unknown label) is skipped, recorded in
+``FaceDataset.skipped`` and counted in one warning, unless ``strict=True``. An input with nothing
+usable is always an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ferviz import _readers as rd
+from ferviz.errors import DatasetError, ImageError
+from ferviz.labels import ALL_LABELS, CONTEMPT, EMOTIONS, index_of
+
+logger = logging.getLogger(__name__)
+
+# Source codes -> our label index, spelled out per release (hand-checked against each release's docs).
+FER2013_CODES = {code: index_of(name) for code, name in enumerate(EMOTIONS)}
+CKPLUS_CSV_CODES = {code: index_of(name) for code, name in enumerate(
+    ("anger", "disgust", "fear", "happiness", "sadness", "surprise", "neutral", "contempt"))}
+RAFDB_CODES = {code: index_of(name) for code, name in enumerate(
+    ("surprise", "fear", "disgust", "happiness", "sadness", "anger", "neutral"), start=1)}
+JAFFE_CODES = {code: index_of(name) for code, name in (
+    ("AN", "angry"), ("DI", "disgust"), ("FE", "fear"), ("HA", "happy"), ("NE", "neutral"), ("SA", "sad"),
+    ("SU", "surprise"))}
+
+_FER_NAME = re.compile(r"^(Training|PublicTest|PrivateTest)_")
+_CK_NAME = re.compile(r"^(S\d+)_\d+_\d+")
+_JAFFE_NAME = re.compile(r"^([A-Za-z]{2})\.([A-Za-z]{2})\d*\.\d+\.\w+$")
+_RAF_NAME = re.compile(r"^(train|test)_\d+")
+_FER_CSV = re.compile(r"(^|[^a-z])fer|icml_face_data")  # fer2013.csv, my_fer.csv; not reference.csv
+_CK_CSV = re.compile(r"(^|[^a-z])ck")  # ckextended.csv, CK+.csv; not stock.csv
+_RAF_LISTS = ("list_patition_label.txt", "list_partition_label.txt")
+_CSV_SIDE = 48
+_CLASS_NAMES = "a class name (" + ", ".join(ALL_LABELS) + " or a release spelling such as anger, sadness)"
+
+
+@dataclass(eq=False)
+class FaceDataset:
+    """Labelled grayscale face images from one source, with per-item split, subject and origin.
+
+    Attributes
+    ----------
+    images : (N, H, W) ndarray of uint8
+        Grayscale (RGB sources converted with ITU-R 601 luma).
+    labels : (N,) ndarray of int64
+        Index into :data:`ferviz.labels.ALL_LABELS` (0-6 FER2013 order, 7 contempt).
+    usage : (N,) ndarray of str
+        Split name as in the source (``Training``, ``PublicTest``, ``PrivateTest``, ``train``, ``test``)
+        or ``''``.
+    subject : (N,) ndarray of str
+        Subject id (``S010``, ``KA``) or ``''``.
+    source : (N,) ndarray of str
+        Where each item came from (``fer2013.csv:line 17`` or a path relative to the dataset root).
+    name : str
+        Dataset kind, e.g. ``'fer2013'``.
+    skipped : list of str
+        One human-readable line per item skipped while reading.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    usage: np.ndarray
+    subject: np.ndarray
+    source: np.ndarray
+    name: str
+    skipped: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 3 or self.images.dtype != np.uint8:
+            raise DatasetError(f"{self.name}: images must be (N, H, W) uint8, got {self.images.shape} "
+                               f"{self.images.dtype}")
+        if len(self.labels) and not 0 <= self.labels.min() <= self.labels.max() < len(ALL_LABELS):
+            raise DatasetError(f"{self.name}: labels must be indices 0-{len(ALL_LABELS) - 1} into ALL_LABELS")
+        for column in ("labels", "usage", "subject", "source"):
+            count = len(getattr(self, column))
+            if count != len(self.images):
+                raise DatasetError(f"{self.name}: {count} {column} for {len(self.images)} images")
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __repr__(self) -> str:
+        shape = "x".join(map(str, self.images.shape[1:]))
+        return (f"FaceDataset(name={self.name!r}, n={len(self)}, image={shape}, "
+                f"usages={self._usage_summary()}, skipped={len(self.skipped)})")
+
+    def subset(self, mask_or_indices: np.ndarray | Iterable) -> FaceDataset:
+        """A new dataset with the rows selected by a boolean mask of length N or by integer indices."""
+        index = np.atleast_1d(np.asarray(mask_or_indices))
+        if index.size == 0:
+            index = index.astype(np.int64)
+        return FaceDataset(self.images[index], self.labels[index], self.usage[index], self.subject[index],
+                           self.source[index], self.name, list(self.skipped))
+
+    def split(self, *usages: str) -> FaceDataset:
+        """Rows whose usage is one of ``usages``; :class:`DatasetError` naming the usages present if none."""
+        if not usages:
+            raise ValueError("split() needs at least one usage name, e.g. split('Training')")
+        mask = np.isin(self.usage, usages)
+        if not mask.any():
+            raise DatasetError(f"{self.name}: no items with usage {', '.join(map(repr, usages))}; "
+                               f"available: {self._usage_summary()}")
+        return self.subset(mask)
+
+    def class_counts(self) -> dict[str, int]:
+        """Items per class name, in label order: the 7 emotions always, ``contempt`` only when present."""
+        counts = np.bincount(self.labels, minlength=len(ALL_LABELS))
+        names = EMOTIONS + ((CONTEMPT,) if counts[ALL_LABELS.index(CONTEMPT)] else ())
+        return {name: int(counts[ALL_LABELS.index(name)]) for name in names}
+
+    def _usage_summary(self) -> str:
+        values, counts = np.unique(self.usage, return_counts=True)
+        return ", ".join(f"{v or '(none)'!s} ({c})" for v, c in zip(values, counts, strict=True)) or "(empty)"
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One image file to read, with what its path says about it."""
+
+    path: Path
+    label: int
+    usage: str = ""
+    subject: str = ""
+
+
+DATASET_READERS: dict[str, Callable[..., FaceDataset]] = {}
+
+
+def _register(kind: str) -> Callable:
+    def decorate(reader: Callable[..., FaceDataset]) -> Callable[..., FaceDataset]:
+        if kind in DATASET_READERS:
+            raise ValueError(f"dataset reader {kind!r} is registered twice")
+        DATASET_READERS[kind] = reader
+        return reader
+    return decorate
+
+
+# ---------------------------------------------------------------------------------------------- readers
+
+@_register("fer2013")
+def read_fer2013(path: str | Path, *, size: int | None = None, strict: bool = False) -> FaceDataset:
+    """FER2013 from ``fer2013.csv`` (preferred when present) or the Kaggle ``train|test/<class>/`` images.
+
+    ``path`` is the CSV, a folder holding it (or a folder above), the release root holding
+    ``train/`` and ``test/``, or one split folder. Folder usage comes from the file-name prefix
+    (``Training_``, ``PublicTest_``, ``PrivateTest_``), never from the folder; ``''`` without one.
+    """
+    path = _existing(path)
+    csv_file = rd.find_csv(path, _FER_CSV)
+    if csv_file is not None:
+        return _read_label_csv(csv_file, FER2013_CODES, "fer2013", size, strict)
+    base, roots = rd.search(path, _fer_roots)
+    if not roots:
+        raise DatasetError(f"{path}: no fer2013.csv and no train|test/<class>/<Usage>_<id>.jpg folders "
+                           f"(class folders named {', '.join(EMOTIONS)})")
+    skips = rd.SkipLog(str(path), strict)
+    files = rd.class_files(base, roots, _name_label, _CLASS_NAMES, skips)
+    items = [_Item(file, label, usage=_prefix(_FER_NAME, file.name)) for file, label in files]
+    _warn_missing(items, "usage", "no Training_/PublicTest_/PrivateTest_ file-name prefix")
+    return _read_items(items, base, "fer2013", size, skips)
+
+
+@_register("ckplus")
+def read_ckplus(path: str | Path, *, size: int | None = None, strict: bool = False) -> FaceDataset:
+    """CK+ from ``ckextended.csv`` or the ``CK+48/<class>/S###_###_########.png`` folders.
+
+    The CSV's own order (0 anger, 1 disgust, 2 fear, 3 happiness, 4 sadness, 5 surprise, 6 neutral,
+    7 contempt) is mapped by name; contempt is label 7. Folder subject ids (``S010``) come from the
+    file name, ``''`` when it does not follow the pattern.
+    """
+    path = _existing(path)
+    csv_file = rd.find_csv(path, _CK_CSV)
+    if csv_file is not None:
+        return _read_label_csv(csv_file, CKPLUS_CSV_CODES, "ckplus", size, strict)
+    base, roots = rd.search(path, _ck_roots)
+    if not roots:
+        raise DatasetError(f"{path}: no ckextended.csv and no CK+48/<class>/S###_###_########.png folders")
+    skips = rd.SkipLog(str(path), strict)
+    files = rd.class_files(base, roots, _name_label, _CLASS_NAMES, skips)
+    items = [_Item(file, label, subject=_prefix(_CK_NAME, file.name)) for file, label in files]
+    _warn_missing(items, "subject", "no S###_ subject prefix in the file name")
+    return _read_items(items, base, "ckplus", size, skips)
+
+
+@_register("jaffe")
+def read_jaffe(path: str | Path, *, size: int | None = None, strict: bool = False) -> FaceDataset:
+    """JAFFE from a flat folder of ``KA.AN1.39.tiff`` files (subject KA, expression code AN).
+
+    Codes: AN angry, DI disgust, FE fear, HA happy, NE neutral, SA sad, SU surprise. A file whose name
+    does not follow the pattern, or has another code, is skipped.
+    """
+    path = _existing(path)
+    base, files = rd.search(path, _jaffe_files)
+    if not files:
+        raise DatasetError(f"{path}: no JAFFE images named like KA.AN1.39.tiff (SUBJECT.CODEn.NUMBER.tiff)")
+    skips = rd.SkipLog(str(base), strict)
+    items = []
+    for file in files:
+        match = _JAFFE_NAME.match(file.name)
+        code = match.group(2).upper() if match else ""
+        if code not in JAFFE_CODES:
+            skips.skip(f"{file.name}: file name is not SUBJECT.CODEn.NUMBER.tiff with a code among "
+                       f"{', '.join(JAFFE_CODES)} (e.g. KA.AN1.39.tiff)")
+            continue
+        items.append(_Item(file, JAFFE_CODES[code], "", match.group(1).upper()))
+    return _read_items(items, base, "jaffe", size, skips)
+
+
+@_register("rafdb")
+def read_rafdb(path: str | Path, *, size: int | None = None, strict: bool = False) -> FaceDataset:
+    """RAF-DB basic: ``EmoLabel/list_patition_label.txt`` + ``Image/aligned/``, or Kaggle's ``DATASET/``.
+
+    Label codes 1 surprise, 2 fear, 3 disgust, 4 happiness, 5 sadness, 6 anger, 7 neutral. Usage is
+    ``train``/``test`` from the file-name prefix (Kaggle layout: the split folder when a name has none).
+    Official layout without ``Image/aligned/`` falls back to ``Image/original/`` (mixed sizes: pass ``size``).
+    """
+    path = _existing(path)
+    label_list = _find_raf_list(path)
+    if label_list is not None:
+        return _read_raf_official(label_list, size, strict)
+    base, roots = rd.search(path, _raf_roots)
+    if not roots:
+        raise DatasetError(f"{path}: neither EmoLabel/list_patition_label.txt with Image/aligned/ nor "
+                           "DATASET/{train,test}/<1-7>/*.jpg")
+    skips = rd.SkipLog(str(path), strict)
+    files = rd.class_files(base, roots, _raf_label, "a code 1-7", skips)
+    items = [_Item(file, label, usage=_prefix(_RAF_NAME, file.name) or _raf_split(file.parent.parent.name))
+             for file, label in files]
+    return _read_items(items, base, "rafdb", size, skips)
+
+
+@_register("npz")
+def read_npz(path: str | Path, *, size: int | None = None, strict: bool = False) -> FaceDataset:
+    """A NumPy archive with ``images`` (N, H, W) or (N, H, W, 3) uint8 and ``labels`` (N,) in our order.
+
+    Optional (N,) string arrays ``usage``, ``subject``, ``source_name`` (``source`` defaults to
+    ``file.npz[i]``). Loaded with ``allow_pickle=False``. ``name`` is the kind the file name starts
+    with (``fer2013_trainval.npz`` -> ``'fer2013'``), else ``'npz'``.
+    """
+    rd.check_size(size)
+    file = rd.find_npz(_existing(path))
+    arrays = rd.load_npz(file, ("images", "labels", "usage", "subject", "source_name"))
+    images = rd.npz_images(arrays["images"], file.name)
+    n = len(images)
+    labels = rd.npz_labels(arrays["labels"], n, file.name)
+    texts = {key: rd.npz_strings(arrays[key], key, n, file.name) if key in arrays else np.full(n, "")
+             for key in ("usage", "subject", "source_name")}
+    if "source_name" not in arrays:
+        texts["source_name"] = np.array([f"{file.name}[{i}]" for i in range(n)])
+    skips = rd.SkipLog(file.name, strict)
+    keep = (labels >= 0) & (labels < len(ALL_LABELS))
+    for i in np.flatnonzero(~keep):
+        skips.skip(f"{file.name} item {i} (0-based): unknown label {labels[i]}; "
+                   f"expected 0-{len(ALL_LABELS) - 1} ({', '.join(ALL_LABELS)})")
+    skips.fail_if_empty(int(keep.sum()), "images with labels 0-7")
+    skips.report(int(keep.sum()))
+    columns = [images, labels, texts["usage"], texts["subject"], texts["source_name"]]
+    if not keep.all():
+        columns = [column[keep] for column in columns]
+    if size is not None:
+        columns[0] = np.stack([rd.resize_square(image, size) for image in columns[0]])
+    return FaceDataset(*columns, name=_npz_name(file), skipped=skips.lines)
+
+
+# ------------------------------------------------------------------------------------- entry points
+
+def load_dataset(kind: str, path: str | Path, *, size: int | None = None,
+                 strict: bool = False) -> FaceDataset:
+    """Read a dataset with the reader registered as ``kind`` (``'auto'``: :func:`detect_kind`).
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`DATASET_READERS` (``fer2013``, ``ckplus``, ``jaffe``, ``rafdb``, ``npz``) or ``auto``.
+    path : str or Path
+        The release's file or root folder (or the folder holding it).
+    size : int, optional
+        Resize every image to ``size x size`` (``cv2.INTER_AREA``). Without it, images of different
+        sizes are an error.
+    strict : bool
+        Raise on the first bad item instead of skipping it.
+
+    Returns
+    -------
+    FaceDataset
+    """
+    path = _existing(path)
+    if kind == "auto":
+        kind = detect_kind(path)
+    if kind not in DATASET_READERS:
+        raise DatasetError(f"unknown dataset kind {kind!r}; expected one of "
+                           f"{', '.join(DATASET_READERS)} or auto")
+    dataset = DATASET_READERS[kind](path, size=size, strict=strict)
+    logger.info("loaded %r from %s", dataset, path)
+    return dataset
+
+
+def detect_kind(path: str | Path) -> str:
+    """Guess the dataset kind of a file or folder from names and layout only (reads no image).
+
+    ``.npz`` -> ``npz``; a CSV -> ``ckplus`` if a word in its name starts with "ck", else ``fer2013``;
+    a folder by what it (or a sub-folder) holds: ``fer2013.csv`` / ``ckextended.csv``, ``EmoLabel/`` or
+    ``train/<1-7>/`` (``rafdb``), ``KA.AN1.39.tiff`` files (``jaffe``), class folders of
+    ``S010_004_00000017.png`` (``ckplus``) or of ``Training_1.jpg`` (``fer2013``).
+
+    Raises
+    ------
+    DatasetError
+        When no layout, or more than one, matches.
+    """
+    path = _existing(path)
+    found = [kind for kind, matches in _DETECTORS.items() if matches(path)]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise DatasetError(f"{path}: holds several datasets ({', '.join(found)}); pass the kind explicitly")
+    raise DatasetError(f"{path}: not a known dataset layout (expected one of {', '.join(DATASET_READERS)}: "
+                       "fer2013.csv, ckextended.csv, CK+48/, KA.AN1.39.tiff files, EmoLabel/, DATASET/, "
+                       "*.npz); pass the kind explicitly if it is one of them")
+
+
+def _looks_like(kind: str, csv_name: re.Pattern, finder: Callable,
+                pattern: re.Pattern) -> Callable[[Path], bool]:
+    """Detector for a CSV-or-class-folders release: a CSV so named, or a peeked image name matching."""
+    def matches(path: Path) -> bool:
+        if path.is_file():
+            csv_kind = "ckplus" if _CK_CSV.search(path.name.lower()) else "fer2013"
+            return path.suffix.lower() == ".csv" and csv_kind == kind
+        if rd.find_csv(path, csv_name) is not None:
+            return True
+        return bool(pattern.match(rd.peek_name(rd.search(path, finder)[1], _name_label)))
+    return matches
+
+
+def _ck_roots(folder: Path) -> list[Path]:
+    return [folder] if rd.has_class_dirs(folder, _name_label) else []
+
+
+def _fer_roots(folder: Path) -> list[Path]:
+    return rd.class_roots(folder, _name_label)
+
+
+def _raf_roots(folder: Path) -> list[Path]:
+    return rd.class_roots(folder, _raf_label)
+
+
+_DETECTORS: dict[str, Callable[[Path], bool]] = {
+    "fer2013": _looks_like("fer2013", _FER_CSV, _fer_roots, _FER_NAME),
+    "ckplus": _looks_like("ckplus", _CK_CSV, _ck_roots, _CK_NAME),
+    "jaffe": lambda p: bool(rd.search(p, _jaffe_files)[1]),
+    "rafdb": lambda p: _find_raf_list(p) is not None or bool(rd.search(p, _raf_roots)[1]),
+    "npz": lambda p: p.suffix.lower() == ".npz" if p.is_file() else bool(rd.npz_files(p)),
+}
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+def _existing(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"{path}: no such file or folder")
+    return path
+
+
+def _name_label(folder: str) -> int | None:
+    try:
+        return index_of(folder)
+    except KeyError:
+        return None
+
+
+def _raf_label(folder: str) -> int | None:
+    return RAFDB_CODES.get(int(folder)) if folder.isdecimal() else None
+
+
+def _prefix(pattern: re.Pattern, name: str) -> str:
+    match = pattern.match(name)
+    return match.group(1) if match else ""
+
+
+def _raf_split(folder: str) -> str:
+    return folder if folder in ("train", "test") else ""
+
+
+def _jaffe_files(folder: Path) -> list[Path]:
+    files = rd.image_files(folder)
+    return files if any(_JAFFE_NAME.match(f.name) for f in files) else []
+
+
+def _warn_missing(items: list[_Item], attribute: str, reason: str) -> None:
+    missing = sum(not getattr(item, attribute) for item in items)
+    if missing:
+        logger.warning("%d of %d files have %s; their %s is ''", missing, len(items), reason, attribute)
+
+
+def _find_raf_list(path: Path) -> Path | None:
+    """RAF-DB's label list: ``path`` itself, or ``[<sub>/]EmoLabel/list_patition_label.txt`` under it."""
+    if path.is_file():
+        return path if path.name in _RAF_LISTS else None
+    for folder in [path, *rd.child_dirs(path)]:
+        for name in _RAF_LISTS:
+            for candidate in (folder / "EmoLabel" / name, folder / name):
+                if candidate.is_file():
+                    return candidate
+    return None
+
+
+def _npz_name(file: Path) -> str:
+    stem = file.stem.lower()
+    return next((kind for kind in ("fer2013", "ckplus", "jaffe", "rafdb") if stem.startswith(kind)), "npz")
+
+
+def _read_label_csv(file: Path, codes: dict[int, int], name: str, size: int | None,
+                    strict: bool) -> FaceDataset:
+    """Rows ``emotion,pixels[,Usage]`` of 48x48 images; bad rows are skipped with their line number."""
+    skips = rd.SkipLog(file.name, strict)
+    stack = rd.ImageStack(size)
+    rows = []
+    for line, row in rd.csv_rows(file, ("emotion", "pixels"), skips):
+        where = f"{file.name} line {line}"
+        try:
+            label = rd.code_label(row["emotion"], codes)
+            pixels = rd.parse_pixels(row["pixels"], _CSV_SIDE * _CSV_SIDE)
+        except ValueError as exc:
+            skips.skip(f"{where}: {exc}")
+            continue
+        stack.add(pixels.reshape(_CSV_SIDE, _CSV_SIDE), where)
+        rows.append((label, row.get("usage", "").strip(), "", f"{file.name}:line {line}"))
+    expected = f"rows of an emotion code and {_CSV_SIDE * _CSV_SIDE} pixel values"
+    return _finish(name, stack, rows, skips, expected)
+
+
+def _read_raf_official(label_list: Path, size: int | None, strict: bool) -> FaceDataset:
+    """``<name>.jpg <code>`` lines; images ``Image/aligned/<stem>_aligned.jpg`` (else ``Image/original/``)."""
+    base = label_list.parent.parent if label_list.parent.name == "EmoLabel" else label_list.parent
+    aligned = (base / "Image" / "aligned").is_dir()
+    image_dir = base / "Image" / ("aligned" if aligned else "original")
+    if not image_dir.is_dir():
+        raise DatasetError(f"{label_list}: no Image/aligned/ (or Image/original/) folder beside EmoLabel/")
+    skips = rd.SkipLog(str(base), strict)
+    items = []
+    for number, line in enumerate(rd.read_text(label_list).splitlines(), start=1):
+        parts, where = line.split(), f"{label_list.name} line {number}"
+        if not parts:
+            continue
+        if len(parts) != 2 or _raf_label(parts[1]) is None:
+            skips.skip(f"{where}: expected '<name>.jpg <code 1-7>', got {line.strip()[:60]!r}")
+            continue
+        name = Path(parts[0]).name
+        file = image_dir / (f"{Path(name).stem}_aligned.jpg" if aligned else name)
+        if not file.is_file():
+            skips.skip(f"{where}: image {file.relative_to(base).as_posix()} not found")
+            continue
+        items.append(_Item(file, _raf_label(parts[1]), _prefix(_RAF_NAME, name)))
+    return _read_items(items, base, "rafdb", size, skips)
+
+
+def _read_items(items: list[_Item], base: Path, name: str, size: int | None,
+                skips: rd.SkipLog) -> FaceDataset:
+    """Decode every item's image; an undecodable file is a skip, a size mismatch an error."""
+    stack = rd.ImageStack(size)
+    rows = []
+    for item in items:
+        relative = item.path.relative_to(base).as_posix()
+        try:
+            stack.add(rd.decode_image(item.path), relative)
+        except ImageError as exc:
+            skips.skip(f"{relative}: {exc}")
+            continue
+        rows.append((item.label, item.usage, item.subject, relative))
+    return _finish(name, stack, rows, skips, "readable image files")
+
+
+def _finish(name: str, stack: rd.ImageStack, rows: list[tuple], skips: rd.SkipLog,
+            expected: str) -> FaceDataset:
+    """Check that something was read, report the skips and assemble the dataset."""
+    skips.fail_if_empty(len(rows), expected)
+    skips.report(len(rows))
+    labels, usage, subject, source = zip(*rows, strict=True)
+    return FaceDataset(stack.array(), np.array(labels, dtype=np.int64), np.array(usage, dtype=str),
+                       np.array(subject, dtype=str), np.array(source, dtype=str), name, skips.lines)

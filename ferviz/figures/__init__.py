@@ -1,0 +1,1 @@
+"""Plotly figure builders: each function takes core data and returns a ``plotly.graph_objects.Figure``."""

@@ -1,0 +1,31 @@
+"""Heavy objects shared by every browser session (``st.cache_resource``): treat them as read-only.
+
+The model is used under ``torch.no_grad`` in eval mode only; anything that needs hooks (Captum's
+Grad-CAM, ...) works on a per-call copy (see ``ferviz.explain``), so sharing is thread-safe.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ferviz.checkpoint import LoadedModel, load_checkpoint
+from ferviz.inference import MODELS_DIR, default_model_path
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=8)
+def _load(path: str, mtime: float) -> LoadedModel:  # mtime: a replaced file is reloaded
+    return load_checkpoint(path)
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """The cached, shared model for a checkpoint path (verified against its model card)."""
+    path = Path(path).resolve()
+    return _load(str(path), path.stat().st_mtime)
+
+
+def shipped_models() -> dict[str, Path]:
+    """Display name -> path of every checkpoint in ``models/``, the default first."""
+    paths = sorted(MODELS_DIR.glob("*.pt"), key=lambda p: (p != default_model_path(), p.name))
+    return {p.stem: p for p in paths}

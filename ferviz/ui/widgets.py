@@ -1,0 +1,104 @@
+"""Widgets that return plain values. Every page gets the model and a face the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from ferviz.checkpoint import LoadedModel
+from ferviz.errors import FervizError
+from ferviz.imageio import decode_image
+from ferviz.inference import ImagePrediction, predict_decoded
+from ferviz.samples import SAMPLES, load_sample
+from ferviz.ui.cache import load_model, shipped_models
+
+MODEL_KEY = "ferviz_model_path"  # session key shared by every page
+
+
+def resolve_user_path(text: str, suffixes: tuple[str, ...]) -> Path:
+    """Resolve a path typed by the user; refuse what is not an existing file with one of ``suffixes``."""
+    path = Path(text.strip()).expanduser().resolve()
+    if not path.is_file():
+        raise FervizError(f"{path.name}: no such file")
+    if path.suffix.lower() not in suffixes:
+        raise FervizError(f"{path.name}: expected a {' or '.join(suffixes)} file")
+    return path
+
+
+def model_picker() -> LoadedModel | None:
+    """Sidebar: pick a shipped checkpoint (or give a path); returns the cached model, or None with an error shown."""
+    models = shipped_models()
+    with st.sidebar:
+        if not models:
+            st.error("No model in models/. Train one with `ferviz train` (see README) or give a path below.")
+        names = list(models) + ["other file…"]
+        current = st.session_state.get(MODEL_KEY)
+        index = next((i for i, n in enumerate(names) if str(models.get(n)) == current), 0)
+        choice = st.selectbox("Model", names, index=index, help="checkpoints shipped in models/")
+        if choice == "other file…":
+            text = st.text_input("Checkpoint path (.pt)")
+            if not text:
+                return None
+            try:
+                path = resolve_user_path(text, (".pt",))
+            except FervizError as exc:
+                st.error(str(exc))
+                return None
+        else:
+            path = models[choice]
+    try:
+        loaded = load_model(path)
+    except FervizError as exc:
+        st.error(str(exc))
+        return None
+    st.session_state[MODEL_KEY] = str(path)
+    return loaded
+
+
+def image_source(key: str, *, allow_camera: bool = True) -> tuple[str, object] | None:
+    """Pick one picture: a built-in sample, an upload or a webcam snapshot. Returns (name, bytes or RGB array)."""
+    options = ["sample", "upload"] + (["webcam"] if allow_camera else [])
+    source = st.radio("Picture", options, horizontal=True, key=f"{key}_source")
+    if source == "sample":
+        name = st.selectbox("Sample", list(SAMPLES), key=f"{key}_sample")
+        return name, load_sample(name)
+    if source == "upload":
+        up = st.file_uploader("Image", type=None, key=f"{key}_upload")
+        return (up.name, up.getvalue()) if up is not None else None
+    shot = st.camera_input("Snapshot", key=f"{key}_camera")
+    return ("webcam snapshot", shot.getvalue()) if shot is not None else None
+
+
+def predict_source(loaded: LoadedModel, name: str, content) -> ImagePrediction | None:
+    """Decode (bytes) or wrap (array) a picture and predict every face; shows a clear error instead of raising."""
+    from ferviz.imageio import DecodedImage
+
+    try:
+        if isinstance(content, np.ndarray):
+            image = DecodedImage(rgb=content, name=name, original_size=(content.shape[1], content.shape[0]), scale=1.0)
+        else:
+            image = decode_image(content, name=name)
+        return predict_decoded(loaded, image)
+    except FervizError as exc:
+        st.error(str(exc))
+        return None
+
+
+def face_picker(key: str, loaded: LoadedModel) -> tuple[ImagePrediction, int] | None:
+    """A picture and one of its faces, for the teaching pages. Returns (prediction, face index)."""
+    picked = image_source(key)
+    if picked is None:
+        st.info("Choose a sample, upload a photo, or take a snapshot.")
+        return None
+    pred = predict_source(loaded, *picked)
+    if pred is None:
+        return None
+    if pred.message:
+        st.warning(pred.message)
+    index = 0
+    if len(pred.faces) > 1:
+        index = st.selectbox("Face", range(len(pred.faces)), key=f"{key}_face",
+                             format_func=lambda i: f"face {i}: {pred.faces[i].label}")
+    return pred, index
