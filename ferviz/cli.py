@@ -44,12 +44,9 @@ def _train_config(args):
 def _load(args):
     from ferviz.datasets import detect_kind, load_dataset
 
-    kind = args.dataset or detect_kind(args.data)
-    ds = load_dataset(kind, args.data)
-    if ds.skipped:
-        log.warning("%s: skipped %d unreadable or malformed items (first: %s)", args.data, len(ds.skipped),
-                    ds.skipped[0])
-    return kind, ds
+    ds = load_dataset(args.dataset or detect_kind(args.data), args.data)  # the reader reports skipped items
+    return ds.name, ds  # an .npz archive is named after its file: fer2013_trainval.npz -> 'fer2013'
+
 
 
 def _split_names(kind: str, ds, args) -> tuple[str, str]:
@@ -68,7 +65,7 @@ def cmd_train(args) -> int:
     overrides = {"input_mode": args.input} if args.input else {}
     result = run_training(train.images, train.labels, val.images, val.labels, variant=args.model,
                           train_cfg=_train_config(args), out_dir=args.out, model_overrides=overrides,
-                          resume=args.resume, progress=not args.quiet, argv=sys.argv, meta=meta)
+                          resume=args.resume, progress=not args.quiet, argv=args.argv, meta=meta)
     print(f"best {args.select} {result.best_score:.4f} at epoch {result.best_epoch}; "
           f"checkpoint {Path(args.out) / 'best.pt'}")
     return 0
@@ -128,6 +125,22 @@ def cmd_cv(args) -> int:
     summary = cross_validate(ds, variant=args.model, train_cfg=_train_config(args), out_dir=Path(args.out),
                              folds=args.folds, seed=args.seed or 0, progress=not args.quiet)
     print(summary.format_table())
+    return 0
+
+
+def cmd_ship(args) -> int:
+    from ferviz.evaluation import evaluate
+    from ferviz.inference import MODELS_DIR
+    from ferviz.modelcard import run_summary, ship
+
+    run = run_summary(Path(args.run))
+    split = args.split or run["meta"].get("select_split", "")
+    kind, ds = _load(args)
+    part = ds.split(split) if split else ds
+    card = ship(Path(args.run), args.name, lambda lm: evaluate(lm, part, split=split),
+                Path(args.models_dir or MODELS_DIR), notes=args.notes or "")
+    print(f"shipped {card['file']}: accuracy {card['report']['accuracy']:.4f}, "
+          f"macro-F1 {card['report']['macro']['f1']:.4f} on {split or 'all'}")
     return 0
 
 
@@ -192,13 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training(p)
     p.add_argument("--folds", type=int, default=10)
     p.set_defaults(func=cmd_cv)
+    p = sub.add_parser("ship", help="copy a run's best.pt into models/ with a measured model card")
+    p.add_argument("--run", required=True, help="training output folder (has best.pt, run.json, log.csv)")
+    p.add_argument("--name", required=True, help="model name, e.g. fer2013_dcnn_bilstm_dam")
+    _add_data(p)
+    p.add_argument("--split", help="split to report on (default: the one the run selected on)")
+    p.add_argument("--models-dir", help="default: the repository's models/")
+    p.add_argument("--notes", help="free text added to the card")
+    p.set_defaults(func=cmd_ship)
     p = sub.add_parser("variants", help="list the registered model variants")
     p.set_defaults(func=cmd_variants)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = ["ferviz", *argv]  # recorded next to every training run's outputs
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "train":

@@ -1,0 +1,89 @@
+"""The command line: one-line errors, non-zero exits, JSON outputs, shipping with a verified card."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from ferviz.checkpoint import load_checkpoint
+from ferviz.cli import main
+from ferviz.inference import default_model_path
+from ferviz.model import VARIANTS
+
+
+@pytest.fixture
+def photos(tmp_path):
+    good = tmp_path / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(good)
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("this is not an image")
+    return good, bad
+
+
+def test_variants_lists_every_registered_name(capsys):
+    assert main(["variants"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in VARIANTS)
+
+
+def test_predict_reports_a_bad_file_in_one_line_and_still_processes_the_others(photos, tiny_checkpoint, capsys):
+    good, bad = photos
+    assert main(["predict", str(bad), str(good), "--model", str(tiny_checkpoint), "--json"]) == 1
+    captured = capsys.readouterr()
+    err_lines = [line for line in captured.err.splitlines() if line.startswith("error:")]
+    assert len(err_lines) == 1 and "notes.jpg" in err_lines[0]
+    assert "Traceback" not in captured.err
+    rows = json.loads(captured.out)
+    assert len(rows) == 1 and rows[0]["image"].endswith("astronaut.png")
+    assert rows[0]["fallback"] is False
+    assert sum(rows[0][k] for k in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")) == pytest.approx(1, abs=1e-4)
+
+
+def test_predict_text_output(photos, tiny_checkpoint, capsys):
+    assert main(["predict", str(photos[0]), "--model", str(tiny_checkpoint)]) == 0
+    assert "1 face(s)" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not default_model_path().is_file(), reason="no shipped default model")
+def test_predict_uses_the_shipped_model_by_default(photos, capsys):
+    assert main(["predict", str(photos[0]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["label"]
+
+
+def test_evaluate_prints_a_table_and_writes_json(tiny_npz, tiny_checkpoint, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    assert main(["evaluate", "--model", str(tiny_checkpoint), "--data", str(tiny_npz), "--split", "PublicTest",
+                 "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["n"] == 28 and len(report["confusion"]) == 7
+    assert "macro" in capsys.readouterr().out.lower()
+
+
+def test_bad_dataset_path_is_one_line_error(tmp_path, tiny_checkpoint, capsys):
+    assert main(["evaluate", "--model", str(tiny_checkpoint), "--data", str(tmp_path / "nope.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err
+
+
+def test_bad_checkpoint_is_one_line_error(tmp_path, photos, capsys):
+    fake = tmp_path / "fake.pt"
+    fake.write_bytes(b"\x00" * 10)
+    assert main(["predict", str(photos[0]), "--model", str(fake)]) == 2
+    assert "fake.pt" in capsys.readouterr().err
+
+
+def test_train_then_ship_writes_a_verified_card(tiny_npz, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "npz", "--data", str(tiny_npz), "--model", "cnn_bilstm", "--epochs", "2",
+                 "--batch-size", "8", "--max-steps", "2", "--fp32", "--quiet", "--out", str(run)]) == 0
+    models = tmp_path / "models"
+    assert main(["ship", "--run", str(run), "--name", "tiny", "--data", str(tiny_npz), "--models-dir", str(models)]) == 0
+    card = json.loads((models / "tiny.json").read_text())
+    assert card["selected_on"] == "PublicTest" and card["report"]["n"] == 28
+    assert card["epochs"] == 2 and "ferviz" in card["command"]
+    loaded = load_checkpoint(models / "tiny.pt")  # sha256 verified against the card
+    assert loaded.sha256 == card["sha256"]
+    assert (models / "tiny.md").read_text().startswith("# tiny")
+    np.testing.assert_allclose(card["report"]["accuracy"], loaded.metrics["accuracy"], atol=1e-6)
