@@ -62,7 +62,8 @@ def cmd_train(args) -> int:
     train, val = ds.split(train_name), ds.split(val_name)
     meta = {"dataset": kind, "data": Path(args.data).name, "train_split": train_name, "select_split": val_name,
             "recipe": args.recipe}
-    overrides = {"input_mode": args.input} if args.input else {}
+    overrides = {k: v for k, v in (("input_mode", args.input), ("fc_hidden", args.fc_hidden),
+                                   ("dropout", args.dropout)) if v is not None}
     result = run_training(train.images, train.labels, val.images, val.labels, variant=args.model,
                           train_cfg=_train_config(args), out_dir=args.out, model_overrides=overrides,
                           resume=args.resume, progress=not args.quiet, argv=args.argv, meta=meta)
@@ -144,6 +145,41 @@ def cmd_ship(args) -> int:
     return 0
 
 
+def cmd_hog_svm(args) -> int:
+    from ferviz.baselines import train_hog_svm
+
+    kind, ds = _load(args)
+    train_name, val_name = _split_names(kind, ds, args)
+    train, val = ds.split(train_name), ds.split(val_name)
+    meta = {"dataset": kind, "split": val_name, "train_split": train_name, "kind": "comparison",
+            "model": "hog_svm", "command": " ".join(args.argv)}
+    params, report = train_hog_svm(train.images, train.labels, val.images, val.labels, meta=meta)
+    print(report.format_table())
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report.to_json(out)
+    out.with_suffix(".params.json").write_text(json.dumps(params))
+    print(f"report written to {out}")
+    return 0
+
+
+def cmd_ngo(args) -> int:
+    from ferviz.baselines import ngo_search
+
+    kind, ds = _load(args)
+    train_name, val_name = _split_names(kind, ds, args)
+    train, val = ds.split(train_name), ds.split(val_name)
+    summary = ngo_search(train.images, train.labels, val.images, val.labels, out_dir=Path(args.out),
+                         population=args.population, iterations=args.iterations, search_epochs=args.search_epochs,
+                         subset=args.subset, base=_train_config(args), seed=args.seed or 0)
+    best = summary["best"]
+    print(f"NGO best: lr={best['lr']:.2e} fc_hidden={best['fc_hidden']} dropout={best['dropout']} "
+          f"(selection accuracy {summary['best_selection_accuracy']:.4f} after {summary['budget']['evaluations']} runs)")
+    print(f"train it: ferviz train --model ngo_bilstm --lr {best['lr']:.2e} --fc-hidden {best['fc_hidden']} "
+          f"--dropout {best['dropout']} ...")
+    return 0
+
+
 def cmd_variants(args) -> int:
     from ferviz.model import VARIANTS
 
@@ -170,6 +206,8 @@ def _add_training(p) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--select", default="accuracy", choices=["accuracy", "macro_f1"])
     p.add_argument("--input", choices=["gray", "hog", "gray+hog"], help="override the variant's input mode")
+    p.add_argument("--fc-hidden", type=int, help="override the FC width (300 in the paper)")
+    p.add_argument("--dropout", type=float, help="override the classifier dropout")
     p.add_argument("--teacher", help="teacher checkpoint for knowledge distillation")
     p.add_argument("--max-steps", type=int, help="limit steps per epoch (smoke tests)")
     p.add_argument("--fp32", action="store_true", help="disable bfloat16 autocast")
@@ -213,6 +251,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models-dir", help="default: the repository's models/")
     p.add_argument("--notes", help="free text added to the card")
     p.set_defaults(func=cmd_ship)
+    p = sub.add_parser("hog-svm", help="the HOG + linear SVM baseline: fit, select C, write its report")
+    _add_data(p)
+    p.add_argument("--train-split")
+    p.add_argument("--val-split")
+    p.add_argument("--out", default="models/reports/fer2013_hog_svm.json")
+    p.set_defaults(func=cmd_hog_svm)
+    p = sub.add_parser("ngo", help="NGO search of cnn_bilstm's lr / FC width / dropout (ngo_bilstm)")
+    _add_data(p)
+    _add_training(p)
+    p.add_argument("--train-split")
+    p.add_argument("--val-split")
+    p.add_argument("--population", type=int, default=4)
+    p.add_argument("--iterations", type=int, default=2)
+    p.add_argument("--search-epochs", type=int, default=2)
+    p.add_argument("--subset", type=int, default=6000, help="training images per candidate run")
+    p.set_defaults(func=cmd_ngo)
     p = sub.add_parser("variants", help="list the registered model variants")
     p.set_defaults(func=cmd_variants)
     return parser

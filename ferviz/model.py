@@ -462,6 +462,7 @@ VARIANTS: dict[str, ModelConfig] = {
     "dcnn_bilstm_dam": FULL,  # the paper's model (the shipped default)
     "cnn_lstm": replace(FULL, recurrent="lstm", attention="none"),  # HCNN-LSTM stand-in
     "cnn_bilstm": replace(FULL, attention="none"),  # ICNN-BiLSTM stand-in (also "no attention")
+    "ngo_bilstm": replace(FULL, attention="none"),  # NGO-BiLSTM: lr / fc_hidden / dropout set by `ferviz ngo`
     "spatial_only": replace(FULL, attention="spatial"),
     "channel_only": replace(FULL, attention="channel"),
     "no_cross_fusion": replace(FULL, cross_fusion=False),
