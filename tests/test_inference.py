@@ -1,0 +1,84 @@
+"""Photo in, faces out: the whole pipeline on legal sample pictures and on random bytes."""
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from ferviz.checkpoint import load_checkpoint
+from ferviz.errors import ImageError
+from ferviz.inference import predict_image
+from ferviz.samples import SAMPLES, load_sample
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    import torch
+
+    from ferviz.checkpoint import save_checkpoint
+    from ferviz.labels import EMOTIONS
+    from ferviz.model import build_model
+    from ferviz.preprocess import Preprocessing
+    from tests.helpers import TINY
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("m") / "tiny.pt"
+    save_checkpoint(path, build_model("dcnn_bilstm_dam", **TINY), labels=list(EMOTIONS), preprocessing=Preprocessing())
+    return load_checkpoint(path)
+
+
+def test_one_face_gives_one_prediction_with_probabilities(loaded):
+    pred = predict_image(loaded, png_bytes(load_sample("astronaut (NASA, public domain)")), name="a.png")
+    assert len(pred.faces) == 1 and not pred.faces[0].fallback and pred.message is None
+    face = pred.faces[0]
+    assert sum(face.probs.values()) == pytest.approx(1, abs=1e-5)
+    assert face.label == max(face.probs, key=face.probs.get) and face.crop.shape == (64, 64)
+    assert pred.seconds > 0 and len(pred.rows()) == 1
+
+
+def test_group_and_cap(loaded):
+    group = png_bytes(load_sample("group of four (tiled astronaut)"))
+    assert len(predict_image(loaded, group).faces) == 4
+    capped = predict_image(loaded, group, max_faces=2)
+    assert len(capped.faces) == 2 and capped.message
+
+
+def test_no_face_falls_back_to_the_centre_and_says_so(loaded):
+    pred = predict_image(loaded, png_bytes(load_sample("no face (coffee cup)")))
+    assert pred.faces[0].fallback and "No face" in pred.message
+
+
+def test_samples_registry_is_complete():
+    for name in SAMPLES:
+        assert load_sample(name).dtype == np.uint8
+    with pytest.raises(KeyError, match="unknown sample"):
+        load_sample("nope")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=2048))
+def test_random_bytes_give_a_result_or_an_image_error(loaded, blob):
+    try:
+        predict_image(loaded, blob, name="fuzz.bin")
+    except ImageError:
+        pass
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(1, 80), st.integers(1, 80), st.sampled_from(["L", "RGB", "RGBA"]), st.integers(0, 2**31 - 1))
+def test_random_images_of_any_shape_are_classified(loaded, w, h, mode, seed):
+    rng = np.random.default_rng(seed)
+    shape = (h, w) if mode == "L" else (h, w, len(mode))
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode=mode).save(buf, format="PNG")
+    pred = predict_image(loaded, buf.getvalue())
+    assert len(pred.faces) >= 1 and all(np.isfinite(list(f.probs.values())).all() for f in pred.faces)
