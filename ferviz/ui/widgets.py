@@ -82,7 +82,7 @@ def predict_source(loaded: LoadedModel, name: str, content) -> ImagePrediction |
             image = decode_image(content, name=name)
         return predict_decoded(loaded, image)
     except FervizError as exc:
-        st.error(str(exc))
+        st.error(str(exc).replace("*", "\\*").replace("_", "\\_"), icon=":material/error:")
         return None
 
 

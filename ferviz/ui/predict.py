@@ -1,0 +1,151 @@
+"""The Predict page's plumbing: pick pictures, predict each one on its own, and export the results.
+
+:func:`choose_sources` is the only function here that draws widgets; the others are plain Python, so
+that the per-file processing can be tested without a browser: :func:`predict_many` turns every picture
+into an :class:`~ferviz.inference.ImagePrediction` or a one-line error naming the file, and one bad file
+never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ferviz.checkpoint import LoadedModel
+from ferviz.errors import FervizError
+from ferviz.imageio import DecodedImage
+from ferviz.inference import ImagePrediction, predict_decoded, predict_image
+from ferviz.samples import SAMPLES, load_sample
+
+log = logging.getLogger(__name__)
+
+#: A picture to predict: its display name and either the file's bytes or an (H, W, 3) uint8 RGB array.
+Source = tuple[str, bytes | np.ndarray]
+#: What :func:`predict_many` returns per picture: the prediction, or an error message naming the file.
+Outcome = tuple[str, ImagePrediction | str]
+
+MAX_FILES = 20  # pictures processed per run; more are listed in a warning and skipped
+MODES = ("samples", "upload", "webcam")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark (CommonMark escapes them all)
+
+
+def choose_sources(key: str) -> list[Source]:
+    """Widgets: built-in samples, several uploads at once, or a webcam snapshot.
+
+    Parameters
+    ----------
+    key : str
+        Prefix of the widgets' keys (one per page).
+
+    Returns
+    -------
+    list of (name, bytes or ndarray)
+        At most :data:`MAX_FILES` pictures; empty until the user has given one.
+    """
+    mode = st.radio("Pictures", MODES, horizontal=True, key=f"{key}_mode",
+                    format_func=lambda m: {"samples": "built-in samples", "upload": "upload photos",
+                                           "webcam": "webcam snapshot"}[m])
+    if mode == "samples":
+        names = st.multiselect("Samples", list(SAMPLES), default=[next(iter(SAMPLES))], key=f"{key}_samples",
+                               help="public-domain pictures shipped with ferviz (scikit-image's astronaut and coffee)")
+        return [(name, load_sample(name)) for name in names]
+    if mode == "upload":
+        files = st.file_uploader("Photos", accept_multiple_files=True, key=f"{key}_files",
+                                 help="JPEG, PNG, GIF, BMP, TIFF or WEBP; several at once; up to 20 MB each")
+        return cap_sources([(f.name, f.getvalue()) for f in files or []])
+    shot = st.camera_input("Snapshot", key=f"{key}_camera")
+    return [("webcam snapshot", shot.getvalue())] if shot is not None else []
+
+
+def cap_sources(sources: list[Source], limit: int = MAX_FILES) -> list[Source]:
+    """The first ``limit`` pictures; warns (in the page) about the ones skipped."""
+    if len(sources) > limit:
+        st.warning(f"{len(sources)} pictures given; processing the first {limit}. "
+                   "Remove some to see the others.")
+    return sources[:limit]
+
+
+def predict_one(loaded: LoadedModel, name: str, content: bytes | np.ndarray) -> ImagePrediction:
+    """Predict every face of one picture: file bytes are decoded safely, arrays are used as they are.
+
+    Raises
+    ------
+    FervizError
+        For a file that cannot be decoded (:class:`~ferviz.errors.ImageError`) or an unusable array.
+    """
+    if isinstance(content, np.ndarray):
+        rgb = np.ascontiguousarray(content)
+        image = DecodedImage(rgb=rgb, name=name, original_size=(rgb.shape[1], rgb.shape[0]), scale=1.0)
+        return predict_decoded(loaded, image)
+    return predict_image(loaded, content, name=name)
+
+
+def predict_many(loaded: LoadedModel, sources: Iterable[Source]) -> list[Outcome]:
+    """Predict each picture independently; a failure becomes that picture's error message.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The (shared, read-only) model.
+    sources : iterable of (name, bytes or ndarray)
+
+    Returns
+    -------
+    list of (name, ImagePrediction or str)
+        In input order. The message names the file and says what is wrong; no exception escapes.
+    """
+    outcomes: list[Outcome] = []
+    for name, content in sources:
+        try:
+            outcomes.append((name, predict_one(loaded, name, content)))
+        except FervizError as exc:
+            outcomes.append((name, _naming(name, str(exc))))
+        except Exception as exc:  # noqa: BLE001 - one broken picture must not take the page down
+            log.exception("unexpected failure predicting %r", name)
+            outcomes.append((name, _naming(name, f"could not be processed ({type(exc).__name__}); "
+                                                 "the other pictures are not affected")))
+    return outcomes
+
+
+def results_frame(outcomes: Iterable[Outcome]) -> pd.DataFrame:
+    """One row per face of every successful prediction (:meth:`ImagePrediction.rows`), plus ``seconds``."""
+    rows = [{**row, "seconds": round(result.seconds, 4)}
+            for _, result in outcomes if isinstance(result, ImagePrediction) for row in result.rows()]
+    return pd.DataFrame(rows)
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """UTF-8 CSV of ``frame``, with text cells that a spreadsheet would run as a formula made inert.
+
+    A cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return (e.g. a file named
+    ``=cmd.jpg``) gets a leading apostrophe (OWASP's advice against CSV injection); numbers are untouched.
+    """
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(_inert)
+    return safe.to_csv(index=False).encode("utf-8")
+
+
+def md_escape(text: str) -> str:
+    """``text`` safe to show in Streamlit markdown: control characters replaced, punctuation backslash-escaped."""
+    printable = "".join(ch if ch.isprintable() else "?" for ch in str(text))
+    return _MD_SPECIAL.sub(r"\\\1", printable)
+
+
+def _naming(name: str, message: str) -> str:
+    """``message``, prefixed with the file's name unless it already starts with it (as decoding errors do)."""
+    shown = "".join(ch if ch.isprintable() else "?" for ch in name)[:100]
+    return message if message.startswith(shown) else f"{name}: {message}"
+
+
+def _inert(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value

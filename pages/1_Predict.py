@@ -1,0 +1,52 @@
+"""Predict: every face's expression in photos (several uploads at once), a webcam snapshot or the samples."""
+
+import streamlit as st
+
+from ferviz.figures.predict import faces_figure, probs_figure
+from ferviz.ui.predict import choose_sources, csv_bytes, md_escape, predict_many, results_frame
+from ferviz.ui.widgets import model_picker
+
+st.set_page_config(page_title="ferviz · Predict", page_icon="🙂", layout="wide")
+st.title("Predict")
+st.caption("Each face is found with OpenCV's Haar cascade, cropped to 64x64 grayscale and classified by the "
+           "model picked in the sidebar. Dashed boxes mark pictures where no face was found.")
+
+loaded = model_picker()
+if loaded is None:
+    st.info("Pick a model in the sidebar to start.")
+    st.stop()
+
+sources = choose_sources("predict")
+if not sources:
+    st.info("Pick a sample, upload photos, or take a webcam snapshot.")
+    st.stop()
+
+outcomes = predict_many(loaded, sources)
+for i, (name, result) in enumerate(outcomes):
+    st.subheader(md_escape(name), divider="gray")
+    if isinstance(result, str):
+        st.error(md_escape(result))
+        continue
+    if result.message:
+        st.warning(result.message)
+    height, width = result.image.rgb.shape[:2]
+    faces = len(result.faces) - sum(f.fallback for f in result.faces)
+    st.caption(f"{faces} face(s) found · {width}x{height} pixels · processed in {result.seconds * 1000:.0f} ms")
+    if result.notes:
+        st.caption("Decoding: " + "; ".join(result.notes))
+    left, right = st.columns([3, 2])
+    left.plotly_chart(faces_figure(result), key=f"faces_{i}", config={"displaylogo": False})
+    with right:
+        for face in result.faces:
+            crop, bars = st.columns([1, 5], vertical_alignment="center")
+            crop.image(face.crop, caption="model input", width=64, clamp=True)
+            bars.plotly_chart(probs_figure(face, loaded.labels), key=f"probs_{i}_{face.index}",
+                              config={"displayModeBar": False})
+
+frame = results_frame(outcomes)
+done = sum(not isinstance(result, str) for _, result in outcomes)
+st.divider()
+st.caption(f"{done} of {len(outcomes)} picture(s) processed, {len(frame)} face(s) in all.")
+if len(frame):
+    st.download_button("Download results (CSV)", csv_bytes(frame), file_name="ferviz_predictions.csv",
+                       mime="text/csv", on_click="ignore", icon=":material/download:")

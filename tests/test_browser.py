@@ -1,0 +1,47 @@
+"""End to end in a real browser: upload a face photo to the Predict page and wait for the prediction."""
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from skimage import data
+
+from ferviz.inference import default_model_path
+from tests.browser import ROOT, browser_page, chromium_path, streamlit_server
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(chromium_path() is None, reason="no system Chromium (apt-get install chromium)"),
+    pytest.mark.skipif(not default_model_path().is_file(), reason="no shipped default model in models/"),
+]
+ARTIFACTS = ROOT / "artifacts"
+
+
+def test_upload_a_photo_and_see_the_prediction(tmp_path):
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(data.astronaut()).save(photo, quality=92)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server() as url, browser_page() as page:
+        page.goto(f"{url}/Predict", wait_until="domcontentloaded")
+        page.get_by_text("upload photos").first.click(timeout=60_000)
+        page.locator("input[type=file]").first.set_input_files(str(photo), timeout=60_000)
+        page.get_by_text("astronaut.jpg").first.wait_for(timeout=60_000)
+        page.get_by_text("face(s) found", exact=False).first.wait_for(timeout=90_000)
+        page.wait_for_selector(".js-plotly-plot", timeout=90_000)
+        page.wait_for_timeout(1500)
+        body = page.inner_text("body")
+        assert "Traceback" not in body
+        assert any(label in body for label in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"))
+        page.screenshot(path=str(ARTIFACTS / "browser_predict.png"), full_page=True)
+    assert (ARTIFACTS / "browser_predict.png").stat().st_size > 10_000
+
+
+def test_home_page_renders_the_model_card():
+    with streamlit_server() as url, browser_page() as page:
+        page.goto(url, wait_until="domcontentloaded")
+        page.get_by_text("ferviz", exact=False).first.wait_for(timeout=60_000)
+        page.wait_for_timeout(2000)
+        assert "Traceback" not in page.inner_text("body")
+        page.screenshot(path=str(ARTIFACTS / "browser_home.png"), full_page=True)

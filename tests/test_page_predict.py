@@ -1,0 +1,146 @@
+"""The Predict page (AppTest) and its per-file helpers (direct calls with a tiny seeded model)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from skimage import data
+from streamlit.testing.v1 import AppTest
+
+from ferviz.checkpoint import load_checkpoint
+from ferviz.inference import ImagePrediction
+from ferviz.ui import predict as ui_predict
+from ferviz.ui.predict import csv_bytes, md_escape, predict_many, results_frame
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Predict.py")
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def astronaut_png() -> bytes:
+    return png_bytes(data.astronaut()[::2, ::2].copy())  # public domain, 256x256
+
+
+@pytest.fixture
+def tiny(tiny_checkpoint):
+    return load_checkpoint(tiny_checkpoint)
+
+
+def charts(at: AppTest) -> list:
+    return list(at.get("plotly_chart"))
+
+
+def captions(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+# ---- the page -------------------------------------------------------------------------------------
+
+def test_sample_source_shows_boxes_probabilities_time_and_csv():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert at.radio(key="predict_mode").value == "samples"
+    assert at.multiselect(key="predict_samples").value  # a sample is preselected: results at once
+    n_faces = len(at.get("image"))  # one model-input crop per face
+    assert n_faces >= 1
+    assert len(charts(at)) == 1 + n_faces  # the boxed picture, then one probability chart per face
+    assert "processed in" in captions(at) and " ms" in captions(at)
+    assert len(at.download_button) == 1 and "CSV" in at.download_button[0].label
+    assert not at.error
+
+
+def test_no_face_sample_says_so():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.multiselect(key="predict_samples").set_value(["no face (coffee cup)"]).run()
+    assert not at.exception
+    assert any("No face found" in w.value for w in at.warning)
+    assert "0 face(s) found" in captions(at)
+    assert len(charts(at)) == 2
+
+
+def test_bad_upload_gets_its_own_error_and_the_good_one_still_works(astronaut_png):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="predict_mode").set_value("upload").run()
+    uploader = at.file_uploader(key="predict_files")
+    assert uploader.accept_multiple_files
+    uploader.set_value([("x.jpg", b"not an image", "image/jpeg"), ("face.png", astronaut_png, "image/png")]).run()
+    assert not at.exception
+    assert len(at.error) == 1 and md_escape("x.jpg") in at.error[0].value
+    assert [s.value for s in at.subheader] == [md_escape("x.jpg"), md_escape("face.png")]
+    assert len(charts(at)) >= 2 and len(at.download_button) == 1
+    assert "1 of 2 picture(s) processed" in captions(at)
+
+
+def test_nothing_chosen_shows_a_hint_not_an_error():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.multiselect(key="predict_samples").set_value([]).run()
+    assert not at.exception and not at.error
+    assert at.info and not charts(at)
+
+
+# ---- the helpers ----------------------------------------------------------------------------------
+
+def test_bad_bytes_name_the_file_while_a_good_file_is_predicted(tiny, astronaut_png):
+    outcomes = predict_many(tiny, [("x.jpg", b"not an image"), ("good.png", astronaut_png)])
+    assert [name for name, _ in outcomes] == ["x.jpg", "good.png"]
+    error, good = outcomes[0][1], outcomes[1][1]
+    assert isinstance(error, str) and error.startswith("x.jpg") and "not an image" in error
+    assert isinstance(good, ImagePrediction) and good.faces
+    assert set(good.faces[0].probs) == set(tiny.labels)
+
+
+def test_arrays_are_predicted_without_decoding(tiny):
+    ((name, pred),) = predict_many(tiny, [("coffee", data.coffee())])
+    assert name == "coffee" and isinstance(pred, ImagePrediction)
+    assert pred.faces[0].fallback and pred.message
+
+
+def test_an_unexpected_failure_is_contained_to_its_file(tiny, astronaut_png, monkeypatch):
+    real = ui_predict.predict_one
+
+    def flaky(loaded, name, content):
+        if name == "boom.png":
+            raise RuntimeError("internal detail")
+        return real(loaded, name, content)
+
+    monkeypatch.setattr(ui_predict, "predict_one", flaky)
+    outcomes = predict_many(tiny, [("boom.png", astronaut_png), ("ok.png", astronaut_png)])
+    assert outcomes[0][1].startswith("boom.png: could not be processed (RuntimeError)")
+    assert "internal detail" not in outcomes[0][1]
+    assert isinstance(outcomes[1][1], ImagePrediction)
+
+
+def test_results_frame_has_one_row_per_face_and_skips_errors(tiny, astronaut_png):
+    outcomes = predict_many(tiny, [("a.png", astronaut_png), ("bad.jpg", b""), ("b.png", astronaut_png)])
+    frame = results_frame(outcomes)
+    n_faces = sum(len(r.faces) for _, r in outcomes if isinstance(r, ImagePrediction))
+    assert len(frame) == n_faces and set(frame["image"]) == {"a.png", "b.png"}
+    assert {"face", "x", "y", "w", "h", "fallback", "label", "confidence", "seconds", *tiny.labels} <= set(frame)
+    assert results_frame([("bad.jpg", "bad.jpg: not an image")]).empty
+
+
+def test_csv_makes_formula_like_names_inert_and_keeps_numbers():
+    frame = pd.DataFrame({"image": ["=cmd|' /C calc'!A0.jpg", "plain.jpg", "-1.png"], "x": [-3, 4, 5]})
+    back = pd.read_csv(io.BytesIO(csv_bytes(frame)))
+    assert list(back["image"]) == ["'=cmd|' /C calc'!A0.jpg", "plain.jpg", "'-1.png"]
+    assert list(back["x"]) == [-3, 4, 5]
+
+
+def test_md_escape_neutralises_markdown_and_control_characters():
+    assert md_escape("**bold** [x](javascript:alert(1))") == r"\*\*bold\*\* \[x\]\(javascript\:alert\(1\)\)"
+    assert md_escape("a\nb\x00.jpg") == r"a\?b\?\.jpg"
+
+
+def test_too_many_uploads_are_capped():
+    sources = [(f"{i}.png", b"") for i in range(ui_predict.MAX_FILES + 3)]
+    assert len(ui_predict.cap_sources(sources)) == ui_predict.MAX_FILES
