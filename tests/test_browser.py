@@ -1,7 +1,5 @@
 """End to end in a real browser: upload a face photo to the Predict page and wait for the prediction."""
 
-import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
