@@ -81,6 +81,7 @@ def cmd_evaluate(args) -> int:
     if args.split:
         ds = ds.split(args.split)
     result = evaluate(loaded, ds, split=args.split or "all")
+    result.report.meta.update({"kind": args.kind, "command": " ".join(args.argv)})
     print(result.report.format_table())
     if args.json:
         result.report.to_json(args.json)
@@ -232,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(p)
     p.add_argument("--split", help="usage value to evaluate (e.g. PublicTest, PrivateTest); default all")
     p.add_argument("--json", help="write the report as JSON here")
+    p.add_argument("--kind", default="evaluation",
+                   choices=["evaluation", "selection", "cross-dataset", "ablation", "comparison"],
+                   help="what the report is, for the Compare page")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", help="every face in every image: box, label, probabilities")
     p.add_argument("images", nargs="+")

@@ -1,0 +1,100 @@
+"""Figures and tables for comparing measured, reported and published numbers (a :func:`comparison_frame`).
+
+Colours say where a number comes from, and so do the legend and every table's ``source`` column:
+blues for this project's measurements, orange for the paper's *reported* tables, grey for *published*
+anchors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from pandas.io.formats.style import Styler
+
+VIOLATED = "background-color: #fbd5d5; color: #7a0000"
+_MEASURED_COLOURS = ("#1f77b4", "#6baed6", "#08519c", "#9ecae1", "#3182bd", "#c6dbef")
+
+
+def series_colours(series: Sequence[str]) -> dict[str, str]:
+    """A colour per series: blues for ``measured · …``, orange for ``reported …``, grey for ``published``."""
+    colours, k = {}, 0
+    for name in dict.fromkeys(series):
+        if name.startswith("measured"):
+            colours[name] = _MEASURED_COLOURS[k % len(_MEASURED_COLOURS)]
+            k += 1
+        else:
+            colours[name] = "#ff7f0e" if name.startswith("reported") else "#8c8c8c"
+    return colours
+
+
+def comparison_figure(frame: pd.DataFrame, metric: str, datasets: Sequence[str] | None = None) -> go.Figure:
+    """Grouped bars of one metric, one panel per dataset; bars of a group compare the same model.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A :func:`ferviz.reports.comparison_frame` (values in percent).
+    metric : str
+        One of :data:`ferviz.metrics.PAPER_METRICS`.
+    datasets : sequence of str, optional
+        Panels to draw, in order; default every dataset with a value for ``metric``.
+
+    Published ranges (``value`` NaN) have no bar; measured cross-validation means carry their
+    standard deviation as an error bar.
+    """
+    rows = frame[(frame["metric"] == metric) & frame["value"].notna()]
+    if datasets is not None:
+        rows = rows[rows["dataset"].isin(list(datasets))]
+    if rows.empty:
+        fig = go.Figure()
+        fig.update_layout(title=f"No {metric} numbers for the chosen datasets", height=200)
+        return fig
+    order = list(dict.fromkeys(datasets if datasets is not None else rows["dataset"]))
+    order = [d for d in order if d in set(rows["dataset"])]
+    fig = px.bar(rows, x="entry", y="value", color="series", barmode="group", facet_col="dataset",
+                 facet_col_wrap=2, category_orders={"dataset": order}, error_y="std",
+                 color_discrete_map=series_colours(rows["series"]), facet_row_spacing=0.25,
+                 hover_data={"source": True, "protocol": True, "model": True, "detail": True})
+    fig.update_xaxes(matches=None, showticklabels=True, title=None, tickangle=-30)
+    fig.update_yaxes(title=None)  # the title names the metric; per-panel titles would overlap the next panel
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    panel_rows = (len(order) + 1) // 2
+    fig.update_layout(height=380 * panel_rows, legend={"title": "source", "orientation": "h", "y": -0.25},
+                      margin={"t": 40, "l": 10, "r": 10, "b": 10}, title=f"{metric} (%): measured vs reported vs published")
+    return fig
+
+
+def side_by_side_table(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """One dataset's numbers, one row per (entry, source, protocol), one column per metric (percent).
+
+    The paper's rows say ``reported (Tables 4-10)``: each metric comes from its own table.
+    """
+    rows = frame[frame["dataset"] == dataset].copy()
+    rows["source"] = rows["source"].mask(rows["source_kind"] == "reported", "reported (Tables 4-10)")
+    table = rows.pivot_table(index=["entry", "source", "protocol"], columns="metric", values="value",
+                             aggfunc="first", sort=False)
+    metrics = [m for m in ("accuracy", "specificity", "precision", "recall", "f1", "gar", "far") if m in table]
+    return table[metrics].reset_index()
+
+
+def measured_table(measured: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`ferviz.reports.measured_frame` with one column per metric (percent) and its command."""
+    if measured.empty:
+        return pd.DataFrame(columns=["model", "variant", "dataset", "protocol", "n", "command"])
+    table = measured.pivot_table(index=["model", "variant", "dataset", "protocol", "n", "file", "command"],
+                                 columns="metric", values="value", aggfunc="first", sort=False).reset_index()
+    metrics = [m for m in ("accuracy", "specificity", "precision", "recall", "f1", "gar", "far") if m in table]
+    return table[["model", "variant", "dataset", "protocol", "n", *metrics, "file", "command"]]
+
+
+def audit_styler(audit: pd.DataFrame) -> Styler:
+    """The identity audit (:func:`ferviz.reported.consistency_audit`) with violated rows highlighted."""
+
+    def shade(row: pd.Series) -> list[str]:
+        return [VIOLATED if row["verdict"] == "violated" else ""] * len(row)
+
+    number = {c: "{:.2f}" for c in ("value", "expected", "gap") if c in audit}
+    return audit.style.apply(shade, axis=1).format(number)

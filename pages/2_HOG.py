@@ -1,0 +1,68 @@
+"""HOG explorer: the paper's eqs. 1-8 step by step on one face, with its parameters on sliders."""
+
+import streamlit as st
+
+from ferviz.figures.hog import (
+    block_figure,
+    block_values,
+    cell_grid_figure,
+    cell_histogram_figure,
+    descriptor_figure,
+    gradient_figures,
+    heatmap_figure,
+    input_planes,
+    input_planes_figure,
+)
+from ferviz.hog import hog_steps
+from ferviz.ui.analysis import cell_picker, hog_controls
+from ferviz.ui.widgets import face_picker, model_picker
+
+st.set_page_config(page_title="HOG · ferviz", layout="wide")
+st.title("Histogram of Oriented Gradients, step by step")
+st.caption("Eqs. 1-8 of the paper on one 64x64 face. Move the sliders in the sidebar; the paper uses "
+           "8-pixel cells, 9 bins of 20° and blocks of 2x2 cells (1764 values for 64x64).")
+
+loaded = model_picker()
+if loaded is None:
+    st.stop()
+picked = face_picker("hog", loaded)
+if picked is None:
+    st.stop()
+prediction, index = picked
+face = prediction.faces[index].crop
+cell, bins, block = hog_controls()
+steps = hog_steps(face, cell_size=cell, n_bins=bins, block_size=block)
+
+st.header("1. Gradients and their polar form (eqs. 1-4)")
+figures = gradient_figures(steps)
+for row in (("gx", "gy"), ("magnitude", "angle")):
+    for column, name in zip(st.columns(2), row, strict=True):
+        column.plotly_chart(figures[name], key=f"hog_{name}")
+
+st.header("2. One cell's orientation histogram (eqs. 5-6)")
+n_rows, n_cols = steps.cell_histograms.shape[:2]
+row, col = cell_picker(n_rows, n_cols)
+left, right = st.columns(2)
+left.plotly_chart(cell_grid_figure(steps, row, col), key="hog_grid")
+right.plotly_chart(cell_histogram_figure(steps, row, col), key="hog_hist")
+
+st.header("3. Block normalisation (eqs. 7-8)")
+st.caption(f"The {block}x{block}-cell block starting at the chosen cell (moved inside the grid if needed), "
+           "before and after dividing by its L2 norm.")
+st.plotly_chart(block_figure(steps, row, col), key="hog_block_fig")
+with st.expander("Block values"):
+    st.dataframe(block_values(steps, row, col), hide_index=True)
+
+st.header("4. Descriptor and rendered HOG")
+st.metric("Descriptor length", f"{steps.descriptor.size:,}")
+st.plotly_chart(descriptor_figure(steps), key="hog_descriptor")
+left, right = st.columns(2)
+left.plotly_chart(heatmap_figure(steps.image, "the face (64x64)", zmin=0.0, zmax=1.0), key="hog_face")
+right.plotly_chart(heatmap_figure(steps.rendered, "rendered HOG (one glyph per cell)", zmin=0.0, zmax=1.0),
+                   key="hog_rendered")
+
+st.header("5. What the model sees in each input mode")
+mode = loaded.preprocessing.input_mode
+st.caption(f"This model was trained on **{mode}** input. The HOG planes always use the paper's parameters "
+           "(8, 9, 2), whatever the sliders say.")
+st.plotly_chart(input_planes_figure(input_planes(face, loaded.preprocessing.size), current=mode), key="hog_planes")

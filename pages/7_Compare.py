@@ -1,0 +1,56 @@
+"""Compare: what this project measured, beside what the paper reported and what others published."""
+
+import streamlit as st
+
+from ferviz.figures.compare import audit_styler, comparison_figure, measured_table, side_by_side_table
+from ferviz.metrics import PAPER_METRICS
+from ferviz.reported import DATASETS, MODELS, PROPOSED, anchors_frame, consistency_audit, reported_table
+from ferviz.reports import comparison_frame, measured_frame
+from ferviz.ui.analysis import discover_reports, show_how_to_create
+
+st.set_page_config(page_title="Compare · ferviz", layout="wide")
+st.title("Measured, reported, published")
+st.markdown(
+    "Three kinds of number, never mixed: **measured** by this project (model cards and committed reports), "
+    "**reported** by the paper (Jayaraman & Mahendran 2025, Tables 4-10) and **published** elsewhere "
+    "(ANCHORS.md). Each paper baseline sits beside the variant that stands in for it. The paper's numbers "
+    "are far above every reproduced result: 82.89 % on FER2013 where the best published single networks "
+    "reach 73-76 % and humans agree on about 65 % (METHOD.md §8).")
+
+found = discover_reports()
+frame = comparison_frame(found=found)
+measured = measured_frame(found=found)
+left, right = st.columns([1, 2])
+metric = left.selectbox("Metric", PAPER_METRICS, key="compare_metric")
+datasets = right.multiselect("Datasets", list(DATASETS), default=list(DATASETS), key="compare_datasets")
+st.plotly_chart(comparison_figure(frame, metric, datasets), key="compare_bars")
+
+st.subheader("Measured by this project")
+if measured.empty:
+    show_how_to_create(found)
+else:
+    st.dataframe(measured_table(measured), hide_index=True)
+
+st.subheader("Side by side, one dataset")
+dataset = st.selectbox("Dataset", list(DATASETS), key="compare_dataset")
+st.dataframe(side_by_side_table(frame, dataset), hide_index=True)
+
+st.subheader("The paper's tables (reported)")
+model = st.selectbox("Model as named in the paper", MODELS, index=MODELS.index(PROPOSED), key="compare_model")
+st.dataframe(reported_table(model))
+st.subheader("Published anchors")
+st.dataframe(anchors_frame(), hide_index=True)
+
+st.subheader("Do the paper's tables satisfy its own equations?")
+st.markdown(
+    "By the paper's equations, **GAR equals recall** (eqs. 29 and 31 are the same ratio, TP / (TP + FN)) and "
+    "**FAR equals 1 − specificity** (eq. 32 read per class is FP / (FP + TN); eq. 27 is TN / (TN + FP)). "
+    "Measured reports satisfy both exactly. The rows highlighted below are where the paper's own tables "
+    "break them by more than the tolerance.")
+tol = st.slider("Tolerance (percentage points)", 0.0, 5.0, 0.5, 0.1, key="compare_tol")
+micro = st.checkbox("Also check precision = recall = F1 = accuracy (true only if micro-averaged)",
+                    key="compare_micro")
+audit = consistency_audit(tol=tol, micro=micro)
+violated = int((audit["verdict"] == "violated").sum())
+st.metric("Identities violated", f"{violated} of {len(audit)}")
+st.dataframe(audit_styler(audit), hide_index=True)

@@ -1,0 +1,169 @@
+"""Tests for ferviz.reports: discovering committed cards and reports, and the measured/reported/published frames."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ferviz.datasets import FaceDataset
+from ferviz.evaluation import Evaluation
+from ferviz.labels import EMOTIONS
+from ferviz.metrics import PAPER_METRICS, compute_report
+from ferviz.reported import ANCHORS, STAND_INS
+from ferviz.reports import (
+    SOURCE_MEASURED,
+    SOURCE_PUBLISHED,
+    CVRecord,
+    aligned_name,
+    cell_indices,
+    comparison_frame,
+    dataset_name,
+    discover,
+    measured_frame,
+    predictions_frame,
+)
+
+
+def fake_report(seed: int, **meta):
+    rng = np.random.default_rng(seed)
+    y = np.arange(70) % 7
+    probs = rng.dirichlet(np.ones(7), size=70)
+    probs[np.arange(70), y] += 1.0  # mostly right
+    probs /= probs.sum(1, keepdims=True)
+    return compute_report(y, None, EMOTIONS, probs=probs, meta=meta)
+
+
+def write_models_dir(root):
+    """A models folder with one card, one uncarded checkpoint, four good reports and three bad files."""
+    root.mkdir()
+    (root / "reports").mkdir()
+    card = {"name": "tiny", "file": "tiny.pt", "variant": "dcnn_bilstm_dam", "sha256": "0" * 64,
+            "dataset": "npz", "train_split": "Training", "selected_on": "PublicTest", "recipe": "paper",
+            "command": "ferviz train --data tiny.npz", "epochs": 3, "train_seconds": 12, "notes": "",
+            "report": fake_report(0, dataset="fer2013", split="PublicTest", model="tiny.pt").to_dict()}
+    (root / "tiny.json").write_text(json.dumps(card))
+    (root / "tiny.pt").write_bytes(b"")
+    (root / "other.pt").write_bytes(b"")
+    reports = root / "reports"
+    fake_report(1, model="tiny.pt", variant="dcnn_bilstm_dam", dataset="ckplus", split="all").to_json(
+        reports / "tiny_ckplus.json")
+    fake_report(2, model="lstm.pt", variant="cnn_lstm", dataset="fer2013", split="PublicTest",
+                kind="comparison").to_json(reports / "lstm.json")
+    fake_report(3, model="bilstm.pt", variant="cnn_bilstm", dataset="fer2013", split="PublicTest",
+                kind="comparison").to_json(reports / "bilstm.json")
+    folds = [{"fold": k, "n_test": 10, "accuracy": 0.5 + 0.1 * k, "macro_f1": 0.4, "subjects": ["S010"]}
+             for k in range(2)]
+    (reports / "cv.json").write_text(json.dumps({
+        "kind": "cv", "dataset": "ckplus", "variant": "dcnn_bilstm_dam", "folds": folds, "accuracy_mean": 0.55,
+        "accuracy_std": 0.07, "macro_f1_mean": 0.4, "macro_f1_std": 0.0}))
+    (reports / "broken.json").write_text("{not json")
+    (reports / "list.json").write_text("[1, 2]")
+    (reports / "foreign.json").write_text(json.dumps({"accuracy": 0.9}))
+    return root
+
+
+@pytest.fixture
+def models_dir(tmp_path):
+    return write_models_dir(tmp_path / "models")
+
+
+def test_discover_reads_cards_reports_and_cv_and_lists_what_it_skipped(models_dir):
+    found = discover(models_dir)
+    assert [c.name for c in found.cards] == ["tiny"]
+    assert [p.name for p in found.uncarded] == ["other.pt"]
+    assert sorted(r.path.name for r in found.reports) == ["bilstm.json", "lstm.json", "tiny_ckplus.json"]
+    assert [type(c) for c in found.cv] == [CVRecord] and found.cv[0].dataset == "CK+"
+    assert sorted(w.split(":")[0] for w in found.warnings) == ["broken.json", "foreign.json", "list.json"]
+    assert all("skipped" in w for w in found.warnings)
+    kinds = {r.path.name: r.kind for r in found.metric_records()}
+    # no kind in meta: a FER2013 model scored on CK+ is recognised as cross-dataset
+    assert kinds == {"tiny.json": "selection", "tiny_ckplus.json": "cross-dataset", "lstm.json": "comparison",
+                     "bilstm.json": "comparison"}
+    assert not found.empty
+
+
+def test_how_to_create_names_every_checkpoint(models_dir):
+    lines = discover(models_dir).how_to_create()
+    assert "ferviz ship --run <OUT> --name other --data <PATH>" in lines
+    assert any(line.startswith("ferviz evaluate --model models/tiny.pt") and "--json models/reports/tiny.json"
+               in line for line in lines)
+
+
+def test_a_missing_folder_is_empty_not_an_error(tmp_path):
+    found = discover(tmp_path / "absent")
+    assert found.empty and not found.warnings
+    assert "ferviz evaluate --model models/<name>.pt" in found.how_to_create()[0]
+    frame = measured_frame(tmp_path / "absent")
+    assert frame.empty and "source" in frame.columns
+    assert set(comparison_frame(tmp_path / "absent")["source_kind"]) == {"reported", "published"}
+
+
+def test_measured_frame_holds_percent_values_from_the_files(models_dir):
+    frame = measured_frame(models_dir)
+    assert set(frame["source"]) == {SOURCE_MEASURED}
+    assert frame.attrs["warnings"] and len(frame.attrs["warnings"]) == 3
+    card = frame[frame["file"] == "tiny.json"].set_index("metric")
+    assert list(card.index) == list(PAPER_METRICS)
+    expected = fake_report(0).paper_metrics()
+    assert np.allclose(card["value"], [100 * expected[m] for m in PAPER_METRICS])
+    assert card["dataset"].unique().tolist() == ["FER2013"] and card["protocol"].iloc[0] == "PublicTest (selection)"
+    cv = frame[frame["kind"] == "cv"].set_index("metric")
+    assert cv.loc["accuracy", "value"] == pytest.approx(55.0) and cv.loc["accuracy", "std"] == pytest.approx(7.0)
+    assert cv.loc["accuracy", "n"] == 20
+    assert frame["command"].str.startswith("ferviz").all()
+
+
+def test_comparison_frame_keeps_sources_apart_and_aligns_stand_ins(models_dir):
+    frame = comparison_frame(models_dir)
+    kinds = frame.groupby("source_kind")["source"].unique()
+    assert list(kinds["measured"]) == [SOURCE_MEASURED] and list(kinds["published"]) == [SOURCE_PUBLISHED]
+    assert all(s.startswith("reported (Table ") for s in kinds["reported"])
+    assert (frame["source_kind"] == "reported").sum() == 112
+    assert (frame["source_kind"] == "published").sum() == len(ANCHORS)
+    fer_acc = frame[(frame["dataset"] == "FER2013") & (frame["metric"] == "accuracy")]
+    for paper_name, variant in STAND_INS.items():
+        entry = aligned_name(variant)
+        rows = fer_acc[fer_acc["entry"] == entry]
+        assert paper_name in set(rows["paper_model"])
+        if variant in {"cnn_lstm", "cnn_bilstm"}:  # measured in the fixture: same entry as the paper's row
+            assert set(rows["source_kind"]) == {"measured", "reported"}
+    proposed = fer_acc[fer_acc["entry"] == aligned_name("dcnn_bilstm_dam")]
+    assert set(proposed["source_kind"]) == {"measured", "reported"}
+    assert not frame.duplicated(["dataset", "metric", "entry", "series"]).any()
+
+
+def test_dataset_and_model_names():
+    assert dataset_name("ckplus") == "CK+" and dataset_name("npz") == "npz"
+    assert aligned_name("cnn_lstm") == "HCNN-LSTM / cnn_lstm" and aligned_name("spatial_only") == "spatial_only"
+
+
+def fake_evaluation():
+    y_true = np.array([0, 0, 1, 1, 2])
+    probs = np.full((5, 3), 0.1)
+    probs[[0, 1, 2, 3, 4], [0, 1, 1, 0, 2]] = [0.8, 0.6, 0.8, 0.7, 0.8]
+    faces = np.zeros((5, 64, 64), np.uint8)
+    ds = FaceDataset(faces, y_true.copy(), np.full(5, "test"), np.full(5, ""),
+                     np.array([f"f{i}.png" for i in range(5)]), "npz")
+    report = compute_report(y_true, None, ["angry", "disgust", "fear"], probs=probs / probs.sum(1, keepdims=True))
+    return Evaluation(ds, faces, y_true, probs / probs.sum(1, keepdims=True), report)
+
+
+def test_per_item_views():
+    ev = fake_evaluation()
+    frame = predictions_frame(ev)
+    assert list(frame.columns[:5]) == ["source", "true", "predicted", "confidence", "correct"]
+    assert list(frame.columns[5:]) == ["p_angry", "p_disgust", "p_fear"]
+    assert frame["correct"].tolist() == [True, False, True, False, True]
+    assert np.allclose(frame.filter(like="p_").sum(axis=1), 1.0)
+    assert cell_indices(ev, 0, 0).tolist() == [0] and cell_indices(ev, 1, 0).tolist() == [3]
+    assert cell_indices(ev, 2, 0).size == 0
+
+
+def test_a_crossval_summary_without_kind_is_read_as_cv(tmp_path):
+    from ferviz.crossval import CVSummary
+
+    folds = [{"fold": k, "n_test": 5, "accuracy": 0.6, "macro_f1": 0.5, "subjects": ["KA"]} for k in range(3)]
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "summary.json").write_text(json.dumps(CVSummary("jaffe", "cnn_lstm", folds).to_dict()))
+    found = discover(tmp_path)
+    assert not found.warnings and found.cv[0].dataset == "JAFFE" and len(found.cv[0].folds_frame()) == 3
