@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -84,6 +85,25 @@ def predict_decoded(loaded: LoadedModel, image: DecodedImage, *, max_faces: int 
         faces.append(FacePrediction(face.index, face.box, face.crop64, face.fallback, loaded.labels[k],
                                     float(p[k]), {name: float(v) for name, v in zip(loaded.labels, p, strict=True)}))
     return ImagePrediction(image.name, image, faces, search.message, time.perf_counter() - t0, image.notes)
+
+
+def predict_crop(loaded: LoadedModel, crop: np.ndarray, *, name: str = "face crop") -> ImagePrediction:
+    """Classify an image that is already a face crop (e.g. a dataset item): no detection, one face."""
+    t0 = time.perf_counter()
+    crop = np.asarray(crop, dtype=np.uint8)
+    if crop.ndim != 2 or min(crop.shape) < 1:
+        from ferviz.errors import ImageError
+
+        raise ImageError(f"{name}: expected a 2-D grayscale face crop, got shape {crop.shape}")
+    gray = cv2.resize(crop, (loaded.preprocessing.size,) * 2, interpolation=cv2.INTER_AREA)
+    p = classify_crops(loaded, gray[None])[0]
+    k = int(p.argmax())
+    box = FaceBox(0, 0, crop.shape[1], crop.shape[0])
+    face = FacePrediction(0, box, gray, False, loaded.labels[k], float(p[k]),
+                          {n: float(v) for n, v in zip(loaded.labels, p, strict=True)})
+    image = DecodedImage(rgb=np.repeat(crop[..., None], 3, axis=2), name=name,
+                         original_size=(crop.shape[1], crop.shape[0]), scale=1.0)
+    return ImagePrediction(name, image, [face], None, time.perf_counter() - t0)
 
 
 def predict_image(loaded: LoadedModel, data: bytes | str | Path, *, name: str | None = None,

@@ -10,7 +10,7 @@ from PIL import Image
 
 from ferviz.checkpoint import load_checkpoint
 from ferviz.errors import ImageError
-from ferviz.inference import predict_image
+from ferviz.inference import predict_crop, predict_image
 from ferviz.samples import SAMPLES, load_sample
 
 
@@ -82,3 +82,11 @@ def test_random_images_of_any_shape_are_classified(loaded, w, h, mode, seed):
     Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode=mode).save(buf, format="PNG")
     pred = predict_image(loaded, buf.getvalue())
     assert len(pred.faces) >= 1 and all(np.isfinite(list(f.probs.values())).all() for f in pred.faces)
+
+
+def test_a_face_crop_is_classified_without_detection(loaded):
+    crop = load_sample("astronaut (NASA, public domain)")[40:240, 160:360].mean(2).astype(np.uint8)
+    pred = predict_crop(loaded, crop, name="dataset item 3")
+    assert len(pred.faces) == 1 and pred.faces[0].crop.shape == (64, 64) and pred.message is None
+    with pytest.raises(ImageError, match="2-D grayscale"):
+        predict_crop(loaded, np.zeros((4, 4, 3), np.uint8))

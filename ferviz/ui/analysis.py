@@ -29,10 +29,9 @@ from ferviz.reports import (
     discover,
     predictions_frame,
 )
+from ferviz.ui.widgets import FACE_CROP_KEY, FACE_SOURCE_KEY
 
 MODELS_DIR_ENV = "FERVIZ_MODELS_DIR"  # overrides where committed cards and reports are read from
-FACE_CROP_KEY = "ferviz_face_crop"  # (64, 64) uint8 face as a list of lists, for the explain pages
-FACE_SOURCE_KEY = "ferviz_face_source"  # where that face came from, in words
 EXPLAIN_PAGES = {"pages/3_Attention.py": "Attention maps", "pages/4_Attributions.py": "Attributions"}
 GRID = 24  # faces shown per gallery
 _DATA_KEY, _EVAL_KEY = "ferviz_eval_dataset", "ferviz_evaluation"

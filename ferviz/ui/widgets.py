@@ -10,11 +10,13 @@ import streamlit as st
 from ferviz.checkpoint import LoadedModel
 from ferviz.errors import FervizError
 from ferviz.imageio import decode_image
-from ferviz.inference import ImagePrediction, predict_decoded
+from ferviz.inference import ImagePrediction, predict_crop, predict_decoded
 from ferviz.samples import SAMPLES, load_sample
 from ferviz.ui.cache import load_model, shipped_models
 
 MODEL_KEY = "ferviz_model_path"  # session key shared by every page
+FACE_CROP_KEY = "ferviz_face_crop"  # (64, 64) uint8 face sent from the Evaluate page to the explain pages
+FACE_SOURCE_KEY = "ferviz_face_source"
 
 
 def resolve_user_path(text: str, suffixes: tuple[str, ...]) -> Path:
@@ -88,6 +90,10 @@ def predict_source(loaded: LoadedModel, name: str, content) -> ImagePrediction |
 
 def face_picker(key: str, loaded: LoadedModel) -> tuple[ImagePrediction, int] | None:
     """A picture and one of its faces, for the teaching pages. Returns (prediction, face index)."""
+    crop = st.session_state.get(FACE_CROP_KEY)
+    if crop is not None and st.toggle("Use the face sent from Evaluate", value=True, key=f"{key}_from_eval"):
+        name = str(st.session_state.get(FACE_SOURCE_KEY, "face from Evaluate"))
+        return predict_crop(loaded, np.asarray(crop, dtype=np.uint8), name=name), 0
     picked = image_source(key)
     if picked is None:
         st.info("Choose a sample, upload a photo, or take a snapshot.")
