@@ -1,0 +1,194 @@
+"""Is an attribution map evidence? Deletion / insertion curves, a random baseline and a sanity check.
+
+* **Deletion** (Petsiuk et al., BMVC 2018, "RISE"): pixels are replaced by a baseline (a blurred or the
+  mean image) in order of decreasing attribution; the target probability after each of ~20 steps gives
+  a curve whose area (AUC, in [0, 1]) is *lower* for a faithful map.
+* **Insertion**: start from the baseline and put the original pixels back in the same order; the AUC is
+  *higher* for a faithful map.
+* **Random order**: the same curves for random pixel orders (averaged over a few seeds). A map is
+  evidence about the model only where it beats random: deletion AUC below, insertion AUC above.
+* **Model-randomisation sanity check** (Adebayo et al., NeurIPS 2018): the map of a copy of the model
+  whose weights are redrawn at random should look different from the trained model's map; a high rank
+  correlation means the method shows the image (edges) more than the model.
+
+Ordering uses the raw values, so for signed maps the strongest evidence *for* the target goes first.
+Every function only reads the model (forward passes under ``no_grad``) or works on a private copy.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter
+from scipy.stats import spearmanr
+from torch import nn
+
+from ferviz.checkpoint import LoadedModel
+from ferviz.explain.attributions import attribute, face_batch, model_of, predicted_class, private_copy
+
+log = logging.getLogger(__name__)
+BASELINES = ("blur", "mean")
+
+
+@dataclass
+class Curve:
+    """fractions : (S+1,) share of pixels changed, 0 to 1; probs : (S+1,) target probability; auc : area."""
+
+    fractions: np.ndarray
+    probs: np.ndarray
+    auc: float
+
+
+@dataclass
+class Faithfulness:
+    """Deletion and insertion curves of one map, and the same for random pixel orders."""
+
+    target: int
+    baseline: str
+    deletion: Curve
+    insertion: Curve
+    random_deletion: Curve
+    random_insertion: Curve
+
+    @property
+    def beats_random(self) -> dict[str, bool]:
+        """Per curve, whether the map does better than a random order."""
+        return {"deletion": self.deletion.auc < self.random_deletion.auc,
+                "insertion": self.insertion.auc > self.random_insertion.auc}
+
+
+def baseline_image(x: torch.Tensor, kind: str = "blur", sigma: float = 5.0) -> torch.Tensor:
+    """(1, C, S, S) -> the image that 'removed' pixels take: Gaussian blur (sigma in pixels) or the per-channel mean."""
+    if kind == "mean":
+        return x.mean(dim=(2, 3), keepdim=True).expand_as(x).clone()
+    if kind == "blur":
+        arr = x.detach().cpu().numpy()
+        return torch.from_numpy(gaussian_filter(arr, sigma=(0, 0, sigma, sigma), mode="nearest")).to(x)
+    raise ValueError(f"unknown baseline {kind!r}; choose one of {', '.join(BASELINES)}")
+
+
+def _pixel_order(attribution: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Flat pixel indices, highest attribution first; ties broken at random (not in raster order)."""
+    flat = np.asarray(attribution, dtype=np.float64).ravel()
+    return np.lexsort((rng.random(flat.size), -flat))
+
+
+def _masks(order: np.ndarray, side: tuple[int, int], steps: int) -> torch.Tensor:
+    """(steps+1, 1, H, W) bool: mask i covers the first round(i/steps * P) pixels of ``order``."""
+    rank = np.empty(order.size, np.int64)
+    rank[order] = np.arange(order.size)
+    counts = np.round(np.linspace(0, order.size, steps + 1)).astype(np.int64)
+    masks = rank[None, :] < counts[:, None]  # (steps+1, P)
+    return torch.from_numpy(masks.reshape(steps + 1, 1, *side))
+
+
+@torch.no_grad()
+def _probs(model: nn.Module, batch: torch.Tensor, target: int, batch_size: int) -> np.ndarray:
+    out = [torch.softmax(model(chunk), dim=1)[:, target] for chunk in batch.split(batch_size)]
+    return torch.cat(out).cpu().numpy().astype(np.float64)
+
+
+def _curves(model, x, base, order, steps, target, batch_size) -> tuple[np.ndarray, np.ndarray]:
+    """Deletion and insertion probabilities (each (steps+1,)) for one pixel order, in one batched pass."""
+    m = _masks(order, tuple(x.shape[-2:]), steps).to(x.device)
+    deleted = torch.where(m, base, x)  # (steps+1, C, H, W): chosen pixels replaced by the baseline
+    inserted = torch.where(m, x, base)  # the baseline with the chosen pixels put back
+    probs = _probs(model, torch.cat([deleted, inserted]), target, batch_size)
+    return probs[: steps + 1], probs[steps + 1:]
+
+
+def _curve(probs: np.ndarray) -> Curve:
+    fractions = np.linspace(0.0, 1.0, probs.size)
+    return Curve(fractions, probs, float(np.trapezoid(probs, fractions)))
+
+
+def deletion_insertion(loaded_or_model: LoadedModel | nn.Module, face_tensor: torch.Tensor,
+                       attribution: np.ndarray, target: int | None = None, *, steps: int = 20,
+                       baseline: str = "blur", random_repeats: int = 3, seed: int = 0,
+                       batch_size: int = 64) -> Faithfulness:
+    """Deletion / insertion curves of one (S, S) map for one face, with the random-order baseline.
+
+    Parameters
+    ----------
+    loaded_or_model : the model (only read: forward passes under ``no_grad``).
+    face_tensor : (C, S, S) or (1, C, S, S) preprocessed face.
+    attribution : (S, S) map; larger values are removed/inserted first.
+    target : class whose probability is followed; None: the predicted class.
+    steps : number of steps (S+1 points from 0 to 100% of the pixels).
+    baseline : 'blur' (Gaussian, sigma 5 px) or 'mean' (the image's mean value).
+    random_repeats : random orders averaged for the baseline AUCs (seeded by ``seed``).
+    """
+    model, x = model_of(loaded_or_model), face_batch(face_tensor)
+    attribution = np.asarray(attribution)
+    if attribution.shape != tuple(x.shape[-2:]):
+        raise ValueError(f"attribution shape {attribution.shape} does not match the face {tuple(x.shape[-2:])}")
+    if steps < 1 or random_repeats < 1:
+        raise ValueError("steps and random_repeats must be at least 1")
+    target = predicted_class(model, x) if target is None else int(target)
+    base, rng = baseline_image(x, baseline), np.random.default_rng(seed)
+    dele, ins = _curves(model, x, base, _pixel_order(attribution, rng), steps, target, batch_size)
+    rand = [_curves(model, x, base, rng.permutation(attribution.size), steps, target, batch_size)
+            for _ in range(random_repeats)]
+    rand_del, rand_ins = np.mean([r[0] for r in rand], axis=0), np.mean([r[1] for r in rand], axis=0)
+    return Faithfulness(target, baseline, _curve(dele), _curve(ins), _curve(rand_del), _curve(rand_ins))
+
+
+# --------------------------------------------------------------------------------------------------
+# Model-randomisation sanity check
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SanityCheck:
+    """trained, randomised : (S, S) maps; correlation : Spearman rank correlation of their absolute
+    values; passes : ``|correlation| < threshold`` (the map depends on what the model learned)."""
+
+    method: str
+    target: int
+    trained: np.ndarray
+    randomised: np.ndarray
+    correlation: float
+    threshold: float
+
+    @property
+    def passes(self) -> bool:
+        return bool(abs(self.correlation) < self.threshold)
+
+
+@torch.no_grad()
+def randomised_copy(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A private copy whose every parameter tensor is redrawn from N(its mean, its std).
+
+    Keeping each tensor's scale keeps the activations in range; constant tensors (a BatchNorm or
+    LayerNorm weight still at 1) are kept. A private ``torch.Generator`` makes it reproducible and
+    thread-safe (torch's global generator is never touched).
+    """
+    twin = private_copy(model)
+    gen = torch.Generator().manual_seed(seed)
+    for p in twin.parameters():
+        std = float(p.std()) if p.numel() > 1 else 0.0
+        if std > 0:
+            noise = torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device)
+            p.copy_(noise * std + p.mean())
+    return twin
+
+
+def sanity_check(loaded_or_model: LoadedModel | nn.Module, face_tensor: torch.Tensor, method: str,
+                 target: int | None = None, *, seed: int = 0, threshold: float = 0.5,
+                 **options) -> SanityCheck:
+    """Compare ``method``'s map for the trained model with the map for a randomised-weights copy.
+
+    ``threshold`` (0.5) is a rule of thumb, not a test statistic: Adebayo et al. show maps of methods
+    that pass staying well below it once the weights are random.
+    """
+    model, x = model_of(loaded_or_model), face_batch(face_tensor)
+    target = predicted_class(model, x) if target is None else int(target)
+    trained = attribute(model, x, method, target, **options)
+    randomised = attribute(randomised_copy(model, seed), x, method, target, **options)
+    rho = spearmanr(np.abs(trained).ravel(), np.abs(randomised).ravel()).statistic
+    rho = 0.0 if not np.isfinite(rho) else float(rho)  # a constant map has no rank order
+    log.info("sanity check %s: Spearman %.3f between trained and randomised maps", method, rho)
+    return SanityCheck(method, target, trained, randomised, rho, threshold)

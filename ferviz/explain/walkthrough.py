@@ -1,0 +1,137 @@
+"""One face through every stage of the model, with the tensor shape at each step (METHOD.md §1-5).
+
+:func:`walkthrough` returns a list of :class:`Stage`; each carries the true shape of the tensor at that
+point (batch of 1 included), a small array to draw and a caption naming the paper's equation. The
+model is only read: every value comes from :meth:`FERNet.forward_with_attention` (no hooks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ferviz.checkpoint import LoadedModel
+from ferviz.explain.attention import attention_from_trace, face_input, received_weights
+
+KINDS = ("image", "maps", "matrix", "vector")
+N_MAPS = 6  # feature maps shown per convolution stage
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the forward pass.
+
+    name : short title; shape : the tensor's shape, batch first; kind : how to draw ``array``:
+    'image' (C, h, w) input planes in gray, 'maps' (K, h, w) small heatmaps, 'matrix' (r, c) heatmap,
+    'vector' (n,) bars; array : what to draw;
+    caption : what happens here, with the equation; titles : one per map (kind 'maps') or per bar
+    (kind 'vector', e.g. class names), may be empty.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    kind: str
+    array: np.ndarray
+    caption: str
+    titles: tuple[str, ...] = ()
+
+
+def _strongest(maps: torch.Tensor, k: int = N_MAPS) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(C, h, w) -> the k channels with the largest mean activation, and their titles."""
+    idx = maps.mean(dim=(1, 2)).argsort(descending=True)[:k]
+    return maps[idx].numpy(), tuple(f"channel {int(i)}" for i in idx)
+
+
+def _conv_stages(trace, x, input_mode: str) -> list[Stage]:
+    planes = x[0].numpy()
+    names = {"gray": ("gray",), "hog": ("HOG image",), "gray+hog": ("gray", "HOG image")}.get(input_mode, ())
+    stages = [Stage("input", tuple(x.shape), "image", planes,
+                    f"The face detected, cropped to 64x64 and made into the '{input_mode}' input (§1; HOG: eqs. 1-8), "
+                    "normalised as (x/255 - mean)/std.",
+                    names if len(names) == planes.shape[0] else tuple(f"plane {i}" for i in range(planes.shape[0])))]
+    texts = {"C1": "conv 5x5 -> BN -> ReLU (eqs. 9-11); S1 then max-pools 2x2.",
+             "C2": "S1 output -> conv 5x5 -> BN -> ReLU (eqs. 9-11); S2 then max-pools 2x2.",
+             "C3": "S2 output -> conv 5x5 -> BN -> ReLU, the last feature map (eqs. 9-11); its grid is the token grid."}
+    for name, m in zip(texts, (trace.conv1, trace.conv2, trace.conv3), strict=True):
+        arr, titles = _strongest(m[0])
+        stages.append(Stage(name, tuple(m.shape), "maps", arr,
+                            f"{texts[name]} Shown: the {len(arr)} most active of {m.shape[1]} maps.", titles))
+    return stages
+
+
+def _sequence_stages(trace, aset) -> list[Stage]:
+    h, w = trace.grid
+    n, c = trace.tokens.shape[1:]
+    stages = [Stage("tokens", tuple(trace.tokens.shape), "matrix", trace.tokens[0].numpy(),
+                    f"C3 read as a sequence of N = {h}x{w} = {n} tokens of C = {c} channels, raster order "
+                    "(rows: tokens, columns: channels).")]
+    if trace.lstm_directions is not None:
+        arr = np.stack([aset.token_maps["bilstm forward"], aset.token_maps["bilstm backward"],
+                        aset.token_maps["bilstm"]])
+        stages.append(Stage("BiLSTM", tuple(trace.lstm_directions.shape), "maps", arr,
+                            "Forward and backward LSTMs over the tokens, hidden size C; their outputs are "
+                            f"summed, PV = PV_fwd + PV_bwd (eq. 12), giving {tuple(trace.lstm.shape)}. "
+                            "Shown: each token's L2 norm on the grid.", ("forward", "backward", "sum")))
+    elif trace.lstm is not trace.tokens:
+        stages.append(Stage("LSTM", tuple(trace.lstm.shape), "maps", aset.token_maps["bilstm"][None],
+                            "A unidirectional LSTM over the tokens (no eq. 12 sum). Shown: token norms.", ("LSTM",)))
+    return stages
+
+
+def _spatial_stage(aset, layer: int, s_attn: torch.Tensor) -> Stage:
+    maps = np.stack([received_weights(aset, layer, g) for g in range(s_attn.shape[1])])
+    kh, kw = aset.key_grids[layer]
+    pooled = f" Keys are distilled and pooled to {kh}x{kw} (eqs. 17-18)." if aset.distilled else ""
+    cross = " Keys come from the channel branch (cross-fusion, eq. 16)." if layer > 0 else ""
+    return Stage(f"layer {layer + 1}: spatial attention", tuple(s_attn.shape), "maps", maps,
+                 "softmax(Q K^T / sqrt(d)) per group over all positions (Alg. 1, eqs. 13-14). "
+                 f"Shown: attention each key received, averaged over queries.{pooled}{cross}",
+                 tuple(f"group {g}" for g in range(len(maps))))
+
+
+def _channel_stage(layer: int, c_attn: torch.Tensor) -> Stage:
+    cross = " Keys come from the spatial branch (cross-fusion, eq. 16)." if layer > 0 else ""
+    return Stage(f"layer {layer + 1}: channel attention", tuple(c_attn.shape), "maps", c_attn[0].numpy(),
+                 f"softmax(Q^T K / sqrt(N)) between the channels of each group (Alg. 2, eq. 15).{cross}",
+                 tuple(f"group {g}" for g in range(c_attn.shape[1])))
+
+
+def _attention_stages(trace, aset) -> list[Stage]:
+    """Both branches of every layer, layer by layer (they run in parallel on the same tokens)."""
+    stages = []
+    for layer in range(aset.n_layers):
+        if layer < len(trace.spatial):
+            stages.append(_spatial_stage(aset, layer, trace.spatial[layer]))
+        if layer < len(trace.channel):
+            stages.append(_channel_stage(layer, trace.channel[layer]))
+    return stages
+
+
+def _head_stages(trace, aset, labels) -> list[Stage]:
+    probs = torch.softmax(trace.logits[0], dim=-1).numpy()
+    names = tuple(labels)
+    return [
+        Stage("fused", tuple(trace.fused.shape), "maps", aset.token_maps["fused"][None],
+              "Interactive learning: ILM(S, C) = S * PCP(W_C C + b) + C * PCP(W_S S + b) (eq. 19). "
+              "Shown: each fused token's norm.", ("fused",)),
+        Stage("GAP", tuple(trace.pooled.shape), "vector", trace.pooled[0].numpy(),
+              "Global average pooling over the tokens: one value per channel."),
+        Stage("FC hidden", tuple(trace.hidden.shape), "vector", trace.hidden[0].numpy(),
+              f"Fully connected layer of {trace.hidden.shape[1]} cells with ReLU (Table 2); dropout is off at test time."),
+        Stage("logits", tuple(trace.logits.shape), "vector", trace.logits[0].numpy(),
+              "The linear classifier's scores, one per class.", names),
+        Stage("softmax", tuple(trace.logits.shape), "vector", probs,
+              f"Probabilities p_k = exp(z_k) / sum_j exp(z_j) (eq. 20); prediction: {names[int(probs.argmax())]}.",
+              names),
+    ]
+
+
+def walkthrough(loaded: LoadedModel, crop: np.ndarray) -> list[Stage]:
+    """Every stage of one (64, 64) uint8 face crop's forward pass, in data-flow order."""
+    x = face_input(loaded, crop)  # (1, C, 64, 64)
+    trace = loaded.model.forward_with_attention(x)
+    aset = attention_from_trace(trace)
+    return (_conv_stages(trace, x, loaded.preprocessing.input_mode) + _sequence_stages(trace, aset)
+            + _attention_stages(trace, aset) + _head_stages(trace, aset, loaded.labels))

@@ -1,0 +1,162 @@
+"""Every attribution method on a tiny model and on a hand-made model with a known answer; faithfulness."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage import color, data, transform
+from torch import nn
+
+from ferviz.checkpoint import load_checkpoint
+from ferviz.explain import attributions as attr
+from ferviz.explain import faithfulness as faith
+from ferviz.figures import explain as fig_ex
+from ferviz.model import build_model
+from tests.helpers import TINY
+
+FAST = {"integrated_gradients": {"n_steps": 8}, "smoothgrad": {"nt_samples": 4}, "occlusion": {"stride": 8}}
+
+
+@pytest.fixture(scope="module")
+def face() -> torch.Tensor:
+    """(1, 1, 64, 64) normalised astronaut face (public domain)."""
+    gray = transform.resize(color.rgb2gray(data.astronaut()[30:230, 150:350]), (64, 64), anti_aliasing=True)
+    return torch.as_tensor((gray - 0.5) / 0.25, dtype=torch.float32)[None, None]
+
+
+@pytest.fixture
+def tiny() -> nn.Module:
+    torch.manual_seed(0)
+    return build_model("dcnn_bilstm_dam", **TINY).eval()
+
+
+class Quadrant(nn.Module):
+    """Logit 0 = 0.01 * sum(w * x) over the top-left 32x32 quadrant (w > 0), logit 1 its negative, others 0."""
+
+    def __init__(self):
+        super().__init__()
+        w = torch.zeros(64, 64)
+        w[:32, :32] = 0.5 + torch.rand(32, 32, generator=torch.Generator().manual_seed(0))
+        self.w = nn.Parameter(w)
+
+    def forward(self, x):
+        s = 0.01 * (x[:, 0] * self.w).sum(dim=(1, 2))
+        return torch.stack([s, -s] + [torch.zeros_like(s)] * 5, dim=1)
+
+
+@pytest.fixture
+def quadrant_face() -> torch.Tensor:
+    """Bright (1-2) top-left quadrant, 0 elsewhere: every quadrant pixel is above the image mean."""
+    x = torch.zeros(1, 1, 64, 64)
+    x[..., :32, :32] = 1 + torch.rand(32, 32, generator=torch.Generator().manual_seed(1))
+    return x
+
+
+def _hook_count(model: nn.Module) -> int:
+    names = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+    return sum(len(getattr(m, n)) for m in model.modules() for n in names)
+
+
+@pytest.mark.parametrize("method", list(attr.METHODS))
+def test_every_method_gives_a_finite_face_map_and_leaves_the_model_alone(tiny, face, method):
+    before = {k: v.clone() for k, v in tiny.state_dict().items()}
+    heat = attr.attribute(tiny, face, method, target=3, **FAST.get(method, {}))
+    assert heat.shape == (64, 64) and heat.dtype == np.float32 and np.isfinite(heat).all()
+    assert np.abs(heat).sum() > 0
+    if not attr.METHODS[method].signed:
+        assert heat.min() >= 0
+    assert _hook_count(tiny) == 0 and not tiny.training
+    assert all(p.grad is None for p in tiny.parameters())
+    assert all(torch.equal(before[k], v) for k, v in tiny.state_dict().items())
+
+
+def test_loaded_model_and_predicted_target(tiny_checkpoint, face):
+    loaded = load_checkpoint(tiny_checkpoint)
+    k = attr.predicted_class(loaded, face)
+    np.testing.assert_allclose(attr.attribute(loaded, face[0], "saliency"),
+                               attr.attribute(loaded.model, face, "saliency", target=k))
+    assert _hook_count(loaded.model) == 0
+
+
+def test_bad_calls_say_what_to_do(tiny, face):
+    with pytest.raises(KeyError, match="unknown attribution method 'lime'"):
+        attr.attribute(tiny, face, "lime")
+    with pytest.raises(ValueError, match="target 7 out of range"):
+        attr.attribute(tiny, face, "saliency", target=7)
+    with pytest.raises(ValueError, match="faces_to_tensor"):
+        attr.attribute(tiny, face.repeat(2, 1, 1, 1), "saliency")
+    with pytest.raises(ValueError, match="already registered"):
+        attr.register(attr.METHODS["saliency"])
+
+
+def test_saliency_and_smoothgrad_find_the_quadrant(quadrant_face):
+    model = Quadrant()
+    w = model.w.detach().numpy() * 0.01
+    for method in ("saliency", "smoothgrad"):  # the gradient of a linear model is w, whatever the noise
+        heat = attr.attribute(model, quadrant_face, method, target=0, **FAST.get(method, {}))
+        np.testing.assert_allclose(heat, w, rtol=1e-5, atol=1e-8)
+        assert heat[:32, :32].min() > 0 and heat[32:].max() == 0 and heat[:, 32:].max() == 0
+
+
+def test_integrated_gradients_is_input_times_weight_for_a_linear_model(quadrant_face):
+    model = Quadrant()
+    heat = attr.attribute(model, quadrant_face, "integrated_gradients", target=0)
+    expected = (quadrant_face[0, 0] * model.w.detach() * 0.01).numpy()  # baseline 0
+    np.testing.assert_allclose(heat, expected, rtol=1e-4, atol=1e-7)
+    against = attr.attribute(model, quadrant_face, "integrated_gradients", target=1)
+    np.testing.assert_allclose(against, -expected, rtol=1e-4, atol=1e-7)
+
+
+def test_occlusion_stays_near_the_quadrant(quadrant_face):
+    heat = attr.attribute(Quadrant(), quadrant_face, "occlusion", target=0)
+    assert heat[:32, :32].mean() > 0 and np.all(heat[36:, :] == 0) and np.all(heat[:, 36:] == 0)
+
+
+def test_deletion_and_insertion_beat_random_on_the_toy_model(quadrant_face):
+    model = Quadrant()
+    heat = attr.attribute(model, quadrant_face, "integrated_gradients", target=0)
+    res = faith.deletion_insertion(model, quadrant_face, heat, target=0, steps=20, baseline="mean")
+    p0 = torch.softmax(model(quadrant_face), dim=1)[0, 0].item()
+    assert res.deletion.fractions[0] == 0 and res.deletion.fractions[-1] == 1 and res.deletion.probs.size == 21
+    assert res.deletion.probs[0] == pytest.approx(p0) and res.insertion.probs[-1] == pytest.approx(p0)
+    assert np.all(np.diff(res.deletion.probs) <= 1e-6)  # monotone: every removed pixel lowers the logit
+    assert np.all(np.diff(res.insertion.probs) >= -1e-6)
+    for curve in (res.deletion, res.insertion, res.random_deletion, res.random_insertion):
+        assert 0 <= curve.auc <= 1
+    assert res.beats_random == {"deletion": True, "insertion": True}
+    assert res.random_deletion.auc - res.deletion.auc > 0.05
+    fig = fig_ex.faithfulness_curves({"IG": res})
+    assert len(fig.data) == 4
+
+
+def test_a_reversed_map_loses_to_random(quadrant_face):
+    model = Quadrant()
+    heat = attr.attribute(model, quadrant_face, "integrated_gradients", target=0)
+    res = faith.deletion_insertion(model, quadrant_face, -heat, target=0, baseline="mean")
+    assert res.beats_random == {"deletion": False, "insertion": False}
+
+
+def test_faithfulness_on_a_tiny_model_and_bad_input(tiny, face):
+    heat = attr.attribute(tiny, face, "grad_cam")
+    res = faith.deletion_insertion(tiny, face, heat, steps=5, random_repeats=2)
+    assert res.target == attr.predicted_class(tiny, face) and res.baseline == "blur"
+    assert res.insertion.probs.shape == (6,)
+    with pytest.raises(ValueError, match="does not match the face"):
+        faith.deletion_insertion(tiny, face, heat[:32])
+    with pytest.raises(ValueError, match="unknown baseline 'noise'"):
+        faith.baseline_image(face, "noise")
+    assert torch.allclose(faith.baseline_image(face, "mean"), face.mean().expand_as(face))
+
+
+def test_sanity_check_randomises_a_copy_only(tiny, face):
+    before = {k: v.clone() for k, v in tiny.state_dict().items()}
+    check = faith.sanity_check(tiny, face, "saliency", target=2, seed=4)
+    assert check.trained.shape == check.randomised.shape == (64, 64)
+    assert -1 <= check.correlation <= 1 and isinstance(check.passes, bool)
+    again = faith.sanity_check(tiny, face, "saliency", target=2, seed=4)
+    np.testing.assert_array_equal(check.randomised, again.randomised)  # seeded, no global RNG
+    assert all(torch.equal(before[k], v) for k, v in tiny.state_dict().items())
+    twin = faith.randomised_copy(tiny, seed=0)
+    assert not torch.equal(twin.head.weight, tiny.head.weight)
+    assert len(fig_ex.sanity_figure(face[0, 0].numpy(), check).data) == 4
