@@ -66,3 +66,16 @@ def test_walkthrough_page_prints_every_shape():
     assert "shape (1, 81, 2, 128)" in shapes  # BiLSTM, both directions
     at.selectbox(key="walkthrough_sample").set_value("astronaut, mirrored").run()
     assert not at.exception and len(at.code) == 15
+
+
+def test_a_face_sent_from_evaluate_opens_in_the_attention_page():
+    from skimage import data
+
+    crop = data.astronaut()[40:240, 160:360].mean(2).astype("uint8")[::3, ::3][:64, :64]
+    at = AppTest.from_file(str(PAGES / "3_Attention.py"), default_timeout=90)
+    at.session_state["ferviz_face_crop"] = crop.tolist()
+    at.session_state["ferviz_face_source"] = "fer2013 PublicTest item 12"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.toggle(key="attention_from_eval").value is True
+    assert not at.radio  # the sample/upload/webcam choice is replaced by the sent face
