@@ -110,26 +110,41 @@ class ModelConfig:
 # --------------------------------------------------------------------------------------------------
 
 
+class _PCPFunction(torch.autograd.Function):
+    """PCP with its closed-form derivative, so backward is one fused expression instead of a chain."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, a: float, alpha: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.a, ctx.alpha = a, alpha
+        xc = x.clamp(-a, a)
+        cubic = ((xc + a).pow(3) - 2 * torch.relu(xc).pow(3)) / (6 * a * a)
+        return alpha * x + (1.0 - alpha) * (cubic + torch.relu(x - a))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        a, alpha = ctx.a, ctx.alpha
+        xc = x.clamp(-a, a)  # written with differentiable ops: double backward (PCP'') works
+        slope = ((xc + a).pow(2) - 2 * torch.relu(xc).pow(2)) / (2 * a * a)  # h': 0 left of -a, 1 right of a
+        return grad * (alpha + (1.0 - alpha) * slope), None, None
+
+
 def pcp(x: torch.Tensor, knot: float = 1.0, alpha: float = 0.1) -> torch.Tensor:
-    """C2-continuous piecewise cubic activation: leaky ReLU smoothed by a cubic spline.
+    """C2-continuous piecewise cubic activation: leaky ReLU smoothed by a cubic spline (METHOD.md §5).
 
     ``alpha * x`` for ``x <= -a``, ``x`` for ``x >= a``; in between, PCP'' is the hat function rising
-    linearly from 0 at -a to ``p = (1 - alpha) / a`` at 0 and back to 0 at a, so PCP, PCP' and PCP'' are
-    continuous everywhere. Integrating twice (t = x + a, s = a - x):
+    linearly from 0 at -a to ``(1 - alpha) / a`` at 0 and back to 0 at a, so PCP, PCP' and PCP'' are
+    continuous everywhere. Written as ``alpha * x + (1 - alpha) * h(x)`` with the smoothed ReLU
 
-    * ``-a <= x <= 0``: ``-alpha*a + alpha*t + p*t**3 / (6a)``
-    * ``0 <= x <= a``:  ``x + p*s**3 / (6a)``
+        h(x) = ((xc + a)^3 - 2 relu(xc)^3) / (6 a^2) + relu(x - a),   xc = clamp(x, -a, a)
 
-    A few multiplies, no exponentials; PCP(0) = (1 - alpha) * a / 6, PCP'(0) = (1 + alpha) / 2.
+    (the truncated-power form of the cubic B-spline, evaluated on the clamped input so that large |x|
+    never cancels cubes in float32), and its closed-form derivative
+    ``alpha + (1 - alpha) * ((xc + a)^2 - 2 relu(xc)^2) / (2 a^2)`` in backward. No
+    exponentials, no branches; PCP(0) = (1 - alpha) * a / 6 and PCP'(0) = (1 + alpha) / 2.
     """
-    a = float(knot)
-    p = (1.0 - alpha) / a
-    t = (x + a).clamp(0.0, a)  # 0 left of -a, a right of 0
-    s = (a - x).clamp(0.0, a)  # 0 right of a, a left of 0
-    left = -alpha * a + alpha * t + p * t.pow(3) / (6 * a)
-    right = x + p * s.pow(3) / (6 * a)
-    middle = torch.where(x <= 0, left, right)
-    return torch.where(x <= -a, alpha * x, torch.where(x >= a, x, middle))
+    return _PCPFunction.apply(x, float(knot), float(alpha))
 
 
 class PCP(nn.Module):

@@ -140,3 +140,9 @@ def test_config_validation_and_roundtrip():
         ModelConfig.from_dict({"bogus": 1})
     with pytest.raises(KeyError, match="unknown model variant"):
         build_model("resnet")
+
+
+def test_pcp_closed_form_backward_passes_gradcheck_twice():
+    x = (torch.randn(64, dtype=torch.float64) * 1.5).requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda t: pcp(t, 0.7, 0.2), (x,))
+    assert torch.autograd.gradgradcheck(lambda t: pcp(t, 0.7, 0.2), (x,))

@@ -1,0 +1,83 @@
+"""Smoke tests for bench/: every script's main() runs end to end at its smallest settings.
+
+No timing is asserted (speed is measured by the scripts, not tested); these only keep the scripts from
+rotting as the package changes: they run, print a table and write JSON with the machine beside the rows.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    """Import a bench script the way ``python bench/X.py`` does: with bench/ first on sys.path.
+
+    The scripts' ``--threads`` sets torch's process-wide thread count; it is restored afterwards.
+    """
+    monkeypatch.syspath_prepend(str(BENCH))
+    threads = torch.get_num_threads()
+    yield importlib.import_module
+    torch.set_num_threads(threads)
+
+
+def run_main(module, argv: list[str], out: Path) -> dict:
+    assert module.main([*argv, "--threads", "1", "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["machine"]["torch_threads"] == 1
+    assert record["machine"]["cpu_model"]
+    return record
+
+
+def test_train_throughput_always_measures_the_baseline(bench, tmp_path, capsys):
+    module = bench("train_throughput")
+    argv = ["--variants", "cnn_lstm", "--precisions", "fp32", "--batch", "2", "--steps", "1", "--warmup", "0"]
+    record = run_main(module, argv, tmp_path / "train.json")
+    rows = record["results"]
+    assert [(r["variant"], r["precision"]) for r in rows] == [("cnn_bilstm", "fp32"), ("cnn_lstm", "fp32")]
+    assert rows[0]["ratio_vs_baseline"] == 1.0
+    assert all(r["images_per_s"] > 0 and r["min_per_fer2013_epoch"] > 0 for r in rows)
+    assert "vs cnn_bilstm fp32" in capsys.readouterr().out
+
+
+def test_train_throughput_rejects_an_unknown_variant(bench, capsys):
+    with pytest.raises(SystemExit):
+        bench("train_throughput").main(["--variants", "no_such_model"])
+    assert "unknown no_such_model" in capsys.readouterr().err
+
+
+def test_inference_latency_covers_every_stage(bench, tmp_path, tiny_checkpoint):
+    module = bench("inference_latency")
+    argv = ["--model", str(tiny_checkpoint), "--repeats", "1", "--warmup", "0"]
+    rows = run_main(module, argv, tmp_path / "latency.json")["results"]
+    stages = [r["stage"] for r in rows]
+    assert stages[0] == "(a) model, batch 1" and rows[0]["ratio_vs_model_b1"] == 1.0
+    assert {"(b) predict_image, all stages", "(c) decode", "(c) detect + crop", "(c) preprocess",
+            "(c) model + softmax"} <= set(stages)
+    assert all(r["faces"] >= 1 and r["ms_per_face"] > 0 for r in rows)
+
+
+def test_pcp_speed_compares_every_activation_with_relu(bench, tmp_path):
+    module = bench("pcp_speed")
+    argv = ["--shape", "4,9,8", "--repeats", "1", "--warmup", "0"]
+    rows = run_main(module, argv, tmp_path / "pcp.json")["results"]
+    assert [r["activation"] for r in rows] == ["relu", "gelu", "leaky_relu", "pcp"]
+    assert rows[0]["forward_vs_relu"] == 1.0 and rows[0]["fwd_bwd_vs_relu"] == 1.0
+    assert all(r["forward_ms"] > 0 and r["fwd_bwd_ms"] > 0 for r in rows)
+
+
+def test_timing_reports_median_and_quartiles(bench):
+    common = bench("common")
+    calls = []
+    timing = common.time_call(lambda: calls.append(1), repeats=5, warmup=2)
+    assert len(calls) == 7
+    assert timing.repeats == 5 and 0 <= timing.q1 <= timing.median <= timing.q3
+    with pytest.raises(ValueError, match="repeats must be at least 1"):
+        common.time_call(lambda: None, repeats=0)
