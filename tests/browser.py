@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,9 +32,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class Server:
+    url: str
+    pid: int
+
+
 @contextmanager
 def streamlit_server(timeout: float = 90.0):
-    """Yield the base URL of a fresh ``streamlit run app.py``; waits for ``/_stcore/health``."""
+    """Yield a fresh ``streamlit run app.py`` (its base URL and pid) once ``/_stcore/health`` answers."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", "127.0.0.1",
            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
@@ -53,7 +60,7 @@ def streamlit_server(timeout: float = 90.0):
                 out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
                 raise RuntimeError(f"streamlit did not become healthy:\n{out[-2000:]}")
             time.sleep(0.5)
-        yield url
+        yield Server(url, proc.pid)
     finally:
         proc.terminate()
         try:

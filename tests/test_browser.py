@@ -21,8 +21,8 @@ def test_upload_a_photo_and_see_the_prediction(tmp_path):
     photo = tmp_path / "astronaut.jpg"
     Image.fromarray(data.astronaut()).save(photo, quality=92)
     ARTIFACTS.mkdir(exist_ok=True)
-    with streamlit_server() as url, browser_page() as page:
-        page.goto(f"{url}/Predict", wait_until="domcontentloaded")
+    with streamlit_server() as server, browser_page() as page:
+        page.goto(f"{server.url}/Predict", wait_until="domcontentloaded")
         page.get_by_text("upload photos").first.click(timeout=60_000)
         page.locator("input[type=file]").first.set_input_files(str(photo), timeout=60_000)
         page.get_by_text("astronaut.jpg").first.wait_for(timeout=60_000)
@@ -37,8 +37,8 @@ def test_upload_a_photo_and_see_the_prediction(tmp_path):
 
 
 def test_home_page_renders_the_model_card():
-    with streamlit_server() as url, browser_page() as page:
-        page.goto(url, wait_until="domcontentloaded")
+    with streamlit_server() as server, browser_page() as page:
+        page.goto(server.url, wait_until="domcontentloaded")
         page.get_by_text("ferviz", exact=False).first.wait_for(timeout=60_000)
         page.wait_for_timeout(2000)
         assert "Traceback" not in page.inner_text("body")
