@@ -15,6 +15,7 @@ def test_hog_features_are_the_1764_descriptor():
     assert hog_features(x).shape == (3, 1764)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_hog_svm_beats_chance_on_separable_faces():
     x, y = synthetic_faces(140, seed=0)
     params, report = train_hog_svm(x[:98], y[:98], x[98:], y[98:], grid=(0.1, 1.0))
@@ -23,6 +24,7 @@ def test_hog_svm_beats_chance_on_separable_faces():
     assert report.meta["variant"] == "hog_svm"
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_hog_svm_command_writes_a_report(tiny_npz, tmp_path, capsys):
     out = tmp_path / "r.json"
     assert main(["hog-svm", "--data", str(tiny_npz), "--out", str(out)]) == 0

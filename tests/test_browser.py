@@ -17,11 +17,17 @@ pytestmark = [
 ARTIFACTS = ROOT / "artifacts"
 
 
-def test_upload_a_photo_and_see_the_prediction(tmp_path):
+@pytest.fixture(scope="module")
+def server():
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server() as running:
+        yield running
+
+
+def test_upload_a_photo_and_see_the_prediction(server, tmp_path):
     photo = tmp_path / "astronaut.jpg"
     Image.fromarray(data.astronaut()).save(photo, quality=92)
-    ARTIFACTS.mkdir(exist_ok=True)
-    with streamlit_server() as server, browser_page() as page:
+    with browser_page() as page:
         page.goto(f"{server.url}/Predict", wait_until="domcontentloaded")
         page.get_by_text("upload photos").first.click(timeout=60_000)
         page.locator("input[type=file]").first.set_input_files(str(photo), timeout=60_000)
@@ -36,10 +42,24 @@ def test_upload_a_photo_and_see_the_prediction(tmp_path):
     assert (ARTIFACTS / "browser_predict.png").stat().st_size > 10_000
 
 
-def test_home_page_renders_the_model_card():
-    with streamlit_server() as server, browser_page() as page:
+def test_home_page_renders_the_model_card(server):
+    with browser_page() as page:
         page.goto(server.url, wait_until="domcontentloaded")
         page.get_by_text("ferviz", exact=False).first.wait_for(timeout=60_000)
         page.wait_for_timeout(2000)
         assert "Traceback" not in page.inner_text("body")
         page.screenshot(path=str(ARTIFACTS / "browser_home.png"), full_page=True)
+
+
+@pytest.mark.parametrize("page_name,marker", [("Attention", "Attention explorer"), ("HOG", "HOG"),
+                                               ("Evaluate", "Evaluate"), ("Compare", "Compare")])
+def test_every_page_renders_without_a_traceback(server, page_name, marker):
+    with browser_page() as page:
+        page.goto(f"{server.url}/{page_name}", wait_until="domcontentloaded")
+        page.get_by_text(marker, exact=False).first.wait_for(timeout=60_000)
+        if page_name in ("Attention", "HOG", "Compare"):
+            page.wait_for_selector(".js-plotly-plot", timeout=90_000)
+        page.wait_for_timeout(2000)
+        body = page.inner_text("body")
+        assert "Traceback" not in body and "Error" not in body.split("\n")[0]
+        page.screenshot(path=str(ARTIFACTS / f"browser_{page_name.lower()}.png"), full_page=False)
