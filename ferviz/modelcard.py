@@ -34,7 +34,7 @@ def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: 
     report = evaluation.report
     meta = run["meta"]
     return {"name": name, "file": ckpt.name, "variant": run["variant"], "sha256": file_sha256(ckpt),
-            "dataset": meta.get("dataset", report.meta.get("dataset")), "data_file": meta.get("data", ""),
+            "dataset": report.meta.get("dataset") or meta.get("dataset", ""), "data_file": meta.get("data", ""),
             "train_split": meta.get("train_split", ""), "selected_on": meta.get("select_split", ""),
             "recipe": meta.get("recipe", ""), "train_config": run["train"],
             "command": " ".join(run["argv"]), "epochs": run["epochs_run"], "best_epoch": run["best_epoch"],

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Reproduce every shipped model and committed report, in order of importance. Every step resumes:
+# re-running the script after a kill continues where it stopped (finished runs and folds are kept).
+#
+#   DATA=/path/to/shared/data bash scripts/reproduce.sh            # all steps
+#   DATA=... STEPS="default ship cross" bash scripts/reproduce.sh   # some steps
+#
+# FER2013 is read from $DATA/fer2013/fer2013_trainval.npz (Training + PublicTest), CK+ from
+# $DATA/ckplus/ckplus.npz, JAFFE from $DATA/jaffe/jaffe.npz (NumPy archives: images, labels, usage, subject).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:?set DATA to the folder holding fer2013/, ckplus/ and jaffe/}
+RUNS=${RUNS:-runs}
+EPOCHS=${EPOCHS:-30}          # the budget of the default and comparison models
+ABLATION_EPOCHS=${ABLATION_EPOCHS:-8}
+STEPS=${STEPS:-"default ship cross cv comparisons hog_svm ngo ablations"}
+FER=$DATA/fer2013/fer2013_trainval.npz
+train() {  # variant, epochs, out
+  ferviz train --dataset npz --data "$FER" --model "$1" --recipe strong --epochs "$2" --seed 0 --out "$3" --resume
+}
+ship() {  # run dir, name
+  ferviz ship --run "$1" --name "$2" --dataset npz --data "$FER"
+}
+for step in $STEPS; do
+  case $step in
+    default) train dcnn_bilstm_dam "$EPOCHS" "$RUNS/dcnn_bilstm_dam" ;;
+    ship) ship "$RUNS/dcnn_bilstm_dam" fer2013_dcnn_bilstm_dam ;;
+    cross)
+      for ds in ckplus jaffe; do
+        ferviz evaluate --model models/fer2013_dcnn_bilstm_dam.pt --dataset npz --data "$DATA/$ds/$ds.npz" \
+          --kind cross-dataset --json "models/reports/fer2013_dcnn_bilstm_dam_on_$ds.json"
+      done ;;
+    cv)
+      for ds in ckplus jaffe; do
+        ferviz cv --dataset npz --data "$DATA/$ds/$ds.npz" --model dcnn_bilstm_dam --recipe strong \
+          --epochs "$EPOCHS" --folds 10 --quiet --out "$RUNS/${ds}_cv"
+        cp "$RUNS/${ds}_cv/summary.json" "models/reports/${ds}_cv_dcnn_bilstm_dam.json"
+      done ;;
+    comparisons)
+      for v in cnn_bilstm cnn_lstm; do train "$v" "$EPOCHS" "$RUNS/$v"; ship "$RUNS/$v" "fer2013_$v"; done ;;
+    hog_svm) ferviz hog-svm --dataset npz --data "$FER" --out models/reports/fer2013_hog_svm.json ;;
+    ngo)
+      ferviz ngo --dataset npz --data "$FER" --population 4 --iterations 2 --search-epochs 2 --subset 6000 \
+        --recipe strong --out "$RUNS/ngo_search" ;;  # then train ngo_bilstm with the printed hyper-parameters
+    ablations)
+      for v in spatial_only channel_only no_cross_fusion no_distill relu_gate gelu_gate input_hog input_gray_hog; do
+        train "$v" "$ABLATION_EPOCHS" "$RUNS/ablation_$v"
+        ferviz evaluate --model "$RUNS/ablation_$v/best.pt" --dataset npz --data "$FER" --split PublicTest \
+          --kind ablation --json "models/reports/fer2013_ablation_$v.json"
+      done ;;
+    *) echo "unknown step $step" >&2; exit 2 ;;
+  esac
+done
