@@ -39,7 +39,7 @@ def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: 
             "recipe": meta.get("recipe", ""), "train_config": run["train"],
             "command": " ".join(run["argv"]), "epochs": run["epochs_run"], "best_epoch": run["best_epoch"],
             "train_seconds": run["train_seconds"], "images_per_s": run["images_per_s"],
-            "machine": f"{platform.machine()} {platform.processor() or ''} ({_cpu_count()} cores)".strip(),
+            "machine": " ".join(filter(None, [platform.machine(), platform.processor(), f"({_cpu_count()} cores)"])),
             "history": run["history"], "report": report.to_dict(), "notes": notes}
 
 
