@@ -144,3 +144,17 @@ def test_md_escape_neutralises_markdown_and_control_characters():
 def test_too_many_uploads_are_capped():
     sources = [(f"{i}.png", b"") for i in range(ui_predict.MAX_FILES + 3)]
     assert len(ui_predict.cap_sources(sources)) == ui_predict.MAX_FILES
+
+
+def test_faces_from_a_dataset_the_user_points_to(tiny_npz, tmp_path):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="predict_mode").set_value("dataset").run()
+    assert not at.exception and not charts(at)
+    at.text_input(key="predict_data").input(str(tmp_path / "missing.npz")).run()
+    assert len(at.error) == 1 and "no such file" in at.error[0].value
+    at.text_input(key="predict_data").input(str(tiny_npz)).run()
+    at.slider(key="predict_count").set_value(3).run()
+    assert not at.exception and not at.error
+    assert len(at.subheader) == 3 and all("labelled" in s.value for s in at.subheader)
+    assert len(charts(at)) == 3 * 2  # each crop: its picture and its probabilities, no detection fallback
+    assert not any("No face" in w.value for w in at.warning)

@@ -11,6 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from ferviz.checkpoint import LoadedModel, load_checkpoint
+from ferviz.datasets import FaceDataset, load_dataset
+from ferviz.errors import DatasetError
 from ferviz.inference import MODELS_DIR, default_model_path
 
 
@@ -29,3 +31,16 @@ def shipped_models() -> dict[str, Path]:
     """Display name -> path of every checkpoint in ``models/``, the default first."""
     paths = sorted(MODELS_DIR.glob("*.pt"), key=lambda p: (p != default_model_path(), p.name))
     return {p.stem: p for p in paths}
+
+
+@st.cache_resource(show_spinner="Reading the dataset…", max_entries=2)
+def _dataset(path: str, mtime: float) -> FaceDataset:
+    return load_dataset("auto", path)
+
+
+def load_dataset_cached(text: str) -> FaceDataset:
+    """A dataset the user points to (resolved, must exist), read once and shared read-only."""
+    path = Path(text.strip()).expanduser().resolve()
+    if not path.exists():
+        raise DatasetError(f"{path.name}: no such file or folder")
+    return _dataset(str(path), path.stat().st_mtime)

@@ -17,10 +17,14 @@ import pandas as pd
 import streamlit as st
 
 from ferviz.checkpoint import LoadedModel
+from ferviz.datasets import FaceDataset
 from ferviz.errors import FervizError
+from ferviz.evaluation import NEEDS_FACE_DETECTION
 from ferviz.imageio import DecodedImage
-from ferviz.inference import ImagePrediction, predict_decoded, predict_image
+from ferviz.inference import ImagePrediction, predict_crop, predict_decoded, predict_image
+from ferviz.labels import ALL_LABELS
 from ferviz.samples import SAMPLES, load_sample
+from ferviz.ui.cache import load_dataset_cached
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +34,7 @@ Source = tuple[str, bytes | np.ndarray]
 Outcome = tuple[str, ImagePrediction | str]
 
 MAX_FILES = 20  # pictures processed per run; more are listed in a warning and skipped
-MODES = ("samples", "upload", "webcam")
+MODES = ("samples", "upload", "webcam", "dataset")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark (CommonMark escapes them all)
 
@@ -50,7 +54,7 @@ def choose_sources(key: str) -> list[Source]:
     """
     mode = st.radio("Pictures", MODES, horizontal=True, key=f"{key}_mode",
                     format_func=lambda m: {"samples": "built-in samples", "upload": "upload photos",
-                                           "webcam": "webcam snapshot"}[m])
+                                           "webcam": "webcam snapshot", "dataset": "faces from your dataset"}[m])
     if mode == "samples":
         names = st.multiselect("Samples", list(SAMPLES), default=[next(iter(SAMPLES))], key=f"{key}_samples",
                                help="public-domain pictures shipped with ferviz (scikit-image's astronaut and coffee)")
@@ -59,8 +63,38 @@ def choose_sources(key: str) -> list[Source]:
         files = st.file_uploader("Photos", accept_multiple_files=True, key=f"{key}_files",
                                  help="JPEG, PNG, GIF, BMP, TIFF or WEBP; several at once; up to 20 MB each")
         return cap_sources([(f.name, f.getvalue()) for f in files or []])
+    if mode == "dataset":
+        return dataset_sources(key)
     shot = st.camera_input("Snapshot", key=f"{key}_camera")
     return [("webcam snapshot", shot.getvalue())] if shot is not None else []
+
+
+def dataset_sources(key: str) -> list[Source]:
+    """A few random items of a dataset the user points to (their own copy; nothing is shipped)."""
+    text = st.text_input("Dataset file or folder", key=f"{key}_data",
+                         help="fer2013.csv, an image-folder release, CK+48/, a JAFFE folder, RAF-DB, or an .npz archive")
+    count = st.slider("How many faces", 1, MAX_FILES, 4, key=f"{key}_count")
+    seed = st.number_input("Random seed", 0, 10_000, 0, key=f"{key}_seed")
+    if not text.strip():
+        return []
+    try:
+        ds = load_dataset_cached(text)
+    except FervizError as exc:
+        st.error(md_escape(str(exc)))
+        return []
+    return sample_items(ds, count, int(seed))
+
+
+def sample_items(ds: FaceDataset, count: int, seed: int) -> list[Source]:
+    """``count`` random items as sources: 2-D face crops, or RGB frames where faces must be detected."""
+    pick = np.random.default_rng(seed).choice(len(ds), size=min(count, len(ds)), replace=False)
+    out: list[Source] = []
+    for i in sorted(pick):
+        image = ds.images[i]
+        if ds.name in NEEDS_FACE_DETECTION:
+            image = np.repeat(image[..., None], 3, axis=2)
+        out.append((f"{ds.source[i]} (labelled {ALL_LABELS[ds.labels[i]]})", image))
+    return out
 
 
 def cap_sources(sources: list[Source], limit: int = MAX_FILES) -> list[Source]:
@@ -79,6 +113,8 @@ def predict_one(loaded: LoadedModel, name: str, content: bytes | np.ndarray) -> 
     FervizError
         For a file that cannot be decoded (:class:`~ferviz.errors.ImageError`) or an unusable array.
     """
+    if isinstance(content, np.ndarray) and content.ndim == 2:  # a dataset face crop: no detection
+        return predict_crop(loaded, content, name=name)
     if isinstance(content, np.ndarray):
         rgb = np.ascontiguousarray(content)
         image = DecodedImage(rgb=rgb, name=name, original_size=(rgb.shape[1], rgb.shape[0]), scale=1.0)
