@@ -31,6 +31,7 @@ from torch.utils.data import DistributedSampler
 
 from ferviz.augment import AugmentConfig, augment_batch
 from ferviz.checkpoint import atomic_torch_save, checkpoint_dict, read_checkpoint
+from ferviz.metrics import average, class_rates, confusion, overall_accuracy
 from ferviz.model import FERNet, ModelConfig
 from ferviz.preprocess import Preprocessing, to_tensor
 
@@ -123,13 +124,9 @@ def predict_probs(model: FERNet, planes: np.ndarray, prep: Preprocessing, batch_
 
 
 def quick_scores(probs: np.ndarray, labels: np.ndarray, n_classes: int) -> dict:
-    """Accuracy and macro-F1 (the selection metrics), computed from the confusion matrix."""
-    pred = probs.argmax(1)
-    cm = np.bincount(labels * n_classes + pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
-    tp = np.diag(cm).astype(float)
-    denom = cm.sum(0) + cm.sum(1)
-    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    return {"accuracy": float(tp.sum() / max(len(labels), 1)), "macro_f1": float(f1.mean())}
+    """Accuracy (eq. 26) and macro-F1, the selection metrics, from :mod:`ferviz.metrics`."""
+    cm = confusion(labels, probs.argmax(1), n_classes)
+    return {"accuracy": overall_accuracy(cm), "macro_f1": average(class_rates(cm))["f1"]}
 
 
 # ----------------------------------------------------------------------------------------------- training
