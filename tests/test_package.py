@@ -4,6 +4,7 @@ import importlib
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import ferviz
 
@@ -28,3 +29,11 @@ def test_core_never_imports_streamlit():
 def test_every_core_module_imports():
     for name in core_modules():
         importlib.import_module(name)
+
+
+def test_ruff_is_clean():
+    """Lint is part of the suite, so CI (which runs exactly the README's test command) enforces it."""
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "ferviz", "pages", "app.py", "tests", "bench"],
+                            cwd=root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
