@@ -147,6 +147,8 @@ def cmd_ship(args) -> int:
 
 
 def cmd_hog_svm(args) -> int:
+    import numpy as np
+
     from ferviz.baselines import train_hog_svm
 
     kind, ds = _load(args)
@@ -159,7 +161,7 @@ def cmd_hog_svm(args) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     report.to_json(out)
-    out.with_suffix(".params.json").write_text(json.dumps(params))
+    np.savez_compressed(out.with_suffix(".params.npz"), **{k: np.asarray(v) for k, v in params.items()})
     print(f"report written to {out}")
     return 0
 

@@ -29,6 +29,7 @@ def test_hog_svm_command_writes_a_report(tiny_npz, tmp_path, capsys):
     out = tmp_path / "r.json"
     assert main(["hog-svm", "--data", str(tiny_npz), "--out", str(out)]) == 0
     assert json.loads(out.read_text())["meta"]["kind"] == "comparison"
+    assert (tmp_path / "r.params.npz").is_file()
 
 
 @pytest.mark.slow
