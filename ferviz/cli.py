@@ -30,7 +30,7 @@ def _train_config(args):
     from ferviz.engine import TrainConfig
 
     values = dict(RECIPES[args.recipe])
-    for key in ("epochs", "batch_size", "lr", "seed", "max_steps"):
+    for key in ("epochs", "batch_size", "lr", "seed", "max_steps", "warmup_epochs"):
         if getattr(args, key, None) is not None:
             values[key] = getattr(args, key)
     values["bf16"] = not args.fp32
@@ -38,6 +38,8 @@ def _train_config(args):
     values["select_metric"] = args.select
     if args.teacher:
         values["teacher"] = args.teacher
+    if getattr(args, "init", None):
+        values["init"] = args.init
     return TrainConfig(**values)
 
 
@@ -81,7 +83,9 @@ def cmd_evaluate(args) -> int:
     if args.split:
         ds = ds.split(args.split)
     result = evaluate(loaded, ds, split=args.split or "all")
-    result.report.meta.update({"kind": args.kind, "command": " ".join(args.argv)})
+    train = loaded.meta.get("train") or {}
+    result.report.meta.update({"kind": args.kind, "command": " ".join(args.argv), "epochs": train.get("epochs"),
+                               "best_epoch": loaded.meta.get("epoch")})
     print(result.report.format_table())
     if args.json:
         result.report.to_json(args.json)
@@ -206,6 +210,7 @@ def _add_training(p) -> None:
     p.add_argument("--epochs", type=int, help="default 100 (the paper's)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--warmup-epochs", type=int, help="override the recipe's linear warm-up length")
     p.add_argument("--seed", type=int)
     p.add_argument("--select", default="accuracy", choices=["accuracy", "macro_f1"])
     p.add_argument("--input", choices=["gray", "hog", "gray+hog"], help="override the variant's input mode")
@@ -229,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-split", help="usage value to train on (default Training / train)")
     p.add_argument("--val-split", help="usage value to select on (default PublicTest / test)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--init", help="start from this checkpoint's weights (fine-tuning; same variant and classes)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="full metric report of a checkpoint on a dataset")
     p.add_argument("--model", required=True, help="checkpoint (.pt)")

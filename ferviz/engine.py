@@ -58,6 +58,7 @@ class TrainConfig:
     seed: int = 0
     max_steps: int = 0  # > 0: stop each epoch after this many steps (smoke tests)
     teacher: str = ""  # optional teacher checkpoint for knowledge distillation (Alg. 3 steps 6-8)
+    init: str = ""  # optional checkpoint to start from (fine-tuning); same variant config and labels
     kd_temperature: float = 4.0
     kd_alpha: float = 0.5  # weight of the distillation term
 
@@ -142,6 +143,8 @@ class Trainer:
         self.rank, self.world = dist_info()
         torch.manual_seed(cfg.seed)
         self.model = FERNet(model_cfg)
+        if cfg.init:
+            self._load_init(cfg.init)
         self.net = self.model
         if self.world > 1:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
@@ -160,6 +163,22 @@ class Trainer:
         if teacher.labels != self.labels:
             raise ValueError(f"teacher {path} predicts {teacher.labels}, the student {self.labels}")
         return teacher.model.eval()
+
+    def _load_init(self, path: str) -> None:
+        """Start from another run's weights: same architecture and classes, fresh optimizer and schedule."""
+        from ferviz.checkpoint import load_checkpoint
+        from ferviz.errors import CheckpointError
+
+        start = load_checkpoint(path, verify=False)
+        if start.labels != self.labels:
+            raise CheckpointError(f"{path}: predicts {start.labels}, this run trains {self.labels}")
+        theirs, ours = start.model.cfg.to_dict(), self.model_cfg.to_dict()
+        differ = sorted(k for k in ours if theirs.get(k) != ours[k])
+        if differ:
+            raise CheckpointError(f"{path}: its model config differs from this run's in {', '.join(differ)}; "
+                                  f"--init needs the same variant and overrides")
+        self.model.load_state_dict(start.model.state_dict())
+        log.info("initialised from %s", path)
 
     def lr_at(self, epoch: int) -> float:
         cfg = self.cfg
@@ -230,7 +249,7 @@ class Trainer:
         if self.teacher is None:
             return loss
         t = self.cfg.kd_temperature
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
             soft = torch.softmax(self.teacher(x).float() / t, dim=1)
         kd = F.kl_div(F.log_softmax(logits.float() / t, dim=1), soft, reduction="batchmean") * t * t
         return (1 - self.cfg.kd_alpha) * loss + self.cfg.kd_alpha * kd

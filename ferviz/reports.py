@@ -283,6 +283,51 @@ def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | N
     return frame
 
 
+#: Ablation variants (METHOD.md §9) -> what each changes in the full model. Keys are :data:`ferviz.model.VARIANTS` names.
+ABLATIONS: dict[str, str] = {
+    DEFAULT_VARIANT: "none: the full model (gray input, both attentions, cross-fusion, distillation, PCP)",
+    "cnn_bilstm": "no attention",
+    "spatial_only": "spatial attention only",
+    "channel_only": "channel attention only",
+    "no_cross_fusion": "no cross-fusion of keys between the two layers",
+    "no_distill": "no K/V self-distillation",
+    "relu_gate": "ReLU instead of PCP in the ILM gate",
+    "gelu_gate": "GELU instead of PCP in the ILM gate",
+    "input_hog": "HOG image as input instead of gray",
+    "input_gray_hog": "gray + HOG image as input",
+}
+ABLATION_COLUMNS = ["variant", "change", "dataset", "split", "epochs", "accuracy", "macro_f1", "delta_accuracy",
+                    "delta_macro_f1", "n", "file"]
+
+
+def ablation_frame(models_dir: str | Path | None = None, *, found: Discovery | None = None) -> pd.DataFrame:
+    """The ablation reports (``kind`` ``ablation``), one row each, in percent, beside the full model.
+
+    ``delta_*`` is the row minus the full model's (:data:`DEFAULT_VARIANT`) ablation run on the same
+    dataset and split with the same number of epochs, so every difference is at an equal budget; it is
+    NaN when that reference run is missing. The full model comes first, the others by accuracy.
+    """
+    found = discover(models_dir) if found is None else found
+    rows = []
+    for rec in found.reports:
+        if rec.kind != "ablation":
+            continue
+        epochs = rec.report.meta.get("epochs")
+        rows.append({"variant": rec.variant, "change": ABLATIONS.get(rec.variant, rec.variant), "dataset": rec.dataset,
+                     "split": rec.split, "epochs": np.nan if epochs is None else int(epochs),
+                     "accuracy": 100 * rec.report.accuracy, "macro_f1": 100 * rec.report.macro["f1"],
+                     "n": rec.report.n, "file": rec.path.name})
+    frame = pd.DataFrame(rows, columns=[c for c in ABLATION_COLUMNS if not c.startswith("delta")])
+    keys = ["dataset", "split", "epochs"]
+    ref = frame[frame["variant"] == DEFAULT_VARIANT].drop_duplicates(keys)[[*keys, "accuracy", "macro_f1"]]
+    frame = frame.merge(ref, on=keys, how="left", suffixes=("", "_ref"))
+    for metric in ("accuracy", "macro_f1"):
+        frame[f"delta_{metric}"] = frame[metric] - frame.pop(f"{metric}_ref")
+    frame["_full"] = frame["variant"] != DEFAULT_VARIANT
+    frame = frame.sort_values(["dataset", "epochs", "_full", "accuracy"], ascending=[True, True, True, False])
+    return frame.drop(columns="_full").reset_index(drop=True)[ABLATION_COLUMNS]
+
+
 COMPARISON_COLUMNS = ["dataset", "metric", "entry", "series", "variant", "paper_model", "model", "protocol", "value",
                       "std", "low", "high", "source", "source_kind", "detail"]
 

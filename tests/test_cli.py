@@ -87,3 +87,24 @@ def test_train_then_ship_writes_a_verified_card(tiny_npz, tmp_path, capsys):
     assert loaded.sha256 == card["sha256"]
     assert (models / "tiny.md").read_text().startswith("# tiny")
     np.testing.assert_allclose(card["report"]["accuracy"], loaded.metrics["accuracy"], atol=1e-6)
+
+
+def test_train_init_fine_tunes_from_a_run_and_records_it(tiny_npz, tmp_path, capsys):
+    common = ["train", "--dataset", "npz", "--data", str(tiny_npz), "--model", "cnn_bilstm", "--batch-size", "8",
+              "--max-steps", "2", "--fp32", "--quiet"]
+    assert main([*common, "--epochs", "1", "--out", str(tmp_path / "a")]) == 0
+    start = str(tmp_path / "a" / "best.pt")
+    assert main([*common, "--epochs", "1", "--init", start, "--warmup-epochs", "0", "--lr", "1e-4",
+                 "--out", str(tmp_path / "b")]) == 0
+    train = load_checkpoint(tmp_path / "b" / "best.pt", verify=False).meta["train"]
+    assert train["init"] == start and train["warmup_epochs"] == 0 and train["lr"] == 1e-4
+    models = tmp_path / "models"
+    assert main(["ship", "--run", str(tmp_path / "b"), "--name", "ft", "--data", str(tiny_npz),
+                 "--models-dir", str(models)]) == 0
+    card = json.loads((models / "ft.json").read_text())
+    assert [s["init"] for s in card["stages"]] == ["", start]
+    assert card["total_train_seconds"] == sum(s["train_seconds"] for s in card["stages"])
+    text = (models / "ft.md").read_text()
+    assert "fine-tuned from `best.pt`" in text and text.index(str(tmp_path / "a")) < text.index(str(tmp_path / "b"))
+    assert main([*common, "--model", "cnn_lstm", "--init", start, "--out", str(tmp_path / "c")]) == 2
+    assert "differs" in capsys.readouterr().err

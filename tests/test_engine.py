@@ -113,3 +113,20 @@ def test_torchrun_two_cpu_processes_agree_on_the_final_weights(tmp_path):
     assert (tmp_path / "best.pt").is_file() and (tmp_path / "log.csv").is_file()  # rank 0 wrote them
     rows = list(csv.DictReader(open(tmp_path / "log.csv")))
     assert len(rows) == 2  # written once, by rank 0 only
+
+
+def test_init_starts_from_a_checkpoint_and_refuses_a_different_architecture(tmp_path, tiny_checkpoint):
+    from ferviz.errors import CheckpointError
+
+    start = load_checkpoint(tiny_checkpoint, verify=False)
+    cfg = replace(VARIANTS["dcnn_bilstm_dam"], **TINY)
+    trainer = Trainer(cfg, TrainConfig(init=str(tiny_checkpoint)), Preprocessing(), list(EMOTIONS), tmp_path)
+    theirs = start.model.state_dict()
+    assert all(torch.equal(v, theirs[k]) for k, v in trainer.model.state_dict().items())
+    fresh = Trainer(cfg, TrainConfig(seed=5), Preprocessing(), list(EMOTIONS), tmp_path)
+    assert not all(torch.equal(v, theirs[k]) for k, v in fresh.model.state_dict().items())
+    with pytest.raises(CheckpointError, match="fc_hidden"):
+        Trainer(replace(cfg, fc_hidden=13), TrainConfig(init=str(tiny_checkpoint)), Preprocessing(),
+                list(EMOTIONS), tmp_path)
+    with pytest.raises(CheckpointError, match="predicts"):
+        Trainer(cfg, TrainConfig(init=str(tiny_checkpoint)), Preprocessing(), list(EMOTIONS)[:6], tmp_path)

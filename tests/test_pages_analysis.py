@@ -112,7 +112,25 @@ def test_compare_page_lists_measured_numbers(app_env):
     shutil.rmtree(app_env)
     write_models_dir(app_env)
     at = page("7_Compare.py").run()
-    assert not at.exception and not at.info
+    assert not at.exception
+    assert len(at.info) == 1 and "--kind ablation" in at.info[0].value  # only the ablations are missing
     assert len(at.dataframe) == 5
     measured = at.dataframe[0].value
     assert set(measured["model"]) >= {"tiny.pt", "lstm.pt", "bilstm.pt"}
+
+
+def test_compare_page_shows_ablations_beside_the_full_model(app_env):
+    from tests.test_reports import fake_report
+
+    shutil.rmtree(app_env)
+    write_models_dir(app_env)
+    for seed, variant in enumerate(("dcnn_bilstm_dam", "no_distill", "relu_gate")):
+        fake_report(20 + seed, model="best.pt", variant=variant, dataset="fer2013", split="PublicTest",
+                    kind="ablation", epochs=4).to_json(app_env / "reports" / f"fer2013_ablation_{variant}.json")
+    at = page("7_Compare.py").run()
+    assert not at.exception and not at.info
+    assert len(at.dataframe) == 6
+    ablations = at.dataframe[1].value
+    assert list(ablations["variant"])[0] == "dcnn_bilstm_dam" and len(ablations) == 3
+    at.radio(key="ablation_metric").set_value("macro_f1").run()
+    assert not at.exception

@@ -167,3 +167,43 @@ def test_a_crossval_summary_without_kind_is_read_as_cv(tmp_path):
     (tmp_path / "reports" / "summary.json").write_text(json.dumps(CVSummary("jaffe", "cnn_lstm", folds).to_dict()))
     found = discover(tmp_path)
     assert not found.warnings and found.cv[0].dataset == "JAFFE" and len(found.cv[0].folds_frame()) == 3
+
+
+def test_ablation_frame_compares_each_ablation_with_the_full_model_at_the_same_budget(tmp_path):
+    from ferviz.figures.compare import ablation_figure
+    from ferviz.reports import ABLATIONS, ablation_frame
+
+    (tmp_path / "reports").mkdir(parents=True)
+    specs = [("dcnn_bilstm_dam", 4, 10), ("spatial_only", 4, 11), ("relu_gate", 4, 12), ("no_distill", 8, 13),
+             ("cnn_bilstm", None, 14)]
+    reports = {}
+    for variant, epochs, seed in specs:
+        reports[variant] = fake_report(seed, model="best.pt", variant=variant, dataset="fer2013", split="PublicTest",
+                                       kind="ablation", epochs=epochs)
+        reports[variant].to_json(tmp_path / "reports" / f"fer2013_ablation_{variant}.json")
+    fake_report(15, model="x.pt", variant="spatial_only", dataset="fer2013", split="PublicTest",
+                kind="comparison").to_json(tmp_path / "reports" / "not_an_ablation.json")
+    frame = ablation_frame(tmp_path)
+    assert len(frame) == 5 and set(frame["variant"]) == {v for v, _, _ in specs}
+    four = frame[frame["epochs"] == 4]
+    assert four.iloc[0]["variant"] == "dcnn_bilstm_dam" and four.iloc[0]["delta_accuracy"] == 0
+    assert list(four["accuracy"].iloc[1:]) == sorted(four["accuracy"].iloc[1:], reverse=True)
+    row = frame.set_index("variant").loc["spatial_only"]
+    full = reports["dcnn_bilstm_dam"]
+    assert row["delta_accuracy"] == pytest.approx(100 * (reports["spatial_only"].accuracy - full.accuracy))
+    assert row["delta_macro_f1"] == pytest.approx(100 * (reports["spatial_only"].macro["f1"] - full.macro["f1"]))
+    assert row["change"] == ABLATIONS["spatial_only"]
+    other_budget = frame.set_index("variant").loc[["no_distill", "cnn_bilstm"]]
+    assert other_budget["delta_accuracy"].isna().all()  # no full-model run with 8 (or unknown) epochs
+
+    fig = ablation_figure(frame, "accuracy")
+    bar = fig.data[0]
+    assert len(bar.y) == 5 and list(bar.x) == sorted(bar.x)
+    colours = dict(zip(bar.y, bar.marker.color))
+    texts = dict(zip(bar.y, bar.text))
+    assert colours["dcnn_bilstm_dam (4 ep)"] == "#8c8c8c" and texts["dcnn_bilstm_dam (4 ep)"] == "full model"
+    assert texts["no_distill (8 ep)"] == "no reference" and texts["cnn_bilstm"] == "no reference"
+    assert texts["spatial_only (4 ep)"] == f"{row['delta_accuracy']:+.2f} pp"
+    assert colours["spatial_only (4 ep)"] == ("#2ca02c" if row["delta_accuracy"] > 0 else "#d62728")
+    assert [s.x0 for s in fig.layout.shapes] == [pytest.approx(100 * full.accuracy)]
+    assert ablation_frame(tmp_path / "missing").empty

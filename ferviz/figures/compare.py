@@ -14,6 +14,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 from pandas.io.formats.style import Styler
 
+from ferviz.model import DEFAULT_VARIANT
+
 VIOLATED = "background-color: #fbd5d5; color: #7a0000"
 _MEASURED_COLOURS = ("#1f77b4", "#6baed6", "#08519c", "#9ecae1", "#3182bd", "#c6dbef")
 
@@ -98,3 +100,31 @@ def audit_styler(audit: pd.DataFrame) -> Styler:
 
     number = {c: "{:.2f}" for c in ("value", "expected", "gap") if c in audit}
     return audit.style.apply(shade, axis=1).format(number)
+
+
+def ablation_figure(ablations: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
+    """Horizontal bars of one metric per ablation (an :func:`ferviz.reports.ablation_frame`), in percent.
+
+    The full model's bar is grey and marked by a dashed line; an ablation is green where it scores
+    above the full model at the same budget and red where below; each bar's text is the difference in
+    percentage points. One bar per report, best at the top.
+    """
+    rows = ablations.sort_values(metric, ascending=True)
+    delta = rows[f"delta_{metric}"]
+    full = rows["variant"] == DEFAULT_VARIANT
+    colours = ["#8c8c8c" if f else ("#9a9a9a" if pd.isna(d) else "#2ca02c" if d > 0 else "#d62728")
+               for f, d in zip(full, delta)]
+    text = ["full model" if f else ("no reference" if pd.isna(d) else f"{d:+.2f} pp") for f, d in zip(full, delta)]
+    labels = [f"{v} ({int(e)} ep)" if pd.notna(e) else v for v, e in zip(rows["variant"], rows["epochs"])]
+    fig = go.Figure(go.Bar(x=rows[metric], y=labels, orientation="h", marker_color=colours, text=text,
+                           textposition="outside", customdata=rows[["change", "file"]].to_numpy(),
+                           hovertemplate="%{y}: %{x:.2f} %<br>change: %{customdata[0]}<br>%{customdata[1]}"
+                                         "<extra></extra>"))
+    for value in rows.loc[full, metric]:
+        fig.add_vline(x=float(value), line_dash="dash", line_color="#555555")
+    low = float(rows[metric].min()) if len(rows) else 0.0
+    fig.update_layout(height=120 + 34 * len(rows), margin={"t": 40, "l": 10, "r": 10, "b": 10},
+                      title=f"ablations: {metric} (%) at an equal training budget",
+                      xaxis={"range": [max(0.0, low - 10), 100 if len(rows) == 0 else float(rows[metric].max()) + 6]})
+    return fig
+
