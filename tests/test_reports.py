@@ -199,8 +199,8 @@ def test_ablation_frame_compares_each_ablation_with_the_full_model_at_the_same_b
     fig = ablation_figure(frame, "accuracy")
     bar = fig.data[0]
     assert len(bar.y) == 5 and list(bar.x) == sorted(bar.x)
-    colours = dict(zip(bar.y, bar.marker.color))
-    texts = dict(zip(bar.y, bar.text))
+    colours = dict(zip(bar.y, bar.marker.color, strict=True))
+    texts = dict(zip(bar.y, bar.text, strict=True))
     assert colours["dcnn_bilstm_dam (4 ep)"] == "#8c8c8c" and texts["dcnn_bilstm_dam (4 ep)"] == "full model"
     assert texts["no_distill (8 ep)"] == "no reference" and texts["cnn_bilstm"] == "no reference"
     assert texts["spatial_only (4 ep)"] == f"{row['delta_accuracy']:+.2f} pp"

@@ -113,9 +113,9 @@ def ablation_figure(ablations: pd.DataFrame, metric: str = "accuracy") -> go.Fig
     delta = rows[f"delta_{metric}"]
     full = rows["variant"] == DEFAULT_VARIANT
     colours = ["#8c8c8c" if f else ("#9a9a9a" if pd.isna(d) else "#2ca02c" if d > 0 else "#d62728")
-               for f, d in zip(full, delta)]
-    text = ["full model" if f else ("no reference" if pd.isna(d) else f"{d:+.2f} pp") for f, d in zip(full, delta)]
-    labels = [f"{v} ({int(e)} ep)" if pd.notna(e) else v for v, e in zip(rows["variant"], rows["epochs"])]
+               for f, d in zip(full, delta, strict=True)]
+    text = ["full model" if f else ("no reference" if pd.isna(d) else f"{d:+.2f} pp") for f, d in zip(full, delta, strict=True)]
+    labels = [f"{v} ({int(e)} ep)" if pd.notna(e) else v for v, e in zip(rows["variant"], rows["epochs"], strict=True)]
     fig = go.Figure(go.Bar(x=rows[metric], y=labels, orientation="h", marker_color=colours, text=text,
                            textposition="outside", customdata=rows[["change", "file"]].to_numpy(),
                            hovertemplate="%{y}: %{x:.2f} %<br>change: %{customdata[0]}<br>%{customdata[1]}"
