@@ -12,19 +12,23 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:?set DATA to the folder holding fer2013/, ckplus/ and jaffe/}
 RUNS=${RUNS:-runs}
 EPOCHS=${EPOCHS:-30}          # the budget of the default and comparison models
-ABLATION_EPOCHS=${ABLATION_EPOCHS:-8}
-STEPS=${STEPS:-"default ship cross cv comparisons hog_svm ngo ablations"}
+FINETUNE_EPOCHS=${FINETUNE_EPOCHS:-8}  # stage 2 of the default model
+ABLATION_EPOCHS=${ABLATION_EPOCHS:-4}
+STEPS=${STEPS:-"default comparisons finetune ship cross cv hog_svm ngo ablations"}
 FER=$DATA/fer2013/fer2013_trainval.npz
-train() {  # variant, epochs, out
-  ferviz train --dataset npz --data "$FER" --model "$1" --recipe strong --epochs "$2" --seed 0 --out "$3" --resume
+train() {  # variant, epochs, out, extra options...
+  ferviz train --dataset npz --data "$FER" --model "$1" --recipe strong --epochs "$2" --seed 0 --out "$3" --resume "${@:4}"
 }
 ship() {  # run dir, name
   ferviz ship --run "$1" --name "$2" --dataset npz --data "$FER"
 }
 for step in $STEPS; do
   case $step in
-    default) train dcnn_bilstm_dam "$EPOCHS" "$RUNS/dcnn_bilstm_dam" ;;
-    ship) ship "$RUNS/dcnn_bilstm_dam" fer2013_dcnn_bilstm_dam ;;
+    default) train dcnn_bilstm_dam "$EPOCHS" "$RUNS/dcnn_bilstm_dam" ;;  # stage 1, from scratch
+    finetune)  # stage 2: from stage 1's best epoch, a short second cosine cycle, distilled from cnn_bilstm
+      train dcnn_bilstm_dam "$FINETUNE_EPOCHS" "$RUNS/dcnn_bilstm_dam_ft" --lr 3e-4 --warmup-epochs 1 \
+        --init "$RUNS/dcnn_bilstm_dam/best.pt" --teacher models/fer2013_cnn_bilstm.pt ;;
+    ship) ship "$RUNS/dcnn_bilstm_dam_ft" fer2013_dcnn_bilstm_dam ;;
     cross)
       for ds in ckplus jaffe; do
         ferviz evaluate --model models/fer2013_dcnn_bilstm_dam.pt --dataset npz --data "$DATA/$ds/$ds.npz" \
@@ -40,11 +44,16 @@ for step in $STEPS; do
       for v in cnn_bilstm cnn_lstm; do train "$v" "$EPOCHS" "$RUNS/$v"; ship "$RUNS/$v" "fer2013_$v"; done ;;
     hog_svm) ferviz hog-svm --dataset npz --data "$FER" --out models/reports/fer2013_hog_svm.json ;;
     ngo)
-      ferviz ngo --dataset npz --data "$FER" --population 4 --iterations 2 --search-epochs 2 --subset 6000 \
-        --recipe strong --out "$RUNS/ngo_search" ;;  # then train ngo_bilstm with the printed hyper-parameters
-    ablations)
-      for v in spatial_only channel_only no_cross_fusion no_distill relu_gate gelu_gate input_hog input_gray_hog; do
-        train "$v" "$ABLATION_EPOCHS" "$RUNS/ablation_$v"
+      [ -f "$RUNS/ngo_search/search.json" ] || ferviz ngo --dataset npz --data "$FER" --population 4 --iterations 2 \
+        --search-epochs 2 --subset 6000 --recipe strong --out "$RUNS/ngo_search"
+      read -r LR FC DROP < <(python -c "import json, sys; b = json.load(open(sys.argv[1]))['best']; \
+print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/search.json")
+      train ngo_bilstm "$EPOCHS" "$RUNS/ngo_bilstm" --lr "$LR" --fc-hidden "$FC" --dropout "$DROP"
+      ship "$RUNS/ngo_bilstm" fer2013_ngo_bilstm ;;
+    ablations)  # the full model (= gray input) and every ablation, from scratch with one short equal budget
+      for v in dcnn_bilstm_dam cnn_bilstm spatial_only channel_only no_cross_fusion no_distill relu_gate gelu_gate \
+               input_hog input_gray_hog; do
+        train "$v" "$ABLATION_EPOCHS" "$RUNS/ablation_$v" --warmup-epochs 1
         ferviz evaluate --model "$RUNS/ablation_$v/best.pt" --dataset npz --data "$FER" --split PublicTest \
           --kind ablation --json "models/reports/fer2013_ablation_$v.json"
       done ;;

@@ -108,3 +108,24 @@ def test_train_init_fine_tunes_from_a_run_and_records_it(tiny_npz, tmp_path, cap
     assert "fine-tuned from `best.pt`" in text and text.index(str(tmp_path / "a")) < text.index(str(tmp_path / "b"))
     assert main([*common, "--model", "cnn_lstm", "--init", start, "--out", str(tmp_path / "c")]) == 2
     assert "differs" in capsys.readouterr().err
+
+
+def test_reproduce_script_parses_and_uses_only_existing_options():
+    """scripts/reproduce.sh is bash-valid and every --option it passes exists on that ferviz subcommand."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    from ferviz.cli import build_parser
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "reproduce.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text().replace("\\\n", " ")
+    subparsers = next(a for a in build_parser()._actions if a.choices and "train" in a.choices).choices
+    uses = [(m.group(1), m.group(2)) for m in re.finditer(r"\bferviz (\w[\w-]*)([^;\n]*)", text)]
+    uses += [("train", m.group(1)) for m in re.finditer(r"^\s*(?:\w+\)\s*)?train (.*)$", text, re.M)]
+    assert {cmd for cmd, _ in uses} >= {"train", "ship", "evaluate", "cv", "hog-svm", "ngo"}
+    for cmd, rest in uses:
+        known = set(subparsers[cmd]._option_string_actions)
+        for flag in re.findall(r"(?<![\w-])--[a-z][\w-]*", rest):
+            assert flag in known, f"reproduce.sh passes {flag} to `ferviz {cmd}`"
