@@ -98,6 +98,16 @@ def test_a_card_with_a_report_gives_metrics_and_a_per_class_table(tiny_checkpoin
     assert fields["selected on split"] == "PublicTest" and fields["training time"] == "1.5 min"
 
 
+def test_a_fine_tuned_card_lists_its_stages_and_their_total_time(tiny_checkpoint):
+    stages = [{"command": "ferviz train --epochs 30", "epochs": 30, "train_seconds": 600},
+              {"command": "ferviz train --epochs 8 --init a/best.pt", "epochs": 8, "train_seconds": 120}]
+    write_card(tiny_checkpoint, stages=stages, total_train_seconds=720, epochs=8)
+    fields = dict(details_frame(card_summary(load_checkpoint(tiny_checkpoint), read_card(tiny_checkpoint))).values)
+    assert fields["epochs"].startswith("30 + 8") and fields["training time"] == "12.0 min"
+    assert fields["command, stage 1"] == stages[0]["command"] and fields["command, stage 2"] == stages[1]["command"]
+    assert "command" not in fields
+
+
 def test_an_unreadable_report_is_a_problem_not_a_crash(tiny_checkpoint):
     write_card(tiny_checkpoint, report={"accuracy": 0.5})
     summary = card_summary(load_checkpoint(tiny_checkpoint), read_card(tiny_checkpoint))

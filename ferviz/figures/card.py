@@ -58,6 +58,7 @@ class CardSummary:
     best_epoch: int | None = None
     train_seconds: float | None = None
     command: str | None = None
+    stages: tuple[dict, ...] = ()  # a fine-tuned model's training runs, first first (``command``, ``epochs``)
     notes: tuple[str, ...] = ()
     metrics: dict[str, float] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -124,7 +125,9 @@ def card_summary(loaded: LoadedModel, card: dict | None) -> CardSummary:
         selected_on=_text(card.get("selected_on") or meta.get("select_split")),
         recipe=_text(card.get("recipe") or meta.get("recipe")),
         epochs=_int(card.get("epochs") or settings.get("epochs")), best_epoch=_int(meta.get("epoch")),
-        train_seconds=_float(card.get("train_seconds")), command=_text(card.get("command") or meta.get("command")),
+        train_seconds=_float(card.get("total_train_seconds") or card.get("train_seconds")),
+        command=_text(card.get("command") or meta.get("command")),
+        stages=tuple(s for s in card.get("stages") or () if isinstance(s, dict)),
         notes=_notes(card.get("notes")), metrics=metrics, settings=_flatten(settings), per_class=per_class,
         problems=tuple(problems))
 
@@ -165,6 +168,11 @@ def details_frame(summary: CardSummary) -> pd.DataFrame:
             ("input", f"{summary.input_mode}, 64x64 face crops"), ("parameters", f"{summary.n_params:,}"),
             ("classes", ", ".join(summary.labels)), ("sha256", summary.sha_short),
             ("command", summary.command)]
+    if len(summary.stages) > 1:  # fine-tuned: say so, and give every stage's command in order
+        epochs = " + ".join(str(s.get("epochs", "?")) for s in summary.stages)
+        rows = [("epochs", f"{epochs} (each stage starts from the previous one's selected epoch)")
+                if k == "epochs" else (k, v) for k, v in rows if k != "command"]
+        rows += [(f"command, stage {k}", s.get("command")) for k, s in enumerate(summary.stages, 1)]
     return pd.DataFrame([(k, str(v)) for k, v in rows if v not in (None, "")], columns=["field", "value"])
 
 
