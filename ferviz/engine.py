@@ -30,7 +30,14 @@ import torch.nn.functional as F
 from torch.utils.data import DistributedSampler
 
 from ferviz.augment import AugmentConfig, augment_batch
-from ferviz.checkpoint import atomic_torch_save, checkpoint_dict, read_checkpoint
+from ferviz.checkpoint import (
+    LoadedModel,
+    atomic_torch_save,
+    checkpoint_dict,
+    load_checkpoint,
+    read_checkpoint,
+)
+from ferviz.errors import CheckpointError
 from ferviz.metrics import average, class_rates, confusion, overall_accuracy
 from ferviz.model import FERNet, ModelConfig
 from ferviz.preprocess import Preprocessing, to_tensor
@@ -157,21 +164,11 @@ class Trainer:
     # -- bookkeeping ------------------------------------------------------------------------------------
 
     def _load_teacher(self, path: str) -> FERNet:
-        from ferviz.checkpoint import load_checkpoint
-
-        teacher = load_checkpoint(path, verify=False)
-        if teacher.labels != self.labels:
-            raise ValueError(f"teacher {path} predicts {teacher.labels}, the student {self.labels}")
-        return teacher.model.eval()
+        return self._load_compatible(path, "teacher").model.eval()
 
     def _load_init(self, path: str) -> None:
         """Start from another run's weights: same architecture and classes, fresh optimizer and schedule."""
-        from ferviz.checkpoint import load_checkpoint
-        from ferviz.errors import CheckpointError
-
-        start = load_checkpoint(path, verify=False)
-        if start.labels != self.labels:
-            raise CheckpointError(f"{path}: predicts {start.labels}, this run trains {self.labels}")
+        start = self._load_compatible(path, "--init")
         theirs, ours = start.model.cfg.to_dict(), self.model_cfg.to_dict()
         differ = sorted(k for k in ours if theirs.get(k) != ours[k])
         if differ:
@@ -179,6 +176,13 @@ class Trainer:
                                   f"--init needs the same variant and overrides")
         self.model.load_state_dict(start.model.state_dict())
         log.info("initialised from %s", path)
+
+    def _load_compatible(self, path: str, role: str) -> LoadedModel:
+        """A checkpoint used by this run (a teacher, or the start of a fine-tuning); it must predict our classes."""
+        loaded = load_checkpoint(path, verify=False)
+        if loaded.labels != self.labels:
+            raise CheckpointError(f"{role} {path} predicts {loaded.labels}, this run trains {self.labels}")
+        return loaded
 
     def lr_at(self, epoch: int) -> float:
         cfg = self.cfg

@@ -45,13 +45,14 @@ def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: 
     report = evaluation.report
     meta = run["meta"]
     steps = stages(run)
-    return {"stages": steps, "total_train_seconds": sum(s["train_seconds"] for s in steps),"name": name, "file": ckpt.name, "variant": run["variant"], "sha256": file_sha256(ckpt),
+    return {"name": name, "file": ckpt.name, "variant": run["variant"], "sha256": file_sha256(ckpt),
             "dataset": report.meta.get("dataset") or meta.get("dataset", ""), "data_file": meta.get("data", ""),
             "train_split": meta.get("train_split", ""), "selected_on": meta.get("select_split", ""),
             "recipe": meta.get("recipe", ""), "train_config": run["train"],
             "command": " ".join(run["argv"]), "epochs": run["epochs_run"], "best_epoch": run["best_epoch"],
             "train_seconds": run["train_seconds"], "images_per_s": run["images_per_s"],
             "machine": " ".join(filter(None, [platform.machine(), platform.processor(), f"({_cpu_count()} cores)"])),
+            "stages": steps, "total_train_seconds": sum(s["train_seconds"] for s in steps),
             "history": run["history"], "report": report.to_dict(), "notes": notes}
 
 

@@ -46,6 +46,7 @@ for step in $STEPS; do
     ngo)
       [ -f "$RUNS/ngo_search/search.json" ] || ferviz ngo --dataset npz --data "$FER" --population 4 --iterations 2 \
         --search-epochs 2 --subset 6000 --recipe strong --out "$RUNS/ngo_search"
+      cp "$RUNS/ngo_search/search.json" models/reports/ngo/fer2013_ngo_search.json
       read -r LR FC DROP < <(python -c "import json, sys; b = json.load(open(sys.argv[1]))['best']; \
 print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/search.json")
       train ngo_bilstm "$EPOCHS" "$RUNS/ngo_bilstm" --lr "$LR" --fc-hidden "$FC" --dropout "$DROP"

@@ -122,9 +122,9 @@ def ablation_figure(ablations: pd.DataFrame, metric: str = "accuracy") -> go.Fig
                                          "<extra></extra>"))
     for value in rows.loc[full, metric]:
         fig.add_vline(x=float(value), line_dash="dash", line_color="#555555")
-    low = float(rows[metric].min()) if len(rows) else 0.0
     fig.update_layout(height=120 + 34 * len(rows), margin={"t": 40, "l": 10, "r": 10, "b": 10},
-                      title=f"ablations: {metric} (%) at an equal training budget",
-                      xaxis={"range": [max(0.0, low - 10), 100 if len(rows) == 0 else float(rows[metric].max()) + 6]})
+                      title=f"ablations: {metric} (%) at an equal training budget")
+    if len(rows):  # room on the right for the difference labels
+        fig.update_xaxes(range=[max(0.0, float(rows[metric].min()) - 10), float(rows[metric].max()) + 6])
     return fig
 
