@@ -30,14 +30,16 @@ def _train_config(args):
     from ferviz.engine import TrainConfig
 
     values = dict(RECIPES[args.recipe])
-    for key in ("epochs", "batch_size", "lr", "seed", "max_steps", "warmup_epochs"):
+    for key in ("epochs", "batch_size", "lr", "seed", "max_steps", "warmup_epochs", "ema_decay", "erase", "mixup",
+                "label_smoothing", "kd_alpha", "kd_temperature"):
         if getattr(args, key, None) is not None:
             values[key] = getattr(args, key)
     values["bf16"] = not args.fp32
     values["augment"] = not args.no_augment
     values["select_metric"] = args.select
     if args.teacher:
-        values["teacher"] = args.teacher
+        values["teacher"] = ",".join(args.teacher)
+        values["kd_cache"] = args.kd_cache
     if getattr(args, "init", None):
         values["init"] = args.init
     return TrainConfig(**values)
@@ -216,7 +218,16 @@ def _add_training(p) -> None:
     p.add_argument("--input", choices=["gray", "hog", "gray+hog"], help="override the variant's input mode")
     p.add_argument("--fc-hidden", type=int, help="override the FC width (300 in the paper)")
     p.add_argument("--dropout", type=float, help="override the classifier dropout")
-    p.add_argument("--teacher", help="teacher checkpoint for knowledge distillation")
+    p.add_argument("--teacher", action="append",
+                   help="teacher checkpoint for knowledge distillation; repeat for an ensemble (mean soft targets)")
+    p.add_argument("--kd-cache", action="store_true",
+                   help="compute the teachers' soft targets once on the un-augmented training faces and reuse them")
+    p.add_argument("--kd-alpha", type=float, help="weight of the distillation term (default 0.5)")
+    p.add_argument("--kd-temperature", type=float, help="distillation temperature (default 4)")
+    p.add_argument("--label-smoothing", type=float, help="override the recipe's label smoothing")
+    p.add_argument("--ema-decay", type=float, help="keep an EMA of the weights (e.g. 0.999); it is evaluated and saved")
+    p.add_argument("--erase", type=float, help="random-erasing probability per image (e.g. 0.25)")
+    p.add_argument("--mixup", type=float, help="mixup Beta(alpha, alpha) parameter (e.g. 0.2); 0 = off")
     p.add_argument("--max-steps", type=int, help="limit steps per epoch (smoke tests)")
     p.add_argument("--fp32", action="store_true", help="disable bfloat16 autocast")
     p.add_argument("--no-augment", action="store_true")

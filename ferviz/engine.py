@@ -29,7 +29,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import DistributedSampler
 
-from ferviz.augment import AugmentConfig, augment_batch
+from ferviz.augment import AugmentConfig, augment_batch, mixup_batch
 from ferviz.checkpoint import (
     LoadedModel,
     atomic_torch_save,
@@ -64,10 +64,14 @@ class TrainConfig:
     select_metric: str = "accuracy"  # 'accuracy' | 'macro_f1' on the selection split
     seed: int = 0
     max_steps: int = 0  # > 0: stop each epoch after this many steps (smoke tests)
-    teacher: str = ""  # optional teacher checkpoint for knowledge distillation (Alg. 3 steps 6-8)
+    teacher: str = ""  # teacher checkpoint(s) for knowledge distillation (Alg. 3 steps 6-8); comma-separated = ensemble
+    kd_cache: bool = False  # compute the teachers' soft targets once on the un-augmented training faces
     init: str = ""  # optional checkpoint to start from (fine-tuning); same variant config and labels
     kd_temperature: float = 4.0
     kd_alpha: float = 0.5  # weight of the distillation term
+    ema_decay: float = 0.0  # > 0: keep an exponential moving average of the weights; it is evaluated and saved
+    erase: float = 0.0  # probability of random erasing (one rectangle of noise per image)
+    mixup: float = 0.0  # > 0: mixup with Beta(alpha, alpha) mixing weights (alpha = this value)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,10 +79,14 @@ class TrainConfig:
 
 @dataclass
 class ArrayData:
-    """Prepared model planes (N, C, S, S) uint8 and labels (N,) int64 in the model's class order."""
+    """Prepared model planes (N, C, S, S) uint8 and labels (N,) int64 in the model's class order.
+
+    ``soft`` (N, classes) float32, when set, holds cached teacher soft targets (at the KD temperature).
+    """
 
     planes: np.ndarray
     labels: np.ndarray
+    soft: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -108,6 +116,11 @@ def init_distributed() -> bool:
         return dist.is_initialized()
     dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
     return True
+
+
+def teacher_paths(spec: str) -> list[str]:
+    """'a.pt,b.pt' -> ['a.pt', 'b.pt']; '' -> [] (no distillation)."""
+    return [p.strip() for p in spec.split(",") if p.strip()]
 
 
 # ----------------------------------------------------------------------------------------------- inference
@@ -157,14 +170,53 @@ class Trainer:
             self.net = torch.nn.parallel.DistributedDataParallel(self.model)
         make_opt = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
         self.opt = make_opt(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.teacher = self._load_teacher(cfg.teacher) if cfg.teacher else None
+        self.teachers = [self._load_teacher(p) for p in teacher_paths(cfg.teacher)]
+        self.ema = self._make_ema() if cfg.ema_decay > 0 else None
         self.start_epoch, self.best_score, self.best_epoch = 0, -1.0, -1
         self.history: list[dict] = []
 
     # -- bookkeeping ------------------------------------------------------------------------------------
 
     def _load_teacher(self, path: str) -> FERNet:
-        return self._load_compatible(path, "teacher").model.eval()
+        loaded = self._load_compatible(path, "teacher")
+        if loaded.preprocessing != self.prep:
+            raise CheckpointError(f"teacher {path} expects preprocessing {loaded.preprocessing.to_dict()}, "
+                                  f"this run feeds {self.prep.to_dict()}")
+        return loaded.model.eval()
+
+    def _make_ema(self) -> FERNet:
+        ema = FERNet(self.model_cfg)
+        ema.load_state_dict(self.model.state_dict())
+        return ema.eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """ema <- d * ema + (1 - d) * weights; BatchNorm running statistics are copied, not averaged."""
+        d = self.cfg.ema_decay
+        for e, w in zip(self.ema.parameters(), self.model.parameters(), strict=True):
+            e.lerp_(w.detach(), 1.0 - d)
+        for e, w in zip(self.ema.buffers(), self.model.buffers(), strict=True):
+            e.copy_(w)
+
+    @property
+    def selected_model(self) -> FERNet:
+        """The weights that are evaluated and saved as ``best.pt``: the EMA when enabled."""
+        return self.ema if self.ema is not None else self.model
+
+    @torch.no_grad()
+    def soft_targets(self, planes: np.ndarray, progress=None) -> np.ndarray:
+        """The teachers' mean softened probabilities softmax(z / T) on un-augmented planes (N, classes)."""
+        t = self.cfg.kd_temperature
+        out = np.zeros((len(planes), self.model_cfg.num_classes), np.float32)
+        for teacher in self.teachers:
+            for start in range(0, len(planes), 512):
+                x = to_tensor(planes[start:start + 512], self.prep)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
+                    z = teacher(x).float()
+                out[start:start + 512] += torch.softmax(z / t, dim=1).numpy() / len(self.teachers)
+                if progress is not None:
+                    progress(len(x))
+        return out
 
     def _load_init(self, path: str) -> None:
         """Start from another run's weights: same architecture and classes, fresh optimizer and schedule."""
@@ -211,6 +263,11 @@ class Trainer:
         state = read_checkpoint(path)
         self.model.load_state_dict(state["state_dict"])
         self.opt.load_state_dict(state["meta"]["optimizer"])
+        if self.ema is not None:
+            ema_state = state["meta"].get("ema")
+            if ema_state is None:
+                raise CheckpointError(f"{path} holds no EMA weights; resume with the options the run started with")
+            self.ema.load_state_dict(ema_state)
         train = state["meta"]["train_state"]
         self.start_epoch, self.best_score, self.best_epoch = train["next_epoch"], train["best_score"], train["best_epoch"]
         self.history = list(train["history"])
@@ -223,12 +280,14 @@ class Trainer:
         train_state = {"next_epoch": epoch + 1, "best_score": self.best_score, "best_epoch": self.best_epoch,
                        "history": self.history}
         meta = {**self.meta, "optimizer": self.opt.state_dict(), "train_state": train_state}
+        if self.ema is not None:
+            meta["ema"] = self.ema.state_dict()
         atomic_torch_save(checkpoint_dict(self.model, labels=self.labels, preprocessing=self.prep,
                                           variant=self.variant, meta=meta), self.out_dir / "last.pt")
 
     def _save_best(self, epoch: int, scores: dict) -> None:
         meta = {**self.meta, "epoch": epoch + 1, "train": self.cfg.to_dict()}
-        atomic_torch_save(checkpoint_dict(self.model, labels=self.labels, preprocessing=self.prep,
+        atomic_torch_save(checkpoint_dict(self.selected_model, labels=self.labels, preprocessing=self.prep,
                                           variant=self.variant, metrics=scores, meta=meta), self.out_dir / "best.pt")
 
     def _rewrite_log(self) -> None:
@@ -248,13 +307,19 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------------------
 
-    def loss(self, logits: torch.Tensor, y: torch.Tensor, x: torch.Tensor, weight) -> torch.Tensor:
+    def loss(self, logits: torch.Tensor, y: torch.Tensor, x: torch.Tensor, weight,
+             soft: torch.Tensor | None = None) -> torch.Tensor:
+        """Cross-entropy (``y`` as indices, or as (B, classes) mixed one-hot rows) plus the KD term.
+
+        ``soft`` are cached teacher targets for this batch; without them the teachers run on ``x``.
+        """
         loss = F.cross_entropy(logits.float(), y, weight=weight, label_smoothing=self.cfg.label_smoothing)
-        if self.teacher is None:
+        if not self.teachers:
             return loss
         t = self.cfg.kd_temperature
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
-            soft = torch.softmax(self.teacher(x).float() / t, dim=1)
+        if soft is None:
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16):
+                soft = sum(torch.softmax(m(x).float() / t, dim=1) for m in self.teachers) / len(self.teachers)
         kd = F.kl_div(F.log_softmax(logits.float() / t, dim=1), soft, reduction="batchmean") * t * t
         return (1 - self.cfg.kd_alpha) * loss + self.cfg.kd_alpha * kd
 
@@ -278,16 +343,22 @@ class Trainer:
             idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             x = to_tensor(data.planes[idx], self.prep)
             y = torch.as_tensor(data.labels[idx])
+            soft = torch.as_tensor(data.soft[idx]) if data.soft is not None else None
             if cfg.augment:
-                x = augment_batch(x, AugmentConfig(), gen)
+                x = augment_batch(x, AugmentConfig(erase=cfg.erase), gen)
+            target = y
+            if cfg.mixup > 0:
+                x, target, soft = mixup_batch(x, y, soft, cfg.mixup, self.model_cfg.num_classes, gen)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
                 logits = self.net(x)
-            loss = self.loss(logits, y, x, weight)
+            loss = self.loss(logits, target, x, weight, soft)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
             self.opt.step()
+            if self.ema is not None:
+                self._update_ema()
             total += loss.item() * len(idx)
             correct += int((logits.argmax(1) == y).sum())
             seen += len(idx)
@@ -335,7 +406,7 @@ class Trainer:
         return steps * self.cfg.batch_size
 
     def _end_epoch(self, epoch: int, stats: dict, val: ArrayData) -> None:
-        probs = predict_probs(self.model, val.planes, self.prep, bf16=self.cfg.bf16)
+        probs = predict_probs(self.selected_model, val.planes, self.prep, bf16=self.cfg.bf16)
         scores = quick_scores(probs, val.labels, self.model_cfg.num_classes)
         score = scores[self.cfg.select_metric]
         improved = score > self.best_score

@@ -7,6 +7,7 @@ shows a progress bar with throughput and ETA on rank 0.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -41,6 +42,31 @@ def remap_labels(labels: np.ndarray, class_names: list[str]) -> np.ndarray:
         missing = sorted({ALL_LABELS[i] for i in np.asarray(labels)[out < 0]})
         raise ValueError(f"labels {missing} are not among the model's classes {class_names}")
     return out
+
+
+def cached_soft_targets(trainer: Trainer, train: ArrayData, out_dir: Path, progress: bool = True) -> np.ndarray:
+    """The teachers' soft targets on the training faces, computed once and kept in ``out_dir/soft_targets.npz``.
+
+    The file records the teachers and temperature; a file made for other teachers, another temperature
+    or another training set is recomputed, never silently reused.
+    """
+    key = {"teachers": trainer.cfg.teacher, "temperature": trainer.cfg.kd_temperature, "n": len(train),
+           "labels_sum": int(train.labels.sum())}
+    path = out_dir / "soft_targets.npz"
+    if path.is_file():
+        with np.load(path) as cached:
+            if json.loads(str(cached["key"])) == key:
+                log.info("using cached teacher soft targets from %s", path)
+                return cached["soft"]
+    bar = tqdm(total=len(train) * len(trainer.teachers), unit="img", unit_scale=True, desc="teacher targets",
+               disable=not progress, mininterval=2.0)
+    soft = trainer.soft_targets(train.planes, progress=bar.update)
+    bar.close()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / ".soft_targets.tmp.npz"
+    np.savez(tmp, soft=soft, key=json.dumps(key))
+    tmp.replace(path)
+    return soft
 
 
 class _Bar:
@@ -79,6 +105,8 @@ def run_training(train_images: np.ndarray, train_labels: np.ndarray, val_images:
     if resume and not trainer.resume():
         log.info("no checkpoint to resume in %s; starting from epoch 1", out_dir)
     rank, _ = dist_info()
+    if train_cfg.kd_cache and trainer.teachers:
+        train.soft = cached_soft_targets(trainer, train, Path(out_dir), progress=progress and rank == 0)
     factory = None
     if progress and rank == 0:
         def factory(epoch: int, total: int) -> _Bar:
