@@ -27,7 +27,8 @@ from PIL import Image
 from ferviz.checkpoint import LoadedModel, load_checkpoint
 from ferviz.faces import find_faces
 from ferviz.imageio import decode_image
-from ferviz.inference import DEFAULT_MODEL, predict_image
+from ferviz.inference import predict_image
+from ferviz.paths import DEFAULT_MODEL
 from ferviz.preprocess import faces_to_tensor
 from ferviz.samples import SAMPLES, load_sample
 

@@ -97,9 +97,10 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from ferviz.checkpoint import load_checkpoint
-    from ferviz.inference import default_model_path, predict_image
+    from ferviz.inference import predict_image
+    from ferviz.paths import DEFAULT_MODEL
 
-    loaded = load_checkpoint(args.model or default_model_path())
+    loaded = load_checkpoint(args.model or DEFAULT_MODEL)
     failures, rows = 0, []
     for path in args.images:
         try:
@@ -138,8 +139,8 @@ def cmd_cv(args) -> int:
 
 def cmd_ship(args) -> int:
     from ferviz.evaluation import evaluate
-    from ferviz.inference import MODELS_DIR
     from ferviz.modelcard import run_summary, ship
+    from ferviz.paths import MODELS_DIR
 
     run = run_summary(Path(args.run))
     split = args.split or run["meta"].get("select_split", "")

@@ -14,13 +14,10 @@ import cv2
 import numpy as np
 import torch
 
-from ferviz.checkpoint import LoadedModel, load_checkpoint
+from ferviz.checkpoint import LoadedModel
 from ferviz.faces import FaceBox, find_faces
 from ferviz.imageio import DecodedImage, decode_image
 from ferviz.preprocess import faces_to_tensor
-
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-DEFAULT_MODEL = MODELS_DIR / "fer2013_dcnn_bilstm_dam.pt"
 
 
 @dataclass
@@ -53,14 +50,6 @@ class ImagePrediction:
                         "h": f.box.h, "fallback": f.fallback, "label": f.label,
                         "confidence": round(f.confidence, 6), **{k: round(v, 6) for k, v in f.probs.items()}})
         return out
-
-
-def default_model_path() -> Path:
-    return DEFAULT_MODEL
-
-
-def load_default_model() -> LoadedModel:
-    return load_checkpoint(DEFAULT_MODEL)
 
 
 @torch.no_grad()

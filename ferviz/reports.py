@@ -160,11 +160,11 @@ class Discovery:
 def discover(models_dir: str | Path | None = None) -> Discovery:
     """Load every model card in ``models_dir`` and every report in ``models_dir/reports``.
 
-    ``models_dir`` defaults to :data:`ferviz.inference.MODELS_DIR`; a missing folder gives an empty
+    ``models_dir`` defaults to :data:`ferviz.paths.MODELS_DIR`; a missing folder gives an empty
     result. Unreadable or malformed files are left out, each named with the reason in ``warnings``.
     """
     if models_dir is None:
-        from ferviz.inference import MODELS_DIR as models_dir
+        from ferviz.paths import MODELS_DIR as models_dir
     found = Discovery(Path(models_dir))
     for path in sorted(found.models_dir.glob("*.json")):
         card = _guard(found, path, lambda data, p=path: _read_card(p, data))

@@ -9,8 +9,8 @@ from skimage import data
 
 from ferviz.checkpoint import load_checkpoint
 from ferviz.cli import main
-from ferviz.inference import default_model_path
 from ferviz.model import VARIANTS
+from ferviz.paths import DEFAULT_MODEL
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_predict_text_output(photos, tiny_checkpoint, capsys):
     assert "1 face(s)" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not default_model_path().is_file(), reason="no shipped default model")
+@pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped default model")
 def test_predict_uses_the_shipped_model_by_default(photos, capsys):
     assert main(["predict", str(photos[0]), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["label"]

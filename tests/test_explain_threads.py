@@ -17,7 +17,8 @@ from skimage import color, data, transform
 from ferviz.checkpoint import load_checkpoint
 from ferviz.explain.attention import face_attention, face_input
 from ferviz.explain.attributions import attribute
-from ferviz.inference import DEFAULT_MODEL, classify_crops
+from ferviz.inference import classify_crops
+from ferviz.paths import DEFAULT_MODEL
 
 pytestmark = pytest.mark.slow
 METHODS = {"saliency": {}, "integrated_gradients": {"n_steps": 16}, "grad_cam": {}}

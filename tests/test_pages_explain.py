@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ferviz.inference import DEFAULT_MODEL
+from ferviz.paths import DEFAULT_MODEL
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 

@@ -24,8 +24,8 @@ import torch.nn.functional as F
 
 from ferviz.checkpoint import LoadedModel, load_checkpoint, read_checkpoint
 from ferviz.errors import CheckpointError
-from ferviz.inference import MODELS_DIR
 from ferviz.model import FERNet, ForwardTrace, ModelConfig
+from ferviz.paths import MODELS_DIR
 from ferviz.preprocess import faces_to_tensor
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from ferviz.datasets import DATASET_READERS, FaceDataset, load_dataset
 from ferviz.errors import FervizError
 from ferviz.evaluation import Evaluation, evaluate
 from ferviz.figures.evaluate import confusion_figure, most_confused, per_class_figure, reliability_figure
-from ferviz.inference import MODELS_DIR
 from ferviz.metrics import MetricReport
+from ferviz.paths import MODELS_DIR
 from ferviz.reports import (
     CVRecord,
     Discovery,

@@ -13,7 +13,7 @@ import streamlit as st
 from ferviz.checkpoint import LoadedModel, load_checkpoint
 from ferviz.datasets import FaceDataset, load_dataset
 from ferviz.errors import DatasetError
-from ferviz.inference import MODELS_DIR, default_model_path
+from ferviz.paths import DEFAULT_MODEL, MODELS_DIR
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
@@ -29,7 +29,7 @@ def load_model(path: str | Path) -> LoadedModel:
 
 def shipped_models() -> dict[str, Path]:
     """Display name -> path of every checkpoint in ``models/``, the default first."""
-    paths = sorted(MODELS_DIR.glob("*.pt"), key=lambda p: (p != default_model_path(), p.name))
+    paths = sorted(MODELS_DIR.glob("*.pt"), key=lambda p: (p != DEFAULT_MODEL, p.name))
     return {p.stem: p for p in paths}
 
 
