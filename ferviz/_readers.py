@@ -17,12 +17,12 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
 from ferviz.errors import DatasetError, ImageError
 from ferviz.labels import ALL_LABELS
+from ferviz.preprocess import resize_square
 
 logger = logging.getLogger("ferviz.datasets")
 
@@ -108,13 +108,6 @@ def check_size(size: int | None) -> int | None:
     if size is not None and (isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1):
         raise ValueError(f"size must be None or a positive integer (pixels per side), got {size!r}")
     return size
-
-
-def resize_square(image: np.ndarray, size: int) -> np.ndarray:
-    """Resize ``image`` (H, W) to ``(size, size)`` with ``cv2.INTER_AREA``; a no-op when already that size."""
-    if image.shape == (size, size):
-        return image
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
 
 
 class ImageStack:

@@ -33,6 +33,7 @@ import numpy as np
 from ferviz import _readers as rd
 from ferviz.errors import DatasetError, ImageError
 from ferviz.labels import ALL_LABELS, CONTEMPT, EMOTIONS, index_of
+from ferviz.preprocess import resize_square
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ class FaceDataset:
         Dataset kind, e.g. ``'fer2013'``.
     skipped : list of str
         One human-readable line per item skipped while reading.
+    whole_frames : bool
+        True when the images are whole camera frames rather than face crops (JAFFE): faces must be
+        detected before classification. Declared by the reader (see :func:`_register`).
     """
 
     images: np.ndarray
@@ -87,6 +91,7 @@ class FaceDataset:
     source: np.ndarray
     name: str
     skipped: list[str] = field(default_factory=list)
+    whole_frames: bool = False
 
     def __post_init__(self) -> None:
         if self.images.ndim != 3 or self.images.dtype != np.uint8:
@@ -113,7 +118,7 @@ class FaceDataset:
         if index.size == 0:
             index = index.astype(np.int64)
         return FaceDataset(self.images[index], self.labels[index], self.usage[index], self.subject[index],
-                           self.source[index], self.name, list(self.skipped))
+                           self.source[index], self.name, list(self.skipped), self.whole_frames)
 
     def split(self, *usages: str) -> FaceDataset:
         """Rows whose usage is one of ``usages``; :class:`DatasetError` naming the usages present if none."""
@@ -147,13 +152,19 @@ class _Item:
 
 
 DATASET_READERS: dict[str, Callable[..., FaceDataset]] = {}
+#: Kinds whose images are whole frames (faces must be detected first); an .npz archive named after one
+#: of them (``jaffe.npz``) holds the same frames.
+WHOLE_FRAME_KINDS: set[str] = set()
 
 
-def _register(kind: str) -> Callable:
+def _register(kind: str, *, whole_frames: bool = False) -> Callable:
+    """Register a reader under ``kind``; ``whole_frames`` declares that its images are not face crops."""
     def decorate(reader: Callable[..., FaceDataset]) -> Callable[..., FaceDataset]:
         if kind in DATASET_READERS:
             raise ValueError(f"dataset reader {kind!r} is registered twice")
         DATASET_READERS[kind] = reader
+        if whole_frames:
+            WHOLE_FRAME_KINDS.add(kind)
         return reader
     return decorate
 
@@ -205,7 +216,7 @@ def read_ckplus(path: str | Path, *, size: int | None = None, strict: bool = Fal
     return _read_items(items, base, "ckplus", size, skips)
 
 
-@_register("jaffe")
+@_register("jaffe", whole_frames=True)
 def read_jaffe(path: str | Path, *, size: int | None = None, strict: bool = False) -> FaceDataset:
     """JAFFE from a flat folder of ``KA.AN1.39.tiff`` files (subject KA, expression code AN).
 
@@ -281,8 +292,9 @@ def read_npz(path: str | Path, *, size: int | None = None, strict: bool = False)
     if not keep.all():
         columns = [column[keep] for column in columns]
     if size is not None:
-        columns[0] = np.stack([rd.resize_square(image, size) for image in columns[0]])
-    return FaceDataset(*columns, name=_npz_name(file), skipped=skips.lines)
+        columns[0] = np.stack([resize_square(image, size) for image in columns[0]])
+    name = _npz_name(file)
+    return FaceDataset(*columns, name=name, skipped=skips.lines, whole_frames=name in WHOLE_FRAME_KINDS)
 
 
 # ------------------------------------------------------------------------------------- entry points
@@ -501,4 +513,5 @@ def _finish(name: str, stack: rd.ImageStack, rows: list[tuple], skips: rd.SkipLo
     skips.report(len(rows))
     labels, usage, subject, source = zip(*rows, strict=True)
     return FaceDataset(stack.array(), np.array(labels, dtype=np.int64), np.array(usage, dtype=str),
-                       np.array(subject, dtype=str), np.array(source, dtype=str), name, skips.lines)
+                       np.array(subject, dtype=str), np.array(source, dtype=str), name, skips.lines,
+                       whole_frames=name in WHOLE_FRAME_KINDS)

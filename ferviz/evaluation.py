@@ -22,9 +22,6 @@ from ferviz.preprocess import prepare_images, resize_faces
 
 log = logging.getLogger(__name__)
 
-# Datasets whose images are whole frames rather than face crops: faces are detected first.
-NEEDS_FACE_DETECTION: set[str] = {"jaffe"}
-
 
 @dataclass
 class Evaluation:
@@ -48,7 +45,7 @@ class Evaluation:
 
 def dataset_faces(ds: FaceDataset, size: int, margin: float = 0.15) -> np.ndarray:
     """(N, size, size) uint8 faces: resized crops, or detected faces for whole-frame datasets."""
-    if ds.name not in NEEDS_FACE_DETECTION:
+    if not ds.whole_frames:
         return resize_faces(ds.images, size)
     out = np.empty((len(ds), size, size), np.uint8)
     for i, image in enumerate(ds.images):

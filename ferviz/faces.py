@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ferviz.errors import FervizError, ImageError
+from ferviz.preprocess import resize_square
 
 log = logging.getLogger(__name__)
 
@@ -160,16 +161,6 @@ def _checked_image(img: np.ndarray) -> np.ndarray:
     return img
 
 
-def _resize_square(square: np.ndarray, size: int) -> np.ndarray:
-    """Resize a (S, S) uint8 array to (size, size): INTER_AREA to shrink, INTER_LINEAR to enlarge."""
-    if size < 1:
-        raise ValueError(f"size must be at least 1, got {size}")
-    if square.shape[0] == size:
-        return np.ascontiguousarray(square)
-    interp = cv2.INTER_AREA if square.shape[0] > size else cv2.INTER_LINEAR
-    return cv2.resize(np.ascontiguousarray(square), (size, size), interpolation=interp)
-
-
 def _center_square_box(height: int, width: int) -> FaceBox:
     """The largest centred square of a ``height x width`` image."""
     side = min(height, width)
@@ -183,17 +174,7 @@ def center_square(img: np.ndarray, size: int = 64) -> np.ndarray:
     """
     gray = to_gray(img)
     box = _center_square_box(*gray.shape)
-    return _resize_square(gray[box.y: box.y + box.h, box.x: box.x + box.w], size)
-
-
-def preprocess_face_image(img: np.ndarray, size: int = 64) -> np.ndarray:
-    """Prepare an image that already is a face crop (a dataset image): no detection.
-
-    Converts to gray (BT.601) and resizes to ``(size, size)`` uint8. Square inputs (FER2013 48x48,
-    JAFFE 256x256, RAF-DB aligned 100x100) are only resized; a non-square input is first cut to its
-    centre square so the face is not stretched.
-    """
-    return center_square(img, size)
+    return resize_square(gray[box.y: box.y + box.h, box.x: box.x + box.w], size)
 
 
 def crop_face(img: np.ndarray, box: FaceBox, size: int = 64, margin: float = 0.15) -> np.ndarray:
@@ -231,7 +212,7 @@ def crop_face(img: np.ndarray, box: FaceBox, size: int = 64, margin: float = 0.1
         raise ValueError(f"box {box} lies outside the {width}x{height} image")
     inside = gray[cy0:cy1, cx0:cx1]
     square = cv2.copyMakeBorder(inside, cy0 - y0, y1 - cy1, cx0 - x0, x1 - cx1, cv2.BORDER_REPLICATE)
-    return _resize_square(square, size)
+    return resize_square(square, size)
 
 
 def find_faces(rgb: np.ndarray, *, size: int = 64, margin: float = 0.15, max_faces: int = 20,

@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
 from ferviz.errors import ImageError
+from ferviz.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -139,18 +140,18 @@ def _read_input(data: bytes | str | Path | BinaryIO, name: str | None) -> tuple[
         raw, label = bytes(data), name or "uploaded image"
     elif isinstance(data, str | Path):
         label = name or str(data)
-        raw = _read_path(Path(data), _clean_name(label))
+        raw = _read_path(Path(data), printable(label))
     elif hasattr(data, "read"):
         label = name or str(getattr(data, "name", "") or "uploaded image")
         try:
             raw = data.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
-            raise ImageError(f"{_clean_name(label)}: cannot read the upload ({_one_line(exc)})") from exc
+            raise ImageError(f"{printable(label)}: cannot read the upload ({_one_line(exc)})") from exc
         if not isinstance(raw, bytes):
             raise TypeError(f"expected a binary file object, its read() returned {type(raw).__name__}")
     else:
         raise TypeError(f"expected bytes, a path or a binary file object, got {type(data).__name__}")
-    label = _clean_name(label)
+    label = printable(label)
     if len(raw) > MAX_FILE_BYTES:
         raise ImageError(f"{label}: the file is larger than {MAX_FILE_BYTES // 2**20} MiB; "
                          f"{_ACCEPTED} up to that size")
@@ -172,15 +173,9 @@ def _read_path(path: Path, label: str) -> bytes:
         raise ImageError(f"{label}: cannot read the file ({_one_line(exc)})") from exc
 
 
-def _clean_name(name: str, limit: int = 120) -> str:
-    """Make a user-supplied file name safe for a one-line message."""
-    clean = "".join(ch if ch.isprintable() else "?" for ch in str(name))
-    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
-
-
 def _one_line(exc: BaseException, limit: int = 160) -> str:
     """The exception's message on one short line."""
-    return _clean_name(" ".join(str(exc).split()) or type(exc).__name__, limit)
+    return printable(" ".join(str(exc).split()) or type(exc).__name__, limit)
 
 
 def _sniff_format(raw: bytes, label: str) -> str:

@@ -10,14 +10,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from ferviz.checkpoint import LoadedModel
+from ferviz.errors import ImageError
 from ferviz.faces import FaceBox, find_faces
 from ferviz.imageio import DecodedImage, decode_image
-from ferviz.preprocess import faces_to_tensor
+from ferviz.preprocess import faces_to_tensor, resize_square
 
 
 @dataclass
@@ -81,10 +81,8 @@ def predict_crop(loaded: LoadedModel, crop: np.ndarray, *, name: str = "face cro
     t0 = time.perf_counter()
     crop = np.asarray(crop, dtype=np.uint8)
     if crop.ndim != 2 or min(crop.shape) < 1:
-        from ferviz.errors import ImageError
-
         raise ImageError(f"{name}: expected a 2-D grayscale face crop, got shape {crop.shape}")
-    gray = cv2.resize(crop, (loaded.preprocessing.size,) * 2, interpolation=cv2.INTER_AREA)
+    gray = resize_square(crop, loaded.preprocessing.size)  # the resize training and Evaluate use
     p = classify_crops(loaded, gray[None])[0]
     k = int(p.argmax())
     box = FaceBox(0, 0, crop.shape[1], crop.shape[0])
@@ -101,3 +99,38 @@ def predict_image(loaded: LoadedModel, data: bytes | str | Path, *, name: str | 
     t0 = time.perf_counter()
     image = decode_image(data, name=name)
     return predict_decoded(loaded, image, max_faces=max_faces, t0=t0)
+
+
+def predict(loaded: LoadedModel, content: bytes | str | Path | np.ndarray, *, name: str | None = None,
+            max_faces: int = 20) -> ImagePrediction:
+    """The one prediction entry point: a file's bytes, a path, or an array, to every face's expression.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The (shared, read-only) model.
+    content : bytes, str, Path or ndarray
+        Bytes or a path are decoded as an untrusted image file. A 2-D uint8 array is a face crop
+        (a dataset item): classified as it is, no detection. An (H, W, 3) uint8 RGB array is a
+        whole picture (a webcam frame, a whole-frame dataset item): faces are detected first.
+    name : str, optional
+        Shown in messages and results (defaults to the file name, or "image").
+    max_faces : int
+        Detected faces beyond this are dropped, with a message.
+
+    Raises
+    ------
+    ImageError
+        An undecodable file or an array of another shape or dtype, with a message naming ``name``.
+    """
+    if not isinstance(content, np.ndarray):
+        return predict_image(loaded, content, name=name, max_faces=max_faces)
+    shown = name or "image"
+    if content.ndim == 2:
+        return predict_crop(loaded, content, name=shown)
+    if content.ndim != 3 or content.shape[2] != 3 or content.dtype != np.uint8 or min(content.shape[:2]) < 1:
+        raise ImageError(f"{shown}: expected an (H, W) gray face crop or an (H, W, 3) uint8 RGB picture, "
+                         f"got {content.dtype} {content.shape}")
+    rgb = np.ascontiguousarray(content)
+    image = DecodedImage(rgb=rgb, name=shown, original_size=(rgb.shape[1], rgb.shape[0]), scale=1.0)
+    return predict_decoded(loaded, image, max_faces=max_faces)

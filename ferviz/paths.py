@@ -11,3 +11,28 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"  # shipped checkpoints (*.pt) with their cards (*.json, *.md)
 REPORTS_DIR = MODELS_DIR / "reports"  # committed evaluation, cross-validation and ablation reports
 DEFAULT_MODEL = MODELS_DIR / "fer2013_dcnn_bilstm_dam.pt"  # what the app and the CLI load unless told otherwise
+
+
+def resolve_user_path(text: str, *, suffixes: tuple[str, ...] = (), folders: bool = False) -> Path:
+    """A path a user typed, resolved (``~`` expanded); :class:`~ferviz.errors.FervizError` unless usable.
+
+    Parameters
+    ----------
+    text : str
+        What the user typed; surrounding blanks are ignored.
+    suffixes : tuple of str
+        Accepted file suffixes (lower case, with the dot); empty accepts any file.
+    folders : bool
+        Also accept an existing folder (dataset image-folder releases).
+    """
+    from ferviz.errors import FervizError
+    from ferviz.text import printable
+
+    path = Path(text.strip()).expanduser().resolve()
+    if folders and path.is_dir():
+        return path
+    if not path.is_file():
+        raise FervizError(f"{printable(path, 200)}: no such file{' or folder' if folders else ''}")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise FervizError(f"{printable(path.name, 120)}: expected a {' or '.join(suffixes)} file")
+    return path

@@ -37,14 +37,34 @@ class Preprocessing:
         return cls(**data)
 
 
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """The one resize policy of ferviz: (H, W) uint8 -> (size, size) uint8.
+
+    ``cv2.INTER_AREA`` when shrinking (it averages, so no aliasing), ``cv2.INTER_LINEAR`` when
+    enlarging (a 48x48 FER2013 face to the model's 64x64). A non-square image is stretched; callers
+    that must keep the aspect ratio cut a square first (:func:`ferviz.faces.crop_face`). Training,
+    evaluation, dataset reading and every prediction path resize through this function, so the same
+    face gives the same model input whichever way it arrives.
+    """
+    if size < 1:
+        raise ValueError(f"size must be at least 1, got {size}")
+    if image.ndim != 2:
+        raise ValueError(f"expected an (H, W) grayscale image, got shape {image.shape}")
+    if image.shape == (size, size):
+        return np.ascontiguousarray(image)
+    interp = cv2.INTER_AREA if image.shape[0] * image.shape[1] > size * size else cv2.INTER_LINEAR
+    return cv2.resize(np.ascontiguousarray(image), (size, size), interpolation=interp)
+
+
 def resize_faces(images: np.ndarray, size: int) -> np.ndarray:
-    """(N, H, W) uint8 -> (N, size, size) uint8; INTER_AREA when shrinking, INTER_LINEAR when enlarging."""
+    """(N, H, W) uint8 -> (N, size, size) uint8, each through :func:`resize_square`."""
     if images.ndim != 3:
         raise ValueError(f"expected (N, H, W) grayscale faces, got shape {images.shape}")
     if images.shape[1:] == (size, size):
         return images
-    interp = cv2.INTER_AREA if images.shape[1] > size else cv2.INTER_LINEAR
-    return np.stack([cv2.resize(im, (size, size), interpolation=interp) for im in images])
+    if len(images) == 0:
+        return np.zeros((0, size, size), np.uint8)
+    return np.stack([resize_square(im, size) for im in images])
 
 
 def hog_planes(faces: np.ndarray) -> np.ndarray:

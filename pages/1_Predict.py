@@ -3,7 +3,8 @@
 import streamlit as st
 
 from ferviz.figures.predict import faces_figure, probs_figure
-from ferviz.ui.predict import choose_sources, csv_bytes, md_escape, predict_many, results_frame
+from ferviz.text import md_escape
+from ferviz.ui.predict import choose_sources, csv_bytes, predict_many, results_frame
 from ferviz.ui.widgets import model_picker
 
 st.set_page_config(page_title="ferviz · Predict", page_icon="🙂", layout="wide")

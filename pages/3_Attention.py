@@ -16,7 +16,7 @@ picked = ui.pick_face("attention")
 if picked is None:
     st.stop()
 loaded, face = picked
-aset = ui.safely(ui.attention_of, loaded, loaded.sha256, face.crop)
+aset = ui.attention(loaded, face.crop)
 if aset.n_layers == 0:
     st.info("This model has no attention layers; pick the dcnn_bilstm_dam model in the sidebar.")
     st.stop()
@@ -54,7 +54,7 @@ with tokens:
                                      title="L2 norm of each token over its channels"), key="tokens")
 with ablation:
     st.write("The same face with cross-fusion (eq. 16) or distillation (eqs. 17-18) switched off.")
-    ui.show_ablations(ui.safely(ui.ablations_of, loaded, loaded.sha256, face.crop), face.crop,
+    ui.show_ablations(ui.ablations(loaded, face.crop), face.crop,
                       loaded.labels, layer, group)
 with activation:
     st.write("The ILM gate (eq. 19) uses PCP: leaky ReLU smoothed by a cubic spline between -a and a.")

@@ -36,7 +36,7 @@ st.write("Deletion removes the most credited pixels first (the probability of th
 baseline = st.radio("Removed pixels become", BASELINES, horizontal=True, key="attr_baseline",
                     format_func=lambda b: {"blur": "a blurred face", "mean": "the mean grey"}[b])
 with st.spinner("Deleting and inserting pixels…"):
-    results = {name: ui.safely(ui.faithfulness_of, loaded, loaded.sha256, face.crop, heat, target, baseline)
+    results = {name: ui.faithfulness(loaded, face.crop, heat, target, baseline)
                for name, heat in maps.items()}
 ui.show_faithfulness(results)
 st.plotly_chart(fig.faithfulness_curves(results), key="curves")
@@ -47,7 +47,7 @@ with st.expander("Sanity check: does the map depend on the trained weights?"):
              "rather than what the model learned.")
     method = st.selectbox("Method", methods, format_func=lambda k: METHODS[k].title, key="attr_sanity_method")
     if st.button("Run the sanity check", key="attr_sanity_run"):
-        check = ui.safely(ui.sanity_of, loaded, loaded.sha256, face.crop, method, target)
+        check = ui.sanity(loaded, face.crop, method, target)
         st.plotly_chart(fig.sanity_figure(face.crop, check, METHODS[method].signed), key="sanity")
         verdict = "passes" if check.passes else "fails"
         st.metric("Spearman correlation of |maps|", f"{check.correlation:.2f}",

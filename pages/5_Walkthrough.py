@@ -15,7 +15,7 @@ if picked is None:
     st.stop()
 loaded, face = picked
 with st.spinner("Running the face through the model…"):
-    stages = ui.safely(ui.walkthrough_of, loaded, loaded.sha256, face.crop)
+    stages = ui.stages(loaded, face.crop)
 
 for i, stage in enumerate(stages, start=1):
     st.subheader(f"{i}. {stage.name}")

@@ -19,7 +19,6 @@ from ferviz.faces import (
     center_square,
     crop_face,
     find_faces,
-    preprocess_face_image,
     to_gray,
 )
 from ferviz.imageio import decode_image
@@ -139,12 +138,12 @@ def test_bad_arrays_raise_image_error(bad):
         find_faces(bad)
 
 
-def test_preprocess_face_image_resizes_dataset_crops():
+def test_center_square_keeps_the_aspect_ratio():
     fer = np.random.default_rng(0).integers(0, 256, (48, 48), np.uint8)
-    assert np.array_equal(preprocess_face_image(fer), cv2.resize(fer, (64, 64), interpolation=cv2.INTER_LINEAR))
+    assert np.array_equal(center_square(fer), cv2.resize(fer, (64, 64), interpolation=cv2.INTER_LINEAR))
     wide = np.zeros((64, 96), np.uint8)
     wide[:, 16:80] = 200
-    assert (preprocess_face_image(wide) == 200).all()  # the centre square, not a squashed frame
+    assert (center_square(wide) == 200).all()  # the centre square, not a squashed frame
 
 
 def test_box_scaling_maps_back_to_the_upload():

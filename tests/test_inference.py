@@ -10,7 +10,7 @@ from PIL import Image
 
 from ferviz.checkpoint import load_checkpoint
 from ferviz.errors import ImageError
-from ferviz.inference import predict_crop, predict_image
+from ferviz.inference import predict, predict_crop, predict_image
 from ferviz.samples import SAMPLES, load_sample
 
 
@@ -90,3 +90,19 @@ def test_a_face_crop_is_classified_without_detection(loaded):
     assert len(pred.faces) == 1 and pred.faces[0].crop.shape == (64, 64) and pred.message is None
     with pytest.raises(ImageError, match="2-D grayscale"):
         predict_crop(loaded, np.zeros((4, 4, 3), np.uint8))
+
+
+def test_predict_is_the_one_entry_point_for_bytes_paths_and_arrays(loaded, tmp_path):
+    rgb = load_sample("astronaut (NASA, public domain)")
+    path = tmp_path / "a.png"
+    path.write_bytes(png_bytes(rgb))
+    from_bytes = predict(loaded, png_bytes(rgb), name="a.png")
+    from_path = predict(loaded, path)
+    from_array = predict(loaded, rgb, name="a.png")
+    assert from_bytes.faces[0].probs == from_path.faces[0].probs == from_array.faces[0].probs
+    crop = predict(loaded, from_array.faces[0].crop, name="crop")
+    assert len(crop.faces) == 1 and not crop.faces[0].fallback and crop.message is None
+    with pytest.raises(ImageError, match="bad: expected an"):
+        predict(loaded, np.zeros((4, 4, 2), np.uint8), name="bad")
+    with pytest.raises(ImageError, match="bad"):
+        predict(loaded, np.zeros((4, 4, 3), np.float32), name="bad")

@@ -14,8 +14,9 @@ from streamlit.testing.v1 import AppTest
 
 from ferviz.checkpoint import load_checkpoint
 from ferviz.inference import ImagePrediction
+from ferviz.text import md_escape
 from ferviz.ui import predict as ui_predict
-from ferviz.ui.predict import csv_bytes, md_escape, predict_many, results_frame
+from ferviz.ui.predict import csv_bytes, predict_many, results_frame
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Predict.py")
 
@@ -106,14 +107,14 @@ def test_arrays_are_predicted_without_decoding(tiny):
 
 
 def test_an_unexpected_failure_is_contained_to_its_file(tiny, astronaut_png, monkeypatch):
-    real = ui_predict.predict_one
+    real = ui_predict.predict
 
-    def flaky(loaded, name, content):
+    def flaky(loaded, content, name):
         if name == "boom.png":
             raise RuntimeError("internal detail")
-        return real(loaded, name, content)
+        return real(loaded, content, name=name)
 
-    monkeypatch.setattr(ui_predict, "predict_one", flaky)
+    monkeypatch.setattr(ui_predict, "predict", flaky)
     outcomes = predict_many(tiny, [("boom.png", astronaut_png), ("ok.png", astronaut_png)])
     assert outcomes[0][1].startswith("boom.png: could not be processed (RuntimeError)")
     assert "internal detail" not in outcomes[0][1]
@@ -134,11 +135,6 @@ def test_csv_makes_formula_like_names_inert_and_keeps_numbers():
     back = pd.read_csv(io.BytesIO(csv_bytes(frame)))
     assert list(back["image"]) == ["'=cmd|' /C calc'!A0.jpg", "plain.jpg", "'-1.png"]
     assert list(back["x"]) == [-3, 4, 5]
-
-
-def test_md_escape_neutralises_markdown_and_control_characters():
-    assert md_escape("**bold** [x](javascript:alert(1))") == r"\*\*bold\*\* \[x\]\(javascript\:alert\(1\)\)"
-    assert md_escape("a\nb\x00.jpg") == r"a\?b\?\.jpg"
 
 
 def test_too_many_uploads_are_capped():

@@ -20,7 +20,7 @@ from ferviz.errors import FervizError
 from ferviz.evaluation import Evaluation, evaluate
 from ferviz.figures.evaluate import confusion_figure, most_confused, per_class_figure, reliability_figure
 from ferviz.metrics import MetricReport
-from ferviz.paths import MODELS_DIR
+from ferviz.paths import MODELS_DIR, resolve_user_path
 from ferviz.reports import (
     CVRecord,
     Discovery,
@@ -29,6 +29,7 @@ from ferviz.reports import (
     discover,
     predictions_frame,
 )
+from ferviz.text import md_escape
 from ferviz.ui.widgets import FACE_CROP_KEY, FACE_SOURCE_KEY
 
 MODELS_DIR_ENV = "FERVIZ_MODELS_DIR"  # overrides where committed cards and reports are read from
@@ -130,14 +131,6 @@ def _percent_columns() -> dict:
 
 # ---------------------------------------------------------------------------------- running an evaluation
 
-def resolve_data_path(text: str) -> Path:
-    """A user-typed dataset path, resolved; :class:`FervizError` unless it is an existing file or folder."""
-    path = Path(text.strip()).expanduser().resolve()
-    if not (path.is_file() or path.is_dir()):
-        raise FervizError(f"{path}: no such file or folder")
-    return path
-
-
 def dataset_form() -> tuple[FaceDataset, Path, str] | None:
     """Dataset path and kind; returns the loaded dataset (kept for the session), or None with a message."""
     left, right = st.columns([3, 1])
@@ -148,7 +141,7 @@ def dataset_form() -> tuple[FaceDataset, Path, str] | None:
         st.info("Give the path of a dataset on this machine (FER2013, CK+, JAFFE, RAF-DB or a .npz archive).")
         return None
     try:
-        path = resolve_data_path(text)
+        path = resolve_user_path(text, folders=True)
         key = (str(path), path.stat().st_mtime, kind)
         cached = st.session_state.get(_DATA_KEY)
         if cached is None or cached[0] != key:
@@ -156,7 +149,7 @@ def dataset_form() -> tuple[FaceDataset, Path, str] | None:
                 cached = (key, load_dataset(kind, path))
             st.session_state[_DATA_KEY] = cached
     except (FervizError, ValueError, OSError) as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc))
         return None
     ds = cached[1]
     if ds.skipped:
@@ -184,7 +177,7 @@ def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str, 
             result = evaluate(loaded, part, split=split,
                               progress=lambda done, total: bar.progress(done / max(total, 1), f"{done} / {total} faces"))
         except (FervizError, ValueError) as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
             return None
         bar.empty()
         st.session_state[_EVAL_KEY] = {key: result}  # one at a time: faces of a large split are big

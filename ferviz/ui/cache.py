@@ -12,8 +12,7 @@ import streamlit as st
 
 from ferviz.checkpoint import LoadedModel, load_checkpoint
 from ferviz.datasets import FaceDataset, load_dataset
-from ferviz.errors import DatasetError
-from ferviz.paths import DEFAULT_MODEL, MODELS_DIR
+from ferviz.paths import DEFAULT_MODEL, MODELS_DIR, resolve_user_path
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
@@ -40,7 +39,5 @@ def _dataset(path: str, mtime: float) -> FaceDataset:
 
 def load_dataset_cached(text: str) -> FaceDataset:
     """A dataset the user points to (resolved, must exist), read once and shared read-only."""
-    path = Path(text.strip()).expanduser().resolve()
-    if not path.exists():
-        raise DatasetError(f"{path.name}: no such file or folder")
+    path = resolve_user_path(text, folders=True)
     return _dataset(str(path), path.stat().st_mtime)

@@ -21,6 +21,7 @@ from ferviz.explain.faithfulness import Faithfulness, SanityCheck, deletion_inse
 from ferviz.explain.walkthrough import Stage, walkthrough
 from ferviz.figures import attention as fig_att
 from ferviz.inference import FacePrediction
+from ferviz.text import md_escape
 from ferviz.ui.widgets import face_picker, model_picker
 
 T = TypeVar("T")
@@ -32,7 +33,7 @@ def safely(fn: Callable[..., T], *args, **kwargs) -> T:
     try:
         return fn(*args, **kwargs)
     except (FervizError, ValueError, KeyError) as exc:
-        st.error(str(exc).strip("'\""))
+        st.error(md_escape(str(exc).strip("'\"")))
         st.stop()
 
 
@@ -57,34 +58,68 @@ def pick_face(key: str) -> tuple[LoadedModel, FacePrediction] | None:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def attention_of(_loaded: LoadedModel, sha: str, crop: np.ndarray) -> att.AttentionSet:
+def _attention(_loaded: LoadedModel, sha: str, crop: np.ndarray) -> att.AttentionSet:
     return att.face_attention(_loaded, crop)
 
 
 @st.cache_data(max_entries=32, show_spinner="Running the ablated models…")
-def ablations_of(_loaded: LoadedModel, sha: str, crop: np.ndarray) -> att.Ablations:
+def _ablations(_loaded: LoadedModel, sha: str, crop: np.ndarray) -> att.Ablations:
     return att.ablation_views(_loaded, crop)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def attribution_of(_loaded: LoadedModel, sha: str, crop: np.ndarray, method: str, target: int) -> np.ndarray:
+def _attribution(_loaded: LoadedModel, sha: str, crop: np.ndarray, method: str, target: int) -> np.ndarray:
     return attribute(_loaded, att.face_input(_loaded, crop), method, target)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def faithfulness_of(_loaded: LoadedModel, sha: str, crop: np.ndarray, attribution: np.ndarray, target: int,
-                    baseline: str) -> Faithfulness:
+def _faithfulness(_loaded: LoadedModel, sha: str, crop: np.ndarray, attribution: np.ndarray, target: int,
+                  baseline: str) -> Faithfulness:
     return deletion_insertion(_loaded, att.face_input(_loaded, crop), attribution, target, baseline=baseline)
 
 
 @st.cache_data(max_entries=64, show_spinner="Attributing with randomised weights…")
-def sanity_of(_loaded: LoadedModel, sha: str, crop: np.ndarray, method: str, target: int) -> SanityCheck:
+def _sanity(_loaded: LoadedModel, sha: str, crop: np.ndarray, method: str, target: int) -> SanityCheck:
     return sanity_check(_loaded, att.face_input(_loaded, crop), method, target)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def walkthrough_of(_loaded: LoadedModel, sha: str, crop: np.ndarray) -> list[Stage]:
+def _walkthrough(_loaded: LoadedModel, sha: str, crop: np.ndarray) -> list[Stage]:
     return walkthrough(_loaded, crop)
+
+
+# What pages call: the cache key (the checkpoint's sha256) is added here, and an expected error is
+# shown and stops the page.
+
+def attention(loaded: LoadedModel, crop: np.ndarray) -> att.AttentionSet:
+    """Every attention map of the model for one face (cached per model and face)."""
+    return safely(_attention, loaded, loaded.sha256, crop)
+
+
+def ablations(loaded: LoadedModel, crop: np.ndarray) -> att.Ablations:
+    """The same face with cross-fusion or distillation switched off (cached)."""
+    return safely(_ablations, loaded, loaded.sha256, crop)
+
+
+def attribution(loaded: LoadedModel, crop: np.ndarray, method: str, target: int) -> np.ndarray:
+    """One Captum attribution map, (64, 64) (cached per method and target class)."""
+    return safely(_attribution, loaded, loaded.sha256, crop, method, target)
+
+
+def faithfulness(loaded: LoadedModel, crop: np.ndarray, heat: np.ndarray, target: int,
+                 baseline: str) -> Faithfulness:
+    """Deletion/insertion curves of one map against a random order (cached)."""
+    return safely(_faithfulness, loaded, loaded.sha256, crop, heat, target, baseline)
+
+
+def sanity(loaded: LoadedModel, crop: np.ndarray, method: str, target: int) -> SanityCheck:
+    """The model-randomisation sanity check of one method (cached)."""
+    return safely(_sanity, loaded, loaded.sha256, crop, method, target)
+
+
+def stages(loaded: LoadedModel, crop: np.ndarray) -> list[Stage]:
+    """One face through every stage of the network, with the tensor shapes (cached)."""
+    return safely(_walkthrough, loaded, loaded.sha256, crop)
 
 
 def attribution_maps(loaded: LoadedModel, crop: np.ndarray, methods: list[str], target: int
@@ -94,10 +129,10 @@ def attribution_maps(loaded: LoadedModel, crop: np.ndarray, methods: list[str], 
     bar = st.progress(0.0, text="Computing attributions…")
     for i, key in enumerate(methods):
         bar.progress(i / max(len(methods), 1), text=f"{METHODS[key].title}…")
-        maps[METHODS[key].title] = safely(attribution_of, loaded, loaded.sha256, crop, key, target)
+        maps[METHODS[key].title] = attribution(loaded, crop, key, target)
         signed[METHODS[key].title] = METHODS[key].signed
     bar.empty()
-    aset = safely(attention_of, loaded, loaded.sha256, crop)
+    aset = attention(loaded, crop)
     if aset.spatial:
         maps[ATTENTION_MAP] = att.received_map(aset, len(aset.spatial) - 1)
         signed[ATTENTION_MAP] = False

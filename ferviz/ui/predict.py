@@ -9,7 +9,6 @@ never stops the others.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 
 import numpy as np
@@ -19,11 +18,10 @@ import streamlit as st
 from ferviz.checkpoint import LoadedModel
 from ferviz.datasets import FaceDataset
 from ferviz.errors import FervizError
-from ferviz.evaluation import NEEDS_FACE_DETECTION
-from ferviz.imageio import DecodedImage
-from ferviz.inference import ImagePrediction, predict_crop, predict_decoded, predict_image
+from ferviz.inference import ImagePrediction, predict
 from ferviz.labels import ALL_LABELS
 from ferviz.samples import SAMPLES, load_sample
+from ferviz.text import md_escape, printable
 from ferviz.ui.cache import load_dataset_cached
 
 log = logging.getLogger(__name__)
@@ -36,7 +34,6 @@ Outcome = tuple[str, ImagePrediction | str]
 MAX_FILES = 20  # pictures processed per run; more are listed in a warning and skipped
 MODES = ("samples", "upload", "webcam", "dataset")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark (CommonMark escapes them all)
 
 
 def choose_sources(key: str) -> list[Source]:
@@ -91,7 +88,7 @@ def sample_items(ds: FaceDataset, count: int, seed: int) -> list[Source]:
     out: list[Source] = []
     for i in sorted(pick):
         image = ds.images[i]
-        if ds.name in NEEDS_FACE_DETECTION:
+        if ds.whole_frames:
             image = np.repeat(image[..., None], 3, axis=2)
         out.append((f"{ds.source[i]} (labelled {ALL_LABELS[ds.labels[i]]})", image))
     return out
@@ -103,23 +100,6 @@ def cap_sources(sources: list[Source], limit: int = MAX_FILES) -> list[Source]:
         st.warning(f"{len(sources)} pictures given; processing the first {limit}. "
                    "Remove some to see the others.")
     return sources[:limit]
-
-
-def predict_one(loaded: LoadedModel, name: str, content: bytes | np.ndarray) -> ImagePrediction:
-    """Predict every face of one picture: file bytes are decoded safely, arrays are used as they are.
-
-    Raises
-    ------
-    FervizError
-        For a file that cannot be decoded (:class:`~ferviz.errors.ImageError`) or an unusable array.
-    """
-    if isinstance(content, np.ndarray) and content.ndim == 2:  # a dataset face crop: no detection
-        return predict_crop(loaded, content, name=name)
-    if isinstance(content, np.ndarray):
-        rgb = np.ascontiguousarray(content)
-        image = DecodedImage(rgb=rgb, name=name, original_size=(rgb.shape[1], rgb.shape[0]), scale=1.0)
-        return predict_decoded(loaded, image)
-    return predict_image(loaded, content, name=name)
 
 
 def predict_many(loaded: LoadedModel, sources: Iterable[Source]) -> list[Outcome]:
@@ -139,7 +119,7 @@ def predict_many(loaded: LoadedModel, sources: Iterable[Source]) -> list[Outcome
     outcomes: list[Outcome] = []
     for name, content in sources:
         try:
-            outcomes.append((name, predict_one(loaded, name, content)))
+            outcomes.append((name, predict(loaded, content, name=name)))
         except FervizError as exc:
             outcomes.append((name, _naming(name, str(exc))))
         except Exception as exc:  # noqa: BLE001 - one broken picture must not take the page down
@@ -169,15 +149,9 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
     return safe.to_csv(index=False).encode("utf-8")
 
 
-def md_escape(text: str) -> str:
-    """``text`` safe to show in Streamlit markdown: control characters replaced, punctuation backslash-escaped."""
-    printable = "".join(ch if ch.isprintable() else "?" for ch in str(text))
-    return _MD_SPECIAL.sub(r"\\\1", printable)
-
-
 def _naming(name: str, message: str) -> str:
     """``message``, prefixed with the file's name unless it already starts with it (as decoding errors do)."""
-    shown = "".join(ch if ch.isprintable() else "?" for ch in name)[:100]
+    shown = printable(name, 100)
     return message if message.startswith(shown) else f"{name}: {message}"
 
 

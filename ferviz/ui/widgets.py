@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import streamlit as st
 
 from ferviz.checkpoint import LoadedModel
 from ferviz.errors import FervizError
-from ferviz.imageio import decode_image
-from ferviz.inference import ImagePrediction, predict_crop, predict_decoded
+from ferviz.inference import ImagePrediction, predict
+from ferviz.paths import resolve_user_path
 from ferviz.samples import SAMPLES, load_sample
+from ferviz.text import md_escape
 from ferviz.ui.cache import load_model, shipped_models
 
 MODEL_KEY = "ferviz_model_path"  # session key shared by every page
 FACE_CROP_KEY = "ferviz_face_crop"  # (64, 64) uint8 face sent from the Evaluate page to the explain pages
 FACE_SOURCE_KEY = "ferviz_face_source"
-
-
-def resolve_user_path(text: str, suffixes: tuple[str, ...]) -> Path:
-    """Resolve a path typed by the user; refuse what is not an existing file with one of ``suffixes``."""
-    path = Path(text.strip()).expanduser().resolve()
-    if not path.is_file():
-        raise FervizError(f"{path.name}: no such file")
-    if path.suffix.lower() not in suffixes:
-        raise FervizError(f"{path.name}: expected a {' or '.join(suffixes)} file")
-    return path
 
 
 def model_picker() -> LoadedModel | None:
@@ -44,16 +33,16 @@ def model_picker() -> LoadedModel | None:
             if not text:
                 return None
             try:
-                path = resolve_user_path(text, (".pt",))
+                path = resolve_user_path(text, suffixes=(".pt",))
             except FervizError as exc:
-                st.error(str(exc))
+                st.error(md_escape(exc))
                 return None
         else:
             path = models[choice]
     try:
         loaded = load_model(path)
     except FervizError as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc))
         return None
     st.session_state[MODEL_KEY] = str(path)
     return loaded
@@ -74,17 +63,11 @@ def image_source(key: str, *, allow_camera: bool = True) -> tuple[str, object] |
 
 
 def predict_source(loaded: LoadedModel, name: str, content) -> ImagePrediction | None:
-    """Decode (bytes) or wrap (array) a picture and predict every face; shows a clear error instead of raising."""
-    from ferviz.imageio import DecodedImage
-
+    """Predict every face of a picture (bytes or array); shows a clear error instead of raising."""
     try:
-        if isinstance(content, np.ndarray):
-            image = DecodedImage(rgb=content, name=name, original_size=(content.shape[1], content.shape[0]), scale=1.0)
-        else:
-            image = decode_image(content, name=name)
-        return predict_decoded(loaded, image)
+        return predict(loaded, content, name=name)
     except FervizError as exc:
-        st.error(str(exc).replace("*", "\\*").replace("_", "\\_"), icon=":material/error:")
+        st.error(md_escape(exc), icon=":material/error:")
         return None
 
 
@@ -93,7 +76,7 @@ def face_picker(key: str, loaded: LoadedModel) -> tuple[ImagePrediction, int] | 
     crop = st.session_state.get(FACE_CROP_KEY)
     if crop is not None and st.toggle("Use the face sent from Evaluate", value=True, key=f"{key}_from_eval"):
         name = str(st.session_state.get(FACE_SOURCE_KEY, "face from Evaluate"))
-        return predict_crop(loaded, np.asarray(crop, dtype=np.uint8), name=name), 0
+        return predict(loaded, np.asarray(crop, dtype=np.uint8), name=name), 0
     picked = image_source(key)
     if picked is None:
         st.info("Choose a sample, upload a photo, or take a snapshot.")

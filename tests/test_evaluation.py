@@ -1,0 +1,69 @@
+"""Evaluation: classes matched by name, faces detected only for whole-frame datasets, and the same
+probabilities as Predict for the same face."""
+
+import numpy as np
+import pytest
+
+from ferviz.checkpoint import load_checkpoint
+from ferviz.datasets import FaceDataset, load_dataset
+from ferviz.evaluation import dataset_faces, evaluate, model_view
+from ferviz.inference import predict, predict_crop
+from tests.helpers import synthetic_faces
+
+
+def _dataset(n=14, seed=0, name="fer2013", whole_frames=False, labels=None):
+    x, y = synthetic_faces(n, seed)
+    y = y if labels is None else np.asarray(labels)
+    blank = np.full(n, "")
+    return FaceDataset(x, y, np.full(n, "PublicTest"), blank, blank, name, whole_frames=whole_frames)
+
+
+def test_predict_crop_and_evaluate_agree_on_the_same_48px_face(tiny_checkpoint):
+    loaded = load_checkpoint(tiny_checkpoint)
+    ds = _dataset()
+    ev = evaluate(loaded, ds)
+    for i in range(len(ds)):
+        via_predict = predict_crop(loaded, ds.images[i])
+        probs = np.array([via_predict.faces[0].probs[name] for name in loaded.labels])
+        np.testing.assert_allclose(probs, ev.probs[i], atol=1e-6)
+        np.testing.assert_array_equal(via_predict.faces[0].crop, ev.faces[i])  # the very same model input
+        assert predict(loaded, ds.images[i]).faces[0].probs == via_predict.faces[0].probs
+
+
+def test_model_view_leaves_out_unknown_classes(tiny_checkpoint):
+    loaded = load_checkpoint(tiny_checkpoint)
+    ds = _dataset(4, labels=[0, 7, 3, 7])  # 7 = contempt, not a FER2013 class
+    kept, y, keep = model_view(ds, loaded.labels)
+    assert len(kept) == 2 and keep.tolist() == [True, False, True, False]
+    assert [loaded.labels[i] for i in y] == ["angry", "happy"]
+    ev = evaluate(loaded, ds)
+    assert ev.report.meta["n_left_out"] == 2 and ev.report.meta["n_items"] == 2
+
+
+def test_every_item_outside_the_model_classes_is_a_clear_error(tiny_checkpoint):
+    loaded = load_checkpoint(tiny_checkpoint)
+    with pytest.raises(ValueError, match="none of the 2 items"):
+        evaluate(loaded, _dataset(2, labels=[7, 7]))
+
+
+def test_mistakes_are_sorted_by_confidence(tiny_checkpoint):
+    ev = evaluate(load_checkpoint(tiny_checkpoint), _dataset(21, 2))
+    wrong = ev.mistakes()
+    assert (ev.y_pred[wrong] != ev.y_true[wrong]).all()
+    conf = ev.probs[wrong].max(1)
+    assert (np.diff(conf) <= 0).all()
+
+
+def test_whole_frames_are_declared_by_the_reader_and_detected(tmp_path):
+    from skimage import data
+
+    gray = (data.astronaut() @ [0.299, 0.587, 0.114]).astype(np.uint8)[:256, 128:384]
+    frames = np.stack([gray, gray])
+    np.savez(tmp_path / "jaffe.npz", images=frames, labels=np.array([3, 3]))
+    np.savez(tmp_path / "other.npz", images=frames, labels=np.array([3, 3]))
+    jaffe, other = load_dataset("npz", tmp_path / "jaffe.npz"), load_dataset("npz", tmp_path / "other.npz")
+    assert jaffe.whole_frames and not other.whole_frames
+    assert jaffe.subset([0]).whole_frames  # carried by every view of the dataset
+    detected, stretched = dataset_faces(jaffe, 64), dataset_faces(other, 64)
+    assert detected.shape == stretched.shape == (2, 64, 64)
+    assert not np.array_equal(detected[0], stretched[0])  # a detected face crop, not the resized frame
