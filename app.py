@@ -4,8 +4,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from ferviz import modelcard
 from ferviz.errors import FervizError
-from ferviz.figures import card
 from ferviz.ui.predict import md_escape
 from ferviz.ui.widgets import model_picker
 
@@ -40,10 +40,10 @@ if loaded is None:
     st.info("Pick a model in the sidebar to see its card.")
 else:
     try:
-        summary = card.card_summary(loaded, card.read_card(loaded.path))
+        summary = modelcard.card_summary(loaded, modelcard.card_beside(loaded.path))
     except FervizError as exc:
         st.error(md_escape(str(exc)))
-        summary = card.card_summary(loaded, None)
+        summary = modelcard.card_summary(loaded, None)
     st.header(f"Model: {md_escape(summary.name)}")
     st.caption(f"variant {md_escape(summary.variant)} · {summary.input_mode} input · {summary.n_params:,} "
                f"parameters · sha256 {summary.sha_short}… · from the {summary.source}")
@@ -55,7 +55,7 @@ else:
     split = summary.selected_on or "an unrecorded split"
     if summary.metrics:
         for column, (_, name, value) in zip(st.columns(min(len(summary.metrics), 4)),
-                                            card.ordered_metrics(summary.metrics)[:4], strict=False):
+                                            modelcard.ordered_metrics(summary.metrics)[:4], strict=False):
             column.metric(name, value, help=f"measured by ferviz on {split}", border=True)
         st.caption(f"Measured on {md_escape(split)}, the split the checkpoint was selected on, so slightly "
                    "optimistic; Evaluate measures any held-out split.")
@@ -65,12 +65,12 @@ else:
         st.subheader("Per class (%)")
         st.dataframe(summary.per_class, width="content")
     with st.expander("Data and training recipe", expanded=summary.per_class is None):
-        st.dataframe(card.details_frame(summary), hide_index=True)
+        st.dataframe(modelcard.details_frame(summary), hide_index=True)
         if summary.settings:
-            st.dataframe(card.settings_frame(summary), hide_index=True)
+            st.dataframe(modelcard.settings_frame(summary), hide_index=True)
         for note in summary.notes:
             st.markdown(f"- {md_escape(note)}")
-    paper = card.reported_accuracy(summary.dataset)
+    paper = modelcard.reported_accuracy(summary.dataset)
     claim = f"The paper reports {paper[1]:.2f} % accuracy on {paper[0]} (Table 4). " if paper else ""
     st.info(f"{claim}The paper's numbers are **reported, not reproduced**: they are far above every credible "
             "published result and break identities of the paper's own metric definitions. ferviz shows them "

@@ -72,7 +72,8 @@ async def one_upload(page, url: str, photo: Path) -> float:
     return time.perf_counter() - start
 
 
-async def user_loop(browser, url: str, photo: Path, deadline: float, max_rounds: int) -> tuple[list[float], int]:
+async def user_loop(browser, url: str, photo: Path, deadline: float,
+                    max_rounds: int) -> tuple[list[float], int]:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     latencies, failures = [], 0

@@ -98,10 +98,17 @@ def summarize(samples: list[float]) -> Timing:
 
 def time_interleaved(calls: dict[Hashable, Callable[[], object]], *, repeats: int, warmup: int = 1,
                      seed: int = 0) -> dict[Hashable, Timing]:
-    """Time several calls in rounds, each call once per round in a freshly shuffled order (seeded), so
-    that a background load that comes and goes hits every call alike, and no call always pays for the
-    one before it (e.g. memory a large call just gave back). Each call first runs ``warmup`` times
-    untimed, then once per round for ``repeats`` rounds; returns each call's :class:`Timing`."""
+    """Time several calls in rounds, each call once per round in a freshly shuffled order (seeded).
+
+    The shuffling makes a background load that comes and goes hit every call alike, and no call always
+    pays for the one before it (e.g. memory a large call just gave back). Each call first runs
+    ``warmup`` times untimed, then once per round for ``repeats`` rounds.
+
+    Returns
+    -------
+    dict
+        Each call's :class:`Timing`, under the key it had in ``calls``.
+    """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     for fn in calls.values():
@@ -130,7 +137,8 @@ def print_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> None:
     """Print ``rows`` as an aligned text table; ``columns`` are (key, header, format spec)."""
     cells = [[header for _, header, _ in columns]]
     for row in rows:
-        cells.append([format(row[key], spec) if row.get(key) is not None else "-" for key, _, spec in columns])
+        cells.append([format(row[key], spec) if row.get(key) is not None else "-"
+                      for key, _, spec in columns])
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     for n, line in enumerate(cells):
         first = line[0].ljust(widths[0])
@@ -168,7 +176,8 @@ def start(args: argparse.Namespace, title: str) -> dict:
     load, cores = info["load_avg_1min"], info["logical_cores"]
     if load is not None and load >= 0.75 * cores:
         print(f"note: the machine is busy (load {load} on {cores} cores); the numbers are lower and noisier "
-              "than on an idle one, and more threads than free cores can make them far worse (try --threads 1)")
+              "than on an idle one, and more threads than free cores can make them far worse "
+              "(try --threads 1)")
     print()
     return info
 

@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> list[dict]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="checkpoint (default: the shipped model)")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                   help="checkpoint (default: the shipped model)")
     p.add_argument("--sample", choices=list(SAMPLES), default=DEFAULT_SAMPLE, help="built-in sample photo")
     p.add_argument("--repeats", type=int, default=20, help="timed calls per measurement")
     p.add_argument("--warmup", type=int, default=3, help="untimed calls before timing")

@@ -71,7 +71,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(t) for t in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated sizes such as 64,81,128, got {text!r}") from None
+        raise argparse.ArgumentTypeError("expected comma-separated sizes such as 64,81,128, "
+                                         f"got {text!r}") from None
     if not shape or min(shape) < 1:
         raise argparse.ArgumentTypeError(f"every size must be at least 1, got {text!r}")
     return shape

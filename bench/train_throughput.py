@@ -62,7 +62,8 @@ def plan(variants: list[str], precisions: list[str]) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> list[dict]:
     pairs = plan(args.variants, args.precisions)
-    print(f"timing {len(pairs)} (variant, precision) pairs in {args.steps} interleaved rounds ...", flush=True)
+    print(f"timing {len(pairs)} (variant, precision) pairs in {args.steps} interleaved rounds ...",
+          flush=True)
     with tempfile.TemporaryDirectory() as out_dir:  # Trainer wants a run folder; train_epoch writes nothing
         calls = {pair: make_step(*pair, args, out_dir) for pair in pairs}
         timings = common.time_interleaved(calls, repeats=args.steps, warmup=args.warmup)
@@ -88,8 +89,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--precisions", type=lambda s: parse_list(s, ("fp32", "bf16")), default=["fp32", "bf16"],
                    help="comma-separated: fp32, bf16 (CPU autocast)")
     p.add_argument("--batch", type=int, default=64, help="images per step")
-    p.add_argument("--steps", type=int, default=3, help="timed steps (interleaved rounds) per (variant, precision)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps per (variant, precision) before timing")
+    p.add_argument("--steps", type=int, default=3,
+                   help="timed steps (interleaved rounds) per (variant, precision)")
+    p.add_argument("--warmup", type=int, default=2,
+                   help="untimed steps per (variant, precision) before timing")
     p.add_argument("--no-augment", action="store_true", help="leave out the batch augmentation")
     return common.add_common_args(p).parse_args(argv)
 

@@ -252,9 +252,15 @@ def first_image(folder: Path) -> Path | None:
 def search(path: Path, finder: Callable[[Path], list]) -> tuple[Path, list]:
     """Apply ``finder`` to the folder ``path``, then to each sub-folder, until it finds something.
 
-    Returns ``(folder, found)``: the folder where ``finder`` returned a non-empty list (the dataset
-    root, used for relative source paths), or ``(path, [])``. This is what lets a reader take the
-    release's root or the folder above it.
+    This is what lets a reader take the release's root or the folder above it.
+
+    Returns
+    -------
+    folder : Path
+        The folder where ``finder`` returned a non-empty list (the dataset root, used for relative
+        source paths), or ``path`` when none did.
+    found : list
+        What ``finder`` returned there, or ``[]``.
     """
     if path.is_dir():
         for folder in [path, *child_dirs(path)]:

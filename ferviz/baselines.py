@@ -57,8 +57,14 @@ def ngo_search(train_x, train_y, val_x, val_y, *, out_dir: Path, population: int
                search_epochs: int = 2, subset: int = 6000, base: TrainConfig, seed: int = 0) -> dict:
     """NGO over cnn_bilstm's lr / FC width / dropout; each candidate trains ``search_epochs`` on a subset.
 
-    Writes ``out_dir/search.json`` (every candidate and its selection accuracy) and returns the best
-    hyper-parameters. The budget is ``population * (1 + 2 * iterations)`` short runs.
+    The budget is ``population * (1 + 2 * iterations)`` short runs.
+
+    Returns
+    -------
+    dict
+        What is also written to ``out_dir/search.json``: ``best`` (the best hyper-parameters),
+        ``best_selection_accuracy``, ``budget`` and ``candidates`` (every candidate and its selection
+        accuracy).
     """
     rng = np.random.default_rng(seed)
     pick = rng.permutation(len(train_y))[:subset]
@@ -70,13 +76,15 @@ def ngo_search(train_x, train_y, val_x, val_y, *, out_dir: Path, population: int
         cfg = replace(base, epochs=search_epochs, lr=params["lr"], schedule="none", warmup_epochs=0)
         result = run_training(train_x[pick], train_y[pick], val_x, val_y, variant="ngo_bilstm", train_cfg=cfg,
                               out_dir=out_dir / f"candidate_{counter['n']:02d}", progress=False,
-                              model_overrides={"fc_hidden": params["fc_hidden"], "dropout": params["dropout"]})
+                              model_overrides={"fc_hidden": params["fc_hidden"],
+                                               "dropout": params["dropout"]})
         return -result.best_score
 
     result = ngo_minimize(objective, 3, population=population, iterations=iterations, seed=seed)
     summary = {"best": decode_bilstm_params(result.best_x), "best_selection_accuracy": -result.best_f,
-               "budget": {"population": population, "iterations": iterations, "evaluations": result.evaluations,
-                          "search_epochs": search_epochs, "subset": int(len(pick))},
+               "budget": {"population": population, "iterations": iterations,
+                          "evaluations": result.evaluations, "search_epochs": search_epochs,
+                          "subset": int(len(pick))},
                "candidates": [{**h, "params": decode_bilstm_params(np.array(h["x"])), "accuracy": -h["f"]}
                               for h in result.history]}
     out_dir.mkdir(parents=True, exist_ok=True)

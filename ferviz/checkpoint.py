@@ -106,7 +106,8 @@ def read_checkpoint(path: str | Path) -> dict:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{path}: refused — it contains pickled objects that are not plain data "
-                              f"(only tensors and JSON-like values are loaded): {str(exc).splitlines()[0]}") from None
+                              "(only tensors and JSON-like values are loaded): "
+                              f"{str(exc).splitlines()[0]}") from None
     except Exception as exc:  # noqa: BLE001 - any failure to parse foreign bytes is the same user error
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})") from None
@@ -148,7 +149,8 @@ def load_checkpoint(path: str | Path, *, verify: bool = True) -> LoadedModel:
         model = FERNet(cfg)
         model.load_state_dict(data["state_dict"])
     except (ValueError, TypeError, RuntimeError, KeyError) as exc:
-        raise CheckpointError(f"{path}: weights do not fit the recorded config: {str(exc).splitlines()[0]}") from None
+        raise CheckpointError(f"{path}: weights do not fit the recorded config: "
+                              f"{str(exc).splitlines()[0]}") from None
     model.eval()
     return LoadedModel(model=model, labels=list(data["labels"]),
                        preprocessing=Preprocessing.from_dict(data["preprocessing"]),

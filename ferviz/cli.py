@@ -95,16 +95,24 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _face_options(args):
+    from ferviz.faces import FaceOptions
+
+    return FaceOptions(detector=args.detector, min_confidence=args.min_confidence, fallback=args.fallback,
+                       align=args.align, max_faces=args.max_faces)
+
+
 def cmd_predict(args) -> int:
     from ferviz.checkpoint import load_checkpoint
     from ferviz.inference import predict_image
     from ferviz.paths import DEFAULT_MODEL
 
     loaded = load_checkpoint(args.model or DEFAULT_MODEL)
+    options = _face_options(args)
     failures, rows = 0, []
     for path in args.images:
         try:
-            pred = predict_image(loaded, path, name=path)
+            pred = predict_image(loaded, path, name=path, options=options)
         except FervizError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failures += 1
@@ -118,12 +126,18 @@ def cmd_predict(args) -> int:
 
 
 def _print_prediction(pred) -> None:
+    if not pred.faces:
+        print(f"{pred.name}: no face found ({pred.message}); no expression label")
+        return
+    faces = sum(not f.fallback for f in pred.faces)
     note = f" ({pred.message})" if pred.message else ""
-    print(f"{pred.name}: {len(pred.faces)} face(s) in {pred.seconds * 1000:.0f} ms{note}")
+    print(f"{pred.name}: {faces} face(s) found by {pred.detector} in {pred.seconds * 1000:.0f} ms{note}")
     for f in pred.faces:
         top = sorted(f.probs.items(), key=lambda kv: -kv[1])[:3]
         others = ", ".join(f"{k} {v:.2f}" for k, v in top[1:])
-        print(f"  face {f.index} at x={f.box.x} y={f.box.y} w={f.box.w} h={f.box.h}: "
+        what = "centre crop (not a detected face)" if f.fallback else f"face {f.index}"
+        detected = f", detector {f.box.confidence_text}" if f.box.confidence_text else ""
+        print(f"  {what} at x={f.box.x} y={f.box.y} w={f.box.w} h={f.box.h}{detected}: "
               f"{f.label} {f.confidence:.2f} ({others})")
 
 
@@ -148,8 +162,8 @@ def cmd_ship(args) -> int:
     part = ds.split(split) if split else ds
     card = ship(Path(args.run), args.name, lambda lm: evaluate(lm, part, split=split),
                 Path(args.models_dir or MODELS_DIR), notes=args.notes or "")
-    print(f"shipped {card['file']}: accuracy {card['report']['accuracy']:.4f}, "
-          f"macro-F1 {card['report']['macro']['f1']:.4f} on {split or 'all'}")
+    print(f"shipped {card.file}: accuracy {card.report['accuracy']:.4f}, "
+          f"macro-F1 {card.report['macro']['f1']:.4f} on {split or 'all'}")
     return 0
 
 
@@ -203,6 +217,19 @@ def _add_data(p, required=True) -> None:
 
     p.add_argument("--dataset", choices=sorted(DATASET_READERS), help="format of --data (guessed if omitted)")
     p.add_argument("--data", required=required, help="dataset file or folder (your own copy)")
+
+
+def _add_faces(p) -> None:
+    from ferviz.faces import DETECTORS, FALLBACKS, MIN_CONFIDENCE
+
+    p.add_argument("--detector", choices=list(DETECTORS),
+                   help="face detector (default yunet; haar where the yuface package is missing)")
+    p.add_argument("--min-confidence", type=float, default=MIN_CONFIDENCE,
+                   help=f"YuNet detections scoring below this are not faces (default {MIN_CONFIDENCE})")
+    p.add_argument("--fallback", choices=FALLBACKS, default="none",
+                   help="no face found: no label (none, default) or classify the centre square, marked as such")
+    p.add_argument("--align", action="store_true", help="level the eyes before cropping (YuNet landmarks)")
+    p.add_argument("--max-faces", type=int, default=20, help="keep the largest N faces per image")
 
 
 def _add_training(p) -> None:
@@ -261,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+")
     p.add_argument("--model", help="checkpoint (default: the shipped model)")
     p.add_argument("--json", action="store_true", help="print JSON rows instead of text")
+    _add_faces(p)
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("cv", help="subject-grouped k-fold cross-validation (CK+, JAFFE)")
     _add_data(p)

@@ -40,7 +40,8 @@ class CVSummary:
     def to_dict(self) -> dict:
         acc, f1 = self.stats("accuracy"), self.stats("macro_f1")
         return {"kind": "cv", "dataset": self.dataset, "variant": self.variant, "folds": self.folds,
-                "accuracy_mean": acc[0], "accuracy_std": acc[1], "macro_f1_mean": f1[0], "macro_f1_std": f1[1]}
+                "accuracy_mean": acc[0], "accuracy_std": acc[1],
+                "macro_f1_mean": f1[0], "macro_f1_std": f1[1]}
 
     def format_table(self) -> str:
         lines = [f"{'fold':>4}  {'n':>5}  {'accuracy':>8}  {'macro-F1':>8}  subjects"]

@@ -175,9 +175,16 @@ def _register(kind: str, *, whole_frames: bool = False) -> Callable:
 def read_fer2013(path: str | Path, *, size: int | None = None, strict: bool = False) -> FaceDataset:
     """FER2013 from ``fer2013.csv`` (preferred when present) or the Kaggle ``train|test/<class>/`` images.
 
-    ``path`` is the CSV, a folder holding it (or a folder above), the release root holding
-    ``train/`` and ``test/``, or one split folder. Folder usage comes from the file-name prefix
-    (``Training_``, ``PublicTest_``, ``PrivateTest_``), never from the folder; ``''`` without one.
+    Folder usage comes from the file-name prefix (``Training_``, ``PublicTest_``, ``PrivateTest_``),
+    never from the folder; ``''`` without one.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV, a folder holding it (or a folder above), the release root holding ``train/`` and
+        ``test/``, or one split folder.
+    size, strict
+        As in :func:`load_dataset`.
     """
     path = _existing(path)
     csv_file = rd.find_csv(path, _FER_CSV)

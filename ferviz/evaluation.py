@@ -8,14 +8,14 @@ are left out and counted in the report's ``meta``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ferviz.checkpoint import LoadedModel
 from ferviz.datasets import FaceDataset
 from ferviz.engine import predict_probs
-from ferviz.faces import find_faces
+from ferviz.faces import FaceOptions, find_faces, resolve_detector
 from ferviz.labels import ALL_LABELS
 from ferviz.metrics import MetricReport, compute_report
 from ferviz.preprocess import prepare_images, resize_faces
@@ -43,15 +43,30 @@ class Evaluation:
         return wrong[np.argsort(-self.probs[wrong].max(1), kind="stable")]
 
 
-def dataset_faces(ds: FaceDataset, size: int, margin: float = 0.15) -> np.ndarray:
+#: Whole frames: the largest face of each; a frame where none is found is scored on its centre square
+#: (every item counts), and the number of such frames is reported.
+DATASET_FACE_OPTIONS = FaceOptions(fallback="centre", max_faces=1)
+
+
+def dataset_faces(ds: FaceDataset, size: int, margin: float = 0.15,
+                  options: FaceOptions = DATASET_FACE_OPTIONS) -> np.ndarray:
     """(N, size, size) uint8 faces: resized crops, or detected faces for whole-frame datasets."""
+    faces, _ = _dataset_faces(ds, size, margin, options)
+    return faces
+
+
+def _dataset_faces(ds: FaceDataset, size: int, margin: float, options: FaceOptions) -> tuple[np.ndarray, int]:
+    """The faces and how many whole frames had no detected face (their centre square was used)."""
     if not ds.whole_frames:
-        return resize_faces(ds.images, size)
+        return resize_faces(ds.images, size), 0
+    options = replace(options, fallback="centre", max_faces=1)
     out = np.empty((len(ds), size, size), np.uint8)
+    missed = 0
     for i, image in enumerate(ds.images):
-        search = find_faces(np.repeat(image[..., None], 3, axis=2), size=size, margin=margin, max_faces=1)
+        search = find_faces(np.repeat(image[..., None], 3, axis=2), size=size, margin=margin, **options.kwargs())
         out[i] = search.faces[0].crop64
-    return out
+        missed += search.fallback
+    return out, missed
 
 
 def model_view(ds: FaceDataset, labels: list[str]) -> tuple[FaceDataset, np.ndarray, np.ndarray]:
@@ -65,10 +80,30 @@ def model_view(ds: FaceDataset, labels: list[str]) -> tuple[FaceDataset, np.ndar
 
 
 def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_size: int = 256,
-             faces: np.ndarray | None = None, progress=None) -> Evaluation:
+             faces: np.ndarray | None = None, progress=None,
+             face_options: FaceOptions = DATASET_FACE_OPTIONS) -> Evaluation:
     """Run ``loaded`` over ``ds`` and compute the full report (per class, macro, weighted, calibration).
 
-    ``faces``: optional (N, S, S) uint8 crops aligned with ``ds`` (skips face detection/resizing).
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The model; items whose class it does not predict are left out (counted in the report's meta).
+    ds : FaceDataset
+        The items to score.
+    split : str
+        Recorded in the report.
+    batch_size : int
+        Faces per forward pass.
+    faces : (N, S, S) uint8 ndarray, optional
+        Crops aligned with ``ds`` (skips face detection and resizing).
+    progress : callable, optional
+        ``progress(done, total)`` after every batch.
+    face_options : FaceOptions
+        Detector and alignment for whole-frame datasets (the largest face; centre square if none).
+
+    Returns
+    -------
+    Evaluation
     """
     kept, y_true, keep = model_view(ds, loaded.labels)
     dropped = int((~keep).sum())
@@ -77,12 +112,16 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
     if dropped:
         log.warning("left out %d items whose class the model does not predict", dropped)
     prep = loaded.preprocessing
+    missed = 0
     if faces is None:
-        faces = dataset_faces(kept, prep.size, prep.face_margin)
+        faces, missed = _dataset_faces(kept, prep.size, prep.face_margin, face_options)
     else:
         faces = np.asarray(faces)[keep]
     probs = predict_probs(loaded.model, prepare_images(faces, prep), prep, batch_size=batch_size, progress=progress)
     meta = {"dataset": ds.name, "split": split, "n_items": len(kept), "n_left_out": dropped,
             "model": loaded.path.name, "variant": loaded.variant, "sha256": loaded.sha256}
+    if kept.whole_frames:
+        meta.update(detector=resolve_detector(face_options.detector), aligned=face_options.align,
+                    n_no_face_detected=missed)
     report = compute_report(y_true, None, loaded.labels, probs=probs, meta=meta)
     return Evaluation(kept, faces, y_true, probs, report)

@@ -1,14 +1,24 @@
 """Face detection and cropping: the preprocessing of METHOD.md section 1.
 
-Detect faces with OpenCV's bundled Haar cascade (``haarcascade_frontalface_default.xml``, shipped
-inside ``opencv-python``; nothing is downloaded), crop each with a margin, convert to grayscale
-(ITU-R BT.601 weights 0.299 R + 0.587 G + 0.114 B) and resize to ``size x size`` (64x64 by default).
-When no face is found, the centre square of the whole image is used and the result says so.
+Two detectors, registered in :data:`DETECTORS` under the names the CLI (``--detector``), the UI and
+the tests share:
 
-Thread safety: one classifier is loaded lazily, once per process, and shared. OpenCV does not promise
-that ``CascadeClassifier.detectMultiScale`` is safe on one object from several threads, so every call
-holds a module lock: the app's browser sessions (separate threads) queue for the detector, well under a
-second per image at the working resolution, rather than each loading its own copy.
+- ``yunet`` (default): a YuNet-family CNN from the ``yuface`` wheel (weights compiled in, nothing is
+  downloaded). It gives a confidence in [0, 1] and five landmarks per face (both eyes, nose tip, both
+  mouth corners); faces below ``min_confidence`` are dropped.
+- ``haar``: OpenCV's bundled Haar cascade (``haarcascade_frontalface_default.xml``). Its "confidence"
+  is the number of raw detections merged into the box; it has no landmarks. It is also the fallback,
+  with a one-line notice, when ``yuface`` cannot be imported.
+
+Each face is cropped with a margin (optionally rotated so that the eyes are level, when landmarks
+exist), converted to grayscale (ITU-R BT.601 weights 0.299 R + 0.587 G + 0.114 B) and resized to
+``size x size`` (64x64 by default). When no face is found the result has **no face** and says so;
+classifying the centre square anyway is an explicit choice (``fallback="centre"``), and that crop is
+marked as a fallback, never as a face.
+
+Thread safety: the detectors are loaded lazily, once per process, and shared. Neither OpenCV's cascade
+nor yuface promises thread safety, so every detection holds a module lock: the app's browser sessions
+(separate threads) queue for the detector rather than each loading its own copy.
 
 Coordinates are pixels of the array given to :func:`find_faces`, (x, y) = (column, row) of the top-left
 corner. For a :class:`ferviz.imageio.DecodedImage`, ``box.scaled(1 / decoded.scale)`` maps a box back to
@@ -28,7 +38,10 @@ from ferviz.preprocess import resize_square
 log = logging.getLogger(__name__)
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
-NO_FACE_MESSAGE = "No face found; using the centre square of the image"
+NO_FACE_MESSAGE = "No face found"
+FALLBACKS = ("none", "centre")  # what to do when no face is found: nothing, or the centre square
+MIN_CONFIDENCE = 0.6  # default YuNet score below which a detection is not a face
+_YUNET_MAX_SIDE = 960  # yuface's own advice: larger inputs degrade detection; boxes are mapped back
 _SCALE_FACTOR = 1.1  # image pyramid step of the cascade search
 _MIN_NEIGHBOURS = 5  # raw detections that must agree for a box to be kept
 _DETECT_MAX_SIDE = 1280  # detection runs on a copy at most this large; boxes are mapped back
@@ -43,7 +56,14 @@ _cascade: cv2.CascadeClassifier | None = None
 class FaceBox:
     """A face rectangle: top-left corner ``(x, y)``, width ``w`` and height ``h`` in pixels.
 
-    ``neighbours``: raw cascade detections merged into the box (a confidence proxy; None for the fallback).
+    Attributes
+    ----------
+    neighbours : int or None
+        Haar only: raw cascade detections merged into the box (a confidence proxy).
+    score : float or None
+        YuNet only: the detector's confidence in [0, 1].
+    landmarks : tuple of (x, y) or None
+        YuNet only: five points in image pixels (two eyes, nose tip, two mouth corners).
     """
 
     x: int
@@ -51,6 +71,15 @@ class FaceBox:
     w: int
     h: int
     neighbours: int | None = None
+    score: float | None = None
+    landmarks: tuple[tuple[float, float], ...] | None = None
+
+    @property
+    def confidence_text(self) -> str:
+        """The detector's confidence in words: ``0.93`` (YuNet), ``12 hits`` (Haar) or ``""``."""
+        if self.score is not None:
+            return f"{self.score:.2f}"
+        return f"{self.neighbours} hits" if self.neighbours is not None else ""
 
     @property
     def area(self) -> int:
@@ -64,8 +93,46 @@ class FaceBox:
 
     def scaled(self, factor: float) -> "FaceBox":
         """The box with every coordinate multiplied by ``factor`` (rounded; sides at least 1)."""
+        points = None if self.landmarks is None else tuple((x * factor, y * factor) for x, y in self.landmarks)
         return replace(self, x=round(self.x * factor), y=round(self.y * factor),
-                       w=max(1, round(self.w * factor)), h=max(1, round(self.h * factor)))
+                       w=max(1, round(self.w * factor)), h=max(1, round(self.h * factor)), landmarks=points)
+
+    def eye_angle(self) -> float:
+        """Degrees the line through the eyes is tilted from horizontal (0 without landmarks)."""
+        if not self.landmarks:
+            return 0.0
+        (x1, y1), (x2, y2) = sorted(self.landmarks[:2])  # left-most eye first
+        return float(np.degrees(np.arctan2(y2 - y1, x2 - x1)))
+
+
+@dataclass(frozen=True)
+class FaceOptions:
+    """How faces are found: the choices the CLI flags, the sidebar and the tests share.
+
+    Attributes
+    ----------
+    detector : str or None
+        A :data:`DETECTORS` key; None is :func:`default_detector`.
+    min_confidence : float
+        YuNet score below which a detection is dropped.
+    fallback : {"none", "centre"}
+        No face found: no label at all (default), or the centre square, labelled as a centre crop.
+    align : bool
+        Level the eyes before cropping (YuNet landmarks).
+    max_faces : int
+        The largest this many faces are kept.
+    """
+
+    detector: str | None = None
+    min_confidence: float = MIN_CONFIDENCE
+    fallback: str = "none"
+    align: bool = False
+    max_faces: int = 20
+
+    def kwargs(self) -> dict:
+        """Keyword arguments of :func:`find_faces`."""
+        return {"detector": self.detector, "min_confidence": self.min_confidence, "fallback": self.fallback,
+                "align": self.align, "max_faces": self.max_faces}
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,7 +164,8 @@ class FaceSearch:
     Attributes
     ----------
     faces : tuple of Face
-        At least one face (the fallback when nothing was detected), in reading order.
+        The faces, in reading order; empty when none was found, unless the centre-square fallback
+        was asked for (then one :class:`Face` with ``fallback=True``).
     fallback : bool
         True when no face was detected and the centre square is used.
     message : str or None
@@ -108,6 +176,8 @@ class FaceSearch:
         Faces detected after overlap suppression, before the cap (0 for the fallback).
     image_size : tuple of int
         ``(width, height)`` of the searched image.
+    detector : str
+        The :data:`DETECTORS` key that searched (``haar`` when ``yunet`` was asked for but unavailable).
     """
 
     faces: tuple[Face, ...]
@@ -116,6 +186,7 @@ class FaceSearch:
     capped: bool
     n_found: int
     image_size: tuple[int, int]
+    detector: str = "haar"
 
 
 def _get_cascade() -> cv2.CascadeClassifier:
@@ -177,7 +248,8 @@ def center_square(img: np.ndarray, size: int = 64) -> np.ndarray:
     return resize_square(gray[box.y: box.y + box.h, box.x: box.x + box.w], size)
 
 
-def crop_face(img: np.ndarray, box: FaceBox, size: int = 64, margin: float = 0.15) -> np.ndarray:
+def crop_face(img: np.ndarray, box: FaceBox, size: int = 64, margin: float = 0.15,
+              angle: float = 0.0) -> np.ndarray:
     """Cut a square grayscale crop around ``box`` and resize it to ``(size, size)``.
 
     The square is centred on the box, with side ``max(w, h) * (1 + 2 * margin)``. The part of it
@@ -194,10 +266,18 @@ def crop_face(img: np.ndarray, box: FaceBox, size: int = 64, margin: float = 0.1
         Side of the output.
     margin : float
         Extra context on each side, as a fraction of the box's longer side (>= 0).
+    angle : float
+        Degrees to turn the face about the box centre before cutting (``box.eye_angle()`` levels the
+        eyes); 0 cuts the upright square.
 
     Returns
     -------
-    (size, size) uint8 ndarray. Raises ValueError for an empty box, one off the image, or ``margin < 0``.
+    (size, size) uint8 ndarray
+
+    Raises
+    ------
+    ValueError
+        For an empty box, one off the image, or ``margin < 0``.
     """
     if margin < 0 or box.w < 1 or box.h < 1:
         raise ValueError(f"need margin >= 0 and a non-empty box, got margin={margin}, box={box}")
@@ -205,6 +285,13 @@ def crop_face(img: np.ndarray, box: FaceBox, size: int = 64, margin: float = 0.1
     height, width = gray.shape
     cx, cy = box.center
     side = max(1, round(max(box.w, box.h) * (1 + 2 * margin)))
+    if angle:
+        if box.x >= width or box.y >= height or box.x + box.w <= 0 or box.y + box.h <= 0:
+            raise ValueError(f"box {box} lies outside the {width}x{height} image")
+        turn = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)  # (2, 3): rotate about the box centre ...
+        turn[:, 2] += (side / 2 - cx, side / 2 - cy)  # ... and move that centre to the square's centre
+        square = cv2.warpAffine(gray, turn, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return resize_square(square, size)
     x0, y0 = round(cx - side / 2), round(cy - side / 2)
     x1, y1 = x0 + side, y0 + side
     cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
@@ -216,22 +303,22 @@ def crop_face(img: np.ndarray, box: FaceBox, size: int = 64, margin: float = 0.1
 
 
 def find_faces(rgb: np.ndarray, *, size: int = 64, margin: float = 0.15, max_faces: int = 20,
-               min_size_frac: float = 0.03) -> FaceSearch:
+               min_size_frac: float = 0.03, detector: str | None = None, min_confidence: float = MIN_CONFIDENCE,
+               fallback: str = "none", align: bool = False) -> FaceSearch:
     """Detect faces and return one ``(size, size)`` grayscale crop per face (METHOD.md section 1).
 
-    Detection runs on the grayscale image, histogram-equalised for the detector only (the crops
-    are taken from the plain grayscale image), downscaled to at most 1280 pixels on the longer side.
-    Overlapping boxes are suppressed (IoU above 0.3, or 60% of the weaker box inside the stronger,
-    keeping the box with more cascade neighbours). If more than ``max_faces`` remain, the largest are
-    kept. Faces are then put in reading order: sorted by centre height, a face starts a new row
-    when its centre is lower than the row's first face's centre by more than half that face's
-    height; rows go top to bottom and each row left to right (by ``x``).
+    Detection runs on a downscaled copy (Haar: histogram-equalised gray, at most 1280 pixels on the
+    longer side; YuNet: colour, at most 960); boxes are mapped back and crops are taken from the
+    full-resolution grayscale image. Overlapping boxes are suppressed (IoU above 0.3, or 60% of the
+    weaker box inside the stronger, keeping the more confident box). If more than ``max_faces``
+    remain, the largest are kept. Faces are then put in reading order: sorted by centre height, a face
+    starts a new row when its centre is lower than the row's first face's centre by more than half
+    the taller of the two faces; rows go top to bottom and each row left to right (by ``x``).
 
     Parameters
     ----------
     rgb : (H, W, 3) or (H, W) uint8 ndarray
-        The image (RGB order), any size from 1x1; images smaller than the detector's 24x24 window
-        skip detection and use the fallback.
+        The image (RGB order), any size from 1x1; images smaller than 24x24 are not searched.
     size : int
         Side of each crop.
     margin : float
@@ -239,8 +326,16 @@ def find_faces(rgb: np.ndarray, *, size: int = 64, margin: float = 0.15, max_fac
     max_faces : int
         At most this many faces are returned (the largest).
     min_size_frac : float
-        Smallest face searched for, as a fraction of the image's shorter side (never below the
-        cascade's 24-pixel window at the detection resolution).
+        Smallest face searched for, as a fraction of the image's shorter side (Haar never goes
+        below its 24-pixel window at the detection resolution).
+    detector : str, optional
+        A :data:`DETECTORS` key; default :func:`default_detector` (``yunet`` when installed).
+    min_confidence : float
+        YuNet detections scoring below this are not faces (ignored by Haar).
+    fallback : {"none", "centre"}
+        When no face is found: return no face (default), or the centre square marked as a fallback.
+    align : bool
+        Turn each face so that its eyes are level before cropping (needs landmarks: YuNet).
 
     Returns
     -------
@@ -250,43 +345,60 @@ def find_faces(rgb: np.ndarray, *, size: int = 64, margin: float = 0.15, max_fac
     ------
     ImageError
         When ``rgb`` is not a uint8 image array.
+    ValueError
+        For ``max_faces < 1``, an unknown detector or fallback.
     """
     if max_faces < 1:
         raise ValueError(f"max_faces must be at least 1, got {max_faces}")
-    gray = to_gray(rgb)
+    if fallback not in FALLBACKS:
+        raise ValueError(f"unknown fallback {fallback!r}; choose one of {', '.join(FALLBACKS)}")
+    name = resolve_detector(detector)
+    img = _checked_image(rgb)
+    gray = to_gray(img)
     height, width = gray.shape
-    boxes, too_small = _detect(gray, min_size_frac)
+    boxes, too_small = DETECTORS[name](img, gray, min_size_frac, min_confidence)
     if not boxes:
-        return _fallback_search(gray, size, too_small)
+        return _no_face_search(gray, size, too_small, fallback, name)
     n_found = len(boxes)
     capped = n_found > max_faces
     kept = _reading_order(sorted(boxes, key=lambda b: b.area, reverse=True)[:max_faces])
-    faces = tuple(Face(box, crop_face(gray, box, size, margin), False, i) for i, box in enumerate(kept))
+    faces = tuple(Face(box, crop_face(gray, box, size, margin, box.eye_angle() if align else 0.0), False, i)
+                  for i, box in enumerate(kept))
     message = f"Found {n_found} faces; showing the {max_faces} largest" if capped else None
-    return FaceSearch(faces, False, message, capped, n_found, (width, height))
+    return FaceSearch(faces, False, message, capped, n_found, (width, height), name)
 
 
-def _fallback_search(gray: np.ndarray, size: int, too_small: bool) -> FaceSearch:
-    """The no-face result: the centre square, with a message saying why."""
+def _no_face_search(gray: np.ndarray, size: int, too_small: bool, fallback: str, detector: str) -> FaceSearch:
+    """The no-face result: nothing, or the centre square when asked, with a message saying why."""
     height, width = gray.shape
     if too_small:
-        message = (f"The image ({width}x{height} pixels) is too small to search for faces (at least 24x24 "
-                   "is needed); using the centre square of the image")
+        message = f"The image ({width}x{height} pixels) is too small to search for faces (at least 24x24 is needed)"
     else:
         message = NO_FACE_MESSAGE
+    if fallback == "none":
+        return FaceSearch((), False, message, False, 0, (width, height), detector)
     face = Face(_center_square_box(height, width), center_square(gray, size), True, 0)
-    return FaceSearch((face,), True, message, False, 0, (width, height))
+    message = f"{message}; classifying the centre square of the image instead (not a detected face)"
+    return FaceSearch((face,), True, message, False, 0, (width, height), detector)
 
 
-def _detect(gray: np.ndarray, min_size_frac: float) -> tuple[list[FaceBox], bool]:
+# ------------------------------------------------------------------------------------------ detectors
+
+
+def _shrink(img: np.ndarray, max_side: int, min_side: int) -> tuple[np.ndarray, float]:
+    """A copy at most ``max_side`` on its longer side (never the shorter below ``min_side``), and the factor."""
+    factor = min(1.0, max(max_side / max(img.shape[:2]), min_side / min(img.shape[:2])))
+    if factor >= 1.0:
+        return img, 1.0
+    dsize = (max(1, round(img.shape[1] * factor)), max(1, round(img.shape[0] * factor)))
+    return cv2.resize(img, dsize, interpolation=cv2.INTER_AREA), factor
+
+
+def _detect_haar(img: np.ndarray, gray: np.ndarray, min_size_frac: float,
+                 min_confidence: float) -> tuple[list[FaceBox], bool]:
     """Run the cascade; returns boxes in ``gray``'s pixels and whether the image was too small."""
     window = 24  # the cascade's training window (getOriginalWindowSize)
-    # shrink to _DETECT_MAX_SIDE, but never the shorter side below the window (long thin images)
-    factor = min(1.0, max(_DETECT_MAX_SIDE / max(gray.shape), window / min(gray.shape)))
-    small = gray
-    if factor < 1.0:
-        dsize = (max(1, round(gray.shape[1] * factor)), max(1, round(gray.shape[0] * factor)))
-        small = cv2.resize(gray, dsize, interpolation=cv2.INTER_AREA)
+    small, factor = _shrink(gray, _DETECT_MAX_SIDE, window)
     if min(small.shape) < window:
         return [], True
     min_side = max(window, round(min_size_frac * min(small.shape)))
@@ -298,6 +410,64 @@ def _detect(gray: np.ndarray, min_size_frac: float) -> tuple[list[FaceBox], bool
     if factor < 1.0:
         boxes = [_clip_box(b.scaled(1.0 / factor), gray.shape) for b in boxes]
     return _suppress_overlaps(boxes), False
+
+
+def _detect_yunet(img: np.ndarray, gray: np.ndarray, min_size_frac: float,
+                  min_confidence: float) -> tuple[list[FaceBox], bool]:
+    """Run yuface's YuNet on the colour image; boxes (with score and landmarks) in ``gray``'s pixels."""
+    from yuface.yuface import detect  # the compiled detector: returns every candidate, unfiltered
+
+    if min(gray.shape) < 24:
+        return [], True
+    colour = img if img.ndim == 3 and img.shape[2] >= 3 else np.repeat(gray[..., None], 3, axis=2)
+    small, factor = _shrink(colour[:, :, :3], _YUNET_MAX_SIDE, 24)
+    bgr = np.ascontiguousarray(small[:, :, ::-1])
+    with _lock:
+        rows = np.asarray(detect(bgr), dtype=np.int64).reshape(-1, 16)  # score*100, x, y, w, h, 5 x (x, y), -
+    min_side = min_size_frac * min(small.shape[:2])
+    boxes = []
+    for row in rows:
+        score, (x, y, w, h) = row[0] / 100.0, row[1:5]
+        if score < min_confidence or w < 1 or h < 1 or max(w, h) < min_side:
+            continue
+        points = tuple((float(row[5 + 2 * k]), float(row[6 + 2 * k])) for k in range(5))
+        box = FaceBox(int(x), int(y), int(w), int(h), score=float(score), landmarks=points)
+        box = _clip_box(box.scaled(1.0 / factor) if factor < 1.0 else box, gray.shape)
+        if box.w >= 1 and box.h >= 1:
+            boxes.append(box)
+    return _suppress_overlaps(boxes), False
+
+
+def _yunet_available() -> bool:
+    try:
+        import yuface.yuface  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+#: Detector name -> function(image, gray, min_size_frac, min_confidence) -> (boxes, too_small).
+DETECTORS = {"yunet": _detect_yunet, "haar": _detect_haar}
+_warned: set[str] = set()
+
+
+def default_detector() -> str:
+    """``yunet`` when the ``yuface`` wheel imports, else ``haar``."""
+    return "yunet" if _yunet_available() else "haar"
+
+
+def resolve_detector(name: str | None) -> str:
+    """The detector that will run for ``name`` (None: the default); ``yunet`` without yuface becomes ``haar``."""
+    name = name or default_detector()
+    if name not in DETECTORS:
+        raise ValueError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTORS)}")
+    if name == "yunet" and not _yunet_available():
+        if "yunet" not in _warned:
+            _warned.add("yunet")
+            log.warning("the yuface package cannot be imported; using the Haar cascade instead "
+                        "(pip install yuface for the YuNet detector)")
+        return "haar"
+    return name
 
 
 def _clip_box(box: FaceBox, shape: tuple[int, ...]) -> FaceBox:
@@ -315,9 +485,9 @@ def _overlap(a: FaceBox, b: FaceBox) -> tuple[float, float]:
 
 
 def _suppress_overlaps(boxes: list[FaceBox]) -> list[FaceBox]:
-    """Greedy non-maximum suppression, strongest first (more neighbours, then larger)."""
+    """Greedy non-maximum suppression, strongest first (higher score or more neighbours, then larger)."""
     kept: list[FaceBox] = []
-    for box in sorted(boxes, key=lambda b: (b.neighbours or 0, b.area), reverse=True):
+    for box in sorted(boxes, key=lambda b: (b.score or 0.0, b.neighbours or 0, b.area), reverse=True):
         if all(iou <= _NMS_IOU and inside <= _NMS_CONTAINED for iou, inside in (_overlap(box, k) for k in kept)):
             kept.append(box)
     return kept
@@ -327,7 +497,7 @@ def _reading_order(boxes: list[FaceBox]) -> list[FaceBox]:
     """Rows top to bottom, each left to right (the rule is spelled out in :func:`find_faces`)."""
     rows: list[list[FaceBox]] = []
     for box in sorted(boxes, key=lambda b: (b.center[1], b.x)):
-        if rows and box.center[1] - rows[-1][0].center[1] <= rows[-1][0].h / 2:
+        if rows and box.center[1] - rows[-1][0].center[1] <= max(rows[-1][0].h, box.h) / 2:
             rows[-1].append(box)
         else:
             rows.append([box])

@@ -245,7 +245,8 @@ def _cell_histograms(magnitude: np.ndarray, angle: np.ndarray, cell_size: int, n
     cell_r = np.arange(rows) // cell_size
     cell_c = np.arange(cols) // cell_size
     flat = ((cell_r[:, None] * n_cells_c + cell_c[None, :]) * n_bins + bins).ravel()
-    sums = np.bincount(flat, weights=magnitude[:rows, :cols].ravel(), minlength=n_cells_r * n_cells_c * n_bins)
+    sums = np.bincount(flat, weights=magnitude[:rows, :cols].ravel(),
+                       minlength=n_cells_r * n_cells_c * n_bins)
     return sums.reshape(n_cells_r, n_cells_c, n_bins) / (cell_size * cell_size)
 
 

@@ -15,7 +15,7 @@ import torch
 
 from ferviz.checkpoint import LoadedModel
 from ferviz.errors import ImageError
-from ferviz.faces import FaceBox, find_faces
+from ferviz.faces import FaceBox, FaceOptions, find_faces
 from ferviz.imageio import DecodedImage, decode_image
 from ferviz.preprocess import faces_to_tensor, resize_square
 
@@ -27,27 +27,42 @@ class FacePrediction:
     index: int
     box: FaceBox
     crop: np.ndarray  # (64, 64) uint8 grayscale, what the model saw (before input-mode planes)
-    fallback: bool  # True: no face was found and this is the centre square of the image
+    fallback: bool  # True: no face was found and this is the centre square of the image (asked for)
     label: str
     confidence: float
     probs: dict[str, float]
+
+
+    @property
+    def status(self) -> str:
+        """``face`` for a detected face, ``centre crop`` for the fallback square (never called a face)."""
+        return "centre crop" if self.fallback else "face"
+
+
+NO_FACE = "no face found"  # the status of a picture without a face: it gets no expression label
 
 
 @dataclass
 class ImagePrediction:
     name: str
     image: DecodedImage
-    faces: list[FacePrediction]
-    message: str | None  # for the user: no face (centre-crop fallback), faces capped, ...
+    faces: list[FacePrediction]  # empty when no face was found (and no centre crop was asked for)
+    message: str | None  # for the user: no face found, centre-crop fallback, faces capped, ...
     seconds: float  # decode + detect + preprocess + model
     notes: tuple[str, ...] = field(default_factory=tuple)
+    detector: str = ""  # the detector that searched ('' for a dataset crop: no detection)
 
     def rows(self) -> list[dict]:
-        """One flat dict per face (for CSV / JSON / DataFrames)."""
+        """One flat dict per face (for CSV / JSON / DataFrames); one ``no face found`` row without a label
+        when the picture has no face."""
+        if not self.faces:
+            return [{"image": self.name, "face": None, "status": NO_FACE, "x": None, "y": None, "w": None,
+                     "h": None, "detector_confidence": None, "label": "", "confidence": None}]
         out = []
         for f in self.faces:
-            out.append({"image": self.name, "face": f.index, "x": f.box.x, "y": f.box.y, "w": f.box.w,
-                        "h": f.box.h, "fallback": f.fallback, "label": f.label,
+            detected = f.box.score if f.box.score is not None else f.box.neighbours
+            out.append({"image": self.name, "face": f.index, "status": f.status, "x": f.box.x, "y": f.box.y,
+                        "w": f.box.w, "h": f.box.h, "detector_confidence": detected, "label": f.label,
                         "confidence": round(f.confidence, 6), **{k: round(v, 6) for k, v in f.probs.items()}})
         return out
 
@@ -61,19 +76,21 @@ def classify_crops(loaded: LoadedModel, crops: np.ndarray) -> np.ndarray:
     return torch.softmax(loaded.model(x), dim=1).numpy()
 
 
-def predict_decoded(loaded: LoadedModel, image: DecodedImage, *, max_faces: int = 20, t0: float | None = None
-                    ) -> ImagePrediction:
-    """Detect every face of an already decoded image and classify each one."""
+def predict_decoded(loaded: LoadedModel, image: DecodedImage, *, options: FaceOptions = FaceOptions(),
+                    t0: float | None = None) -> ImagePrediction:
+    """Detect every face of an already decoded image and classify each one (none found: no label)."""
     t0 = time.perf_counter() if t0 is None else t0
     prep = loaded.preprocessing
-    search = find_faces(image.rgb, size=prep.size, margin=prep.face_margin, max_faces=max_faces)
-    probs = classify_crops(loaded, np.stack([f.crop64 for f in search.faces]))
+    search = find_faces(image.rgb, size=prep.size, margin=prep.face_margin, **options.kwargs())
+    crops = np.stack([f.crop64 for f in search.faces]) if search.faces else np.zeros((0, prep.size, prep.size))
+    probs = classify_crops(loaded, crops)
     faces = []
     for face, p in zip(search.faces, probs, strict=True):
         k = int(p.argmax())
         faces.append(FacePrediction(face.index, face.box, face.crop64, face.fallback, loaded.labels[k],
                                     float(p[k]), {name: float(v) for name, v in zip(loaded.labels, p, strict=True)}))
-    return ImagePrediction(image.name, image, faces, search.message, time.perf_counter() - t0, image.notes)
+    return ImagePrediction(image.name, image, faces, search.message, time.perf_counter() - t0, image.notes,
+                           search.detector)
 
 
 def predict_crop(loaded: LoadedModel, crop: np.ndarray, *, name: str = "face crop") -> ImagePrediction:
@@ -94,15 +111,15 @@ def predict_crop(loaded: LoadedModel, crop: np.ndarray, *, name: str = "face cro
 
 
 def predict_image(loaded: LoadedModel, data: bytes | str | Path, *, name: str | None = None,
-                  max_faces: int = 20) -> ImagePrediction:
+                  options: FaceOptions = FaceOptions()) -> ImagePrediction:
     """Decode untrusted bytes or a path (raises :class:`~ferviz.errors.ImageError`) and predict every face."""
     t0 = time.perf_counter()
     image = decode_image(data, name=name)
-    return predict_decoded(loaded, image, max_faces=max_faces, t0=t0)
+    return predict_decoded(loaded, image, options=options, t0=t0)
 
 
 def predict(loaded: LoadedModel, content: bytes | str | Path | np.ndarray, *, name: str | None = None,
-            max_faces: int = 20) -> ImagePrediction:
+            options: FaceOptions = FaceOptions()) -> ImagePrediction:
     """The one prediction entry point: a file's bytes, a path, or an array, to every face's expression.
 
     Parameters
@@ -115,8 +132,8 @@ def predict(loaded: LoadedModel, content: bytes | str | Path | np.ndarray, *, na
         whole picture (a webcam frame, a whole-frame dataset item): faces are detected first.
     name : str, optional
         Shown in messages and results (defaults to the file name, or "image").
-    max_faces : int
-        Detected faces beyond this are dropped, with a message.
+    options : FaceOptions
+        Detector, minimum confidence, no-face fallback, alignment, face cap.
 
     Raises
     ------
@@ -124,7 +141,7 @@ def predict(loaded: LoadedModel, content: bytes | str | Path | np.ndarray, *, na
         An undecodable file or an array of another shape or dtype, with a message naming ``name``.
     """
     if not isinstance(content, np.ndarray):
-        return predict_image(loaded, content, name=name, max_faces=max_faces)
+        return predict_image(loaded, content, name=name, options=options)
     shown = name or "image"
     if content.ndim == 2:
         return predict_crop(loaded, content, name=shown)
@@ -133,4 +150,4 @@ def predict(loaded: LoadedModel, content: bytes | str | Path | np.ndarray, *, na
                          f"got {content.dtype} {content.shape}")
     rgb = np.ascontiguousarray(content)
     image = DecodedImage(rgb=rgb, name=shown, original_size=(rgb.shape[1], rgb.shape[0]), scale=1.0)
-    return predict_decoded(loaded, image, max_faces=max_faces)
+    return predict_decoded(loaded, image, options=options)

@@ -25,7 +25,10 @@ ALIASES: dict[str, str] = {
 def canonical(name: str) -> str:
     """Return the canonical class name for ``name`` (case-insensitive, aliases resolved).
 
-    Raises ``KeyError`` naming the accepted names when ``name`` is unknown.
+    Raises
+    ------
+    KeyError
+        When ``name`` is unknown; the message names the accepted names.
     """
     key = name.strip().lower()
     key = ALIASES.get(key, key)

@@ -163,8 +163,16 @@ def nll(probs: np.ndarray, y_true: np.ndarray, eps: float = 1e-12) -> float:
 class Reliability:
     """Reliability diagram data: equal-width confidence bins over [0, 1], right-closed.
 
-    ``edges`` is (B + 1,); ``confidence``, ``accuracy`` (NaN in empty bins) and ``counts`` are (B,).
-    ``ece`` = sum_b (n_b / N) |accuracy_b - confidence_b|, in [0, 1].
+    Attributes
+    ----------
+    edges : (B + 1,) ndarray
+        The bin edges.
+    confidence, accuracy : (B,) ndarray
+        Mean confidence and accuracy per bin (NaN in empty bins).
+    counts : (B,) ndarray
+        Samples per bin.
+    ece : float
+        sum_b (n_b / N) |accuracy_b - confidence_b|, in [0, 1].
     """
 
     edges: np.ndarray
@@ -214,11 +222,27 @@ def reliability(probs: Any, y_true: Any, n_bins: int = 15) -> Reliability:
 class MetricReport:
     """Everything measured on one evaluation, as plain JSON-able values (rates in [0, 1]).
 
-    ``per_class`` holds one dict per class (``class``, :data:`COUNTS`, :data:`RATES`); ``macro`` and
-    ``weighted`` map each of :data:`RATES` to its average; ``accuracy`` is eq. 26; ``scores`` holds
-    ``balanced_accuracy`` and ``macro_f1``, plus ``top2_accuracy``, ``nll`` and ``ece`` when
-    probabilities were given, whose reliability bins are in ``reliability``. ``meta`` is free-form
-    (dataset, split, model, ...) and must itself be JSON values (lists, not tuples).
+    Attributes
+    ----------
+    class_names : list of str
+        The K class names in index order.
+    confusion : list of list of int
+        The (K, K) confusion matrix, rows true, columns predicted.
+    per_class : list of dict
+        One dict per class (``class``, :data:`COUNTS`, :data:`RATES`).
+    macro, weighted : dict of str to float
+        Each of :data:`RATES` mapped to its macro / support-weighted average.
+    accuracy : float
+        Eq. 26.
+    n : int
+        Number of samples.
+    scores : dict of str to float
+        ``balanced_accuracy`` and ``macro_f1``, plus ``top2_accuracy``, ``nll`` and ``ece`` when
+        probabilities were given.
+    reliability : dict or None
+        The reliability bins (:meth:`Reliability.to_dict`) when probabilities were given.
+    meta : dict
+        Free-form (dataset, split, model, ...); must itself be JSON values (lists, not tuples).
     """
 
     class_names: list[str]
@@ -246,7 +270,8 @@ class MetricReport:
         try:
             return cls(**data)
         except TypeError as err:
-            raise MetricError(f"not a MetricReport dict ({err}); was it written by MetricReport.to_json?") from err
+            raise MetricError(f"not a MetricReport dict ({err}); "
+                              "was it written by MetricReport.to_json?") from err
 
     def to_json(self, path: str | Path) -> Path:
         """Write the report as indented JSON; returns the path. Floats round-trip exactly."""

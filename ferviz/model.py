@@ -3,7 +3,8 @@
 Jayaraman & Mahendran, Sci. Rep. 2025, made concrete by ``shared/docs/METHOD.md`` (§2-5):
 
     image (B, in_ch, 64, 64)
-      -> DCNN: C1 5x5@32 -> BN -> act -> S1 pool -> C2 5x5@64 -> BN -> act -> S2 pool -> C3 5x5@128 -> BN -> act
+      -> DCNN: C1 5x5@32 -> BN -> act -> S1 pool -> C2 5x5@64 -> BN -> act -> S2 pool
+               -> C3 5x5@128 -> BN -> act
       -> tokens X (B, N, C), N = H*W (81 for `valid`, 256 for `same` padding)
       -> BiLSTM, forward + backward outputs summed (eq. 12)           (B, N, C)
       -> L dual-attention layers: spatial (R_g groups, N x N or N x N/4) || channel (G_w groups, CH_w x CH_w),
@@ -67,15 +68,18 @@ class ModelConfig:
             "padding": (self.padding in ("valid", "same"), "'valid' or 'same'"),
             "recurrent": (self.recurrent in ("bilstm", "lstm", "none"), "'bilstm', 'lstm' or 'none'"),
             "scan": (self.scan in ("raster", "rows"), "'raster' or 'rows'"),
-            "attention": (self.attention in ("dual", "spatial", "channel", "none"), "dual/spatial/channel/none"),
+            "attention": (self.attention in ("dual", "spatial", "channel", "none"),
+                          "dual/spatial/channel/none"),
             "gate_activation": (self.gate_activation in ACTIVATIONS, f"one of {sorted(ACTIVATIONS)}"),
-            "channels": (self.channels[2] % self.spatial_groups == 0 and self.channels[2] % self.channel_groups == 0,
+            "channels": (self.channels[2] % self.spatial_groups == 0
+                         and self.channels[2] % self.channel_groups == 0,
                          "C3 divisible by spatial_groups and channel_groups"),
             "n_layers": (self.n_layers >= 1, ">= 1"),
         }
         for name, (ok, expected) in checks.items():
             if not ok:
-                raise ValueError(f"ModelConfig.{name}={getattr(self, name)!r} is invalid: expected {expected}")
+                raise ValueError(f"ModelConfig.{name}={getattr(self, name)!r} is invalid: "
+                                 f"expected {expected}")
 
     @property
     def in_channels(self) -> int:
@@ -293,9 +297,25 @@ class Branch(nn.Module):
         if distill:
             self.distill = SpatialDistill(c, ratio) if kind == "spatial" else ChannelDistill(c)
 
-    def forward(self, x: torch.Tensor, k: torch.Tensor, hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: this branch's input tokens (B, N, C); k: the key tokens (B, N, C) (the other branch's
-        projection under cross-fusion). Returns (output (B, N, C), attention)."""
+    def forward(self, x: torch.Tensor, k: torch.Tensor,
+                hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Attend over one branch's tokens.
+
+        Parameters
+        ----------
+        x : (B, N, C) tensor
+            This branch's input tokens.
+        k : (B, N, C) tensor
+            The key tokens (the other branch's projection under cross-fusion).
+        hw : (int, int)
+            The (H, W) token grid, for the distillation convolutions.
+
+        Returns
+        -------
+        output : (B, N, C) tensor
+        attention : tensor
+            (B, R_g, N, N_k) for the spatial branch, (B, G_w, CH_w, CH_w) for the channel branch.
+        """
         q, v = self.q(x), self.v(x)
         kd, vd = (self.distill(k, hw), self.distill(v, hw)) if self.distill is not None else (k, v)
         attend = self._spatial if self.kind == "spatial" else self._channel
@@ -332,11 +352,27 @@ class DualAttentionLayer(nn.Module):
         super().__init__()
         self.cross = cross
         use_s, use_c = cfg.attention in ("dual", "spatial"), cfg.attention in ("dual", "channel")
-        self.spatial = Branch("spatial", c, cfg.spatial_groups, cfg.distill, cfg.distill_ratio) if use_s else None
-        self.channel = Branch("channel", c, cfg.channel_groups, cfg.distill, cfg.distill_ratio) if use_c else None
+        self.spatial = (Branch("spatial", c, cfg.spatial_groups, cfg.distill, cfg.distill_ratio)
+                        if use_s else None)
+        self.channel = (Branch("channel", c, cfg.channel_groups, cfg.distill, cfg.distill_ratio)
+                        if use_c else None)
 
     def forward(self, s: torch.Tensor, ch: torch.Tensor, hw: tuple[int, int]):
-        """s, ch: the spatial/channel branch inputs (B, N, C). Returns (s', ch', spatial attn, channel attn)."""
+        """Run both branches on their inputs.
+
+        Parameters
+        ----------
+        s, ch : (B, N, C) tensor
+            The spatial and channel branch inputs.
+        hw : (int, int)
+            The (H, W) token grid.
+
+        Returns
+        -------
+        tuple
+            ``(s', ch', spatial attn, channel attn)``; a missing branch passes its input through and
+            gives None as its attention.
+        """
         s_attn = c_attn = None
         if self.cross:  # eq. 16: AM_S(Q_S, K_C, V_S) and AM_C(Q_C, K_S, V_C)
             k_for_s, k_for_c = self.channel.k(ch), self.spatial.k(s)
@@ -372,11 +408,30 @@ class InteractiveLearning(nn.Module):
 class ForwardTrace:
     """Every intermediate of one forward pass (all tensors detached only if the caller detaches).
 
-    Shapes for a batch of B, C = 128 channels, an H x W grid (N = H*W tokens):
-    conv1/conv2/conv3 (B, C_i, H_i, W_i); tokens (B, N, C); lstm (B, N, C) (directions summed);
-    lstm_directions (B, N, 2, C) or None; spatial[l] (B, R_g, N, N_k) with N_k = N, or
-    ceil(H/2)*ceil(W/2) after distillation; channel[l] (B, G_w, CH_w, CH_w); spatial_out[l] and
-    channel_out[l] (B, N, C); fused (B, N, C); pooled (B, C); hidden (B, 300); logits (B, classes).
+    Shapes are for a batch of B, C = 128 channels and an H x W grid (N = H*W tokens).
+
+    Attributes
+    ----------
+    grid : (int, int)
+        (H, W) of the C3 map.
+    conv1, conv2, conv3 : (B, C_i, H_i, W_i) tensor
+        The DCNN's feature maps.
+    tokens : (B, N, C) tensor
+        C3 as a sequence.
+    lstm : (B, N, C) tensor
+        The recurrence's output (directions summed).
+    lstm_directions : (B, N, 2, C) tensor or None
+        Both directions of a BiLSTM.
+    spatial : list of (B, R_g, N, N_k) tensor
+        Per layer; N_k = N, or ceil(H/2)*ceil(W/2) after distillation.
+    channel : list of (B, G_w, CH_w, CH_w) tensor
+        Per layer.
+    spatial_out, channel_out : list of (B, N, C) tensor
+        Per layer, the branch outputs.
+    fused : (B, N, C) tensor
+    pooled : (B, C) tensor
+    hidden : (B, 300) tensor
+    logits : (B, classes) tensor
     """
 
     grid: tuple[int, int]

@@ -1,22 +1,276 @@
-"""Model cards: ship a trained run's best checkpoint into ``models/`` with its measured report.
+"""Model cards: the one module that writes and reads ``models/<name>.json``, the card of a shipped model.
 
-``ferviz ship --run runs/X --name NAME --data PATH`` copies ``runs/X/best.pt`` to ``models/NAME.pt``,
-evaluates it on the split it was selected on, and writes ``models/NAME.json`` (machine-readable card,
-incl. sha256, verified on every load) and ``models/NAME.md`` (human-readable). Every number in a card is
-computed here from the files; nothing is typed in by hand.
+Writing. ``ferviz ship --run runs/X --name NAME --data PATH`` copies ``runs/X/best.pt`` to
+``models/NAME.pt``, evaluates it on the split it was selected on, and writes ``models/NAME.json``
+(machine-readable card, incl. sha256, verified on every load) and ``models/NAME.md`` (human-readable).
+Every number in a card is computed here from the files; nothing is typed in by hand.
+
+Reading. :func:`read_card` (a card file) and :func:`card_beside` (the card beside a checkpoint, if any)
+give a typed :class:`ModelCard`; :meth:`ModelCard.to_dict` is exactly the JSON that :func:`ship` writes.
+Cards written before fine-tuning stages were recorded lack ``stages`` and ``total_train_seconds`` and
+still read. A file that is not JSON, not an object, or holds a value of the wrong type raises
+:class:`ModelCardError` naming the file.
+
+Home page. :func:`card_summary` merges a card with what the checkpoint itself records (its fallback
+when there is no card) into a :class:`CardSummary`; the remaining functions put it in tables and words.
+Nothing here imports Streamlit.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
+import logging
+import os
 import platform
+import re
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ferviz.checkpoint import file_sha256, load_checkpoint
-from ferviz.evaluation import Evaluation
+import pandas as pd
 
+from ferviz.checkpoint import LoadedModel, card_path, file_sha256, load_checkpoint
+from ferviz.errors import CheckpointError, FervizError
+from ferviz.metrics import MetricReport
+from ferviz.reported import DATASETS, PROPOSED, TABLES
+
+if TYPE_CHECKING:
+    from ferviz.evaluation import Evaluation
+
+log = logging.getLogger(__name__)
+
+
+class ModelCardError(CheckpointError, ValueError):
+    """A model card is unreadable or malformed; the message names the file and what is wrong."""
+
+
+# ------------------------------------------------------------------------------------------ the card
+
+@dataclass(frozen=True)
+class Stage:
+    """One ``ferviz train`` run in a model's making; a fine-tuned model has one per run, first first."""
+
+    command: str = ""
+    epochs: int | None = None
+    best_epoch: int | None = None
+    train_seconds: float | None = None
+    init: str = ""  # the checkpoint this run started from (``--init``); "" for a run from scratch
+    teacher: str = ""  # the knowledge-distillation teacher (``--teacher``); "" without one
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stage as it is written in a card's ``stages`` list."""
+        return {"command": self.command, "epochs": self.epochs, "best_epoch": self.best_epoch,
+                "train_seconds": self.train_seconds, "init": self.init, "teacher": self.teacher}
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> Stage:
+        """Inverse of :meth:`to_dict`; missing keys take their defaults, ``where`` names it in errors."""
+        get = _Reader(data, where, "a stage")
+        return cls(command=get.text("command"), epochs=get.integer("epochs"),
+                   best_epoch=get.integer("best_epoch"), train_seconds=get.number("train_seconds"),
+                   init=get.text("init"), teacher=get.text("teacher"))
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A shipped model's card (``models/<name>.json``), one attribute per JSON key.
+
+    ``report`` is a :meth:`ferviz.metrics.MetricReport.to_dict` on the ``selected_on`` split (None when
+    the card has none; :meth:`metric_report` parses it). ``train_seconds`` is the last stage's wall time;
+    ``total_train_seconds`` sums every stage and, like ``stages``, is missing (None, ``()``) from cards
+    older than stages. ``history`` has one row of ``log.csv`` (as floats) per epoch of the last stage.
+    ``path`` is where the card was read from or will be written; it is not part of the JSON.
+    """
+
+    name: str
+    file: str  # the checkpoint's file name, beside the card
+    variant: str = ""
+    sha256: str = ""
+    dataset: str = ""
+    data_file: str = ""
+    train_split: str = ""
+    selected_on: str = ""
+    recipe: str = ""
+    train_config: dict[str, Any] = field(default_factory=dict)
+    command: str = ""
+    epochs: int | None = None
+    best_epoch: int | None = None
+    train_seconds: float | None = None
+    images_per_s: float | None = None
+    machine: str = ""
+    stages: tuple[Stage, ...] = ()
+    total_train_seconds: float | None = None
+    history: tuple[dict[str, float], ...] = ()
+    report: dict[str, Any] | None = None
+    notes: tuple[str, ...] = ()
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def checkpoint(self) -> Path:
+        """The checkpoint this card describes: ``file`` beside the card (just ``file`` without ``path``)."""
+        return self.path.with_name(self.file) if self.path is not None else Path(self.file)
+
+    @property
+    def training_seconds(self) -> float | None:
+        """Wall time of all training: ``total_train_seconds``, else (older cards) ``train_seconds``."""
+        return self.total_train_seconds or self.train_seconds
+
+    def metric_report(self) -> MetricReport | None:
+        """The card's report parsed; None without one.
+
+        Raises
+        ------
+        MetricError
+            When ``report`` is not a :meth:`MetricReport.to_dict` (unknown or missing keys).
+        """
+        return None if self.report is None else MetricReport.from_dict(self.report)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The card as JSON values, keys in the order :func:`ship` writes them.
+
+        ``stages`` and ``total_train_seconds`` are left out when empty, as older cards have them; one
+        note is written as a string (what ``ferviz ship --notes`` gives), several as a list.
+        """
+        data = {"name": self.name, "file": self.file, "variant": self.variant, "sha256": self.sha256,
+                "dataset": self.dataset, "data_file": self.data_file, "train_split": self.train_split,
+                "selected_on": self.selected_on, "recipe": self.recipe, "train_config": self.train_config,
+                "command": self.command, "epochs": self.epochs, "best_epoch": self.best_epoch,
+                "train_seconds": self.train_seconds, "images_per_s": self.images_per_s,
+                "machine": self.machine}
+        if self.stages:
+            data["stages"] = [s.to_dict() for s in self.stages]
+        if self.total_train_seconds is not None:
+            data["total_train_seconds"] = self.total_train_seconds
+        data.update(history=list(self.history), report=self.report,
+                    notes=self.notes[0] if len(self.notes) == 1 else (list(self.notes) or ""))
+        return copy.deepcopy(data)
+
+    @classmethod
+    def from_dict(cls, data: Any, path: str | Path | None = None) -> ModelCard:
+        """A card from its JSON object (missing keys take their defaults; JSON ``null`` counts as missing).
+
+        Parameters
+        ----------
+        data : dict
+            The parsed ``<name>.json``.
+        path : str or Path, optional
+            Where it was read from: names the file in errors, and gives the defaults of ``name``
+            (the file's stem) and ``file`` (``<stem>.pt``).
+
+        Returns
+        -------
+        ModelCard
+
+        Raises
+        ------
+        ModelCardError
+            When ``data`` is not a dict or a value has the wrong type. ``command`` may be a string or
+            a list of words (joined with spaces), ``notes`` a string or a list of strings.
+        """
+        path = Path(path) if path is not None else None
+        where = path.name if path is not None else "model card"
+        get = _Reader(copy.deepcopy(data), where, "a model card")  # shares no mutable value with ``data``
+        name = get.text("name", default=path.stem if path is not None else "")
+        stem = path.stem if path is not None else name
+        return cls(
+            name=name, file=get.text("file") or (f"{stem}.pt" if stem else ""), variant=get.text("variant"),
+            sha256=get.text("sha256"), dataset=get.text("dataset"), data_file=get.text("data_file"),
+            train_split=get.text("train_split"), selected_on=get.text("selected_on"),
+            recipe=get.text("recipe"), train_config=get.mapping("train_config") or {},
+            command=get.words("command"), epochs=get.integer("epochs"), best_epoch=get.integer("best_epoch"),
+            train_seconds=get.number("train_seconds"), images_per_s=get.number("images_per_s"),
+            machine=get.text("machine"),
+            stages=tuple(Stage.from_dict(s, f"{where}: stage {k}")
+                         for k, s in enumerate(get.rows("stages"), 1)),
+            total_train_seconds=get.number("total_train_seconds"), history=tuple(get.rows("history")),
+            report=get.mapping("report"), notes=get.sentences("notes"), path=path)
+
+
+def read_card(path: str | Path) -> ModelCard:
+    """Read the model card ``path`` (a ``<name>.json``).
+
+    Raises
+    ------
+    ModelCardError
+        When the file cannot be read, is not JSON, or is not a well-formed card (see
+        :meth:`ModelCard.from_dict`); the message names the file.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, OSError, UnicodeDecodeError) as exc:
+        raise ModelCardError(f"{path.name}: unreadable model card ({exc})") from None
+    return ModelCard.from_dict(data, path)
+
+
+def card_beside(checkpoint: str | Path) -> ModelCard | None:
+    """The card beside ``checkpoint`` (``<stem>.json``), or None when there is none.
+
+    Raises
+    ------
+    ModelCardError
+        When the card exists but cannot be read (see :func:`read_card`).
+    """
+    path = card_path(checkpoint)
+    return read_card(path) if path.is_file() else None
+
+
+class _Reader:
+    """Typed access to the keys of one JSON object; a value of the wrong type raises ModelCardError."""
+
+    def __init__(self, data: Any, where: str, what: str):
+        if not isinstance(data, dict):
+            raise ModelCardError(f"{where}: {what} must be a JSON object, got {type(data).__name__}")
+        self.data, self.where = data, where
+
+    def _get(self, key: str, kinds: type | tuple[type, ...], what: str) -> Any:
+        """``data[key]``, None when missing or null; refused unless one of ``kinds`` (bools never count)."""
+        value = self.data.get(key)
+        if value is not None and (not isinstance(value, kinds) or isinstance(value, bool)):
+            raise ModelCardError(f"{self.where}: {key!r} must be {what}, got {type(value).__name__}")
+        return value
+
+    def text(self, key: str, default: str = "") -> str:
+        value = self._get(key, str, "a string")
+        return default if value is None else value
+
+    def integer(self, key: str) -> int | None:
+        return self._get(key, int, "an integer")
+
+    def number(self, key: str) -> float | None:
+        return self._get(key, (int, float), "a number")
+
+    def mapping(self, key: str) -> dict[str, Any] | None:
+        return self._get(key, dict, "an object")
+
+    def rows(self, key: str) -> list[dict[str, Any]]:
+        """A list of objects; empty when missing."""
+        values = self._get(key, list, "a list of objects") or []
+        if not all(isinstance(v, dict) for v in values):
+            raise ModelCardError(f"{self.where}: {key!r} must be a list of objects")
+        return values
+
+    def _strings(self, key: str) -> str | list[str] | None:
+        value = self._get(key, (str, list), "a string or a list of strings")
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise ModelCardError(f"{self.where}: {key!r} must be a string or a list of strings")
+        return value
+
+    def words(self, key: str) -> str:
+        """A string, or a list of words (an ``argv``) joined with spaces; "" when missing."""
+        value = self._strings(key)
+        return " ".join(value) if isinstance(value, list) else value or ""
+
+    def sentences(self, key: str) -> tuple[str, ...]:
+        """A string as one sentence, a list as several; ``()`` when missing or empty."""
+        value = self._strings(key)
+        return tuple(value) if isinstance(value, list) else (value,) if value else ()
+
+
+# ---------------------------------------------------------------------------------------- writing
 
 def run_summary(run_dir: Path) -> dict:
     """Recipe, command, epochs and wall time of a training run, from its run.json and log.csv."""
@@ -33,50 +287,73 @@ def run_summary(run_dir: Path) -> dict:
             "history": [{k: float(v) for k, v in r.items()} for r in rows]}
 
 
-def stages(run: dict) -> list[dict]:
+def stages(run: dict) -> list[Stage]:
     """The runs that led to ``run``, first stage first: a fine-tuned run (``--init``) lists its start too."""
     earlier = stages(run["init_run"]) if run.get("init_run") else []
-    return [*earlier, {"command": " ".join(run["argv"]), "epochs": run["epochs_run"], "best_epoch": run["best_epoch"],
-                       "train_seconds": run["train_seconds"], "init": run["train"].get("init", ""),
-                       "teacher": run["train"].get("teacher", "")}]
+    return [*earlier, Stage(command=" ".join(run["argv"]), epochs=run["epochs_run"],
+                            best_epoch=run["best_epoch"], train_seconds=run["train_seconds"],
+                            init=run["train"].get("init", ""), teacher=run["train"].get("teacher", ""))]
 
 
-def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: str = "") -> dict:
+def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: str = "") -> ModelCard:
+    """The card of checkpoint ``ckpt``: trained by ``run`` (:func:`run_summary`), measured by ``evaluation``.
+
+    Parameters
+    ----------
+    name : str
+        The model's name (the card's title).
+    ckpt : Path
+        The shipped checkpoint; its sha256 is recorded, and the card's ``path`` is beside it.
+    run : dict
+        :func:`run_summary` of the run that produced ``ckpt``.
+    evaluation : Evaluation
+        ``ckpt`` evaluated on the split it was selected on.
+    notes : str, optional
+        Free text for the card's end.
+
+    Returns
+    -------
+    ModelCard
+    """
     report = evaluation.report
     meta = run["meta"]
     steps = stages(run)
-    return {"name": name, "file": ckpt.name, "variant": run["variant"], "sha256": file_sha256(ckpt),
-            "dataset": report.meta.get("dataset") or meta.get("dataset", ""), "data_file": meta.get("data", ""),
-            "train_split": meta.get("train_split", ""), "selected_on": meta.get("select_split", ""),
-            "recipe": meta.get("recipe", ""), "train_config": run["train"],
-            "command": " ".join(run["argv"]), "epochs": run["epochs_run"], "best_epoch": run["best_epoch"],
-            "train_seconds": run["train_seconds"], "images_per_s": run["images_per_s"],
-            "machine": " ".join(filter(None, [platform.machine(), platform.processor(), f"({_cpu_count()} cores)"])),
-            "stages": steps, "total_train_seconds": sum(s["train_seconds"] for s in steps),
-            "history": run["history"], "report": report.to_dict(), "notes": notes}
+    return ModelCard(
+        name=name, file=ckpt.name, variant=run["variant"], sha256=file_sha256(ckpt),
+        dataset=report.meta.get("dataset") or meta.get("dataset", ""), data_file=meta.get("data", ""),
+        train_split=meta.get("train_split", ""), selected_on=meta.get("select_split", ""),
+        recipe=meta.get("recipe", ""), train_config=run["train"], command=" ".join(run["argv"]),
+        epochs=run["epochs_run"], best_epoch=run["best_epoch"], train_seconds=run["train_seconds"],
+        images_per_s=run["images_per_s"],
+        machine=" ".join(filter(None, [platform.machine(), platform.processor(), f"({_cpu_count()} cores)"])),
+        stages=tuple(steps), total_train_seconds=sum(s.train_seconds for s in steps),
+        history=tuple(run["history"]), report=report.to_dict(), notes=(notes,) if notes else (),
+        path=card_path(ckpt))
 
 
 def _cpu_count() -> int:
-    import os
-
     return os.cpu_count() or 0
 
 
-def card_markdown(card: dict) -> str:
-    report = card["report"]
+def card_markdown(card: ModelCard) -> str:
+    """The human-readable card (``<name>.md``): headline numbers, recipe, how to reproduce, per-class table.
+
+    ``card`` must carry a report (every card :func:`build_card` makes does).
+    """
+    report = card.report
     acc = report["accuracy"] * 100
     f1 = report["macro"]["f1"] * 100
-    lines = [f"# {card['name']}", "", f"Variant `{card['variant']}`, trained on {card['dataset']} "
-             f"{card['train_split']}, best epoch selected on **{card['selected_on']}** "
+    lines = [f"# {card.name}", "", f"Variant `{card.variant}`, trained on {card.dataset} "
+             f"{card.train_split}, best epoch selected on **{card.selected_on}** "
              f"(so these numbers are selection-split numbers, not a held-out test).", "",
-             f"- accuracy **{acc:.2f} %**, macro-F1 **{f1:.2f} %** on {card['selected_on']} "
+             f"- accuracy **{acc:.2f} %**, macro-F1 **{f1:.2f} %** on {card.selected_on} "
              f"({report['n']} images)",
-             f"- recipe `{card['recipe']}`; {card['epochs']} epochs, best at {card['best_epoch']}; "
-             f"{card['train_seconds'] / 60:.0f} min on {card['machine']} (~{card['images_per_s']} img/s)",
+             f"- recipe `{card.recipe}`; {card.epochs} epochs, best at {card.best_epoch}; "
+             f"{card.train_seconds / 60:.0f} min on {card.machine} (~{card.images_per_s} img/s)",
              *_stage_lines(card),
-             f"- sha256 `{card['sha256']}` (verified on load)", "", "Reproduce:", "", "```",
-             *[s["command"] for s in card.get("stages", [])[:-1]], card["command"],
-             f"ferviz ship --run <OUT> --name {card['name']} --data <fer2013 copy>", "```", "",
+             f"- sha256 `{card.sha256}` (verified on load)", "", "Reproduce:", "", "```",
+             *[s.command for s in card.stages[:-1]], card.command,
+             f"ferviz ship --run <OUT> --name {card.name} --data <fer2013 copy>", "```", "",
              "| class | precision | recall | specificity | F1 | support |", "|---|---|---|---|---|---|"]
     for row in report["per_class"]:
         lines.append(f"| {row['class']} | {row['precision'] * 100:.1f} | {row['recall'] * 100:.1f} | "
@@ -84,35 +361,221 @@ def card_markdown(card: dict) -> str:
     lines += ["", "Confusion matrix (rows true, columns predicted): " + ", ".join(report["class_names"]), "", "```"]
     lines += [" ".join(f"{v:5d}" for v in row) for row in report["confusion"]]
     lines += ["```", ""]
-    if card.get("notes"):
-        lines += [card["notes"], ""]
+    if card.notes:
+        lines += ["\n".join(card.notes), ""]
     return "\n".join(lines)
 
 
-def _stage_lines(card: dict) -> list[str]:
+def _stage_lines(card: ModelCard) -> list[str]:
     """Where training started from, and any teacher, in words (empty for a single from-scratch run)."""
-    steps = card.get("stages", [])
+    steps = card.stages
     lines = []
-    last = steps[-1] if steps else {}
-    if last.get("init"):
-        lines.append(f"- fine-tuned from `{Path(last['init']).name}` of an earlier run"
+    last = steps[-1] if steps else Stage()
+    if last.init:
+        lines.append(f"- fine-tuned from `{Path(last.init).name}` of an earlier run"
                      + (f" ({len(steps) - 1} earlier stage(s), commands below; "
-                        f"{card['total_train_seconds'] / 60:.0f} min of training in all)" if len(steps) > 1 else ""))
-    if last.get("teacher"):
-        kd = card.get("train_config", {})
-        lines.append(f"- knowledge distillation from teacher `{Path(last['teacher']).name}` "
+                        f"{card.training_seconds / 60:.0f} min of training in all)"
+                        if len(steps) > 1 else ""))
+    if last.teacher:
+        kd = card.train_config
+        lines.append(f"- knowledge distillation from teacher `{Path(last.teacher).name}` "
                      f"(T = {kd.get('kd_temperature')}, weight {kd.get('kd_alpha')})")
     return lines
 
 
-def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str = "") -> dict:
+def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str = "") -> ModelCard:
     """Copy ``run_dir/best.pt`` to ``models_dir/name.pt``, evaluate it, write the card (.json + .md)."""
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / f"{name}.pt"
     shutil.copyfile(run_dir / "best.pt", target)
-    target.with_suffix(".json").unlink(missing_ok=True)  # the old card's sha256 no longer applies
+    card_path(target).unlink(missing_ok=True)  # the old card's sha256 no longer applies
     evaluation = evaluation_fn(load_checkpoint(target))
     card = build_card(name, target, run_summary(run_dir), evaluation, notes)
-    target.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    card.path.write_text(json.dumps(card.to_dict(), indent=1))
     target.with_suffix(".md").write_text(card_markdown(card))
     return card
+
+
+# ---------------------------------------------------------------------------------- the home page
+
+#: Headline metrics in display order, with their display names.
+METRIC_NAMES: dict[str, str] = {
+    "accuracy": "Accuracy", "macro_f1": "Macro F1", "balanced_accuracy": "Balanced accuracy",
+    "top2_accuracy": "Top-2 accuracy", "ece": "Calibration error (ECE)", "nll": "NLL (nats)",
+}
+_NOT_FRACTIONS = ("nll", "loss")
+_PER_CLASS_COLUMNS = ["support", "precision", "recall", "specificity", "f1"]
+
+
+@dataclass(frozen=True, eq=False)
+class CardSummary:
+    """Everything the home page shows about one model; rates are fractions in [0, 1].
+
+    ``source`` is ``"model card"`` when ``<name>.json`` was read and ``"checkpoint"`` otherwise.
+    ``per_class`` has one row per class (index: class name) with ``support`` and rates in percent,
+    or is None without a readable report. ``problems`` lists what could not be read, one sentence each.
+    """
+
+    name: str
+    variant: str
+    sha256: str
+    source: str
+    labels: tuple[str, ...]
+    input_mode: str
+    n_params: int
+    dataset: str | None = None
+    train_split: str | None = None
+    selected_on: str | None = None
+    recipe: str | None = None
+    epochs: int | None = None
+    best_epoch: int | None = None
+    train_seconds: float | None = None
+    command: str | None = None
+    stages: tuple[Stage, ...] = ()  # a fine-tuned model's training runs, first first
+    notes: tuple[str, ...] = ()
+    metrics: dict[str, float] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    per_class: pd.DataFrame | None = None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def sha_short(self) -> str:
+        """The first 12 hex digits of the checkpoint's sha256."""
+        return self.sha256[:12]
+
+
+def card_summary(loaded: LoadedModel, card: ModelCard | None) -> CardSummary:
+    """Merge a model card (preferred) with what the checkpoint records (fallback).
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The model whose card this is.
+    card : ModelCard or None
+        :func:`card_beside`'s result; None when the model has no card yet.
+
+    Returns
+    -------
+    CardSummary
+    """
+    meta = dict(loaded.meta)
+    given = card if card is not None else ModelCard(name="", file="")  # every field empty: meta decides
+    problems: list[str] = []
+    per_class, metrics = None, _numeric(loaded.metrics)
+    if given.report is not None:
+        try:
+            report = given.metric_report()
+            per_class, metrics = per_class_table(report), report_metrics(report)
+        except (FervizError, KeyError, ValueError, TypeError) as exc:
+            problems.append(f"the card's metric report could not be read ({exc})")
+            log.warning("model card of %s: unreadable report: %s", loaded.path.name, exc)
+    settings = meta.get("train") if isinstance(meta.get("train"), dict) else {}
+    seconds = given.training_seconds
+    return CardSummary(
+        name=given.name or loaded.path.stem, variant=given.variant or loaded.variant,
+        sha256=loaded.sha256, source="model card" if card is not None else "checkpoint",
+        labels=tuple(loaded.labels), input_mode=loaded.preprocessing.input_mode,
+        n_params=sum(p.numel() for p in loaded.model.parameters()),
+        dataset=_text(given.dataset or meta.get("data") or meta.get("dataset")),
+        train_split=_text(given.train_split or meta.get("train_split")),
+        selected_on=_text(given.selected_on or meta.get("select_split")),
+        recipe=_text(given.recipe or meta.get("recipe")),
+        epochs=_int(given.epochs or settings.get("epochs")), best_epoch=_int(meta.get("epoch")),
+        train_seconds=float(seconds) if seconds is not None else None,
+        command=_text(given.command or meta.get("command")), stages=given.stages, notes=given.notes,
+        metrics=metrics, settings=_flatten(settings), per_class=per_class, problems=tuple(problems))
+
+
+def report_metrics(report: MetricReport) -> dict[str, float]:
+    """Headline numbers of a report: overall accuracy (eq. 26) then its extra scores (macro F1, ...)."""
+    return {"accuracy": float(report.accuracy), **_numeric(report.scores)}
+
+
+def per_class_table(report: MetricReport) -> pd.DataFrame:
+    """Support and per-class precision, recall, specificity and F1 in percent (one decimal)."""
+    table = report.per_class_frame()[_PER_CLASS_COLUMNS].copy()
+    rates = _PER_CLASS_COLUMNS[1:]
+    table[rates] = (table[rates].astype(float) * 100).round(1)
+    table["support"] = table["support"].astype(int)
+    return table
+
+
+def ordered_metrics(metrics: dict[str, float]) -> list[tuple[str, str, str]]:
+    """``(key, display name, formatted value)`` for each metric, known ones first in :data:`METRIC_NAMES` order."""
+    keys = [k for k in METRIC_NAMES if k in metrics] + sorted(k for k in metrics if k not in METRIC_NAMES)
+    return [(k, METRIC_NAMES.get(k, k.replace("_", " ").capitalize()), format_metric(k, metrics[k])) for k in keys]
+
+
+def format_metric(key: str, value: float) -> str:
+    """A fraction as percent with one decimal ("43.3 %"); losses and values outside [0, 1] as numbers."""
+    if key in _NOT_FRACTIONS or not 0.0 <= value <= 1.0:
+        return f"{value:.3f}"
+    return f"{value * 100:.1f} %"
+
+
+def details_frame(summary: CardSummary) -> pd.DataFrame:
+    """Two string columns, ``field`` and ``value``: the card's facts in reading order (missing ones skipped)."""
+    rows = [("data", summary.dataset), ("trained on split", summary.train_split),
+            ("selected on split", summary.selected_on), ("recipe", summary.recipe),
+            ("epochs", summary.epochs), ("selected epoch", summary.best_epoch),
+            ("training time", f"{summary.train_seconds / 60:.1f} min" if summary.train_seconds else None),
+            ("input", f"{summary.input_mode}, 64x64 face crops"), ("parameters", f"{summary.n_params:,}"),
+            ("classes", ", ".join(summary.labels)), ("sha256", summary.sha_short),
+            ("command", summary.command)]
+    if len(summary.stages) > 1:  # fine-tuned: say so, and give every stage's command in order
+        epochs = " + ".join("?" if s.epochs is None else str(s.epochs) for s in summary.stages)
+        rows = [("epochs", f"{epochs} (each stage starts from the previous one's selected epoch)")
+                if k == "epochs" else (k, v) for k, v in rows if k != "command"]
+        rows += [(f"command, stage {k}", s.command) for k, s in enumerate(summary.stages, 1)]
+    return pd.DataFrame([(k, str(v)) for k, v in rows if v not in (None, "")], columns=["field", "value"])
+
+
+def settings_frame(summary: CardSummary) -> pd.DataFrame:
+    """The training settings recorded in the checkpoint as ``setting`` / ``value`` strings."""
+    return pd.DataFrame([(k, str(v)) for k, v in summary.settings.items()], columns=["setting", "value"])
+
+
+def reported_accuracy(dataset: str | None) -> tuple[str, float] | None:
+    """The paper's reported accuracy (percent, Table 4) for the dataset a card names, if it is one of the four."""
+    if not dataset:
+        return None
+    flat = re.sub(r"[^a-z0-9]", "", dataset.lower())
+    table = dict(zip(DATASETS, TABLES["accuracy"][1][PROPOSED], strict=True))
+    for name in sorted(DATASETS, key=len, reverse=True):
+        if re.sub(r"[^a-z0-9]", "", name.lower()) in flat:
+            return name, table[name]
+    return None
+
+
+def _numeric(values: dict) -> dict[str, float]:
+    """The entries of ``values`` that are real numbers (bools excluded), as floats."""
+    return {str(k): float(v) for k, v in values.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def _flatten(values: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level with dotted keys; empty strings dropped."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        elif value != "":
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _text(value: Any) -> str | None:
+    """A card or checkpoint value as one display string: lists joined with spaces, dicts as ``k=v`` pairs."""
+    if value in (None, "", [], {}):
+        return None
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return " ".join(str(v) for v in value)
+    return str(value)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -29,7 +29,8 @@ class NGOResult:
     best_x: np.ndarray  # (dim,) in the unit box
     best_f: float
     evaluations: int
-    history: list[dict] = field(default_factory=list)  # every evaluation: {"x": [...], "f": float, "phase": str}
+    # every evaluation: {"x": [...], "f": float, "phase": str}
+    history: list[dict] = field(default_factory=list)
 
 
 def ngo_minimize(f: Callable[[np.ndarray], float], dim: int, *, population: int = 4, iterations: int = 2,
@@ -71,7 +72,10 @@ def _greedy(pop: np.ndarray, fit: np.ndarray, i: int, cand: np.ndarray, evaluate
 
 
 def decode_bilstm_params(u: np.ndarray) -> dict:
-    """Unit-box point -> cnn_bilstm hyper-parameters: lr in [1e-4, 1e-2] (log), FC width 100-500, dropout 0.1-0.6."""
+    """Unit-box point -> cnn_bilstm hyper-parameters.
+
+    lr in [1e-4, 1e-2] (log scale), FC width 100-500, dropout 0.1-0.6.
+    """
     u = np.clip(np.asarray(u, dtype=float), 0, 1)
     return {"lr": float(10 ** (-4 + 2 * u[0])), "fc_hidden": int(round(100 + 400 * u[1])),
             "dropout": float(round(0.1 + 0.5 * u[2], 3))}

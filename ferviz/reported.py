@@ -151,9 +151,11 @@ def consistency_audit(table: pd.DataFrame | None = None, tol: float = 0.5, micro
     pairs = table[["model", "dataset"]].drop_duplicates().itertuples(index=False)
     rows = [row for model, dataset in pairs for ident in checks
             if (row := _check(lookup, model, dataset, ident, tol, scale)) is not None]
-    columns = ["model", "dataset", "identity", "metric", "value", "compared_with", "expected", "gap", "verdict"]
+    columns = ["model", "dataset", "identity", "metric", "value", "compared_with", "expected", "gap",
+               "verdict"]
     audit = pd.DataFrame(rows, columns=columns)
-    logger.info("consistency audit: %d of %d checks violated", (audit["verdict"] == "violated").sum(), len(audit))
+    logger.info("consistency audit: %d of %d checks violated", (audit["verdict"] == "violated").sum(),
+                len(audit))
     return audit
 
 
@@ -187,7 +189,21 @@ def _check(lookup: pd.Series, model: str, dataset: str, ident: Identity, tol: fl
 class Anchor:
     """A published reference number (percent), from ANCHORS.md; never a number this project measured.
 
-    ``value`` is None where the literature gives only a range, which ``low`` / ``high`` then hold.
+    Attributes
+    ----------
+    name : str
+        The model, tool or group the number belongs to.
+    dataset : str
+    protocol : str
+        The split or protocol the number was obtained on.
+    value : float or None
+        Percent; None where the literature gives only a range, which ``low`` / ``high`` then hold.
+    source : str
+        Where the number was published.
+    note : str
+        Caveats, or ``''``.
+    low, high : float or None
+        The range around or instead of ``value``, where one is given.
     """
 
     name: str
@@ -215,7 +231,8 @@ ANCHORS: tuple[Anchor, ...] = (
            low=60.0, high=66.0),
     Anchor("POSTER V2", "RAF-DB", "test (3,068)", 92.21, "POSTER V2 paper",
            "RAF-DB has no validation split; many papers select on test"),
-    Anchor("APViT", "RAF-DB", "test (3,068)", 91.98, "APViT paper", "author confirms test-set model selection"),
+    Anchor("APViT", "RAF-DB", "test (3,068)", 91.98, "APViT paper",
+           "author confirms test-set model selection"),
     Anchor("CF-DAN", "RAF-DB", "test (3,068)", 92.78, "Zhang et al., Computational Visual Media 10(3), 2024",
            "source of the dual attention and PCP; no public code"),
     Anchor("py-feat v2", "RAF-DB", "test (3,068), end to end", 65.6, _PYFEAT, "macro-F1 0.528"),
@@ -229,6 +246,6 @@ ANCHORS: tuple[Anchor, ...] = (
 
 
 def anchors_frame(dataset: str | None = None) -> pd.DataFrame:
-    """:data:`ANCHORS` as a DataFrame (one row per anchor, its fields as columns), optionally one dataset's."""
+    """:data:`ANCHORS` as a DataFrame (a row per anchor, its fields as columns), optionally one dataset's."""
     frame = pd.DataFrame([asdict(a) for a in ANCHORS])
     return frame if dataset is None else frame[frame["dataset"] == dataset].reset_index(drop=True)

@@ -2,8 +2,9 @@
 
 Two kinds of committed file hold measurements (METHOD.md §10):
 
-- **model cards** ``models/<name>.json`` beside each shipped ``<name>.pt`` (written by ``ferviz ship``),
-  whose ``report`` is a :class:`~ferviz.metrics.MetricReport` on the selection split;
+- **model cards** ``models/<name>.json`` beside each shipped ``<name>.pt`` (written by ``ferviz ship``,
+  read as a :class:`~ferviz.modelcard.ModelCard`), whose ``report`` is a
+  :class:`~ferviz.metrics.MetricReport` on the selection split;
 - **reports** ``models/reports/*.json``: either a ``MetricReport.to_dict()`` (written by ``ferviz evaluate
   --json``; ``meta`` names model, variant, dataset, split and, optionally, ``kind`` in
   :data:`REPORT_KINDS`) or a cross-validation summary (``{"kind": "cv", ...}``, ``ferviz cv``).
@@ -29,6 +30,7 @@ import pandas as pd
 
 from ferviz.metrics import MetricError, MetricReport
 from ferviz.model import DEFAULT_VARIANT
+from ferviz.modelcard import ModelCard
 from ferviz.reported import PROPOSED, STAND_INS, anchors_frame, reported_frame
 
 if TYPE_CHECKING:
@@ -55,26 +57,6 @@ def dataset_name(kind: str) -> str:
 def aligned_name(variant: str) -> str:
     """The row label that puts a variant beside the paper model it stands for (``'HCNN-LSTM / cnn_lstm'``)."""
     return f"{PAPER_NAMES[variant]} / {variant}" if variant in PAPER_NAMES else variant
-
-
-@dataclass(frozen=True)
-class ModelCard:
-    """A shipped model's card (``models/<name>.json``); ``report`` is on the ``selected_on`` split."""
-
-    name: str
-    path: Path
-    checkpoint: Path
-    variant: str
-    sha256: str
-    dataset: str
-    train_split: str
-    selected_on: str
-    recipe: str
-    command: str
-    epochs: int | None
-    train_seconds: float | None
-    notes: str
-    report: MetricReport | None
 
 
 @dataclass(frozen=True)
@@ -136,10 +118,7 @@ class Discovery:
 
     def metric_records(self) -> list[ReportRecord]:
         """Every saved MetricReport: the cards' (kind ``selection``) first, then ``models/reports``."""
-        from_cards = [ReportRecord(c.path, "selection", c.checkpoint.name, c.variant,
-                                   dataset_name(c.report.meta.get("dataset", c.dataset)),
-                                   c.selected_on or str(c.report.meta.get("split", "")), c.report,
-                                   _ship_command(c)) for c in self.cards if c.report is not None]
+        from_cards = [_card_record(c) for c in self.cards if c.report is not None]
         return from_cards + self.reports
 
     @property
@@ -209,15 +188,19 @@ def _checked_report(data: Any) -> MetricReport:
 
 
 def _read_card(path: Path, data: dict) -> ModelCard:
-    report = _checked_report(data["report"]) if data.get("report") is not None else None
-    return ModelCard(
-        name=str(data.get("name", path.stem)), path=path,
-        checkpoint=path.with_name(str(data.get("file") or f"{path.stem}.pt")),
-        variant=str(data.get("variant", "custom")), sha256=str(data.get("sha256", "")),
-        dataset=str(data.get("dataset", "")), train_split=str(data.get("train_split", "")),
-        selected_on=str(data.get("selected_on", "")), recipe=str(data.get("recipe", "")),
-        command=str(data.get("command", "")), epochs=data.get("epochs"), train_seconds=data.get("train_seconds"),
-        notes=str(data.get("notes", "")), report=report)
+    """The card ``path`` holds; one whose report cannot be scored is refused like a bad report file."""
+    card = ModelCard.from_dict(data, path)
+    if card.report is not None:
+        _checked_report(card.report)
+    return card
+
+
+def _card_record(card: ModelCard) -> ReportRecord:
+    """A card's report (checked by :func:`_read_card`) as a ``selection`` record."""
+    report = card.metric_report()
+    return ReportRecord(card.path, "selection", card.checkpoint.name, card.variant or "custom",
+                        dataset_name(report.meta.get("dataset", card.dataset)),
+                        card.selected_on or str(report.meta.get("split", "")), report, _ship_command(card))
 
 
 def _read_report(path: Path, data: dict, cards: dict[str, ModelCard]) -> ReportRecord | CVRecord:
@@ -241,7 +224,7 @@ def _infer_kind(dataset: str, card: ModelCard | None) -> str:
     """``cross-dataset`` when the model's card says it was trained on another dataset, else ``evaluation``."""
     if card is None or card.report is None:
         return "evaluation"
-    trained_on = dataset_name(card.report.meta.get("dataset", card.dataset))
+    trained_on = dataset_name(card.metric_report().meta.get("dataset", card.dataset))
     return "cross-dataset" if dataset and dataset_name(dataset) != trained_on else "evaluation"
 
 

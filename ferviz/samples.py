@@ -1,4 +1,4 @@
-"""Built-in sample pictures that are legal to ship: scikit-image's public-domain photos, and images made from them.
+"""Built-in sample pictures, legal to ship: scikit-image's public-domain photos and images made from them.
 
 ``skimage.data.astronaut()`` is NASA's portrait of Eileen Collins (public domain). The others are
 derived from it (mirrored, tiled into a group) or contain no face at all (``coffee``), so a demo can

@@ -5,12 +5,13 @@ import streamlit as st
 from ferviz.figures.predict import faces_figure, probs_figure
 from ferviz.text import md_escape
 from ferviz.ui.predict import choose_sources, csv_bytes, predict_many, results_frame
-from ferviz.ui.widgets import model_picker
+from ferviz.ui.widgets import face_options, model_picker
 
 st.set_page_config(page_title="ferviz · Predict", page_icon="🙂", layout="wide")
 st.title("Predict")
-st.caption("Each face is found with OpenCV's Haar cascade, cropped to 64x64 grayscale and classified by the "
-           "model picked in the sidebar. Dashed boxes mark pictures where no face was found.")
+st.caption("Each face is found by the detector chosen in the sidebar (YuNet by default), cropped to 64x64 "
+           "grayscale and classified by the model picked there. A picture with no face gets no expression "
+           "label; a dashed box marks a centre crop you asked for instead.")
 
 loaded = model_picker()
 if loaded is None:
@@ -22,17 +23,21 @@ if not sources:
     st.info("Pick a sample, upload photos, or take a webcam snapshot.")
     st.stop()
 
-outcomes = predict_many(loaded, sources)
+outcomes = predict_many(loaded, sources, face_options("predict"))
 for i, (name, result) in enumerate(outcomes):
     st.subheader(md_escape(name), divider="gray")
     if isinstance(result, str):
         st.error(md_escape(result))
         continue
-    if result.message:
-        st.warning(result.message)
     height, width = result.image.rgb.shape[:2]
     faces = len(result.faces) - sum(f.fallback for f in result.faces)
-    st.caption(f"{faces} face(s) found · {width}x{height} pixels · processed in {result.seconds * 1000:.0f} ms")
+    if not result.faces:
+        st.info(f"**{md_escape(result.message or 'No face found')}** — no expression label. "
+                "(Sidebar › Face detection: lower the minimum confidence, or classify the centre square.)")
+    elif result.message:
+        st.warning(md_escape(result.message))
+    st.caption(f"{faces} face(s) found by {result.detector} · {width}x{height} pixels · "
+               f"processed in {result.seconds * 1000:.0f} ms")
     if result.notes:
         st.caption("Decoding: " + "; ".join(result.notes))
     left, right = st.columns([3, 2])
@@ -47,7 +52,8 @@ for i, (name, result) in enumerate(outcomes):
 frame = results_frame(outcomes)
 done = sum(not isinstance(result, str) for _, result in outcomes)
 st.divider()
-st.caption(f"{done} of {len(outcomes)} picture(s) processed, {len(frame)} face(s) in all.")
+n_faces = int((frame["status"] != "no face found").sum()) if len(frame) else 0
+st.caption(f"{done} of {len(outcomes)} picture(s) processed, {n_faces} face(s) in all.")
 if len(frame):
     st.download_button("Download results (CSV)", csv_bytes(frame), file_name="ferviz_predictions.csv",
                        mime="text/csv", on_click="ignore", icon=":material/download:")

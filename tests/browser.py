@@ -1,4 +1,7 @@
-"""Start ``streamlit run app.py`` on 127.0.0.1 and drive the system Chromium with Playwright (nothing downloaded)."""
+"""Start ``streamlit run app.py`` on 127.0.0.1 and drive the system Chromium with Playwright.
+
+Nothing is downloaded.
+"""
 
 from __future__ import annotations
 

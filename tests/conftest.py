@@ -22,4 +22,5 @@ def tiny_checkpoint(tmp_path):
     torch.manual_seed(0)
     model = build_model("dcnn_bilstm_dam", **TINY).eval()
     return save_checkpoint(tmp_path / "tiny.pt", model, labels=list(EMOTIONS), preprocessing=Preprocessing(),
-                           variant="dcnn_bilstm_dam", metrics={"accuracy": 0.0}, meta={"dataset": "synthetic"})
+                           variant="dcnn_bilstm_dam", metrics={"accuracy": 0.0},
+                           meta={"dataset": "synthetic"})

@@ -90,7 +90,7 @@ def test_app_load_runs_with_the_smallest_settings(bench, tmp_path):
 
     if chromium_path() is None:
         pytest.skip("no system Chromium (apt-get install chromium)")
-    rows = bench("app_load").main(["--users", "1", "--seconds", "5", "--single-rounds", "1", "--max-rounds", "1",
-                          "--json", str(tmp_path / "a.json")])
+    rows = bench("app_load").main(["--users", "1", "--seconds", "5", "--single-rounds", "1",
+                                   "--max-rounds", "1", "--json", str(tmp_path / "a.json")])
     assert [r["phase"].split(":")[0] for r in rows] == ["cold start", "cold start", "1 user", "1 users"]
     assert rows[2]["n"] == 1 and rows[3]["rss_after_mb"] > 0

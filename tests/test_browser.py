@@ -37,7 +37,8 @@ def test_upload_a_photo_and_see_the_prediction(server, tmp_path):
         page.wait_for_timeout(1500)
         body = page.inner_text("body")
         assert "Traceback" not in body
-        assert any(label in body for label in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"))
+        assert any(label in body
+                   for label in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"))
         page.screenshot(path=str(ARTIFACTS / "browser_predict.png"), full_page=True)
     assert (ARTIFACTS / "browser_predict.png").stat().st_size > 10_000
 

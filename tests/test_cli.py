@@ -28,7 +28,8 @@ def test_variants_lists_every_registered_name(capsys):
     assert all(name in out for name in VARIANTS)
 
 
-def test_predict_reports_a_bad_file_in_one_line_and_still_processes_the_others(photos, tiny_checkpoint, capsys):
+def test_predict_reports_a_bad_file_in_one_line_and_still_processes_the_others(photos, tiny_checkpoint,
+                                                                                 capsys):
     good, bad = photos
     assert main(["predict", str(bad), str(good), "--model", str(tiny_checkpoint), "--json"]) == 1
     captured = capsys.readouterr()
@@ -37,13 +38,33 @@ def test_predict_reports_a_bad_file_in_one_line_and_still_processes_the_others(p
     assert "Traceback" not in captured.err
     rows = json.loads(captured.out)
     assert len(rows) == 1 and rows[0]["image"].endswith("astronaut.png")
-    assert rows[0]["fallback"] is False
-    assert sum(rows[0][k] for k in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")) == pytest.approx(1, abs=1e-4)
+    assert rows[0]["status"] == "face" and rows[0]["detector_confidence"] > 0.6
+    emotions = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    assert sum(rows[0][k] for k in emotions) == pytest.approx(1, abs=1e-4)
 
 
 def test_predict_text_output(photos, tiny_checkpoint, capsys):
     assert main(["predict", str(photos[0]), "--model", str(tiny_checkpoint)]) == 0
-    assert "1 face(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 face(s) found by yunet" in out and "detector 0.9" in out
+    assert main(["predict", str(photos[0]), "--model", str(tiny_checkpoint), "--detector", "haar"]) == 0
+    assert "found by haar" in capsys.readouterr().out
+
+
+def test_predict_never_labels_a_picture_without_a_face(tmp_path, tiny_checkpoint, capsys):
+    from PIL import Image
+    from skimage import data
+
+    cup = tmp_path / "cup.png"
+    Image.fromarray(data.coffee()).save(cup)
+    assert main(["predict", str(cup), "--model", str(tiny_checkpoint)]) == 0
+    out = capsys.readouterr().out
+    assert "no face found" in out and not any(e in out for e in ("happy", "sad", "neutral", "angry"))
+    assert main(["predict", str(cup), "--model", str(tiny_checkpoint), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["status"] == "no face found" and row["label"] == ""
+    assert main(["predict", str(cup), "--model", str(tiny_checkpoint), "--fallback", "centre"]) == 0
+    assert "centre crop (not a detected face)" in capsys.readouterr().out
 
 
 @pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped default model")
@@ -54,8 +75,8 @@ def test_predict_uses_the_shipped_model_by_default(photos, capsys):
 
 def test_evaluate_prints_a_table_and_writes_json(tiny_npz, tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "report.json"
-    assert main(["evaluate", "--model", str(tiny_checkpoint), "--data", str(tiny_npz), "--split", "PublicTest",
-                 "--json", str(out)]) == 0
+    assert main(["evaluate", "--model", str(tiny_checkpoint), "--data", str(tiny_npz),
+                 "--split", "PublicTest", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["n"] == 28 and len(report["confusion"]) == 7
     assert "macro" in capsys.readouterr().out.lower()
@@ -76,10 +97,12 @@ def test_bad_checkpoint_is_one_line_error(tmp_path, photos, capsys):
 
 def test_train_then_ship_writes_a_verified_card(tiny_npz, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--dataset", "npz", "--data", str(tiny_npz), "--model", "cnn_bilstm", "--epochs", "2",
-                 "--batch-size", "8", "--max-steps", "2", "--fp32", "--quiet", "--out", str(run)]) == 0
+    assert main(["train", "--dataset", "npz", "--data", str(tiny_npz), "--model", "cnn_bilstm",
+                 "--epochs", "2", "--batch-size", "8", "--max-steps", "2", "--fp32", "--quiet",
+                 "--out", str(run)]) == 0
     models = tmp_path / "models"
-    assert main(["ship", "--run", str(run), "--name", "tiny", "--data", str(tiny_npz), "--models-dir", str(models)]) == 0
+    assert main(["ship", "--run", str(run), "--name", "tiny", "--data", str(tiny_npz),
+                 "--models-dir", str(models)]) == 0
     card = json.loads((models / "tiny.json").read_text())
     assert card["selected_on"] == "PublicTest" and card["report"]["n"] == 28
     assert card["epochs"] == 2 and "ferviz" in card["command"]
@@ -90,8 +113,8 @@ def test_train_then_ship_writes_a_verified_card(tiny_npz, tmp_path, capsys):
 
 
 def test_train_init_fine_tunes_from_a_run_and_records_it(tiny_npz, tmp_path, capsys):
-    common = ["train", "--dataset", "npz", "--data", str(tiny_npz), "--model", "cnn_bilstm", "--batch-size", "8",
-              "--max-steps", "2", "--fp32", "--quiet"]
+    common = ["train", "--dataset", "npz", "--data", str(tiny_npz), "--model", "cnn_bilstm",
+              "--batch-size", "8", "--max-steps", "2", "--fp32", "--quiet"]
     assert main([*common, "--epochs", "1", "--out", str(tmp_path / "a")]) == 0
     start = str(tmp_path / "a" / "best.pt")
     assert main([*common, "--epochs", "1", "--init", start, "--warmup-epochs", "0", "--lr", "1e-4",
@@ -105,7 +128,8 @@ def test_train_init_fine_tunes_from_a_run_and_records_it(tiny_npz, tmp_path, cap
     assert [s["init"] for s in card["stages"]] == ["", start]
     assert card["total_train_seconds"] == sum(s["train_seconds"] for s in card["stages"])
     text = (models / "ft.md").read_text()
-    assert "fine-tuned from `best.pt`" in text and text.index(str(tmp_path / "a")) < text.index(str(tmp_path / "b"))
+    assert "fine-tuned from `best.pt`" in text
+    assert text.index(str(tmp_path / "a")) < text.index(str(tmp_path / "b"))
     assert main([*common, "--model", "cnn_lstm", "--init", start, "--out", str(tmp_path / "c")]) == 2
     assert "differs" in capsys.readouterr().err
 

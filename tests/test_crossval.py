@@ -27,8 +27,8 @@ def test_cv_command_writes_per_fold_reports_and_a_summary(tmp_path, capsys):
     data = tmp_path / "ck.npz"
     np.savez_compressed(data, images=x, labels=y, subject=subjects)
     out = tmp_path / "cv"
-    args = ["cv", "--dataset", "npz", "--data", str(data), "--model", "cnn_bilstm", "--folds", "3", "--epochs", "1",
-            "--batch-size", "8", "--max-steps", "1", "--fp32", "--quiet", "--out", str(out)]
+    args = ["cv", "--dataset", "npz", "--data", str(data), "--model", "cnn_bilstm", "--folds", "3",
+            "--epochs", "1", "--batch-size", "8", "--max-steps", "1", "--fp32", "--quiet", "--out", str(out)]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["kind"] == "cv" and len(summary["folds"]) == 3

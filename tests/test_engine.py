@@ -66,8 +66,9 @@ def test_predict_probs_rows_sum_to_one(tiny_checkpoint):
 
 
 def _train_cmd(data, out, *extra):
-    return [sys.executable, "-m", "ferviz", "train", "--dataset", "npz", "--data", str(data), "--out", str(out),
-            "--epochs", "5", "--batch-size", "8", "--max-steps", "4", "--fp32", "--quiet", "--seed", "1", *extra]
+    return [sys.executable, "-m", "ferviz", "train", "--dataset", "npz", "--data", str(data),
+            "--out", str(out), "--epochs", "5", "--batch-size", "8", "--max-steps", "4", "--fp32", "--quiet",
+            "--seed", "1", *extra]
 
 
 def _weights(path):

@@ -1,5 +1,7 @@
-"""Evaluation: classes matched by name, faces detected only for whole-frame datasets, and the same
-probabilities as Predict for the same face."""
+"""Evaluation: classes matched by name, faces detected only for whole-frame datasets.
+
+The same face gets the same probabilities as on the Predict page.
+"""
 
 import numpy as np
 import pytest

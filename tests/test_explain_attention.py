@@ -117,7 +117,8 @@ def test_channel_only_model_has_no_spatial_maps(crop):
 
 
 def _hooks(model):
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+               for m in model.modules())
 
 
 def test_ablation_views_same_weights(loaded, crop, tmp_path):
@@ -138,8 +139,8 @@ def test_ablation_views_same_weights(loaded, crop, tmp_path):
 def test_ablation_prefers_a_trained_checkpoint(loaded, crop, tmp_path):
     torch.manual_seed(3)
     trained = build_model("no_distill", **TINY).eval()
-    save_checkpoint(tmp_path / "tiny_no_distill.pt", trained, labels=list(EMOTIONS), preprocessing=Preprocessing(),
-                    variant="no_distill")
+    save_checkpoint(tmp_path / "tiny_no_distill.pt", trained, labels=list(EMOTIONS),
+                    preprocessing=Preprocessing(), variant="no_distill")
     view = att.ablation_views(loaded, crop, models_dir=tmp_path).views[-1]
     assert view.source == "trained checkpoint tiny_no_distill.pt"
     bypassed = att.ablation_views(loaded, crop, models_dir=tmp_path, prefer_trained=False).views[-1]
@@ -166,7 +167,8 @@ def test_walkthrough_every_stage_with_true_shapes(loaded, crop):
     assert shapes["tokens"] == (1, 81, c3) and shapes["BiLSTM"] == (1, 81, 2, c3)
     assert shapes["layer 2: spatial attention"] == (1, 2, 81, 25)
     assert shapes["layer 1: channel attention"] == (1, 2, 8, 8)
-    assert shapes["GAP"] == (1, c3) and shapes["FC hidden"] == (1, TINY["fc_hidden"]) and shapes["softmax"] == (1, 7)
+    assert shapes["GAP"] == (1, c3) and shapes["FC hidden"] == (1, TINY["fc_hidden"])
+    assert shapes["softmax"] == (1, 7)
     for s in stages:
         assert s.kind in KINDS and np.isfinite(s.array).all() and s.caption
         assert s.array.ndim == {"image": 3, "maps": 3, "matrix": 2, "vector": 1}[s.kind]
@@ -180,7 +182,8 @@ def test_walkthrough_of_a_two_plane_input(tmp_path, crop):
     path = save_checkpoint(tmp_path / "gh.pt", model, labels=list(EMOTIONS),
                            preprocessing=Preprocessing(input_mode="gray+hog"))
     first = walkthrough(load_checkpoint(path), crop)[0]
-    assert first.shape == (1, 2, 64, 64) and first.titles == ("gray", "HOG image") and "gray+hog" in first.caption
+    assert first.shape == (1, 2, 64, 64) and first.titles == ("gray", "HOG image")
+    assert "gray+hog" in first.caption
 
 
 def test_attention_figures(loaded, crop):

@@ -32,7 +32,7 @@ def tiny() -> nn.Module:
 
 
 class Quadrant(nn.Module):
-    """Logit 0 = 0.01 * sum(w * x) over the top-left 32x32 quadrant (w > 0), logit 1 its negative, others 0."""
+    """Logit 0 = 0.01 * sum(w * x) over the top-left 32x32 quadrant (w > 0), logit 1 minus that, others 0."""
 
     def __init__(self):
         super().__init__()
@@ -118,7 +118,8 @@ def test_deletion_and_insertion_beat_random_on_the_toy_model(quadrant_face):
     heat = attr.attribute(model, quadrant_face, "integrated_gradients", target=0)
     res = faith.deletion_insertion(model, quadrant_face, heat, target=0, steps=20, baseline="mean")
     p0 = torch.softmax(model(quadrant_face), dim=1)[0, 0].item()
-    assert res.deletion.fractions[0] == 0 and res.deletion.fractions[-1] == 1 and res.deletion.probs.size == 21
+    assert res.deletion.fractions[0] == 0 and res.deletion.fractions[-1] == 1
+    assert res.deletion.probs.size == 21
     assert res.deletion.probs[0] == pytest.approx(p0) and res.insertion.probs[-1] == pytest.approx(p0)
     assert np.all(np.diff(res.deletion.probs) <= 1e-6)  # monotone: every removed pixel lowers the logit
     assert np.all(np.diff(res.insertion.probs) >= -1e-6)

@@ -13,6 +13,7 @@ from skimage import data as skdata
 
 from ferviz.errors import ImageError
 from ferviz.faces import (
+    DETECTORS,
     NO_FACE_MESSAGE,
     FaceBox,
     FaceSearch,
@@ -38,14 +39,22 @@ def face_grid(rows: int, cols: int, sides: list[int], seed: int = 0) -> np.ndarr
     return canvas
 
 
-def test_astronaut_has_exactly_one_face():
-    found = find_faces(ASTRONAUT)
+@pytest.mark.parametrize("detector", list(DETECTORS))
+def test_astronaut_has_exactly_one_face(detector):
+    found = find_faces(ASTRONAUT, detector=detector)
+    assert found.detector == detector
     assert not found.fallback and found.message is None and not found.capped
     assert found.n_found == 1 and len(found.faces) == 1 and found.image_size == (512, 512)
     face = found.faces[0]
     box = face.box
     assert 0 <= box.x and 0 <= box.y and box.x + box.w <= 512 and box.y + box.h <= 512
     assert abs(box.center[0] - 223) < 20 and abs(box.center[1] - 113) < 20 and 70 < box.w < 130
+    if detector == "yunet":
+        assert 0.6 < box.score <= 1 and len(box.landmarks) == 5 and box.confidence_text == f"{box.score:.2f}"
+        (lx, ly), (rx, ry) = sorted(box.landmarks[:2])
+        assert box.x < lx < rx < box.x + box.w and abs(ly - ry) < 10  # two eyes, nearly level
+    else:
+        assert box.neighbours >= 5 and box.landmarks is None and box.confidence_text.endswith("hits")
     assert face.crop64.shape == (64, 64) and face.crop64.dtype == np.uint8 and face.index == 0
     assert not face.fallback
 
@@ -60,19 +69,25 @@ def test_face_is_found_after_decoding_a_jpeg_upload():
     np.zeros((300, 400, 3), np.uint8),
     np.random.default_rng(0).integers(0, 256, (300, 400, 3), np.uint8),
 ], ids=["blank", "noise"])
-def test_no_face_falls_back_to_the_centre_square(img):
-    found = find_faces(img)
-    assert found.fallback and found.message == NO_FACE_MESSAGE and found.n_found == 0
+@pytest.mark.parametrize("detector", list(DETECTORS))
+def test_no_face_gives_no_face_unless_the_centre_is_asked_for(img, detector):
+    found = find_faces(img, detector=detector)
+    assert found.faces == () and not found.fallback and found.n_found == 0
+    assert found.message == NO_FACE_MESSAGE
+    found = find_faces(img, detector=detector, fallback="centre")
+    assert found.fallback and found.message.startswith(NO_FACE_MESSAGE) and "centre square" in found.message
     (face,) = found.faces
     assert face.fallback and face.box == FaceBox(50, 0, 300, 300)
     assert np.array_equal(face.crop64, center_square(img))
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (7, 5, 3), (5, 7), (1, 500, 3), (3000, 1)])
-def test_tiny_and_thin_images_use_the_fallback(shape):
-    found = find_faces(np.full(shape, 100, np.uint8))
-    assert found.fallback and "too small to search for faces" in found.message
-    assert found.faces[0].crop64.shape == (64, 64)
+@pytest.mark.parametrize("detector", list(DETECTORS))
+def test_tiny_and_thin_images_are_not_searched(shape, detector):
+    found = find_faces(np.full(shape, 100, np.uint8), detector=detector)
+    assert found.faces == () and "too small to search for faces" in found.message
+    found = find_faces(np.full(shape, 100, np.uint8), detector=detector, fallback="centre")
+    assert found.fallback and found.faces[0].crop64.shape == (64, 64)
 
 
 def test_many_faces_come_in_reading_order():
@@ -175,7 +190,7 @@ def test_random_arrays_give_a_result_or_image_error(hw, channels, dtype, seed, m
     shape = hw if channels is None else (*hw, channels)
     img = np.random.default_rng(seed).integers(0, 256, shape).astype(dtype)
     try:
-        found = find_faces(img, max_faces=max_faces, size=32)
+        found = find_faces(img, max_faces=max_faces, size=32, fallback="centre")
     except ImageError:
         assert dtype != "uint8" or channels in (2, 5)
         return
@@ -184,3 +199,56 @@ def test_random_arrays_give_a_result_or_image_error(hw, channels, dtype, seed, m
         assert face.crop64.shape == (32, 32) and face.crop64.dtype == np.uint8
         assert 0 <= face.box.x and 0 <= face.box.y and face.box.x + face.box.w <= hw[1]
         assert face.box.y + face.box.h <= hw[0]
+
+
+def test_min_confidence_drops_weak_yunet_detections():
+    assert find_faces(ASTRONAUT, detector="yunet", min_confidence=0.99).faces == ()
+    assert len(find_faces(ASTRONAUT, detector="yunet", min_confidence=0.5).faces) == 1
+
+
+def test_missing_yuface_falls_back_to_haar_with_one_notice(monkeypatch, caplog):
+    import ferviz.faces as faces
+
+    monkeypatch.setattr(faces, "_yunet_available", lambda: False)
+    monkeypatch.setattr(faces, "_warned", set())
+    assert faces.default_detector() == "haar"
+    with caplog.at_level("WARNING", logger="ferviz.faces"):
+        assert find_faces(ASTRONAUT, detector="yunet").detector == "haar"
+        find_faces(ASTRONAUT, detector="yunet")
+    assert sum("yuface" in r.message for r in caplog.records) == 1
+    with pytest.raises(ValueError, match="unknown face detector"):
+        find_faces(ASTRONAUT, detector="dlib")
+    with pytest.raises(ValueError, match="unknown fallback"):
+        find_faces(ASTRONAUT, fallback="middle")
+
+
+def test_scaled_box_scales_its_landmarks_and_keeps_its_angle():
+    box = FaceBox(10, 10, 40, 40, score=0.9,
+                  landmarks=((20.0, 20.0), (40.0, 30.0), (30, 30), (22, 40), (38, 40)))
+    big = box.scaled(2.0)
+    assert big.landmarks[0] == (40.0, 40.0) and big.score == 0.9
+    assert box.eye_angle() == pytest.approx(np.degrees(np.arctan2(10, 20)))
+    assert big.eye_angle() == pytest.approx(box.eye_angle())
+    assert FaceBox(0, 0, 5, 5).eye_angle() == 0.0
+
+
+def test_align_turns_a_tilted_face_upright():
+    gray = to_gray(ASTRONAUT)
+    box = FaceBox(175, 60, 95, 105)
+    cx, cy = box.center
+    turn = cv2.getRotationMatrix2D((cx, cy), 20, 1.0)  # tilt the photo by 20 degrees about the face
+    tilted = cv2.warpAffine(gray, turn, (512, 512), borderMode=cv2.BORDER_REPLICATE)
+    eyes = np.array([[200.0, 101.0, 1.0], [247.0, 102.0, 1.0]]) @ turn.T  # where the eyes went
+    tilted_box = FaceBox(175, 60, 95, 105, score=0.9, landmarks=tuple(map(tuple, eyes)))
+    assert tilted_box.eye_angle() == pytest.approx(-20 + np.degrees(np.arctan2(1, 47)), abs=0.01)
+    upright = crop_face(gray, box).astype(float)
+    aligned = crop_face(tilted, tilted_box, angle=tilted_box.eye_angle()).astype(float)
+    plain = crop_face(tilted, tilted_box).astype(float)
+    assert np.abs(aligned - upright).mean() < 0.5 * np.abs(plain - upright).mean()
+
+
+def test_crop_with_zero_angle_is_the_plain_crop():
+    gray = to_gray(ASTRONAUT)
+    box = FaceBox(170, 60, 100, 110)
+    np.testing.assert_array_equal(crop_face(gray, box, angle=0.0), crop_face(gray, box))
+    assert crop_face(gray, box, angle=15.0).shape == (64, 64)

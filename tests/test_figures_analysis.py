@@ -76,7 +76,8 @@ def test_reliability_diagram_has_a_bar_per_bin_at_the_bin_accuracy(scored):
     assert np.allclose(np.asarray(bars.y, dtype=float), rel.accuracy, equal_nan=True)
     assert f"{100 * rel.ece:.2f}" in fig.layout.title.text
     from_dict = reliability_arrays(report.reliability)  # JSON form: None for empty bins
-    assert np.allclose(from_dict.accuracy, rel.accuracy, equal_nan=True) and from_dict.ece == pytest.approx(rel.ece)
+    assert np.allclose(from_dict.accuracy, rel.accuracy, equal_nan=True)
+    assert from_dict.ece == pytest.approx(rel.ece)
     assert len(reliability_figure(report.reliability).data[0].x) == 15
 
 
@@ -121,7 +122,8 @@ def test_comparison_figure_draws_one_trace_per_source_series():
     names = {t.name for t in fig.data}
     assert names == {"reported (Table 4)", "published"}
     bars = sum(len(t.x) for t in fig.data)
-    expected = frame[(frame.metric == "accuracy") & frame.dataset.isin(["FER2013", "CK+"]) & frame.value.notna()]
+    expected = frame[(frame.metric == "accuracy") & frame.dataset.isin(["FER2013", "CK+"])
+                     & frame.value.notna()]
     assert bars == len(expected)
     empty = comparison_figure(frame, "gar", ["nowhere"])
     assert not empty.data and "No gar" in empty.layout.title.text

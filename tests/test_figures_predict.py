@@ -51,7 +51,8 @@ def test_one_solid_rectangle_and_caption_per_detected_face(n):
     assert len(rects(fig)) == n
     assert len(fig.layout.annotations) == n
     assert all(s.line.dash == "solid" for s in rects(fig))
-    assert [(s.x0, s.y0, s.x1, s.y1) for s in rects(fig)] == [(10 + 40 * i, 30, 40 + 40 * i, 60) for i in range(n)]
+    assert [(s.x0, s.y0, s.x1, s.y1) for s in rects(fig)] == [(10 + 40 * i, 30, 40 + 40 * i, 60)
+                                                              for i in range(n)]
     assert [a.text for a in fig.layout.annotations] == [f"face {i} · happy 60%" for i in range(n)]
     assert [t.type for t in fig.data] == ["image"]
 

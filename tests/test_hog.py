@@ -81,7 +81,8 @@ def test_agrees_with_skimage_any_geometry(rows, cols, cell_size, n_bins, block_s
         return
     image = np.random.default_rng(seed).random((rows, cols))
     reference, _ = _skimage(image, cell_size, n_bins, block_size)
-    np.testing.assert_allclose(hog_descriptor(image, cell_size, n_bins, block_size), reference, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(hog_descriptor(image, cell_size, n_bins, block_size), reference,
+                               rtol=0, atol=1e-6)
 
 
 def test_uint8_is_divided_by_255():

@@ -41,7 +41,8 @@ def bilevel_png(width: int, height: int) -> bytes:
     idat = b"".join(compressor.compress(rows) for _ in range(height // 500))
     idat += compressor.compress((b"\x00" + bytes((width + 7) // 8)) * (height % 500)) + compressor.flush()
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat)
+            + png_chunk(b"IEND", b""))
 
 
 VALID = {fmt: encode(Image.fromarray(sample_rgb()), fmt) for fmt in SUPPORTED_FORMATS}
@@ -96,7 +97,8 @@ def test_decompression_bomb_is_refused_before_decoding(monkeypatch):
 
 
 def test_pixel_limit_is_checked_from_the_header():
-    with pytest.raises(ImageError, match=r"8000x6000 is 48\.0 megapixels; accepted: images up to 40 megapixels"):
+    with pytest.raises(ImageError,
+                       match=r"8000x6000 is 48\.0 megapixels; accepted: images up to 40 megapixels"):
         decode_image(bilevel_png(8000, 6000))
     with pytest.raises(ImageError, match="up to 0.001 megapixels"):
         decode_image(VALID["PNG"], max_pixels=1000)
@@ -147,12 +149,15 @@ def test_cmyk_jpeg_becomes_rgb():
 def test_grayscale_jpeg_has_three_equal_channels():
     out = decode_image(encode(Image.fromarray(sample_rgb()[..., 0]), "JPEG"))
     assert out.rgb.shape == (30, 40, 3)
-    assert np.array_equal(out.rgb[..., 0], out.rgb[..., 1]) and np.array_equal(out.rgb[..., 1], out.rgb[..., 2])
+    assert np.array_equal(out.rgb[..., 0], out.rgb[..., 1])
+    assert np.array_equal(out.rgb[..., 1], out.rgb[..., 2])
 
 
 @pytest.mark.parametrize(("fmt", "note"), [
-    ("GIF", "first frame of an animated GIF (3 frames)"), ("PNG", "first frame of an animated PNG (3 frames)"),
-    ("WEBP", "first frame of an animated WEBP (3 frames)"), ("TIFF", "first page of a multi-page TIFF (3 pages)"),
+    ("GIF", "first frame of an animated GIF (3 frames)"),
+    ("PNG", "first frame of an animated PNG (3 frames)"),
+    ("WEBP", "first frame of an animated WEBP (3 frames)"),
+    ("TIFF", "first page of a multi-page TIFF (3 pages)"),
 ])
 def test_animations_and_multi_page_files_use_the_first_frame(fmt, note):
     frames = [Image.new("RGB", (8, 8), colour) for colour in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
@@ -226,7 +231,8 @@ def _decodes_or_refuses(data: bytes) -> None:
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # Pillow warns about broken metadata it skips ("Corrupt EXIF data", ...); those files still decode or raise
-PILLOW_NOISE = pytest.mark.filterwarnings("ignore::UserWarning:PIL", "ignore::PIL.Image.DecompressionBombWarning")
+PILLOW_NOISE = pytest.mark.filterwarnings("ignore::UserWarning:PIL",
+                                          "ignore::PIL.Image.DecompressionBombWarning")
 
 
 @PILLOW_NOISE

@@ -10,6 +10,7 @@ from PIL import Image
 
 from ferviz.checkpoint import load_checkpoint
 from ferviz.errors import ImageError
+from ferviz.faces import DETECTORS, FaceOptions
 from ferviz.inference import predict, predict_crop, predict_image
 from ferviz.samples import SAMPLES, load_sample
 
@@ -32,7 +33,8 @@ def loaded(tmp_path_factory):
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("m") / "tiny.pt"
-    save_checkpoint(path, build_model("dcnn_bilstm_dam", **TINY), labels=list(EMOTIONS), preprocessing=Preprocessing())
+    save_checkpoint(path, build_model("dcnn_bilstm_dam", **TINY), labels=list(EMOTIONS),
+                    preprocessing=Preprocessing())
     return load_checkpoint(path)
 
 
@@ -48,13 +50,22 @@ def test_one_face_gives_one_prediction_with_probabilities(loaded):
 def test_group_and_cap(loaded):
     group = png_bytes(load_sample("group of four (tiled astronaut)"))
     assert len(predict_image(loaded, group).faces) == 4
-    capped = predict_image(loaded, group, max_faces=2)
+    capped = predict_image(loaded, group, options=FaceOptions(max_faces=2))
     assert len(capped.faces) == 2 and capped.message
 
 
-def test_no_face_falls_back_to_the_centre_and_says_so(loaded):
-    pred = predict_image(loaded, png_bytes(load_sample("no face (coffee cup)")))
-    assert pred.faces[0].fallback and "No face" in pred.message
+def test_no_face_gets_no_label_unless_the_centre_crop_is_asked_for(loaded):
+    coffee = png_bytes(load_sample("no face (coffee cup)"))
+    for detector in DETECTORS:
+        pred = predict_image(loaded, coffee, name="cup.png", options=FaceOptions(detector=detector))
+        assert pred.faces == [] and pred.message == "No face found"
+        (row,) = pred.rows()
+        assert row["status"] == "no face found" and row["label"] == "" and row["image"] == "cup.png"
+        assert not set(loaded.labels) & set(row)  # no probabilities either
+    centre = predict_image(loaded, coffee, options=FaceOptions(fallback="centre"))
+    (face,) = centre.faces
+    assert face.fallback and face.status == "centre crop" and "centre square" in centre.message
+    assert centre.rows()[0]["status"] == "centre crop"
 
 
 def test_samples_registry_is_complete():
@@ -74,14 +85,17 @@ def test_random_bytes_give_a_result_or_an_image_error(loaded, blob):
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.integers(1, 80), st.integers(1, 80), st.sampled_from(["L", "RGB", "RGBA"]), st.integers(0, 2**31 - 1))
+@given(st.integers(1, 80), st.integers(1, 80), st.sampled_from(["L", "RGB", "RGBA"]),
+       st.integers(0, 2**31 - 1))
 def test_random_images_of_any_shape_are_classified(loaded, w, h, mode, seed):
     rng = np.random.default_rng(seed)
     shape = (h, w) if mode == "L" else (h, w, len(mode))
     buf = io.BytesIO()
     Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode=mode).save(buf, format="PNG")
-    pred = predict_image(loaded, buf.getvalue())
+    pred = predict_image(loaded, buf.getvalue(), options=FaceOptions(fallback="centre"))
     assert len(pred.faces) >= 1 and all(np.isfinite(list(f.probs.values())).all() for f in pred.faces)
+    plain = predict_image(loaded, buf.getvalue())
+    assert all(not f.fallback for f in plain.faces) and len(plain.rows()) >= 1  # never a label on no face
 
 
 def test_a_face_crop_is_classified_without_detection(loaded):

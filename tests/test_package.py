@@ -34,6 +34,6 @@ def test_every_core_module_imports():
 def test_ruff_is_clean():
     """Lint is part of the suite, so CI (which runs exactly the README's test command) enforces it."""
     root = Path(__file__).resolve().parent.parent
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "ferviz", "pages", "app.py", "tests", "bench"],
-                            cwd=root, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "ferviz", "pages", "app.py", "tests",
+                             "bench"], cwd=root, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -13,6 +13,7 @@ from skimage import data
 from streamlit.testing.v1 import AppTest
 
 from ferviz.checkpoint import load_checkpoint
+from ferviz.faces import FaceOptions
 from ferviz.inference import ImagePrediction
 from ferviz.text import md_escape
 from ferviz.ui import predict as ui_predict
@@ -64,8 +65,11 @@ def test_no_face_sample_says_so():
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.multiselect(key="predict_samples").set_value(["no face (coffee cup)"]).run()
     assert not at.exception
-    assert any("No face found" in w.value for w in at.warning)
+    assert any("No face found" in i.value and "no expression label" in i.value for i in at.info)
     assert "0 face(s) found" in captions(at)
+    assert len(charts(at)) == 1  # the picture only: no probability bars for something that is not a face
+    at.checkbox(key="predict_centre").check().run()  # the explicit choice: classify the centre square
+    assert any("centre square" in w.value for w in at.warning)
     assert len(charts(at)) == 2
 
 
@@ -74,7 +78,8 @@ def test_bad_upload_gets_its_own_error_and_the_good_one_still_works(astronaut_pn
     at.radio(key="predict_mode").set_value("upload").run()
     uploader = at.file_uploader(key="predict_files")
     assert uploader.accept_multiple_files
-    uploader.set_value([("x.jpg", b"not an image", "image/jpeg"), ("face.png", astronaut_png, "image/png")]).run()
+    uploader.set_value([("x.jpg", b"not an image", "image/jpeg"),
+                        ("face.png", astronaut_png, "image/png")]).run()
     assert not at.exception
     assert len(at.error) == 1 and md_escape("x.jpg") in at.error[0].value
     assert [s.value for s in at.subheader] == [md_escape("x.jpg"), md_escape("face.png")]
@@ -103,16 +108,18 @@ def test_bad_bytes_name_the_file_while_a_good_file_is_predicted(tiny, astronaut_
 def test_arrays_are_predicted_without_decoding(tiny):
     ((name, pred),) = predict_many(tiny, [("coffee", data.coffee())])
     assert name == "coffee" and isinstance(pred, ImagePrediction)
-    assert pred.faces[0].fallback and pred.message
+    assert pred.faces == [] and pred.message == "No face found"
+    ((_, centre),) = predict_many(tiny, [("coffee", data.coffee())], FaceOptions(fallback="centre"))
+    assert centre.faces[0].fallback and "centre square" in centre.message
 
 
 def test_an_unexpected_failure_is_contained_to_its_file(tiny, astronaut_png, monkeypatch):
     real = ui_predict.predict
 
-    def flaky(loaded, content, name):
+    def flaky(loaded, content, name, options):
         if name == "boom.png":
             raise RuntimeError("internal detail")
-        return real(loaded, content, name=name)
+        return real(loaded, content, name=name, options=options)
 
     monkeypatch.setattr(ui_predict, "predict", flaky)
     outcomes = predict_many(tiny, [("boom.png", astronaut_png), ("ok.png", astronaut_png)])
@@ -126,8 +133,13 @@ def test_results_frame_has_one_row_per_face_and_skips_errors(tiny, astronaut_png
     frame = results_frame(outcomes)
     n_faces = sum(len(r.faces) for _, r in outcomes if isinstance(r, ImagePrediction))
     assert len(frame) == n_faces and set(frame["image"]) == {"a.png", "b.png"}
-    assert {"face", "x", "y", "w", "h", "fallback", "label", "confidence", "seconds", *tiny.labels} <= set(frame)
+    columns = {"face", "status", "x", "y", "w", "h", "detector_confidence", "label", "confidence", "seconds",
+               *tiny.labels}
+    assert columns <= set(frame)
     assert results_frame([("bad.jpg", "bad.jpg: not an image")]).empty
+    cup = predict_many(tiny, [("cup.png", data.coffee())])
+    (row,) = results_frame(cup).to_dict("records")
+    assert row["status"] == "no face found" and row["label"] == "" and row["image"] == "cup.png"
 
 
 def test_csv_makes_formula_like_names_inert_and_keeps_numbers():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ferviz.text import md_escape
 from ferviz.ui.analysis import FACE_CROP_KEY, MODELS_DIR_ENV
 from tests.test_reports import write_models_dir
 
@@ -95,7 +96,7 @@ def test_evaluate_reports_a_bad_dataset_path(app_env, tmp_path, content):
     at.radio(key="eval_mode").set_value("run an evaluation").run()
     at.text_input(key="eval_data_path").input(str(target)).run()
     assert not at.exception
-    assert at.error and "missing.npz" in texts(at.error)
+    assert at.error and md_escape("missing.npz") in texts(at.error)  # shown Markdown-escaped
 
 
 def test_compare_page_shows_reported_and_audit_tables(app_env):
@@ -125,8 +126,9 @@ def test_compare_page_shows_ablations_beside_the_full_model(app_env):
     shutil.rmtree(app_env)
     write_models_dir(app_env)
     for seed, variant in enumerate(("dcnn_bilstm_dam", "no_distill", "relu_gate")):
-        fake_report(20 + seed, model="best.pt", variant=variant, dataset="fer2013", split="PublicTest",
-                    kind="ablation", epochs=4).to_json(app_env / "reports" / f"fer2013_ablation_{variant}.json")
+        report = fake_report(20 + seed, model="best.pt", variant=variant, dataset="fer2013",
+                             split="PublicTest", kind="ablation", epochs=4)
+        report.to_json(app_env / "reports" / f"fer2013_ablation_{variant}.json")
     at = page("7_Compare.py").run()
     assert not at.exception and not at.info
     assert len(at.dataframe) == 6

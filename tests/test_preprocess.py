@@ -20,8 +20,10 @@ RNG = np.random.default_rng(0)
 def test_resize_enlarges_bilinearly_and_shrinks_by_area():
     small = RNG.integers(0, 256, (48, 48), np.uint8)
     big = RNG.integers(0, 256, (256, 256), np.uint8)
-    np.testing.assert_array_equal(resize_square(small, 64), cv2.resize(small, (64, 64), interpolation=cv2.INTER_LINEAR))
-    np.testing.assert_array_equal(resize_square(big, 64), cv2.resize(big, (64, 64), interpolation=cv2.INTER_AREA))
+    np.testing.assert_array_equal(resize_square(small, 64),
+                                  cv2.resize(small, (64, 64), interpolation=cv2.INTER_LINEAR))
+    np.testing.assert_array_equal(resize_square(big, 64),
+                                  cv2.resize(big, (64, 64), interpolation=cv2.INTER_AREA))
     same = RNG.integers(0, 256, (64, 64), np.uint8)
     np.testing.assert_array_equal(resize_square(same, 64), same)
 

@@ -40,7 +40,8 @@ def test_method_md_table_for_the_proposed_model():
     expected = {
         "accuracy": [82.89, 96.78, 95.78, 95.87], "specificity": [91.23, 94.52, 93.21, 93.27],
         "precision": [95.27, 97.54, 95.63, 95.26], "recall": [94.18, 96.67, 95.79, 95.22],
-        "f1": [94.87, 96.79, 95.29, 94.35], "gar": [88.57, 97.23, 96.87, 96.32], "far": [7.23, 1.42, 1.96, 1.78],
+        "f1": [94.87, 96.79, 95.29, 94.35], "gar": [88.57, 97.23, 96.87, 96.32],
+        "far": [7.23, 1.42, 1.96, 1.78],
     }
     table = reported_table(PROPOSED)
     assert list(table.columns) == list(DATASETS)

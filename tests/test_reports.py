@@ -9,6 +9,7 @@ from ferviz.datasets import FaceDataset
 from ferviz.evaluation import Evaluation
 from ferviz.labels import EMOTIONS
 from ferviz.metrics import PAPER_METRICS, compute_report
+from ferviz.modelcard import ModelCard
 from ferviz.reported import ANCHORS, STAND_INS
 from ferviz.reports import (
     SOURCE_MEASURED,
@@ -80,6 +81,16 @@ def test_discover_reads_cards_reports_and_cv_and_lists_what_it_skipped(models_di
     assert kinds == {"tiny.json": "selection", "tiny_ckplus.json": "cross-dataset", "lstm.json": "comparison",
                      "bilstm.json": "comparison"}
     assert not found.empty
+
+
+def test_cards_are_read_by_the_model_card_module_and_a_malformed_one_is_skipped(models_dir):
+    card = json.loads((models_dir / "tiny.json").read_text())
+    (models_dir / "bad.json").write_text(json.dumps({**card, "name": "bad", "epochs": "three"}))
+    found = discover(models_dir)
+    assert [type(c) for c in found.cards] == [ModelCard] and found.cards[0].checkpoint == models_dir / "tiny.pt"
+    bad = [w for w in found.warnings if w.startswith("bad.json")]
+    assert len(bad) == 1 and "'epochs' must be an integer" in bad[0] and "skipped" in bad[0]
+    assert [p.name for p in found.uncarded] == ["other.pt"]
 
 
 def test_how_to_create_names_every_checkpoint(models_dir):

@@ -87,7 +87,8 @@ def test_every_import_is_declared_and_versions_fit():
     for module, files in sorted(_third_party_imports().items()):
         dists = {canonicalize_name(d) for d in module_dists.get(module, [])}
         if not dists:
-            problems.append(f"{module} (imported by {sorted(files)}) is not provided by any installed distribution")
+            problems.append(f"{module} (imported by {sorted(files)}) "
+                            "is not provided by any installed distribution")
         elif not dists & declared.keys():
             problems.append(f"{module} (imported by {sorted(files)}) comes from {sorted(dists)}, "
                             "none of which is in [project].dependencies")
@@ -99,14 +100,16 @@ def test_every_import_is_declared_and_versions_fit():
     for name, req in declared.items():
         assert req.marker is None and not req.extras, f"unexpected marker/extras in {req}"
         installed = Version(md.version(name))
-        assert req.specifier.contains(installed, prereleases=True), f"installed {name} {installed} is outside {req}"
+        assert req.specifier.contains(installed, prereleases=True), (
+            f"installed {name} {installed} is outside {req}")
 
     pins = _pins()
     undeclared = sorted(pins.keys() - declared.keys())
     assert not undeclared, f"pinned in requirements.txt but not declared in pyproject: {undeclared}"
     for name, version in pins.items():
         req = declared[name]
-        assert req.specifier.contains(version, prereleases=True), f"requirements.txt pins {name}=={version}, outside {req}"
+        assert req.specifier.contains(version, prereleases=True), (
+            f"requirements.txt pins {name}=={version}, outside {req}")
 
 
 def _package_files() -> set[str]:

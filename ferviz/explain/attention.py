@@ -38,17 +38,25 @@ class AttentionSet:
 
     Attributes
     ----------
-    grid : (H, W) of the C3 map; N = H * W query tokens.
-    key_grids : per layer, the (H_k, W_k) grid of the keys: (H, W), or (ceil(H/2), ceil(W/2)) after
+    grid : (int, int)
+        (H, W) of the C3 map; N = H * W query tokens.
+    key_grids : list of (int, int)
+        Per layer, the (H_k, W_k) grid of the keys: (H, W), or (ceil(H/2), ceil(W/2)) after
         distillation.
-    spatial : per layer, (R_g, N, N_k) float; each row (one query) sums to 1 (Alg. 1 step 6).
-    channel : per layer, (G_w, CH_w, CH_w) float; each row sums to 1 (eq. 15).
-    token_maps : name -> (H, W) map of the L2 norm over channels of each token: ``tokens`` (C3),
+    spatial : list of ndarray
+        Per layer, (R_g, N, N_k) float; each row (one query) sums to 1 (Alg. 1 step 6).
+    channel : list of ndarray
+        Per layer, (G_w, CH_w, CH_w) float; each row sums to 1 (eq. 15).
+    token_maps : dict of str to ndarray
+        Name -> (H, W) map of the L2 norm over channels of each token: ``tokens`` (C3),
         ``bilstm`` (eq. 12, the directions summed), ``bilstm forward``, ``bilstm backward`` (when the
         recurrence is bidirectional), ``fused`` (ILM output, eq. 19).
-    probs : (classes,) softmax of the logits (eq. 20).
-    distilled : True when the spatial keys are pooled (distillation on).
-    notes : sentences for the reader (distillation, bypassed modules, ...).
+    probs : (classes,) ndarray
+        Softmax of the logits (eq. 20).
+    distilled : bool
+        True when the spatial keys are pooled (distillation on).
+    notes : list of str
+        Sentences for the reader (distillation, bypassed modules, ...).
     """
 
     grid: tuple[int, int]
@@ -196,9 +204,10 @@ def group_maps(aset: AttentionSet, layer: int, query: tuple[int, int] | None = N
 
 
 def channel_matrix(aset: AttentionSet, layer: int, group: int | None = None) -> np.ndarray:
-    """(CH_w, CH_w) channel attention of one group (or the group mean); row i: how channel i mixes the others."""
+    """(CH_w, CH_w) channel attention of one group (or the group mean); row i: how channel i mixes others."""
     if not 0 <= layer < len(aset.channel):
-        raise ValueError(f"layer {layer} out of range: the model has {len(aset.channel)} channel-attention layers")
+        raise ValueError(f"layer {layer} out of range: "
+                         f"the model has {len(aset.channel)} channel-attention layers")
     return _pick_group(aset.channel[layer], group)
 
 
@@ -218,9 +227,17 @@ def token_map(aset: AttentionSet, name: str) -> np.ndarray:
 class AblationView:
     """One model of the side-by-side comparison.
 
-    name : 'full', 'no_cross_fusion' or 'no_distill'; title : for display; source : how its weights were
-    obtained ('the loaded checkpoint', 'same weights', 'same weights, distillation modules bypassed',
-    or 'trained checkpoint <file>'); attention : its :class:`AttentionSet` for the face.
+    Attributes
+    ----------
+    name : str
+        'full', 'no_cross_fusion' or 'no_distill'.
+    title : str
+        For display.
+    source : str
+        How its weights were obtained ('the loaded checkpoint', 'same weights', 'same weights,
+        distillation modules bypassed', or 'trained checkpoint <file>').
+    attention : AttentionSet
+        Its attention for the face.
     """
 
     name: str
@@ -238,7 +255,7 @@ class Ablations:
 
 
 def _trained_variant(loaded: LoadedModel, cfg: ModelConfig, models_dir: Path) -> LoadedModel | None:
-    """A checkpoint in ``models_dir`` whose config is exactly ``cfg`` with the same labels and preprocessing."""
+    """A checkpoint in ``models_dir`` with config exactly ``cfg`` and the same labels and preprocessing."""
     for path in sorted(Path(models_dir).glob("*.pt")):
         if path.resolve() == Path(loaded.path).resolve():
             continue
@@ -265,18 +282,27 @@ def ablation_views(loaded: LoadedModel, crop: np.ndarray, *, models_dir: str | P
                    prefer_trained: bool = True) -> Ablations:
     """The face's attention under the loaded model and under its cross-fusion / distillation ablations.
 
+    Cross-fusion (eq. 16) only chooses which key projection each branch uses, so 'no_cross_fusion' runs
+    the very same weights.
+
     Parameters
     ----------
-    loaded : the (shared, read-only) model; the ablated models are new objects, never the shared one.
-    crop : (64, 64) uint8 face crop.
-    models_dir : where to look for a separately trained ``no_distill`` checkpoint (default ``models/``).
-    prefer_trained : use such a checkpoint when one matches; otherwise the distillation modules of the
-        loaded weights are *bypassed* (loaded with ``strict=False``: K and V skip the distillation
+    loaded : LoadedModel
+        The (shared, read-only) model; the ablated models are new objects, never the shared one.
+    crop : (64, 64) uint8 ndarray
+        The face crop.
+    models_dir : str or Path, optional
+        Where to look for a separately trained ``no_distill`` checkpoint (default ``models/``).
+    prefer_trained : bool
+        Use such a checkpoint when one matches; otherwise the distillation modules of the loaded
+        weights are *bypassed* (loaded with ``strict=False``: K and V skip the distillation
         convolutions and the V residual of eq. 18 is gone), which shows what those modules contribute
         to this model, not what a model trained without them would do.
 
-    Cross-fusion (eq. 16) only chooses which key projection each branch uses, so 'no_cross_fusion' runs
-    the very same weights.
+    Returns
+    -------
+    Ablations
+        The full model's view first, then each applicable ablation; ``skipped`` says why any is missing.
     """
     cfg, x = loaded.model.cfg, face_input(loaded, crop)
     views = [AblationView("full", "as trained", "the loaded checkpoint", model_attention(loaded.model, x))]

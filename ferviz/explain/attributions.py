@@ -55,10 +55,20 @@ Runner = Callable[[nn.Module, torch.Tensor, int, dict], torch.Tensor]
 class AttributionMethod:
     """A registered attribution method.
 
-    key : the registry key; title : for display; signed : True when negative values mean evidence
-    *against* the target (IG, occlusion), False for non-negative maps; reference : the paper;
-    run : ``run(model_copy, x (1, C, S, S) requiring grad, target, options) -> tensor`` of shape
-    (1, C, S, S) or (1, 1, h, w); only ever given a private copy of the model.
+    Attributes
+    ----------
+    key : str
+        The registry key.
+    title : str
+        For display.
+    signed : bool
+        True when negative values mean evidence *against* the target (IG, occlusion), False for
+        non-negative maps.
+    reference : str
+        The paper.
+    run : callable
+        ``run(model_copy, x (1, C, S, S) requiring grad, target, options) -> tensor`` of shape
+        (1, C, S, S) or (1, 1, h, w); only ever given a private copy of the model.
     """
 
     key: str
@@ -108,8 +118,8 @@ def _grad_cam(model, x, target, opts):
 def _occlusion(model, x, target, opts):
     c = x.shape[1]
     window, stride = int(opts.get("window", 8)), int(opts.get("stride", 4))
-    return Occlusion(model).attribute(x, sliding_window_shapes=(c, window, window), strides=(c, stride, stride),
-                                      baselines=0.0, target=target,
+    return Occlusion(model).attribute(x, sliding_window_shapes=(c, window, window),
+                                      strides=(c, stride, stride), baselines=0.0, target=target,
                                       perturbations_per_eval=int(opts.get("batch_size", 32)))
 
 
@@ -155,17 +165,24 @@ def attribute(loaded_or_model: LoadedModel | nn.Module, face_tensor: torch.Tenso
 
     Parameters
     ----------
-    loaded_or_model : a :class:`LoadedModel` or any module mapping (B, C, S, S) to (B, classes) logits;
-        it is only read: the method runs on a private deep copy (see the module docstring).
-    face_tensor : (C, S, S) or (1, C, S, S) float, preprocessed (``faces_to_tensor``).
-    method : a key of :data:`METHODS`.
-    target : class index to explain; None explains the predicted class.
-    **options : method settings (``n_steps``, ``nt_samples``, ``noise``, ``window``, ``stride``, ``batch_size``).
+    loaded_or_model : LoadedModel or nn.Module
+        A loaded checkpoint or any module mapping (B, C, S, S) to (B, classes) logits; it is only
+        read: the method runs on a private deep copy (see the module docstring).
+    face_tensor : (C, S, S) or (1, C, S, S) float tensor
+        The preprocessed face (``faces_to_tensor``).
+    method : str
+        A key of :data:`METHODS`.
+    target : int, optional
+        Class index to explain; None explains the predicted class.
+    **options
+        Method settings (``n_steps``, ``nt_samples``, ``noise``, ``window``, ``stride``,
+        ``batch_size``).
 
     Returns
     -------
-    (S, S) float32 ndarray (64 x 64 for the shipped models), summed over input channels; see
-    ``METHODS[method].signed`` for how to read the sign.
+    (S, S) float32 ndarray
+        64 x 64 for the shipped models, summed over input channels; see ``METHODS[method].signed``
+        for how to read the sign.
     """
     if method not in METHODS:
         raise KeyError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")

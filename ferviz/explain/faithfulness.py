@@ -35,7 +35,17 @@ BASELINES = ("blur", "mean")
 
 @dataclass
 class Curve:
-    """fractions : (S+1,) share of pixels changed, 0 to 1; probs : (S+1,) target probability; auc : area."""
+    """One deletion or insertion curve.
+
+    Attributes
+    ----------
+    fractions : (S+1,) ndarray
+        Share of pixels changed, 0 to 1.
+    probs : (S+1,) ndarray
+        Target probability after each step.
+    auc : float
+        Area under the curve.
+    """
 
     fractions: np.ndarray
     probs: np.ndarray
@@ -61,7 +71,7 @@ class Faithfulness:
 
 
 def baseline_image(x: torch.Tensor, kind: str = "blur", sigma: float = 5.0) -> torch.Tensor:
-    """(1, C, S, S) -> the image that 'removed' pixels take: Gaussian blur (sigma in pixels) or the per-channel mean."""
+    """(1, C, S, S) -> what 'removed' pixels become: Gaussian blur (sigma in pixels) or channel means."""
     if kind == "mean":
         return x.mean(dim=(2, 3), keepdim=True).expand_as(x).clone()
     if kind == "blur":
@@ -113,18 +123,30 @@ def deletion_insertion(loaded_or_model: LoadedModel | nn.Module, face_tensor: to
 
     Parameters
     ----------
-    loaded_or_model : the model (only read: forward passes under ``no_grad``).
-    face_tensor : (C, S, S) or (1, C, S, S) preprocessed face.
-    attribution : (S, S) map; larger values are removed/inserted first.
-    target : class whose probability is followed; None: the predicted class.
-    steps : number of steps (S+1 points from 0 to 100% of the pixels).
-    baseline : 'blur' (Gaussian, sigma 5 px) or 'mean' (the image's mean value).
-    random_repeats : random orders averaged for the baseline AUCs (seeded by ``seed``).
+    loaded_or_model : LoadedModel or nn.Module
+        The model (only read: forward passes under ``no_grad``).
+    face_tensor : (C, S, S) or (1, C, S, S) tensor
+        The preprocessed face.
+    attribution : (S, S) ndarray
+        The map; larger values are removed/inserted first.
+    target : int, optional
+        Class whose probability is followed; None: the predicted class.
+    steps : int
+        Number of steps (S+1 points from 0 to 100% of the pixels).
+    baseline : str
+        'blur' (Gaussian, sigma 5 px) or 'mean' (the image's mean value).
+    random_repeats : int
+        Random orders averaged for the baseline AUCs (seeded by ``seed``).
+
+    Returns
+    -------
+    Faithfulness
     """
     model, x = model_of(loaded_or_model), face_batch(face_tensor)
     attribution = np.asarray(attribution)
     if attribution.shape != tuple(x.shape[-2:]):
-        raise ValueError(f"attribution shape {attribution.shape} does not match the face {tuple(x.shape[-2:])}")
+        raise ValueError(f"attribution shape {attribution.shape} "
+                         f"does not match the face {tuple(x.shape[-2:])}")
     if steps < 1 or random_repeats < 1:
         raise ValueError("steps and random_repeats must be at least 1")
     target = predicted_class(model, x) if target is None else int(target)
@@ -143,8 +165,17 @@ def deletion_insertion(loaded_or_model: LoadedModel | nn.Module, face_tensor: to
 
 @dataclass
 class SanityCheck:
-    """trained, randomised : (S, S) maps; correlation : Spearman rank correlation of their absolute
-    values; passes : ``|correlation| < threshold`` (the map depends on what the model learned)."""
+    """The maps of one method for the trained model and for a randomised copy, and how alike they are.
+
+    Attributes
+    ----------
+    trained, randomised : (S, S) ndarray
+        The two maps.
+    correlation : float
+        Spearman rank correlation of their absolute values.
+    passes : bool
+        ``|correlation| < threshold`` (the map depends on what the model learned).
+    """
 
     method: str
     target: int
@@ -181,8 +212,27 @@ def sanity_check(loaded_or_model: LoadedModel | nn.Module, face_tensor: torch.Te
                  **options) -> SanityCheck:
     """Compare ``method``'s map for the trained model with the map for a randomised-weights copy.
 
-    ``threshold`` (0.5) is a rule of thumb, not a test statistic: Adebayo et al. show maps of methods
-    that pass staying well below it once the weights are random.
+    Parameters
+    ----------
+    loaded_or_model : LoadedModel or nn.Module
+        The model (only read; the randomised one is a private copy).
+    face_tensor : (C, S, S) or (1, C, S, S) tensor
+        The preprocessed face.
+    method : str
+        A key of :data:`ferviz.explain.attributions.METHODS`.
+    target : int, optional
+        Class to explain; None: the predicted class.
+    seed : int
+        Seed of the weight randomisation.
+    threshold : float
+        A rule of thumb (0.5), not a test statistic: Adebayo et al. show maps of methods that pass
+        staying well below it once the weights are random.
+    **options
+        Method settings, passed to :func:`ferviz.explain.attributions.attribute`.
+
+    Returns
+    -------
+    SanityCheck
     """
     model, x = model_of(loaded_or_model), face_batch(face_tensor)
     target = predicted_class(model, x) if target is None else int(target)

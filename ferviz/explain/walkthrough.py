@@ -23,11 +23,21 @@ N_MAPS = 6  # feature maps shown per convolution stage
 class Stage:
     """One step of the forward pass.
 
-    name : short title; shape : the tensor's shape, batch first; kind : how to draw ``array``:
-    'image' (C, h, w) input planes in gray, 'maps' (K, h, w) small heatmaps, 'matrix' (r, c) heatmap,
-    'vector' (n,) bars; array : what to draw;
-    caption : what happens here, with the equation; titles : one per map (kind 'maps') or per bar
-    (kind 'vector', e.g. class names), may be empty.
+    Attributes
+    ----------
+    name : str
+        Short title.
+    shape : tuple of int
+        The tensor's shape, batch first.
+    kind : str
+        How to draw ``array``: 'image' (C, h, w) input planes in gray, 'maps' (K, h, w) small
+        heatmaps, 'matrix' (r, c) heatmap, 'vector' (n,) bars.
+    array : ndarray
+        What to draw.
+    caption : str
+        What happens here, with the equation.
+    titles : tuple of str
+        One per map (kind 'maps') or per bar (kind 'vector', e.g. class names); may be empty.
     """
 
     name: str
@@ -47,13 +57,15 @@ def _strongest(maps: torch.Tensor, k: int = N_MAPS) -> tuple[np.ndarray, tuple[s
 def _conv_stages(trace, x, input_mode: str) -> list[Stage]:
     planes = x[0].numpy()
     names = {"gray": ("gray",), "hog": ("HOG image",), "gray+hog": ("gray", "HOG image")}.get(input_mode, ())
+    plane_titles = (names if len(names) == planes.shape[0]
+                    else tuple(f"plane {i}" for i in range(planes.shape[0])))
     stages = [Stage("input", tuple(x.shape), "image", planes,
-                    f"The face detected, cropped to 64x64 and made into the '{input_mode}' input (§1; HOG: eqs. 1-8), "
-                    "normalised as (x/255 - mean)/std.",
-                    names if len(names) == planes.shape[0] else tuple(f"plane {i}" for i in range(planes.shape[0])))]
+                    f"The face detected, cropped to 64x64 and made into the '{input_mode}' input "
+                    "(§1; HOG: eqs. 1-8), normalised as (x/255 - mean)/std.", plane_titles)]
     texts = {"C1": "conv 5x5 -> BN -> ReLU (eqs. 9-11); S1 then max-pools 2x2.",
              "C2": "S1 output -> conv 5x5 -> BN -> ReLU (eqs. 9-11); S2 then max-pools 2x2.",
-             "C3": "S2 output -> conv 5x5 -> BN -> ReLU, the last feature map (eqs. 9-11); its grid is the token grid."}
+             "C3": "S2 output -> conv 5x5 -> BN -> ReLU, the last feature map (eqs. 9-11); "
+                   "its grid is the token grid."}
     for name, m in zip(texts, (trace.conv1, trace.conv2, trace.conv3), strict=True):
         arr, titles = _strongest(m[0])
         stages.append(Stage(name, tuple(m.shape), "maps", arr,
@@ -76,7 +88,8 @@ def _sequence_stages(trace, aset) -> list[Stage]:
                             "Shown: each token's L2 norm on the grid.", ("forward", "backward", "sum")))
     elif trace.lstm is not trace.tokens:
         stages.append(Stage("LSTM", tuple(trace.lstm.shape), "maps", aset.token_maps["bilstm"][None],
-                            "A unidirectional LSTM over the tokens (no eq. 12 sum). Shown: token norms.", ("LSTM",)))
+                            "A unidirectional LSTM over the tokens (no eq. 12 sum). Shown: token norms.",
+                            ("LSTM",)))
     return stages
 
 
@@ -119,11 +132,13 @@ def _head_stages(trace, aset, labels) -> list[Stage]:
         Stage("GAP", tuple(trace.pooled.shape), "vector", trace.pooled[0].numpy(),
               "Global average pooling over the tokens: one value per channel."),
         Stage("FC hidden", tuple(trace.hidden.shape), "vector", trace.hidden[0].numpy(),
-              f"Fully connected layer of {trace.hidden.shape[1]} cells with ReLU (Table 2); dropout is off at test time."),
+              f"Fully connected layer of {trace.hidden.shape[1]} cells with ReLU (Table 2); "
+              "dropout is off at test time."),
         Stage("logits", tuple(trace.logits.shape), "vector", trace.logits[0].numpy(),
               "The linear classifier's scores, one per class.", names),
         Stage("softmax", tuple(trace.logits.shape), "vector", probs,
-              f"Probabilities p_k = exp(z_k) / sum_j exp(z_j) (eq. 20); prediction: {names[int(probs.argmax())]}.",
+              "Probabilities p_k = exp(z_k) / sum_j exp(z_j) (eq. 20); "
+              f"prediction: {names[int(probs.argmax())]}.",
               names),
     ]
 

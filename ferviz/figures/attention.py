@@ -97,7 +97,8 @@ def overlay_grid(face: np.ndarray, maps: np.ndarray | Sequence[np.ndarray], titl
         if marker is not None:
             fig.add_trace(marker_trace(marker), row=r + 1, col=c + 1)
     image_axes(fig, rows, cols)
-    fig.update_layout(title={"text": title}, height=60 + 230 * rows, margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    fig.update_layout(title={"text": title}, height=60 + 230 * rows,
+                      margin={"l": 10, "r": 10, "t": 60, "b": 10})
     return fig
 
 
@@ -115,7 +116,8 @@ def channel_matrices(mats: np.ndarray | Sequence[np.ndarray], titles: Sequence[s
                                  hovertemplate="query ch %{y}, key ch %{x}: %{z:.3f}<extra></extra>"),
                       row=r + 1, col=c + 1)
     image_axes(fig, rows, cols)
-    fig.update_layout(title={"text": title}, height=60 + 260 * rows, margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    fig.update_layout(title={"text": title}, height=60 + 260 * rows,
+                      margin={"l": 10, "r": 10, "t": 60, "b": 10})
     return fig
 
 
@@ -158,6 +160,6 @@ def pcp_panel(knot: float, alpha: float) -> go.Figure:
     for k in range(1, 4):
         for v in (-knot, 0.0, knot):
             fig.add_vline(x=v, line={"color": "lightgray", "width": 1}, row=1, col=k)
-    fig.update_layout(title={"text": f"PCP with a = {knot:g}, alpha = {alpha:g}: C2-continuous, no exponentials"},
-                      height=340, margin={"l": 10, "r": 10, "t": 70, "b": 10})
+    title = f"PCP with a = {knot:g}, alpha = {alpha:g}: C2-continuous, no exponentials"
+    fig.update_layout(title={"text": title}, height=340, margin={"l": 10, "r": 10, "t": 70, "b": 10})
     return fig

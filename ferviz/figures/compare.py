@@ -1,4 +1,4 @@
-"""Figures and tables for comparing measured, reported and published numbers (a :func:`comparison_frame`).
+"""Figures and tables comparing measured, reported and published numbers (a :func:`comparison_frame`).
 
 Colours say where a number comes from, and so do the legend and every table's ``source`` column:
 blues for this project's measurements, orange for the paper's *reported* tables, grey for *published*
@@ -65,7 +65,8 @@ def comparison_figure(frame: pd.DataFrame, metric: str, datasets: Sequence[str] 
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     panel_rows = (len(order) + 1) // 2
     fig.update_layout(height=380 * panel_rows, legend={"title": "source", "orientation": "h", "y": -0.25},
-                      margin={"t": 40, "l": 10, "r": 10, "b": 10}, title=f"{metric} (%): measured vs reported vs published")
+                      margin={"t": 40, "l": 10, "r": 10, "b": 10},
+                      title=f"{metric} (%): measured vs reported vs published")
     return fig
 
 
@@ -78,7 +79,8 @@ def side_by_side_table(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
     rows["source"] = rows["source"].mask(rows["source_kind"] == "reported", "reported (Tables 4-10)")
     table = rows.pivot_table(index=["entry", "source", "protocol"], columns="metric", values="value",
                              aggfunc="first", sort=False)
-    metrics = [m for m in ("accuracy", "specificity", "precision", "recall", "f1", "gar", "far") if m in table]
+    metrics = [m for m in ("accuracy", "specificity", "precision", "recall", "f1", "gar", "far")
+               if m in table]
     return table[metrics].reset_index()
 
 
@@ -88,7 +90,8 @@ def measured_table(measured: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["model", "variant", "dataset", "protocol", "n", "command"])
     table = measured.pivot_table(index=["model", "variant", "dataset", "protocol", "n", "file", "command"],
                                  columns="metric", values="value", aggfunc="first", sort=False).reset_index()
-    metrics = [m for m in ("accuracy", "specificity", "precision", "recall", "f1", "gar", "far") if m in table]
+    metrics = [m for m in ("accuracy", "specificity", "precision", "recall", "f1", "gar", "far")
+               if m in table]
     return table[["model", "variant", "dataset", "protocol", "n", *metrics, "file", "command"]]
 
 
@@ -114,8 +117,10 @@ def ablation_figure(ablations: pd.DataFrame, metric: str = "accuracy") -> go.Fig
     full = rows["variant"] == DEFAULT_VARIANT
     colours = ["#8c8c8c" if f else ("#9a9a9a" if pd.isna(d) else "#2ca02c" if d > 0 else "#d62728")
                for f, d in zip(full, delta, strict=True)]
-    text = ["full model" if f else ("no reference" if pd.isna(d) else f"{d:+.2f} pp") for f, d in zip(full, delta, strict=True)]
-    labels = [f"{v} ({int(e)} ep)" if pd.notna(e) else v for v, e in zip(rows["variant"], rows["epochs"], strict=True)]
+    text = ["full model" if f else ("no reference" if pd.isna(d) else f"{d:+.2f} pp")
+            for f, d in zip(full, delta, strict=True)]
+    labels = [f"{v} ({int(e)} ep)" if pd.notna(e) else v
+              for v, e in zip(rows["variant"], rows["epochs"], strict=True)]
     fig = go.Figure(go.Bar(x=rows[metric], y=labels, orientation="h", marker_color=colours, text=text,
                            textposition="outside", customdata=rows[["change", "file"]].to_numpy(),
                            hovertemplate="%{y}: %{x:.2f} %<br>change: %{customdata[0]}<br>%{customdata[1]}"

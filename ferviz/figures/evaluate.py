@@ -62,8 +62,8 @@ def confusion_figure(matrix: Any, class_names: Sequence[str], normalise: bool = 
     z = row_normalised(counts) if normalise else counts
     text = "%{z:.1%}" if normalise else "%{z:d}"
     hover = "true %{y}<br>predicted %{x}<br>" + ("%{z:.1%} of the row" if normalise else "%{z:d} items")
-    fig = go.Figure(go.Heatmap(z=z, x=names, y=names, colorscale="Blues", texttemplate=text, hovertemplate=hover
-                               + "<extra></extra>", zmin=0, zmax=1 if normalise else None,
+    fig = go.Figure(go.Heatmap(z=z, x=names, y=names, colorscale="Blues", texttemplate=text,
+                               hovertemplate=hover + "<extra></extra>", zmin=0, zmax=1 if normalise else None,
                                colorbar={"title": "row share" if normalise else "items"}))
     fig.update_yaxes(title="true class", autorange="reversed")
     fig.update_xaxes(title="predicted class", side="bottom")
@@ -89,7 +89,7 @@ def reliability_arrays(rel: Reliability | dict) -> Reliability:
 
 
 def reliability_figure(rel: Reliability | dict) -> go.Figure:
-    """Reliability diagram: one bar per confidence bin (its accuracy), the bins' mean confidence, the diagonal.
+    """Reliability diagram: a bar per confidence bin (its accuracy), the bins' mean confidence, the diagonal.
 
     A perfectly calibrated model has every bar reach the diagonal; bars below it are over-confident.
     Empty bins have no bar. The title gives the expected calibration error (ECE) in percent.
@@ -114,9 +114,11 @@ def reliability_figure(rel: Reliability | dict) -> go.Figure:
     return fig
 
 
-def per_class_figure(per_class: pd.DataFrame, rates: Sequence[str] = ("precision", "recall", "f1")) -> go.Figure:
-    """Grouped bars of per-class rates (a :meth:`~ferviz.metrics.MetricReport.per_class_frame`), in percent."""
-    fig = go.Figure([go.Bar(x=per_class.index.astype(str), y=100 * per_class[rate], name=rate) for rate in rates])
+def per_class_figure(per_class: pd.DataFrame,
+                     rates: Sequence[str] = ("precision", "recall", "f1")) -> go.Figure:
+    """Grouped bars of per-class rates (a :meth:`~ferviz.metrics.MetricReport.per_class_frame`), in %."""
+    fig = go.Figure([go.Bar(x=per_class.index.astype(str), y=100 * per_class[rate], name=rate)
+                     for rate in rates])
     fig.update_layout(barmode="group", title="Per-class rates (%)", height=360, yaxis={"range": [0, 100]},
                       margin={"t": 50, "l": 10, "r": 10, "b": 10})
     return fig

@@ -20,8 +20,8 @@ def attribution_grid(face: np.ndarray, maps: Mapping[str, np.ndarray], signed: M
                      cols: int = 4) -> go.Figure:
     """Each (64, 64) map of ``maps`` (title -> map) over the face; signed maps on a diverging scale."""
     titles = list(maps)
-    return overlay_grid(face, [maps[t] for t in titles], titles, signed=[signed.get(t, False) for t in titles],
-                        cols=cols)
+    return overlay_grid(face, [maps[t] for t in titles], titles,
+                        signed=[signed.get(t, False) for t in titles], cols=cols)
 
 
 def faithfulness_curves(results: Mapping[str, Faithfulness]) -> go.Figure:
@@ -31,14 +31,15 @@ def faithfulness_curves(results: Mapping[str, Faithfulness]) -> go.Figure:
     def add(pair, name: str, line: dict) -> None:
         label = f"{name}: AUC {pair[0].auc:.3f} deletion, {pair[1].auc:.3f} insertion"
         for k, curve in enumerate(pair):
-            fig.add_trace(go.Scatter(x=curve.fractions, y=curve.probs, name=label, line=line, legendgroup=name,
-                                     showlegend=k == 0), row=1, col=k + 1)
+            fig.add_trace(go.Scatter(x=curve.fractions, y=curve.probs, name=label, line=line,
+                                     legendgroup=name, showlegend=k == 0), row=1, col=k + 1)
 
     for i, (name, res) in enumerate(results.items()):
         add((res.deletion, res.insertion), name, {"color": PALETTE[i % len(PALETTE)]})
     if results:  # the random curves depend on the face, target and baseline only: draw them once
         first = next(iter(results.values()))
-        add((first.random_deletion, first.random_insertion), "random order", {"color": "gray", "dash": "dash"})
+        add((first.random_deletion, first.random_insertion), "random order",
+            {"color": "gray", "dash": "dash"})
     fig.update_xaxes(title_text="fraction of pixels changed", range=[0, 1])
     fig.update_yaxes(title_text="target probability", range=[0, 1.02])
     fig.update_layout(height=400, margin={"l": 10, "r": 10, "t": 50, "b": 10},
@@ -50,7 +51,8 @@ def sanity_figure(face: np.ndarray, check: SanityCheck, signed: bool = False) ->
     """The trained and the randomised-weights maps side by side, with their rank correlation in the title."""
     fig = overlay_grid(face, [check.trained, check.randomised], ["trained weights", "randomised weights"],
                        signed=signed, cols=2)
-    fig.update_layout(title={"text": f"{check.method}: Spearman correlation of |maps| = {check.correlation:.2f}"})
+    title = f"{check.method}: Spearman correlation of |maps| = {check.correlation:.2f}"
+    fig.update_layout(title={"text": title})
     return fig
 
 
@@ -64,11 +66,13 @@ def _maps_figure(stage: Stage, cols: int = 6, colorscale: str = "Viridis") -> go
     cols = max(1, min(cols, len(maps)))
     rows = math.ceil(len(maps) / cols)
     titles = list(stage.titles) or [f"{i}" for i in range(len(maps))]
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.1)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02,
+                        vertical_spacing=0.1)
     for i, m in enumerate(maps):
         r, c = divmod(i, cols)
         fig.add_trace(go.Heatmap(z=m, colorscale=colorscale, showscale=False,
-                                 hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"), row=r + 1, col=c + 1)
+                                 hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>"),
+                      row=r + 1, col=c + 1)
     image_axes(fig, rows, cols)
     fig.update_layout(height=40 + 200 * rows, width=None if cols > 2 else 200 * cols + 40)
     return fig

@@ -33,7 +33,7 @@ def heatmap_figure(z: np.ndarray, title: str, colorscale: str = "gray", zmin: fl
 
 
 def gradient_figures(steps: HogSteps) -> dict[str, go.Figure]:
-    """Eqs. 1-4 as four heatmaps: ``gx`` and ``gy`` (diverging, symmetric), ``magnitude``, ``angle`` (degrees)."""
+    """Eqs. 1-4 as heatmaps: ``gx``, ``gy`` (diverging, symmetric), ``magnitude``, ``angle`` (degrees)."""
     bound = float(max(np.abs(steps.gx).max(), np.abs(steps.gy).max(), 1e-6))
     return {
         "gx": heatmap_figure(steps.gx, "GT_X = I(r, c+1) − I(r, c−1)  (eq. 1)", "RdBu", -bound, bound),
@@ -74,8 +74,9 @@ def cell_histogram_figure(steps: HogSteps, row: int, col: int) -> go.Figure:
     values = steps.cell_histograms[row, col]
     fig = go.Figure(go.Bar(x=bin_labels(steps), y=values, marker_color="#1f77b4",
                            hovertemplate="%{x}: %{y:.4f}<extra></extra>"))
-    fig.update_layout(title=f"Cell ({row}, {col}): {steps.n_bins} bins of {180 / steps.n_bins:g}°", height=320,
-                      xaxis_title="gradient direction", yaxis_title="mean magnitude per pixel", margin=_MARGIN)
+    fig.update_layout(title=f"Cell ({row}, {col}): {steps.n_bins} bins of {180 / steps.n_bins:g}°",
+                      height=320, xaxis_title="gradient direction", yaxis_title="mean magnitude per pixel",
+                      margin=_MARGIN)
     return fig
 
 
@@ -137,8 +138,8 @@ def input_planes(face: np.ndarray, size: int = 64) -> dict[str, np.ndarray]:
 
     The HOG planes always use the paper's parameters (8-px cells, 9 bins, 2x2 blocks), as the model does.
     """
-    return {mode: prepare_images(np.asarray(face, dtype=np.uint8)[None], Preprocessing(input_mode=mode, size=size))[0]
-            for mode in INPUT_MODES}
+    faces = np.asarray(face, dtype=np.uint8)[None]
+    return {mode: prepare_images(faces, Preprocessing(input_mode=mode, size=size))[0] for mode in INPUT_MODES}
 
 
 def input_planes_figure(planes: Mapping[str, np.ndarray], current: str | None = None) -> go.Figure:

@@ -1,4 +1,4 @@
-"""Plotly figures for the Predict page: the picture with every face boxed and labelled, and one face's probabilities.
+"""Plotly figures for the Predict page: the picture with its faces boxed and labelled, a face's probabilities.
 
 Text that may come from outside (class names of a user's checkpoint) is HTML-escaped before it goes
 into a figure, since Plotly renders a subset of HTML in titles, annotations and tick labels.
@@ -23,7 +23,7 @@ PALETTE: tuple[str, ...] = ("#D55E00", "#009E73", "#CC79A7", "#E69F00", "#0072B2
                             "#F0E442")
 FALLBACK_TEXT = "no face found: centre crop"
 OTHER_BAR = "#C8CDD2"
-DISPLAY_SIDE = 1024  # the picture is sent to the browser at most this large (boxes keep full-size coordinates)
+DISPLAY_SIDE = 1024  # the picture goes to the browser at most this large (boxes keep full-size coordinates)
 
 
 def label_colour(label: str) -> str:
@@ -59,7 +59,8 @@ def image_uri(rgb: np.ndarray, max_side: int = DISPLAY_SIDE) -> tuple[str, float
     scale = min(1.0, max_side / max(height, width))
     image = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8))
     if scale < 1.0:
-        image = image.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BOX)
+        image = image.resize((max(1, round(width * scale)), max(1, round(height * scale))),
+                             Image.Resampling.BOX)
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="JPEG", quality=88)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"), scale

@@ -18,6 +18,7 @@ import streamlit as st
 from ferviz.checkpoint import LoadedModel
 from ferviz.datasets import FaceDataset
 from ferviz.errors import FervizError
+from ferviz.faces import FaceOptions
 from ferviz.inference import ImagePrediction, predict
 from ferviz.labels import ALL_LABELS
 from ferviz.samples import SAMPLES, load_sample
@@ -102,7 +103,8 @@ def cap_sources(sources: list[Source], limit: int = MAX_FILES) -> list[Source]:
     return sources[:limit]
 
 
-def predict_many(loaded: LoadedModel, sources: Iterable[Source]) -> list[Outcome]:
+def predict_many(loaded: LoadedModel, sources: Iterable[Source], options: FaceOptions = FaceOptions()
+                 ) -> list[Outcome]:
     """Predict each picture independently; a failure becomes that picture's error message.
 
     Parameters
@@ -110,6 +112,8 @@ def predict_many(loaded: LoadedModel, sources: Iterable[Source]) -> list[Outcome
     loaded : LoadedModel
         The (shared, read-only) model.
     sources : iterable of (name, bytes or ndarray)
+    options : FaceOptions
+        Detector, minimum confidence, alignment and the no-face fallback.
 
     Returns
     -------
@@ -119,7 +123,7 @@ def predict_many(loaded: LoadedModel, sources: Iterable[Source]) -> list[Outcome
     outcomes: list[Outcome] = []
     for name, content in sources:
         try:
-            outcomes.append((name, predict(loaded, content, name=name)))
+            outcomes.append((name, predict(loaded, content, name=name, options=options)))
         except FervizError as exc:
             outcomes.append((name, _naming(name, str(exc))))
         except Exception as exc:  # noqa: BLE001 - one broken picture must not take the page down

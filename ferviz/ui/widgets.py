@@ -7,6 +7,7 @@ import streamlit as st
 
 from ferviz.checkpoint import LoadedModel
 from ferviz.errors import FervizError
+from ferviz.faces import DETECTORS, MIN_CONFIDENCE, FaceOptions, default_detector, resolve_detector
 from ferviz.inference import ImagePrediction, predict
 from ferviz.paths import resolve_user_path
 from ferviz.samples import SAMPLES, load_sample
@@ -48,6 +49,31 @@ def model_picker() -> LoadedModel | None:
     return loaded
 
 
+DETECTOR_TEXT = {"yunet": "YuNet (CNN, 5 landmarks)", "haar": "Haar cascade (OpenCV)"}
+
+
+def face_options(key: str = "faces") -> FaceOptions:
+    """Sidebar: detector, minimum confidence, alignment and the explicit centre-crop fallback."""
+    with st.sidebar.expander("Face detection", expanded=False):
+        names = list(DETECTORS)
+        default = names.index(default_detector())
+        detector = st.selectbox("Detector", names, index=default, key=f"{key}_detector",
+                                format_func=lambda n: DETECTOR_TEXT.get(n, n),
+                                help="YuNet is the default; the Haar cascade is the classic alternative")
+        used = resolve_detector(detector)
+        if used != detector:
+            st.caption("yuface is not installed here: the Haar cascade is used instead.")
+        confidence = st.slider("Minimum detector confidence", 0.1, 0.99, MIN_CONFIDENCE, 0.01,
+                               key=f"{key}_confidence", disabled=used != "yunet",
+                               help="YuNet detections scoring below this are not treated as faces")
+        align = st.checkbox("Level the eyes before cropping", value=False, key=f"{key}_align",
+                            disabled=used != "yunet", help="uses YuNet's eye landmarks")
+        centre = st.checkbox("No face found: classify the centre square anyway", value=False,
+                             key=f"{key}_centre", help="the result is labelled as a centre crop, not a face")
+    return FaceOptions(detector=used, min_confidence=confidence, align=align and used == "yunet",
+                       fallback="centre" if centre else "none")
+
+
 def image_source(key: str, *, allow_camera: bool = True) -> tuple[str, object] | None:
     """Pick one picture: a built-in sample, an upload or a webcam snapshot. Returns (name, bytes or RGB array)."""
     options = ["sample", "upload"] + (["webcam"] if allow_camera else [])
@@ -62,10 +88,11 @@ def image_source(key: str, *, allow_camera: bool = True) -> tuple[str, object] |
     return ("webcam snapshot", shot.getvalue()) if shot is not None else None
 
 
-def predict_source(loaded: LoadedModel, name: str, content) -> ImagePrediction | None:
+def predict_source(loaded: LoadedModel, name: str, content, options: FaceOptions = FaceOptions()
+                   ) -> ImagePrediction | None:
     """Predict every face of a picture (bytes or array); shows a clear error instead of raising."""
     try:
-        return predict(loaded, content, name=name)
+        return predict(loaded, content, name=name, options=options)
     except FervizError as exc:
         st.error(md_escape(exc), icon=":material/error:")
         return None
@@ -81,11 +108,15 @@ def face_picker(key: str, loaded: LoadedModel) -> tuple[ImagePrediction, int] | 
     if picked is None:
         st.info("Choose a sample, upload a photo, or take a snapshot.")
         return None
-    pred = predict_source(loaded, *picked)
+    pred = predict_source(loaded, *picked, options=face_options(key))
     if pred is None:
         return None
+    if not pred.faces:
+        st.warning(f"{md_escape(pred.message or 'No face found')}: nothing to explain. Choose a picture with a "
+                   "face, or tick “classify the centre square anyway” under Face detection in the sidebar.")
+        return None
     if pred.message:
-        st.warning(pred.message)
+        st.warning(md_escape(pred.message))
     index = 0
     if len(pred.faces) > 1:
         index = st.selectbox("Face", range(len(pred.faces)), key=f"{key}_face",
