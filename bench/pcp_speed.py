@@ -1,4 +1,4 @@
-"""Speed of the PCP activation (METHOD.md §5, eq. 19) against ReLU, GELU and leaky ReLU.
+"""Speed of the PCP activation (docs/DESIGN.md §5, eq. 19) against ReLU, GELU and leaky ReLU.
 
 Forward (no autograd) and forward + backward on one large random tensor, by default (64, 81, 128):
 a batch of 64, 81 tokens, 128 channels, which is what each ILM gate of the default model sees.

@@ -1,4 +1,4 @@
-"""Batch data augmentation on normalised tensors (METHOD.md §6), seeded through an explicit generator.
+"""Batch data augmentation on normalised tensors (docs/DESIGN.md §6), seeded through an explicit generator.
 
 One random affine per image (rotation, scale, shift, horizontal flip) applied with
 ``affine_grid``/``grid_sample`` on the whole batch, then brightness/contrast jitter. Working on the

@@ -1,4 +1,4 @@
-"""Non-deep and searched baselines of METHOD.md §9: ``hog_svm`` and the NGO search behind ``ngo_bilstm``.
+"""Non-deep and searched baselines of docs/DESIGN.md §9: ``hog_svm`` and the NGO search behind ``ngo_bilstm``.
 
 ``hog_svm``: the 1764-long HOG descriptor of each 64x64 face (eqs. 1-8) and a linear SVM
 (scikit-learn's ``LinearSVC``), its C chosen on the selection split from a small grid.

@@ -17,7 +17,7 @@ from ferviz.errors import FervizError
 log = logging.getLogger("ferviz")
 
 RECIPES = {
-    # The paper's recipe (METHOD.md §6): Adam 1e-3, batch 32, constant lr, best checkpoint.
+    # The paper's recipe (docs/DESIGN.md §6): Adam 1e-3, batch 32, constant lr, best checkpoint.
     "paper": dict(optimizer="adam", lr=1e-3, batch_size=32, schedule="none"),
     # A stronger recipe, always reported separately: AdamW + warmup + cosine + label smoothing.
     "strong": dict(optimizer="adamw", lr=1e-3, batch_size=64, weight_decay=0.05, schedule="cosine",

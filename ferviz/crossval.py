@@ -1,4 +1,4 @@
-"""Subject-independent k-fold cross-validation (METHOD.md §10) for CK+ and JAFFE.
+"""Subject-independent k-fold cross-validation (docs/DESIGN.md §10) for CK+ and JAFFE.
 
 Folds are built with scikit-learn's ``GroupKFold`` on the subject id, so no subject appears in two
 folds (CK+'s three frames of a sequence are near-duplicates). For fold k: test on fold k, select the

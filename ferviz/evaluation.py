@@ -1,6 +1,6 @@
 """Evaluate a checkpoint on a labelled dataset: predictions kept for error analysis, plus the metric report.
 
-Classes are matched by name, so a FER2013 model can be scored unchanged on CK+ or JAFFE (METHOD.md
+Classes are matched by name, so a FER2013 model can be scored unchanged on CK+ or JAFFE (docs/DESIGN.md
 §10, cross-dataset): items whose class the model does not predict (CK+ contempt for a FER2013 model)
 are left out and counted in the report's ``meta``.
 """

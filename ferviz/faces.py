@@ -1,4 +1,4 @@
-"""Face detection and cropping: the preprocessing of METHOD.md section 1.
+"""Face detection and cropping: the preprocessing of docs/DESIGN.md section 1.
 
 Two detectors, registered in :data:`DETECTORS` under the names the CLI (``--detector``), the UI and
 the tests share:
@@ -305,7 +305,7 @@ def crop_face(img: np.ndarray, box: FaceBox, size: int = 64, margin: float = 0.1
 def find_faces(rgb: np.ndarray, *, size: int = 64, margin: float = 0.15, max_faces: int = 20,
                min_size_frac: float = 0.03, detector: str | None = None, min_confidence: float = MIN_CONFIDENCE,
                fallback: str = "none", align: bool = False) -> FaceSearch:
-    """Detect faces and return one ``(size, size)`` grayscale crop per face (METHOD.md section 1).
+    """Detect faces and return one ``(size, size)`` grayscale crop per face (docs/DESIGN.md section 1).
 
     Detection runs on a downscaled copy (Haar: histogram-equalised gray, at most 1280 pixels on the
     longer side; YuNet: colour, at most 960); boxes are mapped back and crops are taken from the

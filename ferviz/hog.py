@@ -22,7 +22,7 @@ orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2), block_norm='L2')
   paper's upward GT_Y that is ``arctan2(-GT_Y, GT_X) mod 180``, the mirror image ``180 - theta`` of
   the paper's ``arctan(GT_Y / GT_X)``. We keep skimage's convention so that bin ``k`` holds exactly
   the angles in ``[k * 180 / n_bins, (k + 1) * 180 / n_bins)`` and the bin order matches skimage.
-  (Eq. 4 as printed, ``|arctan(GT_Y / GT_X)|``, would only span [0, 90]; eq. 5 and METHOD.md ask
+  (Eq. 4 as printed, ``|arctan(GT_Y / GT_X)|``, would only span [0, 90]; eq. 5 and docs/DESIGN.md ask
   for [0, 180).)
 - **Hard voting.** Each pixel adds its whole magnitude to one orientation bin of the one cell it
   lies in. There is no interpolation between neighbouring bins (the paper's mention of "center

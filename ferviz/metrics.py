@@ -5,7 +5,7 @@ keeps its numbers as printed. Per class ``k`` the counts are one-vs-rest: TP = C
 sum - TP, FN = row sum - TP, TN = total - TP - FP - FN, with C the confusion matrix (rows true,
 columns predicted).
 
-Read by the paper's own equations, two of its metrics are not new (METHOD.md §7):
+Read by the paper's own equations, two of its metrics are not new (docs/DESIGN.md §7):
 
 * GAR (eq. 31) = TP / (TP + FN) is recall (eq. 29), exactly;
 * FAR (eq. 32, "false acceptances / total attempts") is, per class, FP / (FP + TN) = 1 - specificity

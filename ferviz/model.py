@@ -1,6 +1,6 @@
 """The DCNN-BiLSTM model with dual (spatial + channel) attention, in data-flow order.
 
-Jayaraman & Mahendran, Sci. Rep. 2025, made concrete by ``shared/docs/METHOD.md`` (§2-5):
+Jayaraman & Mahendran, Sci. Rep. 2025, made concrete by ``docs/DESIGN.md`` (§2-5):
 
     image (B, in_ch, 64, 64)
       -> DCNN: C1 5x5@32 -> BN -> act -> S1 pool -> C2 5x5@64 -> BN -> act -> S2 pool
@@ -14,7 +14,7 @@ Jayaraman & Mahendran, Sci. Rep. 2025, made concrete by ``shared/docs/METHOD.md`
 
 ``forward(x)`` returns logits only (Captum needs that); ``forward_with_attention(x)`` returns every
 intermediate as a :class:`ForwardTrace` without hooks, so the shared cached model is never mutated.
-Variants (the full model, the comparison models and the ablations of METHOD.md §9) are plain
+Variants (the full model, the comparison models and the ablations of docs/DESIGN.md §9) are plain
 :class:`ModelConfig` values in :data:`VARIANTS`.
 """
 
@@ -110,7 +110,7 @@ class ModelConfig:
 
 
 # --------------------------------------------------------------------------------------------------
-# PCP: the piecewise cubic polynomial activation (METHOD.md §5, eq. 19)
+# PCP: the piecewise cubic polynomial activation (docs/DESIGN.md §5, eq. 19)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -135,7 +135,7 @@ class _PCPFunction(torch.autograd.Function):
 
 
 def pcp(x: torch.Tensor, knot: float = 1.0, alpha: float = 0.1) -> torch.Tensor:
-    """C2-continuous piecewise cubic activation: leaky ReLU smoothed by a cubic spline (METHOD.md §5).
+    """C2-continuous piecewise cubic activation: leaky ReLU smoothed by a cubic spline (docs/DESIGN.md §5).
 
     ``alpha * x`` for ``x <= -a``, ``x`` for ``x >= a``; in between, PCP'' is the hat function rising
     linearly from 0 at -a to ``(1 - alpha) / a`` at 0 and back to 0 at a, so PCP, PCP' and PCP'' are
@@ -523,7 +523,7 @@ class FERNet(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------------
-# Variants: the names the CLI, the UI and the tests share (METHOD.md §9)
+# Variants: the names the CLI, the UI and the tests share (docs/DESIGN.md §9)
 # --------------------------------------------------------------------------------------------------
 
 FULL = ModelConfig()

@@ -8,7 +8,7 @@ A population of candidate solutions in a box. Each iteration, every candidate
 * phase 2 (chase, exploitation): searches a neighbourhood that shrinks over the iterations,
   ``x + R * (2r - 1) * x`` with ``R = 0.02 * (1 - t / T)``;
 
-and keeps a move only if it improves the objective (greedy selection). METHOD.md §9 uses it to pick
+and keeps a move only if it improves the objective (greedy selection). docs/DESIGN.md §9 uses it to pick
 ``cnn_bilstm``'s learning rate, FC width and dropout on the validation split with a small, stated budget:
 ``population * (1 + 2 * iterations)`` objective evaluations.
 """

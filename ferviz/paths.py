@@ -5,10 +5,14 @@ One small module so that code needing a path does not import the inference (or a
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS_DIR = ROOT / "models"  # shipped checkpoints (*.pt) with their cards (*.json, *.md)
+#: Environment variable naming another models folder, e.g. for a wheel install (the wheel holds no weights).
+MODELS_DIR_ENV = "FERVIZ_MODELS_DIR"
+#: Shipped checkpoints (*.pt) with their cards (*.json, *.md): the repository's models/ unless overridden.
+MODELS_DIR = Path(os.environ.get(MODELS_DIR_ENV) or ROOT / "models")
 REPORTS_DIR = MODELS_DIR / "reports"  # committed evaluation, cross-validation and ablation reports
 DEFAULT_MODEL = MODELS_DIR / "fer2013_dcnn_bilstm_dam.pt"  # what the app and the CLI load unless told otherwise
 

@@ -4,7 +4,7 @@ Two stages, so that the expensive part runs once per image and the cheap part pe
 
 1. :func:`prepare_images` — (N, H, W) uint8 faces -> (N, C, S, S) uint8 model planes: resize to S x S
    and, per the input mode, the grayscale plane, the rendered HOG image (eqs. 1-8, scaled to 0-255),
-   or both (METHOD.md §1).
+   or both (docs/DESIGN.md §1).
 2. :func:`to_tensor` — uint8 planes -> float tensor normalised with the checkpoint's mean/std.
 """
 

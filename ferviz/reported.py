@@ -6,7 +6,7 @@ beside, never mixed with, a :class:`ferviz.metrics.MetricReport`. Values are **p
 
 The paper (Jayaraman & Mahendran, Sci. Rep. 2025) defines GAR (eq. 31) exactly as recall (eq. 29),
 and its FAR (eq. 32), read per class, is FP / (FP + TN) = 1 - specificity (eq. 27); its tables do not
-satisfy either identity (METHOD.md §7). :func:`consistency_audit` lists every violation. The paper does
+satisfy either identity (docs/DESIGN.md §7). :func:`consistency_audit` lists every violation. The paper does
 not say how it averages over classes; *if* its numbers were micro-averaged, precision = recall = F1 =
 accuracy as well, which ``consistency_audit(micro=True)`` also checks.
 
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 DATASETS: tuple[str, ...] = ("FER2013", "CK+", "RAF-DB", "JAFFE")
 PROPOSED = "Proposed"
 MODELS: tuple[str, ...] = ("NGO-BiLSTM", "ICNN-BiLSTM", "HCNN-LSTM", PROPOSED)
-#: Our stand-in for each baseline (METHOD.md §9), trained and measured the same way as the proposed model.
+#: Our stand-in for each baseline (docs/DESIGN.md §9), trained and measured the same way as the proposed model.
 STAND_INS: dict[str, str] = {"NGO-BiLSTM": "ngo_bilstm", "ICNN-BiLSTM": "cnn_bilstm", "HCNN-LSTM": "cnn_lstm"}
 #: The paper's bibliography entries for the baselines: [7] Zhong et al. 2023, [16] Pansambal et al. 2024,
 #: [21] Mohana et al. 2023.
@@ -83,7 +83,7 @@ def reported_frame(as_fraction: bool = False) -> pd.DataFrame:
 
 
 def reported_table(model: str = PROPOSED) -> pd.DataFrame:
-    """One model's numbers as printed, metrics as rows and datasets as columns (METHOD.md §8's layout)."""
+    """One model's numbers as printed, metrics as rows and datasets as columns (docs/DESIGN.md §8's layout)."""
     if model not in MODELS:
         raise KeyError(f"unknown model {model!r}; the paper reports {', '.join(MODELS)}")
     frame = reported_frame()
@@ -187,7 +187,7 @@ def _check(lookup: pd.Series, model: str, dataset: str, ident: Identity, tol: fl
 
 @dataclass(frozen=True)
 class Anchor:
-    """A published reference number (percent), from ANCHORS.md; never a number this project measured.
+    """A published reference number (percent), from docs/REFERENCES.md; never a number this project measured.
 
     Attributes
     ----------
@@ -238,9 +238,9 @@ ANCHORS: tuple[Anchor, ...] = (
     Anchor("py-feat v2", "RAF-DB", "test (3,068), end to end", 65.6, _PYFEAT, "macro-F1 0.528"),
     Anchor("OpenFace 3.0", "RAF-DB", "test (3,068), end to end", 51.3, _PYFEAT),
     Anchor("LibreFace", "RAF-DB", "test (3,068), end to end", 64.6, _PYFEAT),
-    Anchor("many papers", "CK+", "no standard protocol", None, "literature survey (ANCHORS.md)",
+    Anchor("many papers", "CK+", "no standard protocol", None, "literature survey (docs/REFERENCES.md)",
            "random splits leak subjects and near-identical frames", low=98.0, high=99.7),
-    Anchor("many papers", "JAFFE", "mixed protocols", None, "literature survey (ANCHORS.md)",
+    Anchor("many papers", "JAFFE", "mixed protocols", None, "literature survey (docs/REFERENCES.md)",
            "leave-one-subject-out is the honest setting and scores much lower", low=90.0, high=95.0),
 )
 

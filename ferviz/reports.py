@@ -1,6 +1,6 @@
 """What this project measured, read back from committed files, and set beside the paper's numbers.
 
-Two kinds of committed file hold measurements (METHOD.md §10):
+Two kinds of committed file hold measurements (docs/DESIGN.md §10):
 
 - **model cards** ``models/<name>.json`` beside each shipped ``<name>.pt`` (written by ``ferviz ship``,
   read as a :class:`~ferviz.modelcard.ModelCard`), whose ``report`` is a
@@ -13,7 +13,7 @@ Two kinds of committed file hold measurements (METHOD.md §10):
 shapes is skipped and named in :attr:`Discovery.warnings`, never raised. :func:`measured_frame` and
 :func:`comparison_frame` put the numbers in long form, in **percent**, with a ``source`` column that
 always says whether a number was *measured* here, *reported* by the paper (Tables 4-10) or *published*
-elsewhere (ANCHORS.md): the three are shown side by side and never mixed.
+elsewhere (docs/REFERENCES.md): the three are shown side by side and never mixed.
 Per-item views of an :class:`~ferviz.evaluation.Evaluation` (CSV export, one confusion cell) end the module.
 """
 
@@ -41,11 +41,11 @@ logger = logging.getLogger(__name__)
 SOURCE_MEASURED = "measured (this project)"
 SOURCE_PUBLISHED = "published"
 PAPER = "Jayaraman & Mahendran, Sci. Rep. 2025"
-#: Dataset kinds (``FaceDataset.name``) -> the names the paper and ANCHORS.md use.
+#: Dataset kinds (``FaceDataset.name``) -> the names the paper and docs/REFERENCES.md use.
 DATASET_NAMES: dict[str, str] = {"fer2013": "FER2013", "ckplus": "CK+", "rafdb": "RAF-DB", "jaffe": "JAFFE"}
 #: ``meta["kind"]`` of a saved report; ``evaluation`` when the file does not say.
 REPORT_KINDS: tuple[str, ...] = ("selection", "cross-dataset", "ablation", "comparison", "evaluation")
-#: Our variant -> the paper's model it stands for (METHOD.md §9); the proposed model is the default variant.
+#: Our variant -> the paper's model it stands for (docs/DESIGN.md §9); the proposed model is the default variant.
 PAPER_NAMES: dict[str, str] = {**{v: k for k, v in STAND_INS.items()}, DEFAULT_VARIANT: PROPOSED}
 
 
@@ -266,7 +266,7 @@ def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | N
     return frame
 
 
-#: Ablation variants (METHOD.md §9) -> what each changes in the full model. Keys are :data:`ferviz.model.VARIANTS` names.
+#: Ablation variants (docs/DESIGN.md §9) -> what each changes in the full model. Keys are :data:`ferviz.model.VARIANTS` names.
 ABLATIONS: dict[str, str] = {
     DEFAULT_VARIANT: "none: the full model (gray input, both attentions, cross-fusion, distillation, PCP)",
     "cnn_bilstm": "no attention",

@@ -1,4 +1,4 @@
-"""Attention explorer: where the spatial and channel branches look, for one face (METHOD.md §3-5)."""
+"""Attention explorer: where the spatial and channel branches look, for one face (docs/DESIGN.md §3-5)."""
 
 import streamlit as st
 

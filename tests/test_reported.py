@@ -36,7 +36,7 @@ def test_every_model_dataset_and_metric_is_present():
 
 
 def test_method_md_table_for_the_proposed_model():
-    # METHOD.md §8, row by row.
+    # docs/DESIGN.md §8, row by row.
     expected = {
         "accuracy": [82.89, 96.78, 95.78, 95.87], "specificity": [91.23, 94.52, 93.21, 93.27],
         "precision": [95.27, 97.54, 95.63, 95.26], "recall": [94.18, 96.67, 95.79, 95.22],

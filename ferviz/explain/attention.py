@@ -1,4 +1,4 @@
-"""What the dual-attention model looked at, for one face, as plain arrays (METHOD.md §3-5).
+"""What the dual-attention model looked at, for one face, as plain arrays (docs/DESIGN.md §3-5).
 
 Everything comes from :meth:`FERNet.forward_with_attention`, which returns the intermediates without
 hooks, so the shared cached model is only read. Maps on the C3 grid (H x W, 9 x 9 for ``valid``

@@ -1,4 +1,4 @@
-"""One face through every stage of the model, with the tensor shape at each step (METHOD.md §1-5).
+"""One face through every stage of the model, with the tensor shape at each step (docs/DESIGN.md §1-5).
 
 :func:`walkthrough` returns a list of :class:`Stage`; each carries the true shape of the tensor at that
 point (batch of 1 included), a small array to draw and a caption naming the paper's equation. The

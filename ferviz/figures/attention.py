@@ -122,7 +122,7 @@ def channel_matrices(mats: np.ndarray | Sequence[np.ndarray], titles: Sequence[s
 
 
 # --------------------------------------------------------------------------------------------------
-# PCP beside ReLU and GELU (METHOD.md §5, eq. 19)
+# PCP beside ReLU and GELU (docs/DESIGN.md §5, eq. 19)
 # --------------------------------------------------------------------------------------------------
 
 

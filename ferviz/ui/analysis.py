@@ -20,7 +20,7 @@ from ferviz.errors import FervizError
 from ferviz.evaluation import Evaluation, evaluate
 from ferviz.figures.evaluate import confusion_figure, most_confused, per_class_figure, reliability_figure
 from ferviz.metrics import MetricReport
-from ferviz.paths import MODELS_DIR, resolve_user_path
+from ferviz.paths import MODELS_DIR, MODELS_DIR_ENV, resolve_user_path
 from ferviz.reports import (
     CVRecord,
     Discovery,
@@ -32,7 +32,6 @@ from ferviz.reports import (
 from ferviz.text import md_escape
 from ferviz.ui.widgets import FACE_CROP_KEY, FACE_SOURCE_KEY
 
-MODELS_DIR_ENV = "FERVIZ_MODELS_DIR"  # overrides where committed cards and reports are read from
 EXPLAIN_PAGES = {"pages/3_Attention.py": "Attention maps", "pages/4_Attributions.py": "Attributions"}
 GRID = 24  # faces shown per gallery
 _DATA_KEY, _EVAL_KEY = "ferviz_eval_dataset", "ferviz_evaluation"
