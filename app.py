@@ -1,4 +1,7 @@
-"""ferviz home: what this is, the selected model's card, and where to go next. Run: ``streamlit run app.py``."""
+"""ferviz home: what this is, the selected model's card, and where to go next.
+
+Run: ``streamlit run app.py``.
+"""
 
 from pathlib import Path
 
@@ -10,13 +13,15 @@ from ferviz.ui.predict import md_escape
 from ferviz.ui.widgets import model_picker
 
 HERE = Path(__file__).resolve().parent
-PAGES = (("pages/1_Predict.py", "Predict", "every face's expression in your photos, a webcam snapshot or samples"),
-         ("pages/2_HOG.py", "HOG", "the paper's hand-made features (eqs. 1-8), step by step on one face"),
-         ("pages/3_Attention.py", "Attention", "where the spatial and channel attention of the model look"),
-         ("pages/4_Attributions.py", "Attributions", "which pixels drove a prediction (Captum methods)"),
-         ("pages/5_Walkthrough.py", "Walkthrough", "one face through every layer: DCNN, BiLSTM, attention, PCP"),
-         ("pages/6_Evaluate.py", "Evaluate", "metrics, confusion matrix and calibration on a labelled dataset"),
-         ("pages/7_Compare.py", "Compare", "the paper's reported numbers beside what this project measured"))
+PAGES = (
+    ("pages/1_Predict.py", "Predict", "every face's expression in your photos, a webcam snapshot or samples"),
+    ("pages/2_HOG.py", "HOG", "the paper's hand-made features (eqs. 1-8), step by step on one face"),
+    ("pages/3_Attention.py", "Attention", "where the spatial and channel attention of the model look"),
+    ("pages/4_Attributions.py", "Attributions", "which pixels drove a prediction (Captum methods)"),
+    ("pages/5_Walkthrough.py", "Walkthrough", "one face through every layer: DCNN, BiLSTM, attention, PCP"),
+    ("pages/6_Evaluate.py", "Evaluate", "metrics, confusion matrix and calibration on a labelled dataset"),
+    ("pages/7_Compare.py", "Compare", "the paper's reported numbers beside what this project measured"),
+)
 
 
 def link(path: str, label: str, what: str) -> None:
@@ -29,11 +34,12 @@ def link(path: str, label: str, what: str) -> None:
 
 st.set_page_config(page_title="ferviz", page_icon="🙂", layout="wide")
 st.title("ferviz: facial expression recognition, explained")
-st.markdown("ferviz is an interactive demo and analysis dashboard for the DCNN-BiLSTM model with dual attention "
-            "of Jayaraman & Mahendran (Sci. Rep. 2025): a small CNN reads a 64x64 face, a bidirectional LSTM "
-            "reads its feature map as a sequence, spatial and channel attention look at it in parallel and "
-            "gate each other through a smooth piecewise-cubic activation (PCP), and a linear head scores seven "
-            "expressions. Try it on your own photos, look inside every stage, and check the measured numbers.")
+st.markdown("ferviz is an interactive demo and analysis dashboard for the DCNN-BiLSTM model with dual "
+            "attention of Jayaraman & Mahendran (Sci. Rep. 2025): a small CNN reads a 64x64 face, a "
+            "bidirectional LSTM reads its feature map as a sequence, spatial and channel attention look at "
+            "it in parallel and gate each other through a smooth piecewise-cubic activation (PCP), and a "
+            "linear head scores seven expressions. Try it on your own photos, look inside every stage, and "
+            "check the measured numbers.")
 
 loaded = model_picker()
 if loaded is None:
@@ -48,8 +54,8 @@ else:
     st.caption(f"variant {md_escape(summary.variant)} · {summary.input_mode} input · {summary.n_params:,} "
                f"parameters · sha256 {summary.sha_short}… · from the {summary.source}")
     if summary.source == "checkpoint":
-        st.info(f"No model card ({md_escape(loaded.path.with_suffix('.json').name)}) beside this checkpoint yet: "
-                "showing what the checkpoint itself records.")
+        st.info(f"No model card ({md_escape(loaded.path.with_suffix('.json').name)}) beside this checkpoint "
+                "yet: showing what the checkpoint itself records.")
     for problem in summary.problems:
         st.warning(md_escape(problem))
     split = summary.selected_on or "an unrecorded split"

@@ -107,7 +107,8 @@ def _gamma(n: int, alpha: float, gen: torch.Generator) -> torch.Tensor:
         z = torch.randn(2 * n, generator=gen)
         u = torch.rand(2 * n, generator=gen)
         v = (1 + c * z) ** 3
-        ok = (v > 0) & (torch.log(u.clamp_min(1e-12)) < 0.5 * z * z + d - d * v + d * torch.log(v.clamp_min(1e-12)))
+        log_v = torch.log(v.clamp_min(1e-12))
+        ok = (v > 0) & (torch.log(u.clamp_min(1e-12)) < 0.5 * z * z + d - d * v + d * log_v)
         got = (d * v)[ok][: n - filled]
         out[filled:filled + len(got)] = got
         filled += len(got)

@@ -30,8 +30,8 @@ def _train_config(args):
     from ferviz.engine import TrainConfig
 
     values = dict(RECIPES[args.recipe])
-    for key in ("epochs", "batch_size", "lr", "seed", "max_steps", "warmup_epochs", "ema_decay", "erase", "mixup",
-                "label_smoothing", "kd_alpha", "kd_temperature"):
+    for key in ("epochs", "batch_size", "lr", "seed", "max_steps", "warmup_epochs", "ema_decay", "erase",
+                "mixup", "label_smoothing", "kd_alpha", "kd_temperature"):
         if getattr(args, key, None) is not None:
             values[key] = getattr(args, key)
     values["bf16"] = not args.fp32
@@ -64,8 +64,8 @@ def cmd_train(args) -> int:
     kind, ds = _load(args)
     train_name, val_name = _split_names(kind, ds, args)
     train, val = ds.split(train_name), ds.split(val_name)
-    meta = {"dataset": kind, "data": Path(args.data).name, "train_split": train_name, "select_split": val_name,
-            "recipe": args.recipe}
+    meta = {"dataset": kind, "data": Path(args.data).name, "train_split": train_name,
+            "select_split": val_name, "recipe": args.recipe}
     overrides = {k: v for k, v in (("input_mode", args.input), ("fc_hidden", args.fc_hidden),
                                    ("dropout", args.dropout)) if v is not None}
     result = run_training(train.images, train.labels, val.images, val.labels, variant=args.model,
@@ -86,8 +86,8 @@ def cmd_evaluate(args) -> int:
         ds = ds.split(args.split)
     result = evaluate(loaded, ds, split=args.split or "all")
     train = loaded.meta.get("train") or {}
-    result.report.meta.update({"kind": args.kind, "command": " ".join(args.argv), "epochs": train.get("epochs"),
-                               "best_epoch": loaded.meta.get("epoch")})
+    result.report.meta.update({"kind": args.kind, "command": " ".join(args.argv),
+                               "epochs": train.get("epochs"), "best_epoch": loaded.meta.get("epoch")})
     print(result.report.format_table())
     if args.json:
         result.report.to_json(args.json)
@@ -194,11 +194,13 @@ def cmd_ngo(args) -> int:
     train_name, val_name = _split_names(kind, ds, args)
     train, val = ds.split(train_name), ds.split(val_name)
     summary = ngo_search(train.images, train.labels, val.images, val.labels, out_dir=Path(args.out),
-                         population=args.population, iterations=args.iterations, search_epochs=args.search_epochs,
-                         subset=args.subset, base=_train_config(args), seed=args.seed or 0)
+                         population=args.population, iterations=args.iterations,
+                         search_epochs=args.search_epochs, subset=args.subset, base=_train_config(args),
+                         seed=args.seed or 0)
     best = summary["best"]
     print(f"NGO best: lr={best['lr']:.2e} fc_hidden={best['fc_hidden']} dropout={best['dropout']} "
-          f"(selection accuracy {summary['best_selection_accuracy']:.4f} after {summary['budget']['evaluations']} runs)")
+          f"(selection accuracy {summary['best_selection_accuracy']:.4f} "
+          f"after {summary['budget']['evaluations']} runs)")
     print(f"train it: ferviz train --model ngo_bilstm --lr {best['lr']:.2e} --fc-hidden {best['fc_hidden']} "
           f"--dropout {best['dropout']} ...")
     return 0
@@ -227,7 +229,8 @@ def _add_faces(p) -> None:
     p.add_argument("--min-confidence", type=float, default=MIN_CONFIDENCE,
                    help=f"YuNet detections scoring below this are not faces (default {MIN_CONFIDENCE})")
     p.add_argument("--fallback", choices=FALLBACKS, default="none",
-                   help="no face found: no label (none, default) or classify the centre square, marked as such")
+                   help="no face found: no label (none, default) or classify the centre square, "
+                        "marked as such")
     p.add_argument("--align", action="store_true", help="level the eyes before cropping (YuNet landmarks)")
     p.add_argument("--max-faces", type=int, default=20, help="keep the largest N faces per image")
 
@@ -247,13 +250,16 @@ def _add_training(p) -> None:
     p.add_argument("--fc-hidden", type=int, help="override the FC width (300 in the paper)")
     p.add_argument("--dropout", type=float, help="override the classifier dropout")
     p.add_argument("--teacher", action="append",
-                   help="teacher checkpoint for knowledge distillation; repeat for an ensemble (mean soft targets)")
+                   help="teacher checkpoint for knowledge distillation; repeat for an ensemble "
+                        "(mean soft targets)")
     p.add_argument("--kd-cache", action="store_true",
-                   help="compute the teachers' soft targets once on the un-augmented training faces and reuse them")
+                   help="compute the teachers' soft targets once on the un-augmented training faces "
+                        "and reuse them")
     p.add_argument("--kd-alpha", type=float, help="weight of the distillation term (default 0.5)")
     p.add_argument("--kd-temperature", type=float, help="distillation temperature (default 4)")
     p.add_argument("--label-smoothing", type=float, help="override the recipe's label smoothing")
-    p.add_argument("--ema-decay", type=float, help="keep an EMA of the weights (e.g. 0.999); it is evaluated and saved")
+    p.add_argument("--ema-decay", type=float,
+                   help="keep an EMA of the weights (e.g. 0.999); it is evaluated and saved")
     p.add_argument("--erase", type=float, help="random-erasing probability per image (e.g. 0.25)")
     p.add_argument("--mixup", type=float, help="mixup Beta(alpha, alpha) parameter (e.g. 0.2); 0 = off")
     p.add_argument("--max-steps", type=int, help="limit steps per epoch (smoke tests)")
@@ -273,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-split", help="usage value to train on (default Training / train)")
     p.add_argument("--val-split", help="usage value to select on (default PublicTest / test)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    p.add_argument("--init", help="start from this checkpoint's weights (fine-tuning; same variant and classes)")
+    p.add_argument("--init",
+                   help="start from this checkpoint's weights (fine-tuning; same variant and classes)")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="full metric report of a checkpoint on a dataset")
     p.add_argument("--model", required=True, help="checkpoint (.pt)")

@@ -64,12 +64,13 @@ class TrainConfig:
     select_metric: str = "accuracy"  # 'accuracy' | 'macro_f1' on the selection split
     seed: int = 0
     max_steps: int = 0  # > 0: stop each epoch after this many steps (smoke tests)
-    teacher: str = ""  # teacher checkpoint(s) for knowledge distillation (Alg. 3 steps 6-8); comma-separated = ensemble
+    # teacher checkpoint(s) for knowledge distillation (Alg. 3 steps 6-8); comma-separated = ensemble
+    teacher: str = ""
     kd_cache: bool = False  # compute the teachers' soft targets once on the un-augmented training faces
     init: str = ""  # optional checkpoint to start from (fine-tuning); same variant config and labels
     kd_temperature: float = 4.0
     kd_alpha: float = 0.5  # weight of the distillation term
-    ema_decay: float = 0.0  # > 0: keep an exponential moving average of the weights; it is evaluated and saved
+    ema_decay: float = 0.0  # > 0: keep an exponential moving average of the weights; evaluated and saved
     erase: float = 0.0  # probability of random erasing (one rectangle of noise per image)
     mixup: float = 0.0  # > 0: mixup with Beta(alpha, alpha) mixing weights (alpha = this value)
 
@@ -79,9 +80,16 @@ class TrainConfig:
 
 @dataclass
 class ArrayData:
-    """Prepared model planes (N, C, S, S) uint8 and labels (N,) int64 in the model's class order.
+    """Prepared model planes and labels in the model's class order.
 
-    ``soft`` (N, classes) float32, when set, holds cached teacher soft targets (at the KD temperature).
+    Attributes
+    ----------
+    planes : (N, C, S, S) uint8 ndarray
+        The model's input planes.
+    labels : (N,) int64 ndarray
+        Class indices.
+    soft : (N, classes) float32 ndarray or None
+        Cached teacher soft targets (at the KD temperature), when set.
     """
 
     planes: np.ndarray
@@ -129,7 +137,27 @@ def teacher_paths(spec: str) -> list[str]:
 @torch.no_grad()
 def predict_probs(model: FERNet, planes: np.ndarray, prep: Preprocessing, batch_size: int = 256,
                   bf16: bool = False, progress=None) -> np.ndarray:
-    """(N, C, S, S) uint8 planes -> (N, classes) float32 softmax probabilities (eval mode)."""
+    """Softmax probabilities of ``model`` on prepared planes, in eval mode (restored afterwards).
+
+    Parameters
+    ----------
+    model : FERNet
+        The network.
+    planes : (N, C, S, S) uint8 ndarray
+        Prepared model planes.
+    prep : Preprocessing
+        The normalisation the model was trained with.
+    batch_size : int
+        Planes per forward pass.
+    bf16 : bool
+        Run under CPU bfloat16 autocast.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each batch.
+
+    Returns
+    -------
+    (N, classes) float32 ndarray
+    """
     was_training = model.training
     model.eval()
     out = []
@@ -224,13 +252,13 @@ class Trainer:
         theirs, ours = start.model.cfg.to_dict(), self.model_cfg.to_dict()
         differ = sorted(k for k in ours if theirs.get(k) != ours[k])
         if differ:
-            raise CheckpointError(f"{path}: its model config differs from this run's in {', '.join(differ)}; "
-                                  f"--init needs the same variant and overrides")
+            raise CheckpointError(f"{path}: its model config differs from this run's in "
+                                  f"{', '.join(differ)}; --init needs the same variant and overrides")
         self.model.load_state_dict(start.model.state_dict())
         log.info("initialised from %s", path)
 
     def _load_compatible(self, path: str, role: str) -> LoadedModel:
-        """A checkpoint used by this run (a teacher, or the start of a fine-tuning); it must predict our classes."""
+        """A checkpoint used by this run (a teacher, or a fine-tuning start); it must predict our classes."""
         loaded = load_checkpoint(path, verify=False)
         if loaded.labels != self.labels:
             raise CheckpointError(f"{role} {path} predicts {loaded.labels}, this run trains {self.labels}")
@@ -266,10 +294,12 @@ class Trainer:
         if self.ema is not None:
             ema_state = state["meta"].get("ema")
             if ema_state is None:
-                raise CheckpointError(f"{path} holds no EMA weights; resume with the options the run started with")
+                raise CheckpointError(f"{path} holds no EMA weights; "
+                                      "resume with the options the run started with")
             self.ema.load_state_dict(ema_state)
         train = state["meta"]["train_state"]
-        self.start_epoch, self.best_score, self.best_epoch = train["next_epoch"], train["best_score"], train["best_epoch"]
+        self.start_epoch = train["next_epoch"]
+        self.best_score, self.best_epoch = train["best_score"], train["best_epoch"]
         self.history = list(train["history"])
         self._rewrite_log()  # drop any row logged after the last checkpoint (a kill between the two)
         log.info("resumed %s at epoch %d (best %.4f at epoch %d)", path, self.start_epoch, self.best_score,
@@ -288,7 +318,8 @@ class Trainer:
     def _save_best(self, epoch: int, scores: dict) -> None:
         meta = {**self.meta, "epoch": epoch + 1, "train": self.cfg.to_dict()}
         atomic_torch_save(checkpoint_dict(self.selected_model, labels=self.labels, preprocessing=self.prep,
-                                          variant=self.variant, metrics=scores, meta=meta), self.out_dir / "best.pt")
+                                          variant=self.variant, metrics=scores, meta=meta),
+                          self.out_dir / "best.pt")
 
     def _rewrite_log(self) -> None:
         path = self.out_dir / "log.csv"
@@ -309,9 +340,25 @@ class Trainer:
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor, x: torch.Tensor, weight,
              soft: torch.Tensor | None = None) -> torch.Tensor:
-        """Cross-entropy (``y`` as indices, or as (B, classes) mixed one-hot rows) plus the KD term.
+        """Cross-entropy plus, with teachers, the knowledge-distillation term.
 
-        ``soft`` are cached teacher targets for this batch; without them the teachers run on ``x``.
+        Parameters
+        ----------
+        logits : (B, classes) tensor
+            The student's outputs.
+        y : (B,) int64 or (B, classes) float tensor
+            Class indices, or mixed one-hot rows (mixup).
+        x : (B, C, S, S) tensor
+            The batch, which the teachers see when ``soft`` is None.
+        weight : tensor or None
+            Per-class weights of the cross-entropy.
+        soft : (B, classes) tensor, optional
+            Cached teacher targets for this batch; without them the teachers run on ``x``.
+
+        Returns
+        -------
+        scalar tensor
+            ``(1 - kd_alpha) * CE + kd_alpha * KD`` with teachers, else the cross-entropy alone.
         """
         loss = F.cross_entropy(logits.float(), y, weight=weight, label_smoothing=self.cfg.label_smoothing)
         if not self.teachers:
@@ -378,7 +425,8 @@ class Trainer:
         if self.rank == 0:
             self.write_run_info(argv)
         for epoch in range(self.start_epoch, self.cfg.epochs):
-            bar = progress_factory(epoch, self._epoch_images(train)) if (progress_factory and self.rank == 0) else None
+            bar = (progress_factory(epoch, self._epoch_images(train))
+                   if (progress_factory and self.rank == 0) else None)
             stats = self.train_epoch(train, epoch, progress=bar.step if bar else None)
             if bar:
                 bar.close()

@@ -15,3 +15,7 @@ class DatasetError(FervizError):
 
 class CheckpointError(FervizError):
     """A checkpoint is missing, corrupt, foreign, or fails its sha256 check."""
+
+
+class VideoError(FervizError):
+    """A video file cannot be read (empty, not a video, no video stream, cut short before any frame)."""

@@ -1,4 +1,4 @@
-"""Evaluate a checkpoint on a labelled dataset: predictions kept for error analysis, plus the metric report.
+"""Evaluate a checkpoint on a labelled dataset: predictions kept for error analysis, and the metric report.
 
 Classes are matched by name, so a FER2013 model can be scored unchanged on CK+ or JAFFE (docs/DESIGN.md
 §10, cross-dataset): items whose class the model does not predict (CK+ contempt for a FER2013 model)
@@ -55,7 +55,8 @@ def dataset_faces(ds: FaceDataset, size: int, margin: float = 0.15,
     return faces
 
 
-def _dataset_faces(ds: FaceDataset, size: int, margin: float, options: FaceOptions) -> tuple[np.ndarray, int]:
+def _dataset_faces(ds: FaceDataset, size: int, margin: float,
+                   options: FaceOptions) -> tuple[np.ndarray, int]:
     """The faces and how many whole frames had no detected face (their centre square was used)."""
     if not ds.whole_frames:
         return resize_faces(ds.images, size), 0
@@ -63,14 +64,32 @@ def _dataset_faces(ds: FaceDataset, size: int, margin: float, options: FaceOptio
     out = np.empty((len(ds), size, size), np.uint8)
     missed = 0
     for i, image in enumerate(ds.images):
-        search = find_faces(np.repeat(image[..., None], 3, axis=2), size=size, margin=margin, **options.kwargs())
+        search = find_faces(np.repeat(image[..., None], 3, axis=2), size=size, margin=margin,
+                            **options.kwargs())
         out[i] = search.faces[0].crop64
         missed += search.fallback
     return out, missed
 
 
 def model_view(ds: FaceDataset, labels: list[str]) -> tuple[FaceDataset, np.ndarray, np.ndarray]:
-    """Keep the items whose class the model predicts: (kept items, their model-space labels, keep mask)."""
+    """Keep the items whose class the model predicts.
+
+    Parameters
+    ----------
+    ds : FaceDataset
+        Labelled items (labels index :data:`ferviz.labels.ALL_LABELS`).
+    labels : list of str
+        The model's class names, in its output order.
+
+    Returns
+    -------
+    kept : FaceDataset
+        The items whose class is in ``labels``.
+    y : (M,) int64 ndarray
+        Their labels as indices into ``labels``.
+    keep : (N,) bool ndarray
+        Which items of ``ds`` were kept.
+    """
     lut = np.full(len(ALL_LABELS), -1, np.int64)
     for pos, name in enumerate(labels):
         lut[ALL_LABELS.index(name)] = pos
@@ -117,7 +136,8 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
         faces, missed = _dataset_faces(kept, prep.size, prep.face_margin, face_options)
     else:
         faces = np.asarray(faces)[keep]
-    probs = predict_probs(loaded.model, prepare_images(faces, prep), prep, batch_size=batch_size, progress=progress)
+    probs = predict_probs(loaded.model, prepare_images(faces, prep), prep, batch_size=batch_size,
+                          progress=progress)
     meta = {"dataset": ds.name, "split": split, "n_items": len(kept), "n_left_out": dropped,
             "model": loaded.path.name, "variant": loaded.variant, "sha256": loaded.sha256}
     if kept.whole_frames:

@@ -93,7 +93,8 @@ class FaceBox:
 
     def scaled(self, factor: float) -> "FaceBox":
         """The box with every coordinate multiplied by ``factor`` (rounded; sides at least 1)."""
-        points = None if self.landmarks is None else tuple((x * factor, y * factor) for x, y in self.landmarks)
+        points = (None if self.landmarks is None
+                  else tuple((x * factor, y * factor) for x, y in self.landmarks))
         return replace(self, x=round(self.x * factor), y=round(self.y * factor),
                        w=max(1, round(self.w * factor)), h=max(1, round(self.h * factor)), landmarks=points)
 
@@ -196,7 +197,8 @@ def _get_cascade() -> cv2.CascadeClassifier:
         path = cv2.data.haarcascades + CASCADE_FILE
         cascade = cv2.CascadeClassifier(path)
         if cascade.empty():
-            raise FervizError(f"cannot load OpenCV's face detector from {path}; reinstall opencv-python-headless")
+            raise FervizError(f"cannot load OpenCV's face detector from {path}; "
+                              "reinstall opencv-python-headless")
         _cascade = cascade
         log.debug("loaded Haar cascade %s", path)
     return _cascade
@@ -212,7 +214,13 @@ def to_gray(img: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    (H, W) uint8 ndarray, C-contiguous. Raises ImageError for another dtype or shape, or no pixels.
+    (H, W) uint8 ndarray
+        C-contiguous.
+
+    Raises
+    ------
+    ImageError
+        For another dtype or shape, or an image without pixels.
     """
     img = _checked_image(img)
     if img.ndim == 2:
@@ -228,7 +236,8 @@ def _checked_image(img: np.ndarray) -> np.ndarray:
         what = img.dtype if isinstance(img, np.ndarray) else type(img).__name__
         raise ImageError(f"expected a uint8 image array (values 0-255), got {what}")
     if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] in (1, 3, 4))) or img.size == 0:
-        raise ImageError(f"expected an (H, W) gray or (H, W, 3) RGB image with H, W >= 1, got shape {img.shape}")
+        raise ImageError("expected an (H, W) gray or (H, W, 3) RGB image with H, W >= 1, "
+                         f"got shape {img.shape}")
     return img
 
 
@@ -241,7 +250,16 @@ def _center_square_box(height: int, width: int) -> FaceBox:
 def center_square(img: np.ndarray, size: int = 64) -> np.ndarray:
     """Grayscale centre square of ``img``, resized to ``(size, size)`` uint8 (the no-face fallback).
 
-    ``img`` is any array :func:`to_gray` accepts; the square's side is ``min(H, W)``.
+    Parameters
+    ----------
+    img : (H, W) or (H, W, C) uint8 ndarray
+        Any array :func:`to_gray` accepts; the square's side is ``min(H, W)``.
+    size : int
+        Side of the output.
+
+    Returns
+    -------
+    (size, size) uint8 ndarray
     """
     gray = to_gray(img)
     box = _center_square_box(*gray.shape)
@@ -290,7 +308,8 @@ def crop_face(img: np.ndarray, box: FaceBox, size: int = 64, margin: float = 0.1
             raise ValueError(f"box {box} lies outside the {width}x{height} image")
         turn = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)  # (2, 3): rotate about the box centre ...
         turn[:, 2] += (side / 2 - cx, side / 2 - cy)  # ... and move that centre to the square's centre
-        square = cv2.warpAffine(gray, turn, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        square = cv2.warpAffine(gray, turn, (side, side), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_REPLICATE)
         return resize_square(square, size)
     x0, y0 = round(cx - side / 2), round(cy - side / 2)
     x1, y1 = x0 + side, y0 + side
@@ -303,8 +322,9 @@ def crop_face(img: np.ndarray, box: FaceBox, size: int = 64, margin: float = 0.1
 
 
 def find_faces(rgb: np.ndarray, *, size: int = 64, margin: float = 0.15, max_faces: int = 20,
-               min_size_frac: float = 0.03, detector: str | None = None, min_confidence: float = MIN_CONFIDENCE,
-               fallback: str = "none", align: bool = False) -> FaceSearch:
+               min_size_frac: float = 0.03, detector: str | None = None,
+               min_confidence: float = MIN_CONFIDENCE, fallback: str = "none",
+               align: bool = False) -> FaceSearch:
     """Detect faces and return one ``(size, size)`` grayscale crop per face (docs/DESIGN.md section 1).
 
     Detection runs on a downscaled copy (Haar: histogram-equalised gray, at most 1280 pixels on the
@@ -368,11 +388,13 @@ def find_faces(rgb: np.ndarray, *, size: int = 64, margin: float = 0.15, max_fac
     return FaceSearch(faces, False, message, capped, n_found, (width, height), name)
 
 
-def _no_face_search(gray: np.ndarray, size: int, too_small: bool, fallback: str, detector: str) -> FaceSearch:
+def _no_face_search(gray: np.ndarray, size: int, too_small: bool, fallback: str,
+                    detector: str) -> FaceSearch:
     """The no-face result: nothing, or the centre square when asked, with a message saying why."""
     height, width = gray.shape
     if too_small:
-        message = f"The image ({width}x{height} pixels) is too small to search for faces (at least 24x24 is needed)"
+        message = (f"The image ({width}x{height} pixels) is too small to search for faces "
+                   "(at least 24x24 is needed)")
     else:
         message = NO_FACE_MESSAGE
     if fallback == "none":
@@ -386,7 +408,7 @@ def _no_face_search(gray: np.ndarray, size: int, too_small: bool, fallback: str,
 
 
 def _shrink(img: np.ndarray, max_side: int, min_side: int) -> tuple[np.ndarray, float]:
-    """A copy at most ``max_side`` on its longer side (never the shorter below ``min_side``), and the factor."""
+    """A copy at most ``max_side`` on its longer side (shorter side kept >= ``min_side``), and the factor."""
     factor = min(1.0, max(max_side / max(img.shape[:2]), min_side / min(img.shape[:2])))
     if factor >= 1.0:
         return img, 1.0
@@ -405,8 +427,10 @@ def _detect_haar(img: np.ndarray, gray: np.ndarray, min_size_frac: float,
     equalised = cv2.equalizeHist(small)
     with _lock:
         rects, neighbours = _get_cascade().detectMultiScale2(
-            equalised, scaleFactor=_SCALE_FACTOR, minNeighbors=_MIN_NEIGHBOURS, minSize=(min_side, min_side))
-    boxes = [FaceBox(*map(int, r), neighbours=int(n)) for r, n in zip(rects, np.ravel(neighbours), strict=True)]
+            equalised, scaleFactor=_SCALE_FACTOR, minNeighbors=_MIN_NEIGHBOURS,
+            minSize=(min_side, min_side))
+    boxes = [FaceBox(*map(int, r), neighbours=int(n))
+             for r, n in zip(rects, np.ravel(neighbours), strict=True)]
     if factor < 1.0:
         boxes = [_clip_box(b.scaled(1.0 / factor), gray.shape) for b in boxes]
     return _suppress_overlaps(boxes), False
@@ -457,7 +481,24 @@ def default_detector() -> str:
 
 
 def resolve_detector(name: str | None) -> str:
-    """The detector that will run for ``name`` (None: the default); ``yunet`` without yuface becomes ``haar``."""
+    """The detector that will run for ``name``.
+
+    Parameters
+    ----------
+    name : str or None
+        A :data:`DETECTORS` key; None is :func:`default_detector`.
+
+    Returns
+    -------
+    str
+        ``name``, except that ``yunet`` becomes ``haar`` (with a one-time warning) when ``yuface``
+        cannot be imported.
+
+    Raises
+    ------
+    ValueError
+        For an unknown detector name.
+    """
     name = name or default_detector()
     if name not in DETECTORS:
         raise ValueError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTORS)}")
@@ -488,7 +529,8 @@ def _suppress_overlaps(boxes: list[FaceBox]) -> list[FaceBox]:
     """Greedy non-maximum suppression, strongest first (higher score or more neighbours, then larger)."""
     kept: list[FaceBox] = []
     for box in sorted(boxes, key=lambda b: (b.score or 0.0, b.neighbours or 0, b.area), reverse=True):
-        if all(iou <= _NMS_IOU and inside <= _NMS_CONTAINED for iou, inside in (_overlap(box, k) for k in kept)):
+        overlaps = (_overlap(box, k) for k in kept)
+        if all(iou <= _NMS_IOU and inside <= _NMS_CONTAINED for iou, inside in overlaps):
             kept.append(box)
     return kept
 

@@ -44,7 +44,8 @@ _OTHER_IMAGES: tuple[tuple[bytes, str], ...] = (
     (b"\x00\x00\x00\x0cjP  ", "a JPEG 2000 image"), (b"\xff\x0a", "a JPEG XL image"),
 )
 _NOT_IMAGES: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF", "the file is a PDF document"), (b"PK\x03\x04", "the file is a ZIP archive or an Office document"),
+    (b"%PDF", "the file is a PDF document"),
+    (b"PK\x03\x04", "the file is a ZIP archive or an Office document"),
     (b"\x1f\x8b", "the file is gzip-compressed data"), (b"\x7fELF", "the file is a program (ELF)"),
 )
 _ORIENTATION_TAG = 0x0112
@@ -166,7 +167,8 @@ def _read_path(path: Path, label: str) -> bytes:
                              f"{_ACCEPTED} up to that size")
         return path.read_bytes()
     except FileNotFoundError as exc:
-        raise ImageError(f"{label}: no such file; give the path of a JPEG, PNG, GIF, BMP, TIFF or WEBP image") from exc
+        raise ImageError(f"{label}: no such file; "
+                         "give the path of a JPEG, PNG, GIF, BMP, TIFF or WEBP image") from exc
     except IsADirectoryError as exc:
         raise ImageError(f"{label}: is a folder, not a file; give the path of one image") from exc
     except (OSError, ValueError) as exc:

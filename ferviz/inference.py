@@ -32,7 +32,6 @@ class FacePrediction:
     confidence: float
     probs: dict[str, float]
 
-
     @property
     def status(self) -> str:
         """``face`` for a detected face, ``centre crop`` for the fallback square (never called a face)."""
@@ -53,8 +52,14 @@ class ImagePrediction:
     detector: str = ""  # the detector that searched ('' for a dataset crop: no detection)
 
     def rows(self) -> list[dict]:
-        """One flat dict per face (for CSV / JSON / DataFrames); one ``no face found`` row without a label
-        when the picture has no face."""
+        """One flat dict per face, for CSV, JSON and DataFrames.
+
+        Returns
+        -------
+        list of dict
+            One row per face (box, detector confidence, label, confidence, one probability per class);
+            a picture without a face gives one ``no face found`` row without a label.
+        """
         if not self.faces:
             return [{"image": self.name, "face": None, "status": NO_FACE, "x": None, "y": None, "w": None,
                      "h": None, "detector_confidence": None, "label": "", "confidence": None}]
@@ -82,13 +87,15 @@ def predict_decoded(loaded: LoadedModel, image: DecodedImage, *, options: FaceOp
     t0 = time.perf_counter() if t0 is None else t0
     prep = loaded.preprocessing
     search = find_faces(image.rgb, size=prep.size, margin=prep.face_margin, **options.kwargs())
-    crops = np.stack([f.crop64 for f in search.faces]) if search.faces else np.zeros((0, prep.size, prep.size))
+    crops = (np.stack([f.crop64 for f in search.faces]) if search.faces
+             else np.zeros((0, prep.size, prep.size)))
     probs = classify_crops(loaded, crops)
     faces = []
     for face, p in zip(search.faces, probs, strict=True):
         k = int(p.argmax())
+        probs_by_name = {name: float(v) for name, v in zip(loaded.labels, p, strict=True)}
         faces.append(FacePrediction(face.index, face.box, face.crop64, face.fallback, loaded.labels[k],
-                                    float(p[k]), {name: float(v) for name, v in zip(loaded.labels, p, strict=True)}))
+                                    float(p[k]), probs_by_name))
     return ImagePrediction(image.name, image, faces, search.message, time.perf_counter() - t0, image.notes,
                            search.detector)
 
@@ -112,7 +119,28 @@ def predict_crop(loaded: LoadedModel, crop: np.ndarray, *, name: str = "face cro
 
 def predict_image(loaded: LoadedModel, data: bytes | str | Path, *, name: str | None = None,
                   options: FaceOptions = FaceOptions()) -> ImagePrediction:
-    """Decode untrusted bytes or a path (raises :class:`~ferviz.errors.ImageError`) and predict every face."""
+    """Decode untrusted bytes or a path and predict every face.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The (shared, read-only) model.
+    data : bytes, str or Path
+        The file's bytes or its path, decoded by :func:`ferviz.imageio.decode_image`.
+    name : str, optional
+        Shown in messages and results (defaults to the path, or "uploaded image").
+    options : FaceOptions
+        Detector, minimum confidence, no-face fallback, alignment, face cap.
+
+    Returns
+    -------
+    ImagePrediction
+
+    Raises
+    ------
+    ImageError
+        For a file that cannot be decoded safely.
+    """
     t0 = time.perf_counter()
     image = decode_image(data, name=name)
     return predict_decoded(loaded, image, options=options, t0=t0)
@@ -134,6 +162,12 @@ def predict(loaded: LoadedModel, content: bytes | str | Path | np.ndarray, *, na
         Shown in messages and results (defaults to the file name, or "image").
     options : FaceOptions
         Detector, minimum confidence, no-face fallback, alignment, face cap.
+
+    Returns
+    -------
+    ImagePrediction
+        No faces (and a message saying so) when none was found, unless a centre-crop fallback was asked
+        for in ``options``.
 
     Raises
     ------

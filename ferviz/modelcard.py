@@ -67,7 +67,24 @@ class Stage:
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Stage:
-        """Inverse of :meth:`to_dict`; missing keys take their defaults, ``where`` names it in errors."""
+        """Inverse of :meth:`to_dict`; missing keys take their defaults.
+
+        Parameters
+        ----------
+        data : dict
+            One entry of a card's ``stages`` list.
+        where : str
+            Names the stage in error messages (file and position).
+
+        Returns
+        -------
+        Stage
+
+        Raises
+        ------
+        ModelCardError
+            When ``data`` is not a dict or a value has the wrong type.
+        """
         get = _Reader(data, where, "a stage")
         return cls(command=get.text("command"), epochs=get.integer("epochs"),
                    best_epoch=get.integer("best_epoch"), train_seconds=get.number("train_seconds"),
@@ -78,11 +95,22 @@ class Stage:
 class ModelCard:
     """A shipped model's card (``models/<name>.json``), one attribute per JSON key.
 
-    ``report`` is a :meth:`ferviz.metrics.MetricReport.to_dict` on the ``selected_on`` split (None when
-    the card has none; :meth:`metric_report` parses it). ``train_seconds`` is the last stage's wall time;
-    ``total_train_seconds`` sums every stage and, like ``stages``, is missing (None, ``()``) from cards
-    older than stages. ``history`` has one row of ``log.csv`` (as floats) per epoch of the last stage.
-    ``path`` is where the card was read from or will be written; it is not part of the JSON.
+    Attributes
+    ----------
+    report : dict or None
+        A :meth:`ferviz.metrics.MetricReport.to_dict` on the ``selected_on`` split; None when the card
+        has none. :meth:`metric_report` parses it.
+    train_seconds : float or None
+        The last stage's wall time.
+    stages : tuple of Stage
+        Every ``ferviz train`` run in the model's making, first first; ``()`` in cards older than
+        stages.
+    total_train_seconds : float or None
+        The wall time of every stage together; None in cards older than stages.
+    history : tuple of dict
+        One row of ``log.csv`` (as floats) per epoch of the last stage.
+    path : Path or None
+        Where the card was read from or will be written; it is not part of the JSON.
     """
 
     name: str
@@ -131,8 +159,12 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         """The card as JSON values, keys in the order :func:`ship` writes them.
 
-        ``stages`` and ``total_train_seconds`` are left out when empty, as older cards have them; one
-        note is written as a string (what ``ferviz ship --notes`` gives), several as a list.
+        Returns
+        -------
+        dict
+            A deep copy, sharing nothing with the card. ``stages`` and ``total_train_seconds`` are left
+            out when empty, as older cards have them; one note is written as a string (what
+            ``ferviz ship --notes`` gives), several as a list.
         """
         data = {"name": self.name, "file": self.file, "variant": self.variant, "sha256": self.sha256,
                 "dataset": self.dataset, "data_file": self.data_file, "train_split": self.train_split,
@@ -279,7 +311,8 @@ def run_summary(run_dir: Path) -> dict:
     best = max(rows, key=lambda r: int(r["best"]) * int(r["epoch"]))
     init = info["train"].get("init") or ""
     init_dir = Path(init).parent
-    return {"variant": info["variant"], "train": info["train"], "argv": info["argv"], "meta": info.get("meta", {}),
+    return {"variant": info["variant"], "train": info["train"], "argv": info["argv"],
+            "meta": info.get("meta", {}),
             "init_run": run_summary(init_dir) if init and (init_dir / "run.json").is_file() else None,
             "epochs_run": len(rows), "best_epoch": int(best["epoch"]),
             "train_seconds": round(sum(float(r["seconds"]) for r in rows)),
@@ -338,7 +371,15 @@ def _cpu_count() -> int:
 def card_markdown(card: ModelCard) -> str:
     """The human-readable card (``<name>.md``): headline numbers, recipe, how to reproduce, per-class table.
 
-    ``card`` must carry a report (every card :func:`build_card` makes does).
+    Parameters
+    ----------
+    card : ModelCard
+        A card that carries a report (every card :func:`build_card` makes does).
+
+    Returns
+    -------
+    str
+        Markdown text.
     """
     report = card.report
     acc = report["accuracy"] * 100
@@ -358,7 +399,8 @@ def card_markdown(card: ModelCard) -> str:
     for row in report["per_class"]:
         lines.append(f"| {row['class']} | {row['precision'] * 100:.1f} | {row['recall'] * 100:.1f} | "
                      f"{row['specificity'] * 100:.1f} | {row['f1'] * 100:.1f} | {row['support']} |")
-    lines += ["", "Confusion matrix (rows true, columns predicted): " + ", ".join(report["class_names"]), "", "```"]
+    lines += ["", "Confusion matrix (rows true, columns predicted): " + ", ".join(report["class_names"]), "",
+              "```"]
     lines += [" ".join(f"{v:5d}" for v in row) for row in report["confusion"]]
     lines += ["```", ""]
     if card.notes:
@@ -384,7 +426,27 @@ def _stage_lines(card: ModelCard) -> list[str]:
 
 
 def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str = "") -> ModelCard:
-    """Copy ``run_dir/best.pt`` to ``models_dir/name.pt``, evaluate it, write the card (.json + .md)."""
+    """Copy ``run_dir/best.pt`` to ``models_dir/name.pt``, evaluate it, write the card (.json + .md).
+
+    Parameters
+    ----------
+    run_dir : Path
+        A training output folder (``best.pt``, ``run.json``, ``log.csv``).
+    name : str
+        The model's name: the files written are ``<name>.pt``, ``<name>.json`` and ``<name>.md``.
+    evaluation_fn : callable
+        Called with the copied checkpoint's :class:`~ferviz.checkpoint.LoadedModel`; returns its
+        :class:`~ferviz.evaluation.Evaluation` on the split the card is to report.
+    models_dir : Path
+        Where the files are written (created if missing).
+    notes : str, optional
+        Free text for the card's end.
+
+    Returns
+    -------
+    ModelCard
+        The card written, with its ``path``.
+    """
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / f"{name}.pt"
     shutil.copyfile(run_dir / "best.pt", target)
@@ -411,9 +473,15 @@ _PER_CLASS_COLUMNS = ["support", "precision", "recall", "specificity", "f1"]
 class CardSummary:
     """Everything the home page shows about one model; rates are fractions in [0, 1].
 
-    ``source`` is ``"model card"`` when ``<name>.json`` was read and ``"checkpoint"`` otherwise.
-    ``per_class`` has one row per class (index: class name) with ``support`` and rates in percent,
-    or is None without a readable report. ``problems`` lists what could not be read, one sentence each.
+    Attributes
+    ----------
+    source : str
+        ``"model card"`` when ``<name>.json`` was read, ``"checkpoint"`` otherwise.
+    per_class : pandas.DataFrame or None
+        One row per class (index: class name) with ``support`` and rates in percent; None without a
+        readable report.
+    problems : tuple of str
+        What could not be read, one sentence each.
     """
 
     name: str
@@ -501,9 +569,10 @@ def per_class_table(report: MetricReport) -> pd.DataFrame:
 
 
 def ordered_metrics(metrics: dict[str, float]) -> list[tuple[str, str, str]]:
-    """``(key, display name, formatted value)`` for each metric, known ones first in :data:`METRIC_NAMES` order."""
+    """``(key, display name, formatted value)`` per metric, known ones first in :data:`METRIC_NAMES` order."""
     keys = [k for k in METRIC_NAMES if k in metrics] + sorted(k for k in metrics if k not in METRIC_NAMES)
-    return [(k, METRIC_NAMES.get(k, k.replace("_", " ").capitalize()), format_metric(k, metrics[k])) for k in keys]
+    return [(k, METRIC_NAMES.get(k, k.replace("_", " ").capitalize()), format_metric(k, metrics[k]))
+            for k in keys]
 
 
 def format_metric(key: str, value: float) -> str:
@@ -514,7 +583,7 @@ def format_metric(key: str, value: float) -> str:
 
 
 def details_frame(summary: CardSummary) -> pd.DataFrame:
-    """Two string columns, ``field`` and ``value``: the card's facts in reading order (missing ones skipped)."""
+    """Two string columns, ``field`` and ``value``: the card's facts in reading order (missing skipped)."""
     rows = [("data", summary.dataset), ("trained on split", summary.train_split),
             ("selected on split", summary.selected_on), ("recipe", summary.recipe),
             ("epochs", summary.epochs), ("selected epoch", summary.best_epoch),
@@ -536,7 +605,18 @@ def settings_frame(summary: CardSummary) -> pd.DataFrame:
 
 
 def reported_accuracy(dataset: str | None) -> tuple[str, float] | None:
-    """The paper's reported accuracy (percent, Table 4) for the dataset a card names, if it is one of the four."""
+    """The paper's reported accuracy for the dataset a card names, if it is one of the paper's four.
+
+    Parameters
+    ----------
+    dataset : str or None
+        A dataset name as a card gives it (case and punctuation ignored, e.g. ``"ck+"``, ``"RAF-DB"``).
+
+    Returns
+    -------
+    tuple of (str, float) or None
+        The paper's dataset name and its accuracy in percent (Table 4); None for another dataset.
+    """
     if not dataset:
         return None
     flat = re.sub(r"[^a-z0-9]", "", dataset.lower())
@@ -549,7 +629,8 @@ def reported_accuracy(dataset: str | None) -> tuple[str, float] | None:
 
 def _numeric(values: dict) -> dict[str, float]:
     """The entries of ``values`` that are real numbers (bools excluded), as floats."""
-    return {str(k): float(v) for k, v in values.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    return {str(k): float(v) for k, v in values.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
 def _flatten(values: dict, prefix: str = "") -> dict[str, Any]:

@@ -14,11 +14,11 @@ MODELS_DIR_ENV = "FERVIZ_MODELS_DIR"
 #: Shipped checkpoints (*.pt) with their cards (*.json, *.md): the repository's models/ unless overridden.
 MODELS_DIR = Path(os.environ.get(MODELS_DIR_ENV) or ROOT / "models")
 REPORTS_DIR = MODELS_DIR / "reports"  # committed evaluation, cross-validation and ablation reports
-DEFAULT_MODEL = MODELS_DIR / "fer2013_dcnn_bilstm_dam.pt"  # what the app and the CLI load unless told otherwise
+DEFAULT_MODEL = MODELS_DIR / "fer2013_dcnn_bilstm_dam.pt"  # what the app and the CLI load by default
 
 
 def resolve_user_path(text: str, *, suffixes: tuple[str, ...] = (), folders: bool = False) -> Path:
-    """A path a user typed, resolved (``~`` expanded); :class:`~ferviz.errors.FervizError` unless usable.
+    """A path a user typed, resolved (``~`` expanded) and checked.
 
     Parameters
     ----------
@@ -28,6 +28,16 @@ def resolve_user_path(text: str, *, suffixes: tuple[str, ...] = (), folders: boo
         Accepted file suffixes (lower case, with the dot); empty accepts any file.
     folders : bool
         Also accept an existing folder (dataset image-folder releases).
+
+    Returns
+    -------
+    Path
+        The absolute path of an existing file (or folder, with ``folders``).
+
+    Raises
+    ------
+    FervizError
+        When the path does not exist, or names a file with another suffix.
     """
     from ferviz.errors import FervizError
     from ferviz.text import printable

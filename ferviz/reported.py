@@ -28,7 +28,8 @@ logger = logging.getLogger(__name__)
 DATASETS: tuple[str, ...] = ("FER2013", "CK+", "RAF-DB", "JAFFE")
 PROPOSED = "Proposed"
 MODELS: tuple[str, ...] = ("NGO-BiLSTM", "ICNN-BiLSTM", "HCNN-LSTM", PROPOSED)
-#: Our stand-in for each baseline (docs/DESIGN.md §9), trained and measured the same way as the proposed model.
+#: Our stand-in for each baseline (docs/DESIGN.md §9), trained and measured the same way as the proposed
+#: model.
 STAND_INS: dict[str, str] = {"NGO-BiLSTM": "ngo_bilstm", "ICNN-BiLSTM": "cnn_bilstm", "HCNN-LSTM": "cnn_lstm"}
 #: The paper's bibliography entries for the baselines: [7] Zhong et al. 2023, [16] Pansambal et al. 2024,
 #: [21] Mohana et al. 2023.
@@ -83,7 +84,23 @@ def reported_frame(as_fraction: bool = False) -> pd.DataFrame:
 
 
 def reported_table(model: str = PROPOSED) -> pd.DataFrame:
-    """One model's numbers as printed, metrics as rows and datasets as columns (docs/DESIGN.md §8's layout)."""
+    """One model's numbers as printed, in docs/DESIGN.md §8's layout.
+
+    Parameters
+    ----------
+    model : str
+        One of :data:`MODELS`.
+
+    Returns
+    -------
+    DataFrame
+        Metrics (:data:`TABLES` order) as rows, :data:`DATASETS` as columns, percent as printed.
+
+    Raises
+    ------
+    KeyError
+        For a model the paper does not report.
+    """
     if model not in MODELS:
         raise KeyError(f"unknown model {model!r}; the paper reports {', '.join(MODELS)}")
     frame = reported_frame()

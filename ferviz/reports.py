@@ -14,7 +14,8 @@ shapes is skipped and named in :attr:`Discovery.warnings`, never raised. :func:`
 :func:`comparison_frame` put the numbers in long form, in **percent**, with a ``source`` column that
 always says whether a number was *measured* here, *reported* by the paper (Tables 4-10) or *published*
 elsewhere (docs/REFERENCES.md): the three are shown side by side and never mixed.
-Per-item views of an :class:`~ferviz.evaluation.Evaluation` (CSV export, one confusion cell) end the module.
+Per-item views of an :class:`~ferviz.evaluation.Evaluation` (CSV export, one confusion cell) end the
+module.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ PAPER = "Jayaraman & Mahendran, Sci. Rep. 2025"
 DATASET_NAMES: dict[str, str] = {"fer2013": "FER2013", "ckplus": "CK+", "rafdb": "RAF-DB", "jaffe": "JAFFE"}
 #: ``meta["kind"]`` of a saved report; ``evaluation`` when the file does not say.
 REPORT_KINDS: tuple[str, ...] = ("selection", "cross-dataset", "ablation", "comparison", "evaluation")
-#: Our variant -> the paper's model it stands for (docs/DESIGN.md §9); the proposed model is the default variant.
+#: Our variant -> the paper's model it stands for (docs/DESIGN.md §9); the proposed model is the default
+#: variant.
 PAPER_NAMES: dict[str, str] = {**{v: k for k, v in STAND_INS.items()}, DEFAULT_VARIANT: PROPOSED}
 
 
@@ -100,8 +102,9 @@ class CVRecord:
 
     def folds_frame(self) -> pd.DataFrame:
         """One row per fold: fold, n_test, accuracy and macro_f1 in percent, subjects joined by commas."""
-        return pd.DataFrame([{"fold": f.get("fold"), "n_test": f.get("n_test"), "accuracy": 100 * f["accuracy"],
-                              "macro_f1": 100 * f["macro_f1"], "subjects": ", ".join(f.get("subjects", []))}
+        return pd.DataFrame([{"fold": f.get("fold"), "n_test": f.get("n_test"),
+                              "accuracy": 100 * f["accuracy"], "macro_f1": 100 * f["macro_f1"],
+                              "subjects": ", ".join(f.get("subjects", []))}
                              for f in self.folds])
 
 
@@ -139,8 +142,17 @@ class Discovery:
 def discover(models_dir: str | Path | None = None) -> Discovery:
     """Load every model card in ``models_dir`` and every report in ``models_dir/reports``.
 
-    ``models_dir`` defaults to :data:`ferviz.paths.MODELS_DIR`; a missing folder gives an empty
-    result. Unreadable or malformed files are left out, each named with the reason in ``warnings``.
+    Parameters
+    ----------
+    models_dir : str or Path, optional
+        The models folder; default :data:`ferviz.paths.MODELS_DIR`. A missing folder gives an empty
+        result.
+
+    Returns
+    -------
+    Discovery
+        The cards, reports and CV summaries found. Unreadable or malformed files are left out, each
+        named with the reason in :attr:`Discovery.warnings`; nothing is raised for them.
     """
     if models_dir is None:
         from ferviz.paths import MODELS_DIR as models_dir
@@ -164,7 +176,7 @@ def discover(models_dir: str | Path | None = None) -> Discovery:
 
 
 def _guard(found: Discovery, path: Path, read):
-    """Parse ``path`` as a JSON object and pass it to ``read``; on any failure, record a warning, return None."""
+    """Parse ``path`` as a JSON object and pass it to ``read``; on failure, record a warning, return None."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
@@ -212,9 +224,11 @@ def _read_report(path: Path, data: dict, cards: dict[str, ModelCard]) -> ReportR
                         float(data["macro_f1_mean"]), float(data["macro_f1_std"]))
     report = _checked_report(data)
     meta = report.meta
-    model, dataset, split = str(meta.get("model", "")), str(meta.get("dataset", "")), str(meta.get("split", ""))
+    model, dataset = str(meta.get("model", "")), str(meta.get("dataset", ""))
+    split = str(meta.get("split", ""))
     kind = str(meta.get("kind") or _infer_kind(dataset, cards.get(model)))
-    command = str(meta.get("command") or f"ferviz evaluate --model models/{model or '<name>.pt'} --data <PATH> "
+    command = str(meta.get("command")
+                  or f"ferviz evaluate --model models/{model or '<name>.pt'} --data <PATH> "
                   f"--split {split or 'PublicTest'} --json models/reports/{path.name}")
     return ReportRecord(path, kind, model or path.stem, str(meta.get("variant", "")), dataset_name(dataset),
                         split, report, command)
@@ -235,17 +249,27 @@ def _ship_command(card: ModelCard) -> str:
 
 # ---------------------------------------------------------------------------------------------- frames
 
-MEASURED_COLUMNS = ["model", "variant", "dataset", "protocol", "kind", "metric", "value", "std", "n", "source",
-                    "command", "file"]
+MEASURED_COLUMNS = ["model", "variant", "dataset", "protocol", "kind", "metric", "value", "std", "n",
+                    "source", "command", "file"]
 
 
 def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | None = None) -> pd.DataFrame:
     """Every committed measurement in long form, values in percent.
 
-    Reads ``models_dir`` (see :func:`discover`) unless an earlier result ``found`` is given. Columns
-    :data:`MEASURED_COLUMNS`: the paper's seven metrics (macro averages; accuracy is eq. 26) per saved
-    report, and accuracy and F1 (macro, mean over folds, with ``std``) per CV summary; ``source`` is always
-    ``'measured (this project)'``. ``attrs['warnings']`` lists the skipped files.
+    Parameters
+    ----------
+    models_dir : str or Path, optional
+        The folder to read (see :func:`discover`); ignored when ``found`` is given.
+    found : Discovery, optional
+        An earlier :func:`discover` result to use instead of reading ``models_dir``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`MEASURED_COLUMNS`: the paper's seven metrics (macro averages; accuracy is eq. 26)
+        per saved report, and accuracy and F1 (macro, mean over folds, with ``std``) per CV summary;
+        ``source`` is always ``'measured (this project)'``. ``attrs['warnings']`` lists the skipped
+        files.
     """
     found = discover(models_dir) if found is None else found
     rows = []
@@ -266,7 +290,8 @@ def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | N
     return frame
 
 
-#: Ablation variants (docs/DESIGN.md §9) -> what each changes in the full model. Keys are :data:`ferviz.model.VARIANTS` names.
+#: Ablation variants (docs/DESIGN.md §9) -> what each changes in the full model. Keys are
+#: :data:`ferviz.model.VARIANTS` names.
 ABLATIONS: dict[str, str] = {
     DEFAULT_VARIANT: "none: the full model (gray input, both attentions, cross-fusion, distillation, PCP)",
     "cnn_bilstm": "no attention",
@@ -279,16 +304,27 @@ ABLATIONS: dict[str, str] = {
     "input_hog": "HOG image as input instead of gray",
     "input_gray_hog": "gray + HOG image as input",
 }
-ABLATION_COLUMNS = ["variant", "change", "dataset", "split", "epochs", "accuracy", "macro_f1", "delta_accuracy",
-                    "delta_macro_f1", "n", "file"]
+ABLATION_COLUMNS = ["variant", "change", "dataset", "split", "epochs", "accuracy", "macro_f1",
+                    "delta_accuracy", "delta_macro_f1", "n", "file"]
 
 
 def ablation_frame(models_dir: str | Path | None = None, *, found: Discovery | None = None) -> pd.DataFrame:
     """The ablation reports (``kind`` ``ablation``), one row each, in percent, beside the full model.
 
-    ``delta_*`` is the row minus the full model's (:data:`DEFAULT_VARIANT`) ablation run on the same
-    dataset and split with the same number of epochs, so every difference is at an equal budget; it is
-    NaN when that reference run is missing. The full model comes first, the others by accuracy.
+    Parameters
+    ----------
+    models_dir : str or Path, optional
+        The folder to read (see :func:`discover`); ignored when ``found`` is given.
+    found : Discovery, optional
+        An earlier :func:`discover` result to use instead of reading ``models_dir``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`ABLATION_COLUMNS`. ``delta_*`` is the row minus the full model's
+        (:data:`DEFAULT_VARIANT`) ablation run on the same dataset and split with the same number of
+        epochs, so every difference is at an equal budget; it is NaN when that reference run is
+        missing. The full model comes first, the others by accuracy.
     """
     found = discover(models_dir) if found is None else found
     rows = []
@@ -296,8 +332,9 @@ def ablation_frame(models_dir: str | Path | None = None, *, found: Discovery | N
         if rec.kind != "ablation":
             continue
         epochs = rec.report.meta.get("epochs")
-        rows.append({"variant": rec.variant, "change": ABLATIONS.get(rec.variant, rec.variant), "dataset": rec.dataset,
-                     "split": rec.split, "epochs": np.nan if epochs is None else int(epochs),
+        rows.append({"variant": rec.variant, "change": ABLATIONS.get(rec.variant, rec.variant),
+                     "dataset": rec.dataset, "split": rec.split,
+                     "epochs": np.nan if epochs is None else int(epochs),
                      "accuracy": 100 * rec.report.accuracy, "macro_f1": 100 * rec.report.macro["f1"],
                      "n": rec.report.n, "file": rec.path.name})
     frame = pd.DataFrame(rows, columns=[c for c in ABLATION_COLUMNS if not c.startswith("delta")])
@@ -311,8 +348,8 @@ def ablation_frame(models_dir: str | Path | None = None, *, found: Discovery | N
     return frame.drop(columns="_full").reset_index(drop=True)[ABLATION_COLUMNS]
 
 
-COMPARISON_COLUMNS = ["dataset", "metric", "entry", "series", "variant", "paper_model", "model", "protocol", "value",
-                      "std", "low", "high", "source", "source_kind", "detail"]
+COMPARISON_COLUMNS = ["dataset", "metric", "entry", "series", "variant", "paper_model", "model", "protocol",
+                      "value", "std", "low", "high", "source", "source_kind", "detail"]
 
 
 def comparison_frame(models_dir: str | Path | None = None, *, found: Discovery | None = None) -> pd.DataFrame:
@@ -320,15 +357,28 @@ def comparison_frame(models_dir: str | Path | None = None, *, found: Discovery |
 
     Each paper baseline is aligned with its stand-in (:data:`ferviz.reported.STAND_INS`) and the
     proposed model with :data:`ferviz.model.DEFAULT_VARIANT`: rows that should be compared share one
-    ``entry`` (``'ICNN-BiLSTM / cnn_bilstm'``). ``source`` says where every number comes from:
-    ``'measured (this project)'``, ``'reported (Table N)'`` or ``'published'`` (``source_kind`` is the
-    first word); ``series`` separates measured protocols (``'measured · PublicTest (selection)'``).
-    Published anchors known only as a range have ``value`` NaN and ``low`` / ``high`` set.
-    ``attrs['warnings']`` lists skipped files.
+    ``entry`` (``'ICNN-BiLSTM / cnn_bilstm'``).
+
+    Parameters
+    ----------
+    models_dir : str or Path, optional
+        The folder to read (see :func:`discover`); ignored when ``found`` is given.
+    found : Discovery, optional
+        An earlier :func:`discover` result to use instead of reading ``models_dir``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COMPARISON_COLUMNS`. ``source`` says where every number comes from:
+        ``'measured (this project)'``, ``'reported (Table N)'`` or ``'published'`` (``source_kind`` is
+        the first word); ``series`` separates measured protocols
+        (``'measured · PublicTest (selection)'``). Published anchors known only as a range have
+        ``value`` NaN and ``low`` / ``high`` set. ``attrs['warnings']`` lists skipped files.
     """
     measured = measured_frame(models_dir, found=found)
     ours = pd.DataFrame({
-        "dataset": measured["dataset"], "metric": measured["metric"], "entry": measured["variant"].map(aligned_name),
+        "dataset": measured["dataset"], "metric": measured["metric"],
+        "entry": measured["variant"].map(aligned_name),
         "series": "measured · " + measured["protocol"], "variant": measured["variant"],
         "paper_model": measured["variant"].map(lambda v: PAPER_NAMES.get(v, "")), "model": measured["model"],
         "protocol": measured["protocol"], "value": measured["value"], "std": measured["std"],
@@ -339,11 +389,13 @@ def comparison_frame(models_dir: str | Path | None = None, *, found: Discovery |
     variants = paper["model"].map(lambda m: STAND_INS.get(m, DEFAULT_VARIANT))
     theirs = pd.DataFrame({
         "dataset": paper["dataset"], "metric": paper["metric"], "entry": variants.map(aligned_name),
-        "series": paper["source"], "variant": variants, "paper_model": paper["model"], "model": paper["model"],
+        "series": paper["source"], "variant": variants, "paper_model": paper["model"],
+        "model": paper["model"],
         "protocol": "as reported", "value": paper["value"], "source": paper["source"], "detail": PAPER})
     anchors = anchors_frame()
     published = pd.DataFrame({
-        "dataset": anchors["dataset"], "metric": "accuracy", "entry": anchors["name"], "series": SOURCE_PUBLISHED,
+        "dataset": anchors["dataset"], "metric": "accuracy", "entry": anchors["name"],
+        "series": SOURCE_PUBLISHED,
         "variant": "", "paper_model": "", "model": anchors["name"], "protocol": anchors["protocol"],
         "value": anchors["value"].astype(float), "low": anchors["low"], "high": anchors["high"],
         "source": SOURCE_PUBLISHED,
@@ -358,7 +410,7 @@ def comparison_frame(models_dir: str | Path | None = None, *, found: Discovery |
 # --------------------------------------------------------------------------------- per-item evaluation views
 
 def predictions_frame(evaluation: Evaluation) -> pd.DataFrame:
-    """One row per evaluated item: source, true, predicted, confidence, correct, then ``p_<class>`` columns."""
+    """One row per evaluated item: source, true, predicted, confidence, correct, then ``p_<class>``."""
     labels = list(evaluation.report.class_names)
     probs = np.asarray(evaluation.probs, dtype=float)
     pred = probs.argmax(1)
@@ -370,7 +422,23 @@ def predictions_frame(evaluation: Evaluation) -> pd.DataFrame:
 
 def cell_indices(evaluation: Evaluation, true_class: int, predicted_class: int, limit: int | None = None
                  ) -> np.ndarray:
-    """Items of true class ``true_class`` predicted as ``predicted_class``, most confident first (int64)."""
+    """Items of true class ``true_class`` predicted as ``predicted_class``, most confident first.
+
+    Parameters
+    ----------
+    evaluation : Evaluation
+        The evaluated dataset, its labels and probabilities.
+    true_class, predicted_class : int
+        Row and column of the confusion-matrix cell.
+    limit : int, optional
+        Return at most this many items; all of them when None.
+
+    Returns
+    -------
+    (M,) ndarray of int64
+        Positions in ``evaluation.y_true`` (and rows of ``evaluation.probs``), by decreasing top
+        probability.
+    """
     probs = np.asarray(evaluation.probs)
     hits = np.flatnonzero((evaluation.y_true == true_class) & (probs.argmax(1) == predicted_class))
     order = hits[np.argsort(-probs[hits].max(1), kind="stable")]

@@ -33,7 +33,25 @@ def class_names_for(labels: np.ndarray) -> list[str]:
 
 
 def remap_labels(labels: np.ndarray, class_names: list[str]) -> np.ndarray:
-    """Map ALL_LABELS indices to positions in ``class_names``; a label outside it raises ValueError."""
+    """Map ALL_LABELS indices to positions in ``class_names``.
+
+    Parameters
+    ----------
+    labels : (N,) array of int
+        Indices into :data:`ferviz.labels.ALL_LABELS`.
+    class_names : list of str
+        The model's classes, in its output order.
+
+    Returns
+    -------
+    (N,) int64 ndarray
+        Positions in ``class_names``.
+
+    Raises
+    ------
+    ValueError
+        When a label is not among ``class_names``.
+    """
     lut = np.full(len(ALL_LABELS), -1, dtype=np.int64)
     for pos, name in enumerate(class_names):
         lut[ALL_LABELS.index(name)] = pos
@@ -44,8 +62,9 @@ def remap_labels(labels: np.ndarray, class_names: list[str]) -> np.ndarray:
     return out
 
 
-def cached_soft_targets(trainer: Trainer, train: ArrayData, out_dir: Path, progress: bool = True) -> np.ndarray:
-    """The teachers' soft targets on the training faces, computed once and kept in ``out_dir/soft_targets.npz``.
+def cached_soft_targets(trainer: Trainer, train: ArrayData, out_dir: Path,
+                        progress: bool = True) -> np.ndarray:
+    """The teachers' soft targets on the training faces, computed once, kept in ``out_dir/soft_targets.npz``.
 
     The file records the teachers and temperature; a file made for other teachers, another temperature
     or another training set is recomputed, never silently reused.

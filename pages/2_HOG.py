@@ -65,4 +65,5 @@ st.header("5. What the model sees in each input mode")
 mode = loaded.preprocessing.input_mode
 st.caption(f"This model was trained on **{mode}** input. The HOG planes always use the paper's parameters "
            "(8, 9, 2), whatever the sliders say.")
-st.plotly_chart(input_planes_figure(input_planes(face, loaded.preprocessing.size), current=mode), key="hog_planes")
+st.plotly_chart(input_planes_figure(input_planes(face, loaded.preprocessing.size), current=mode),
+                key="hog_planes")

@@ -36,7 +36,8 @@ with spatial:
         left.plotly_chart(fig.overlay(face.crop, att.received_map(aset, layer, group),
                                       "attention received (mean over all queries)"), key="received")
         right.plotly_chart(fig.overlay(face.crop, att.query_map(aset, layer, row, col, group),
-                                       f"where the query at ({row}, {col}) attends", marker=mark), key="query")
+                                       f"where the query at ({row}, {col}) attends", marker=mark),
+                           key="query")
         n_groups = aset.spatial[layer].shape[0]
         st.plotly_chart(fig.overlay_grid(face.crop, att.group_maps(aset, layer, (row, col)),
                                          [f"group {g}" for g in range(n_groups)], marker=mark,
@@ -47,11 +48,13 @@ with channel:
     else:
         mats = aset.channel[min(layer, len(aset.channel) - 1)]
         st.plotly_chart(fig.channel_matrices(mats, [f"group {g}" for g in range(len(mats))],
-                                             "row i: how channel i mixes the channels of its group"), key="channels")
+                                             "row i: how channel i mixes the channels of its group"),
+                        key="channels")
 with tokens:
     names = list(aset.token_maps)
-    st.plotly_chart(fig.overlay_grid(face.crop, [att.token_map(aset, n) for n in names], names, cols=len(names),
-                                     title="L2 norm of each token over its channels"), key="tokens")
+    st.plotly_chart(fig.overlay_grid(face.crop, [att.token_map(aset, n) for n in names], names,
+                                     cols=len(names), title="L2 norm of each token over its channels"),
+                    key="tokens")
 with ablation:
     st.write("The same face with cross-fusion (eq. 16) or distillation (eqs. 17-18) switched off.")
     ui.show_ablations(ui.ablations(loaded, face.crop), face.crop,

@@ -51,4 +51,5 @@ with st.expander("Sanity check: does the map depend on the trained weights?"):
         st.plotly_chart(fig.sanity_figure(face.crop, check, METHODS[method].signed), key="sanity")
         verdict = "passes" if check.passes else "fails"
         st.metric("Spearman correlation of |maps|", f"{check.correlation:.2f}",
-                  help=f"{verdict}: below {check.threshold} counts as depending on the weights (rule of thumb)")
+                  help=f"{verdict}: below {check.threshold} counts as depending on the weights "
+                       "(rule of thumb)")

@@ -19,9 +19,9 @@ st.title("Measured, reported, published")
 st.markdown(
     "Three kinds of number, never mixed: **measured** by this project (model cards and committed reports), "
     "**reported** by the paper (Jayaraman & Mahendran 2025, Tables 4-10) and **published** elsewhere "
-    "(docs/REFERENCES.md). Each paper baseline sits beside the variant that stands in for it. The paper's numbers "
-    "are far above every reproduced result: 82.89 % on FER2013 where the best published single networks "
-    "reach 73-76 % and humans agree on about 65 % (docs/DESIGN.md §8).")
+    "(docs/REFERENCES.md). Each paper baseline sits beside the variant that stands in for it. The paper's "
+    "numbers are far above every reproduced result: 82.89 % on FER2013 where the best published single "
+    "networks reach 73-76 % and humans agree on about 65 % (docs/DESIGN.md §8).")
 
 found = discover_reports()
 frame = comparison_frame(found=found)
@@ -40,15 +40,17 @@ else:
 st.subheader("Ablations (measured, equal short budget)")
 ablations = ablation_frame(found=found)
 if ablations.empty:
-    st.info("No ablation reports in models/reports yet. Make one with `ferviz train --model <ablation> --epochs 4 "
-            "--warmup-epochs 1 --recipe strong --out runs/ablation_<ablation> ...` then `ferviz evaluate --model "
-            "runs/ablation_<ablation>/best.pt --split PublicTest --kind ablation --json "
-            "models/reports/fer2013_ablation_<ablation>.json` (see scripts/reproduce.sh).")
+    st.info("No ablation reports in models/reports yet. Make one with `ferviz train --model <ablation> "
+            "--epochs 4 --warmup-epochs 1 --recipe strong --out runs/ablation_<ablation> ...` then "
+            "`ferviz evaluate --model runs/ablation_<ablation>/best.pt --split PublicTest --kind ablation "
+            "--json models/reports/fer2013_ablation_<ablation>.json` (see scripts/reproduce.sh).")
 else:
     st.markdown("Every ablation and the full model were trained from scratch with the same short budget "
                 "(epochs in the labels), so only their differences mean something: these are not the shipped "
-                "model's numbers. One seed each, so a small difference may be seed noise (the spread over seeds was not measured).")
-    ablation_metric = st.radio("Ablation metric", ["accuracy", "macro_f1"], horizontal=True, key="ablation_metric")
+                "model's numbers. One seed each, so a small difference may be seed noise (the spread over "
+                "seeds was not measured).")
+    ablation_metric = st.radio("Ablation metric", ["accuracy", "macro_f1"], horizontal=True,
+                               key="ablation_metric")
     st.plotly_chart(ablation_figure(ablations, ablation_metric), key="ablation_bars")
     st.dataframe(ablations, hide_index=True)
 

@@ -26,7 +26,8 @@ def test_erase_is_seeded_and_part_of_augment_batch():
     b = augment_batch(x, cfg, torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
     plain = augment_batch(x, IDENTITY, torch.Generator().manual_seed(3))
-    erased = augment_batch(x, AugmentConfig(**{**IDENTITY.to_dict(), "erase": 1.0}), torch.Generator().manual_seed(3))
+    erase_all = AugmentConfig(**{**IDENTITY.to_dict(), "erase": 1.0})
+    erased = augment_batch(x, erase_all, torch.Generator().manual_seed(3))
     assert not torch.allclose(plain, erased)
 
 
@@ -50,6 +51,7 @@ def test_mixup_targets_are_convex_mixes_dominated_by_the_first_image():
     # a pixel value is the same convex mix as the label: x_i = lam * i + (1 - lam) * partner
     lam = target[torch.arange(4), y]
     for i in range(4):
-        partner = int(torch.argmax(target[i] - lam[i] * torch.nn.functional.one_hot(y[i], 4))) if lam[i] < 1 else i
+        others = target[i] - lam[i] * torch.nn.functional.one_hot(y[i], 4)
+        partner = int(torch.argmax(others)) if lam[i] < 1 else i
         expect = lam[i] * i + (1 - lam[i]) * partner
         assert mixed[i, 0, 0, 0].item() == pytest.approx(expect.item(), abs=1e-5)

@@ -61,7 +61,7 @@ def test_fallback_box_is_dashed_and_says_no_face_was_found():
     fig = faces_figure(prediction([face(0, FaceBox(20, 0, 120, 120), "neutral", fallback=True)]))
     (shape,) = rects(fig)
     assert shape.line.dash == "dash"
-    assert FALLBACK_TEXT == "no face found: centre crop"
+    assert FALLBACK_TEXT == "centre crop (no face found)"
     assert fig.layout.annotations[0].text.startswith(FALLBACK_TEXT)
     assert fig.layout.annotations[0].yanchor == "top"  # box at the top edge: caption inside it
 

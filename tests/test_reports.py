@@ -1,4 +1,5 @@
-"""Tests for ferviz.reports: discovering committed cards and reports, and the measured/reported/published frames."""
+"""Tests for ferviz.reports: discovering committed cards and reports, and the measured, reported and
+published frames."""
 
 import json
 
@@ -55,8 +56,8 @@ def write_models_dir(root):
     folds = [{"fold": k, "n_test": 10, "accuracy": 0.5 + 0.1 * k, "macro_f1": 0.4, "subjects": ["S010"]}
              for k in range(2)]
     (reports / "cv.json").write_text(json.dumps({
-        "kind": "cv", "dataset": "ckplus", "variant": "dcnn_bilstm_dam", "folds": folds, "accuracy_mean": 0.55,
-        "accuracy_std": 0.07, "macro_f1_mean": 0.4, "macro_f1_std": 0.0}))
+        "kind": "cv", "dataset": "ckplus", "variant": "dcnn_bilstm_dam", "folds": folds,
+        "accuracy_mean": 0.55, "accuracy_std": 0.07, "macro_f1_mean": 0.4, "macro_f1_std": 0.0}))
     (reports / "broken.json").write_text("{not json")
     (reports / "list.json").write_text("[1, 2]")
     (reports / "foreign.json").write_text(json.dumps({"accuracy": 0.9}))
@@ -87,7 +88,8 @@ def test_cards_are_read_by_the_model_card_module_and_a_malformed_one_is_skipped(
     card = json.loads((models_dir / "tiny.json").read_text())
     (models_dir / "bad.json").write_text(json.dumps({**card, "name": "bad", "epochs": "three"}))
     found = discover(models_dir)
-    assert [type(c) for c in found.cards] == [ModelCard] and found.cards[0].checkpoint == models_dir / "tiny.pt"
+    assert [type(c) for c in found.cards] == [ModelCard]
+    assert found.cards[0].checkpoint == models_dir / "tiny.pt"
     bad = [w for w in found.warnings if w.startswith("bad.json")]
     assert len(bad) == 1 and "'epochs' must be an integer" in bad[0] and "skipped" in bad[0]
     assert [p.name for p in found.uncarded] == ["other.pt"]
@@ -117,9 +119,11 @@ def test_measured_frame_holds_percent_values_from_the_files(models_dir):
     assert list(card.index) == list(PAPER_METRICS)
     expected = fake_report(0).paper_metrics()
     assert np.allclose(card["value"], [100 * expected[m] for m in PAPER_METRICS])
-    assert card["dataset"].unique().tolist() == ["FER2013"] and card["protocol"].iloc[0] == "PublicTest (selection)"
+    assert card["dataset"].unique().tolist() == ["FER2013"]
+    assert card["protocol"].iloc[0] == "PublicTest (selection)"
     cv = frame[frame["kind"] == "cv"].set_index("metric")
-    assert cv.loc["accuracy", "value"] == pytest.approx(55.0) and cv.loc["accuracy", "std"] == pytest.approx(7.0)
+    assert cv.loc["accuracy", "value"] == pytest.approx(55.0)
+    assert cv.loc["accuracy", "std"] == pytest.approx(7.0)
     assert cv.loc["accuracy", "n"] == 20
     assert frame["command"].str.startswith("ferviz").all()
 
@@ -145,7 +149,8 @@ def test_comparison_frame_keeps_sources_apart_and_aligns_stand_ins(models_dir):
 
 def test_dataset_and_model_names():
     assert dataset_name("ckplus") == "CK+" and dataset_name("npz") == "npz"
-    assert aligned_name("cnn_lstm") == "HCNN-LSTM / cnn_lstm" and aligned_name("spatial_only") == "spatial_only"
+    assert aligned_name("cnn_lstm") == "HCNN-LSTM / cnn_lstm"
+    assert aligned_name("spatial_only") == "spatial_only"
 
 
 def fake_evaluation():
@@ -155,7 +160,8 @@ def fake_evaluation():
     faces = np.zeros((5, 64, 64), np.uint8)
     ds = FaceDataset(faces, y_true.copy(), np.full(5, "test"), np.full(5, ""),
                      np.array([f"f{i}.png" for i in range(5)]), "npz")
-    report = compute_report(y_true, None, ["angry", "disgust", "fear"], probs=probs / probs.sum(1, keepdims=True))
+    report = compute_report(y_true, None, ["angry", "disgust", "fear"],
+                            probs=probs / probs.sum(1, keepdims=True))
     return Evaluation(ds, faces, y_true, probs / probs.sum(1, keepdims=True), report)
 
 
@@ -175,7 +181,8 @@ def test_a_crossval_summary_without_kind_is_read_as_cv(tmp_path):
 
     folds = [{"fold": k, "n_test": 5, "accuracy": 0.6, "macro_f1": 0.5, "subjects": ["KA"]} for k in range(3)]
     (tmp_path / "reports").mkdir()
-    (tmp_path / "reports" / "summary.json").write_text(json.dumps(CVSummary("jaffe", "cnn_lstm", folds).to_dict()))
+    summary = CVSummary("jaffe", "cnn_lstm", folds).to_dict()
+    (tmp_path / "reports" / "summary.json").write_text(json.dumps(summary))
     found = discover(tmp_path)
     assert not found.warnings and found.cv[0].dataset == "JAFFE" and len(found.cv[0].folds_frame()) == 3
 
@@ -189,8 +196,8 @@ def test_ablation_frame_compares_each_ablation_with_the_full_model_at_the_same_b
              ("cnn_bilstm", None, 14)]
     reports = {}
     for variant, epochs, seed in specs:
-        reports[variant] = fake_report(seed, model="best.pt", variant=variant, dataset="fer2013", split="PublicTest",
-                                       kind="ablation", epochs=epochs)
+        reports[variant] = fake_report(seed, model="best.pt", variant=variant, dataset="fer2013",
+                                       split="PublicTest", kind="ablation", epochs=epochs)
         reports[variant].to_json(tmp_path / "reports" / f"fer2013_ablation_{variant}.json")
     fake_report(15, model="x.pt", variant="spatial_only", dataset="fer2013", split="PublicTest",
                 kind="comparison").to_json(tmp_path / "reports" / "not_an_ablation.json")
@@ -202,7 +209,8 @@ def test_ablation_frame_compares_each_ablation_with_the_full_model_at_the_same_b
     row = frame.set_index("variant").loc["spatial_only"]
     full = reports["dcnn_bilstm_dam"]
     assert row["delta_accuracy"] == pytest.approx(100 * (reports["spatial_only"].accuracy - full.accuracy))
-    assert row["delta_macro_f1"] == pytest.approx(100 * (reports["spatial_only"].macro["f1"] - full.macro["f1"]))
+    spatial_only = reports["spatial_only"]
+    assert row["delta_macro_f1"] == pytest.approx(100 * (spatial_only.macro["f1"] - full.macro["f1"]))
     assert row["change"] == ABLATIONS["spatial_only"]
     other_budget = frame.set_index("variant").loc[["no_distill", "cnn_bilstm"]]
     assert other_budget["delta_accuracy"].isna().all()  # no full-model run with 8 (or unknown) epochs

@@ -19,7 +19,8 @@ from tests.helpers import TINY, synthetic_faces
 
 def test_class_names_and_remap_hand_values():
     assert class_names_for(np.array([0, 3, 3, 7])) == ["angry", "happy", "contempt"]
-    np.testing.assert_array_equal(remap_labels(np.array([7, 0, 3]), ["angry", "happy", "contempt"]), [2, 0, 1])
+    remapped = remap_labels(np.array([7, 0, 3]), ["angry", "happy", "contempt"])
+    np.testing.assert_array_equal(remapped, [2, 0, 1])
     with pytest.raises(ValueError, match="neutral"):
         remap_labels(np.array([6]), ["angry", "happy"])
 
@@ -69,7 +70,8 @@ def test_soft_target_cache_is_reused_only_for_the_same_key(tmp_path, tiny_checkp
 def test_teacher_with_other_preprocessing_is_refused(tmp_path, tiny_checkpoint):
     cfg = replace(VARIANTS["cnn_bilstm"], **TINY)
     with pytest.raises(CheckpointError, match="preprocessing"):
-        Trainer(cfg, TrainConfig(teacher=str(tiny_checkpoint)), Preprocessing(mean=0.4), list(EMOTIONS), tmp_path)
+        Trainer(cfg, TrainConfig(teacher=str(tiny_checkpoint)), Preprocessing(mean=0.4), list(EMOTIONS),
+                tmp_path)
 
 
 def test_ema_run_saves_the_averaged_weights_and_resumes_them(tmp_path, tiny_checkpoint):

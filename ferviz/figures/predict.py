@@ -21,7 +21,7 @@ from ferviz.labels import ALL_LABELS
 #: :data:`ferviz.labels.ALL_LABELS`; unknown class names get one chosen from their spelling.
 PALETTE: tuple[str, ...] = ("#D55E00", "#009E73", "#CC79A7", "#E69F00", "#0072B2", "#56B4E9", "#7F7F7F",
                             "#F0E442")
-FALLBACK_TEXT = "no face found: centre crop"
+FALLBACK_TEXT = "centre crop (no face found)"
 OTHER_BAR = "#C8CDD2"
 DISPLAY_SIDE = 1024  # the picture goes to the browser at most this large (boxes keep full-size coordinates)
 

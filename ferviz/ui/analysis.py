@@ -39,7 +39,7 @@ _SPLIT_PREFERENCE = ("PrivateTest", "PublicTest", "test")
 
 
 def models_dir() -> Path:
-    """Where the committed model cards live: ``$FERVIZ_MODELS_DIR`` if set, else the repository's ``models/``."""
+    """Where the committed model cards live: ``$FERVIZ_MODELS_DIR`` if set, else the repository's models/."""
     return Path(os.environ.get(MODELS_DIR_ENV) or MODELS_DIR)
 
 
@@ -81,8 +81,10 @@ def show_record(record: ReportRecord | CVRecord) -> None:
     if isinstance(record, CVRecord):
         st.caption(f"{record.variant} on {record.dataset}, {record.protocol} — file `{record.path.name}`")
         left, right = st.columns(2)
-        left.metric("accuracy (mean ± std)", f"{100 * record.accuracy_mean:.2f} ± {100 * record.accuracy_std:.2f} %")
-        right.metric("macro-F1 (mean ± std)", f"{100 * record.macro_f1_mean:.2f} ± {100 * record.macro_f1_std:.2f} %")
+        left.metric("accuracy (mean ± std)",
+                    f"{100 * record.accuracy_mean:.2f} ± {100 * record.accuracy_std:.2f} %")
+        right.metric("macro-F1 (mean ± std)",
+                     f"{100 * record.macro_f1_mean:.2f} ± {100 * record.macro_f1_std:.2f} %")
         st.dataframe(record.folds_frame(), hide_index=True)
         return
     st.caption(f"{record.model} ({record.variant or 'variant not recorded'}) on {record.dataset}, split "
@@ -92,7 +94,7 @@ def show_record(record: ReportRecord | CVRecord) -> None:
 
 
 def show_report(report: MetricReport, key: str, evaluation: Evaluation | None = None) -> None:
-    """Headline scores, the confusion matrix (with the faces of a chosen cell), per-class rates, calibration."""
+    """Headline scores, the confusion matrix and a chosen cell's faces, per-class rates, calibration."""
     cols = st.columns(4)
     for col, (name, value) in zip(cols, (("accuracy", report.accuracy), ("macro-F1", report.macro["f1"]),
                                          ("balanced accuracy", report.scores.get("balanced_accuracy")),
@@ -131,7 +133,14 @@ def _percent_columns() -> dict:
 # ---------------------------------------------------------------------------------- running an evaluation
 
 def dataset_form() -> tuple[FaceDataset, Path, str] | None:
-    """Dataset path and kind; returns the loaded dataset (kept for the session), or None with a message."""
+    """Ask for a dataset path and format, and load the dataset (kept for the session).
+
+    Returns
+    -------
+    tuple of (FaceDataset, Path, str) or None
+        The dataset, its resolved path and the chosen format (``"auto"`` or a reader name); None, with
+        a message shown, while no usable path is given.
+    """
     left, right = st.columns([3, 1])
     text = left.text_input("Dataset file or folder (your own copy)", key="eval_data_path",
                            placeholder="/data/fer2013/fer2013.csv or fer2013_trainval.npz")
@@ -166,15 +175,24 @@ def split_picker(ds: FaceDataset) -> str:
                         format_func=lambda s: f"{s} ({len(ds) if s == 'all' else sizes[s]} items)")
 
 
-def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str, split: str) -> Evaluation | None:
-    """A Run button; the evaluation is kept in the session under (model sha256, dataset path, kind, split)."""
+def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str,
+                   split: str) -> Evaluation | None:
+    """A Run button that evaluates ``loaded`` on one split of ``ds``.
+
+    Returns
+    -------
+    Evaluation or None
+        The evaluation kept in the session under (model sha256, dataset path, kind, split); None until
+        the button has been pressed for these.
+    """
     key = (loaded.sha256, str(path), kind, split)
     if st.button("Run evaluation", type="primary", key="eval_run"):
         bar = st.progress(0.0, text="Evaluating…")
         try:
             part = ds if split == "all" else ds.split(split)
             result = evaluate(loaded, part, split=split,
-                              progress=lambda done, total: bar.progress(done / max(total, 1), f"{done} / {total} faces"))
+                              progress=lambda done, total: bar.progress(done / max(total, 1),
+                                                                        f"{done} / {total} faces"))
         except (FervizError, ValueError) as exc:
             st.error(md_escape(exc))
             return None
@@ -184,7 +202,8 @@ def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str, 
     if result is None:
         st.info("Press **Run evaluation** to score the model on this split.")
     elif result.report.meta.get("n_left_out"):
-        st.warning(f"{result.report.meta['n_left_out']} items of classes the model does not predict were left out.")
+        st.warning(f"{result.report.meta['n_left_out']} items of classes the model does not predict "
+                   "were left out.")
     return result
 
 
@@ -232,14 +251,25 @@ def download_predictions(evaluation: Evaluation) -> None:
     """A CSV of every item: source, true, predicted, confidence, correct and the class probabilities."""
     meta = evaluation.report.meta
     name = f"predictions_{meta.get('dataset', 'data')}_{meta.get('split') or 'all'}.csv"
-    st.download_button("Download per-item predictions (CSV)", predictions_frame(evaluation).to_csv(index=False),
+    st.download_button("Download per-item predictions (CSV)",
+                       predictions_frame(evaluation).to_csv(index=False),
                        file_name=name, mime="text/csv", key="eval_csv")
 
 
 # ------------------------------------------------------------------------------------------------- HOG
 
 def hog_controls() -> tuple[int, int, int]:
-    """Sidebar sliders: cell size (px), orientation bins, block size (cells); the paper's 8, 9, 2 by default."""
+    """Sidebar sliders for the HOG parameters.
+
+    Returns
+    -------
+    cell : int
+        Cell size in pixels (default 8, the paper's).
+    bins : int
+        Orientation bins (default 9).
+    block : int
+        Block size in cells (default 2).
+    """
     with st.sidebar:
         st.subheader("HOG parameters")
         cell = st.slider("Cell size (px)", 4, 16, 8, key="hog_cell")

@@ -124,7 +124,15 @@ def stages(loaded: LoadedModel, crop: np.ndarray) -> list[Stage]:
 
 def attribution_maps(loaded: LoadedModel, crop: np.ndarray, methods: list[str], target: int
                      ) -> tuple[dict[str, np.ndarray], dict[str, bool]]:
-    """Title -> (64, 64) map for every chosen method plus the last layer's spatial attention, with a progress bar."""
+    """Every chosen method's attribution map plus the last layer's spatial attention, with a progress bar.
+
+    Returns
+    -------
+    maps : dict of str to (64, 64) ndarray
+        Title -> map; the attention map comes last, titled :data:`ATTENTION_MAP`.
+    signed : dict of str to bool
+        Title -> whether the map has meaningful negative values.
+    """
     maps, signed = {}, {}
     bar = st.progress(0.0, text="Computing attributions…")
     for i, key in enumerate(methods):
@@ -167,7 +175,8 @@ def pcp_sliders(knot: float, alpha: float, key: str) -> tuple[float, float]:
     """Sliders for PCP's knot a and left slope alpha, starting at the model's values."""
     left, right = st.columns(2)
     a = left.slider("knot a", 0.1, 3.0, float(min(max(knot, 0.1), 3.0)), 0.05, key=f"{key}_knot")
-    al = right.slider("left slope alpha", 0.0, 1.0, float(min(max(alpha, 0.0), 1.0)), 0.01, key=f"{key}_alpha")
+    al = right.slider("left slope alpha", 0.0, 1.0, float(min(max(alpha, 0.0), 1.0)), 0.01,
+                      key=f"{key}_alpha")
     return a, al
 
 
@@ -194,7 +203,8 @@ def show_ablations(ablations: att.Ablations, crop: np.ndarray, labels: list[str]
     for col, view, heat in zip(st.columns(max(len(views), 1)), views, maps, strict=False):
         aset = view.attention
         k = int(np.argmax(aset.probs))
-        col.plotly_chart(fig_att.overlay(crop, heat, view.title, height=300, zmax=top), key=f"ablation_{view.name}")
+        col.plotly_chart(fig_att.overlay(crop, heat, view.title, height=300, zmax=top),
+                         key=f"ablation_{view.name}")
         col.metric(f"{labels[k]}", f"{aset.probs[k]:.0%}")
         col.caption(f"Weights: {view.source}. " + " ".join(aset.notes))
     for reason in ablations.skipped:
@@ -207,8 +217,9 @@ def show_faithfulness(results: dict[str, Faithfulness]) -> None:
         c1, c2, c3 = st.columns([2, 1, 1])
         c1.markdown(f"**{name}**: " + ", ".join(f"{curve} {'beats' if ok else 'does not beat'} random"
                                                  for curve, ok in res.beats_random.items()))
-        c2.metric("deletion AUC", f"{res.deletion.auc:.3f}", f"{res.deletion.auc - res.random_deletion.auc:+.3f}",
-                  delta_color="inverse", help=f"random order: {res.random_deletion.auc:.3f} (lower is better)")
+        c2.metric("deletion AUC", f"{res.deletion.auc:.3f}",
+                  f"{res.deletion.auc - res.random_deletion.auc:+.3f}", delta_color="inverse",
+                  help=f"random order: {res.random_deletion.auc:.3f} (lower is better)")
         c3.metric("insertion AUC", f"{res.insertion.auc:.3f}",
                   f"{res.insertion.auc - res.random_insertion.auc:+.3f}",
                   help=f"random order: {res.random_insertion.auc:.3f} (higher is better)")

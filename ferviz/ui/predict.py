@@ -52,10 +52,12 @@ def choose_sources(key: str) -> list[Source]:
     """
     mode = st.radio("Pictures", MODES, horizontal=True, key=f"{key}_mode",
                     format_func=lambda m: {"samples": "built-in samples", "upload": "upload photos",
-                                           "webcam": "webcam snapshot", "dataset": "faces from your dataset"}[m])
+                                           "webcam": "webcam snapshot",
+                                           "dataset": "faces from your dataset"}[m])
     if mode == "samples":
         names = st.multiselect("Samples", list(SAMPLES), default=[next(iter(SAMPLES))], key=f"{key}_samples",
-                               help="public-domain pictures shipped with ferviz (scikit-image's astronaut and coffee)")
+                               help="public-domain pictures shipped with ferviz "
+                                    "(scikit-image's astronaut and coffee)")
         return [(name, load_sample(name)) for name in names]
     if mode == "upload":
         files = st.file_uploader("Photos", accept_multiple_files=True, key=f"{key}_files",
@@ -70,7 +72,8 @@ def choose_sources(key: str) -> list[Source]:
 def dataset_sources(key: str) -> list[Source]:
     """A few random items of a dataset the user points to (their own copy; nothing is shipped)."""
     text = st.text_input("Dataset file or folder", key=f"{key}_data",
-                         help="fer2013.csv, an image-folder release, CK+48/, a JAFFE folder, RAF-DB, or an .npz archive")
+                         help="fer2013.csv, an image-folder release, CK+48/, a JAFFE folder, RAF-DB, "
+                              "or an .npz archive")
     count = st.slider("How many faces", 1, MAX_FILES, 4, key=f"{key}_count")
     seed = st.number_input("Random seed", 0, 10_000, 0, key=f"{key}_seed")
     if not text.strip():
@@ -112,6 +115,7 @@ def predict_many(loaded: LoadedModel, sources: Iterable[Source], options: FaceOp
     loaded : LoadedModel
         The (shared, read-only) model.
     sources : iterable of (name, bytes or ndarray)
+        The pictures, as :func:`choose_sources` gives them.
     options : FaceOptions
         Detector, minimum confidence, alignment and the no-face fallback.
 

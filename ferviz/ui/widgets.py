@@ -20,7 +20,13 @@ FACE_SOURCE_KEY = "ferviz_face_source"
 
 
 def model_picker() -> LoadedModel | None:
-    """Sidebar: pick a shipped checkpoint (or give a path); returns the cached model, or None with an error shown."""
+    """Sidebar: pick a shipped checkpoint (or give a path).
+
+    Returns
+    -------
+    LoadedModel or None
+        The cached model; None while no path is given, or with an error shown when it cannot be loaded.
+    """
     models = shipped_models()
     with st.sidebar:
         if not models:
@@ -75,7 +81,20 @@ def face_options(key: str = "faces") -> FaceOptions:
 
 
 def image_source(key: str, *, allow_camera: bool = True) -> tuple[str, object] | None:
-    """Pick one picture: a built-in sample, an upload or a webcam snapshot. Returns (name, bytes or RGB array)."""
+    """Pick one picture: a built-in sample, an upload or a webcam snapshot.
+
+    Parameters
+    ----------
+    key : str
+        Prefix of the widgets' keys (one per page).
+    allow_camera : bool
+        Offer the webcam snapshot.
+
+    Returns
+    -------
+    tuple of (str, bytes or ndarray) or None
+        The picture's name and its file's bytes or (H, W, 3) uint8 RGB array; None until one is given.
+    """
     options = ["sample", "upload"] + (["webcam"] if allow_camera else [])
     source = st.radio("Picture", options, horizontal=True, key=f"{key}_source")
     if source == "sample":
@@ -99,7 +118,21 @@ def predict_source(loaded: LoadedModel, name: str, content, options: FaceOptions
 
 
 def face_picker(key: str, loaded: LoadedModel) -> tuple[ImagePrediction, int] | None:
-    """A picture and one of its faces, for the teaching pages. Returns (prediction, face index)."""
+    """A picture and one of its faces, for the teaching pages.
+
+    Parameters
+    ----------
+    key : str
+        Prefix of the widgets' keys (one per page).
+    loaded : LoadedModel
+        The model that predicts the picture's faces.
+
+    Returns
+    -------
+    tuple of (ImagePrediction, int) or None
+        The prediction and the index of the chosen face in ``prediction.faces``; None, with a message
+        shown, when there is no picture yet, it cannot be read, or it has no face.
+    """
     crop = st.session_state.get(FACE_CROP_KEY)
     if crop is not None and st.toggle("Use the face sent from Evaluate", value=True, key=f"{key}_from_eval"):
         name = str(st.session_state.get(FACE_SOURCE_KEY, "face from Evaluate"))
@@ -112,8 +145,9 @@ def face_picker(key: str, loaded: LoadedModel) -> tuple[ImagePrediction, int] | 
     if pred is None:
         return None
     if not pred.faces:
-        st.warning(f"{md_escape(pred.message or 'No face found')}: nothing to explain. Choose a picture with a "
-                   "face, or tick “classify the centre square anyway” under Face detection in the sidebar.")
+        st.warning(f"{md_escape(pred.message or 'No face found')}: nothing to explain. "
+                   "Choose a picture with a face, or tick “classify the centre square anyway” "
+                   "under Face detection in the sidebar.")
         return None
     if pred.message:
         st.warning(md_escape(pred.message))
