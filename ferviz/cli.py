@@ -103,26 +103,75 @@ def _face_options(args):
 
 
 def cmd_predict(args) -> int:
+    from tqdm import tqdm
+
+    from ferviz.batch import collect_inputs, csv_bytes, predict_path
     from ferviz.checkpoint import load_checkpoint
     from ferviz.inference import predict_image
     from ferviz.paths import DEFAULT_MODEL
+    from ferviz.video import is_video
 
     loaded = load_checkpoint(args.model or DEFAULT_MODEL)
     options = _face_options(args)
-    failures, rows = 0, []
-    for path in args.images:
+    files, problems = collect_inputs(args.images)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    failures, rows = len(problems), []
+    text = not (args.json or args.quiet)
+    many = tqdm(files, unit="file", desc="files", disable=len(files) < 2 or args.quiet, file=sys.stderr)
+    for path in many:
         try:
-            pred = predict_image(loaded, path, name=path, options=options)
+            if is_video(path):
+                bar = tqdm(unit="frame", desc=path.name[:30], leave=False, file=sys.stderr,
+                           disable=args.quiet)
+
+                def progress(done, total, bar=bar):
+                    bar.total = total
+                    bar.update(done - bar.n)
+
+                found, messages = predict_path(loaded, path, options=options, every=args.every,
+                                               smoothing=args.smoothing, annotate_dir=args.annotate,
+                                               progress=progress)
+                bar.close()
+                if text:
+                    _print_video(found, messages)
+            else:
+                pred = predict_image(loaded, path, name=str(path), options=options)
+                found = pred.rows()
+                if text:
+                    _print_prediction(pred)
         except FervizError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            tqdm.write(f"error: {exc}", file=sys.stderr)
             failures += 1
             continue
-        rows.extend(pred.rows())
-        if not args.json:
-            _print_prediction(pred)
+        rows.extend(found)
+    if args.csv:
+        Path(args.csv).write_bytes(csv_bytes(_frame(rows)))
+        print(f"{len(rows)} row(s) written to {args.csv}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=2))
     return 1 if failures else 0
+
+
+def _frame(rows):
+    import pandas as pd
+
+    return pd.DataFrame(rows)
+
+
+def _print_video(rows: list[dict], messages: list[str]) -> None:
+    print(messages[0])
+    for message in messages[1:]:
+        print(f"  note: {message}")
+    tracks: dict[int, list[str]] = {}
+    for row in rows:
+        if row["track"] is not None:
+            tracks.setdefault(row["track"], []).append(row["label"])
+    if not tracks:
+        print("  no face found in the processed frames; no expression label")
+    for track, labels in tracks.items():
+        top = max(set(labels), key=labels.count)
+        print(f"  face #{track}: in {len(labels)} processed frame(s), mostly {top} ({labels.count(top)})")
 
 
 def _print_prediction(pred) -> None:
@@ -291,10 +340,17 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=["evaluation", "selection", "cross-dataset", "ablation", "comparison"],
                    help="what the report is, for the Compare page")
     p.set_defaults(func=cmd_evaluate)
-    p = sub.add_parser("predict", help="every face in every image: box, label, probabilities")
-    p.add_argument("images", nargs="+")
+    p = sub.add_parser("predict", help="every face in photos, videos and folders: box, label, probabilities")
+    p.add_argument("images", nargs="+", metavar="PATH",
+                   help="photos, videos (mp4, webm, avi, mov, mkv) or folders of them (searched recursively)")
     p.add_argument("--model", help="checkpoint (default: the shipped model)")
     p.add_argument("--json", action="store_true", help="print JSON rows instead of text")
+    p.add_argument("--csv", help="also write every row (all files) to this CSV file")
+    p.add_argument("--every", type=int, default=1, help="videos: process every Nth frame (default 1)")
+    p.add_argument("--smoothing", type=float, default=0.6,
+                   help="videos: EMA strength of each face's probabilities over time, 0 = off (default 0.6)")
+    p.add_argument("--annotate", type=Path, help="videos: write NAME.annotated.mp4 copies into this folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bars and no text output")
     _add_faces(p)
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("cv", help="subject-grouped k-fold cross-validation (CK+, JAFFE)")

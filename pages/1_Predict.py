@@ -1,10 +1,12 @@
-"""Predict: every face's expression in photos (several uploads at once), a webcam snapshot or the samples."""
+"""Predict: every face's expression in photos (several at once), a webcam snapshot, samples or a video."""
 
 import streamlit as st
 
+from ferviz.batch import csv_bytes
 from ferviz.figures.predict import faces_figure, probs_figure
 from ferviz.text import md_escape
-from ferviz.ui.predict import choose_sources, csv_bytes, predict_many, results_frame
+from ferviz.ui.predict import choose_mode, choose_sources, predict_many, results_frame
+from ferviz.ui.video import LIMITS_TEXT, run_video, show_video_result, video_settings, video_upload
 from ferviz.ui.widgets import face_options, model_picker
 
 st.set_page_config(page_title="ferviz · Predict", page_icon="🙂", layout="wide")
@@ -18,12 +20,29 @@ if loaded is None:
     st.info("Pick a model in the sidebar to start.")
     st.stop()
 
-sources = choose_sources("predict")
+options = face_options("predict")
+mode = choose_mode("predict")
+if mode == "video":
+    picked = video_upload("predict")
+    every, smoothing = video_settings("predict")
+    if picked is None:
+        st.info(f"Upload a video ({LIMITS_TEXT}). Each face gets an id that follows it from frame to frame, "
+                "its probabilities over time, and you can download the annotated video and a CSV.")
+        st.stop()
+    outcome = run_video(loaded, *picked, every, smoothing, options)
+    if isinstance(outcome, str):
+        st.error(md_escape(outcome))
+        st.stop()
+    st.subheader(md_escape(picked[0]), divider="gray")
+    show_video_result(*outcome, loaded.labels, "predict")
+    st.stop()
+
+sources = choose_sources("predict", mode)
 if not sources:
     st.info("Pick a sample, upload photos, or take a webcam snapshot.")
     st.stop()
 
-outcomes = predict_many(loaded, sources, face_options("predict"))
+outcomes = predict_many(loaded, sources, options)
 for i, (name, result) in enumerate(outcomes):
     st.subheader(md_escape(name), divider="gray")
     if isinstance(result, str):

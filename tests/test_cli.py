@@ -1,8 +1,10 @@
 """The command line: one-line errors, non-zero exits, JSON outputs, shipping with a verified card."""
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from skimage import data
@@ -153,3 +155,35 @@ def test_reproduce_script_parses_and_uses_only_existing_options():
         known = set(subparsers[cmd]._option_string_actions)
         for flag in re.findall(r"(?<![\w-])--[a-z][\w-]*", rest):
             assert flag in known, f"reproduce.sh passes {flag} to `ferviz {cmd}`"
+
+
+def test_predict_takes_videos_and_folders_and_writes_one_csv(tmp_path, tiny_checkpoint, capsys):
+    from tests.test_video import write_clip
+
+    folder = tmp_path / "job"
+    (folder / "sub").mkdir(parents=True)
+    Image.fromarray(data.astronaut()).save(folder / "a.png")
+    Image.fromarray(data.coffee()).save(folder / "sub" / "cup.jpg")
+    write_clip(folder / "sub" / "clip.mp4", frames=6)
+    (folder / ".hidden.png").write_bytes(b"x")
+    (folder / "notes.txt").write_text("not picked up: not an image suffix")
+    out = tmp_path / "all.csv"
+    assert main(["predict", str(folder), "--model", str(tiny_checkpoint), "--every", "2", "--csv", str(out),
+                 "--annotate", str(tmp_path / "ann")]) == 0
+    text = capsys.readouterr().out
+    assert "video, 3 of 6 frames processed, 1 face(s) followed" in text and "face #0" in text
+    frame = pd.read_csv(out)
+    assert set(frame["image"].map(lambda p: Path(p).name)) == {"a.png", "cup.jpg", "clip.mp4"}
+    video = frame[frame["image"].str.endswith("clip.mp4")]
+    assert sorted(video["frame"].unique()) == [0, 2, 4] and (video["track"] == 0).all()
+    assert (frame.loc[frame["image"].str.endswith("cup.jpg"), "status"] == "no face found").all()
+    assert (tmp_path / "ann" / "clip.annotated.mp4").stat().st_size > 0
+
+
+def test_predict_reports_missing_paths_and_empty_folders(tmp_path, tiny_checkpoint, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(tmp_path / "empty"), str(tmp_path / "nope.jpg"),
+                 "--model", str(tiny_checkpoint)]) == 1
+    err = capsys.readouterr().err
+    assert "no image or video inside" in err and "nope.jpg: no such file or folder" in err
+    assert "Traceback" not in err

@@ -12,12 +12,13 @@ from PIL import Image
 from skimage import data
 from streamlit.testing.v1 import AppTest
 
+from ferviz.batch import csv_bytes
 from ferviz.checkpoint import load_checkpoint
 from ferviz.faces import FaceOptions
 from ferviz.inference import ImagePrediction
 from ferviz.text import md_escape
 from ferviz.ui import predict as ui_predict
-from ferviz.ui.predict import csv_bytes, predict_many, results_frame
+from ferviz.ui.predict import predict_many, results_frame
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Predict.py")
 
@@ -85,6 +86,24 @@ def test_bad_upload_gets_its_own_error_and_the_good_one_still_works(astronaut_pn
     assert [s.value for s in at.subheader] == [md_escape("x.jpg"), md_escape("face.png")]
     assert len(charts(at)) >= 2 and len(at.download_button) == 1
     assert "1 of 2 picture(s) processed" in captions(at)
+
+
+def test_video_mode_shows_tracks_over_time_and_offers_both_downloads(tmp_path):
+    from tests.test_video import write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", frames=8).read_bytes()
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.radio(key="predict_mode").set_value("video").run()
+    assert any("Upload a video" in i.value for i in at.info)
+    at.file_uploader(key="predict_video").set_value([("clip.mp4", clip, "video/mp4")]).run()
+    assert not at.exception and not at.error
+    text = captions(at)
+    assert "4 of 8 frames processed" in text and "1 face(s) followed" in text  # every 2nd frame by default
+    assert len(charts(at)) == 1 and len(at.get("image")) == 1  # timeline + annotated key frame
+    labels = [b.label for b in at.download_button]
+    assert any("CSV" in x for x in labels) and any("mp4" in x for x in labels)
+    at.file_uploader(key="predict_video").set_value([("broken.mp4", b"not a video", "video/mp4")]).run()
+    assert not at.exception and len(at.error) == 1 and "broken" in at.error[0].value
 
 
 def test_nothing_chosen_shows_a_hint_not_an_error():

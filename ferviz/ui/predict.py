@@ -33,27 +33,31 @@ Source = tuple[str, bytes | np.ndarray]
 Outcome = tuple[str, ImagePrediction | str]
 
 MAX_FILES = 20  # pictures processed per run; more are listed in a warning and skipped
-MODES = ("samples", "upload", "webcam", "dataset")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MODES = ("samples", "upload", "webcam", "video", "dataset")
+MODE_TEXT = {"samples": "built-in samples", "upload": "upload photos", "webcam": "webcam snapshot",
+             "video": "video file", "dataset": "faces from your dataset"}
 
 
-def choose_sources(key: str) -> list[Source]:
-    """Widgets: built-in samples, several uploads at once, or a webcam snapshot.
+def choose_mode(key: str) -> str:
+    """The kind of input: one of :data:`MODES`."""
+    return st.radio("Pictures", MODES, horizontal=True, key=f"{key}_mode", format_func=MODE_TEXT.get)
+
+
+def choose_sources(key: str, mode: str) -> list[Source]:
+    """Widgets for the pictures of one photo mode: samples, several uploads at once, a snapshot, a dataset.
 
     Parameters
     ----------
     key : str
         Prefix of the widgets' keys (one per page).
+    mode : str
+        A key of :data:`MODES` other than ``video``.
 
     Returns
     -------
     list of (name, bytes or ndarray)
         At most :data:`MAX_FILES` pictures; empty until the user has given one.
     """
-    mode = st.radio("Pictures", MODES, horizontal=True, key=f"{key}_mode",
-                    format_func=lambda m: {"samples": "built-in samples", "upload": "upload photos",
-                                           "webcam": "webcam snapshot",
-                                           "dataset": "faces from your dataset"}[m])
     if mode == "samples":
         names = st.multiselect("Samples", list(SAMPLES), default=[next(iter(SAMPLES))], key=f"{key}_samples",
                                help="public-domain pictures shipped with ferviz "
@@ -144,26 +148,7 @@ def results_frame(outcomes: Iterable[Outcome]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """UTF-8 CSV of ``frame``, with text cells that a spreadsheet would run as a formula made inert.
-
-    A cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return (e.g. a file named
-    ``=cmd.jpg``) gets a leading apostrophe (OWASP's advice against CSV injection); numbers are untouched.
-    """
-    safe = frame.copy()
-    for column in safe.columns:
-        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            safe[column] = safe[column].map(_inert)
-    return safe.to_csv(index=False).encode("utf-8")
-
-
 def _naming(name: str, message: str) -> str:
     """``message``, prefixed with the file's name unless it already starts with it (as decoding errors do)."""
     shown = printable(name, 100)
     return message if message.startswith(shown) else f"{name}: {message}"
-
-
-def _inert(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value

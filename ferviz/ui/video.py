@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from ferviz.batch import csv_bytes
 from ferviz.checkpoint import LoadedModel
 from ferviz.errors import FervizError
 from ferviz.faces import FaceOptions
 from ferviz.figures.video import timeline_figure
 from ferviz.text import md_escape
-from ferviz.ui.predict import csv_bytes
 from ferviz.video import MAX_SECONDS, MAX_SIDE, VIDEO_SUFFIXES, VideoPrediction, draw_faces, predict_video
 
 MAX_UPLOAD_MB = 200  # this uploader's own limit (photos keep the server's 20 MB)
