@@ -7,7 +7,7 @@ from ferviz.figures.predict import faces_figure, probs_figure
 from ferviz.text import md_escape
 from ferviz.ui.predict import choose_mode, choose_sources, predict_many, results_frame
 from ferviz.ui.video import LIMITS_TEXT, run_video, show_video_result, video_settings, video_upload
-from ferviz.ui.widgets import face_options, model_picker
+from ferviz.ui.widgets import choose_face, face_options, model_picker, open_page
 
 st.set_page_config(page_title="ferviz · Predict", page_icon="🙂", layout="wide")
 st.title("Predict")
@@ -65,6 +65,11 @@ for i, (name, result) in enumerate(outcomes):
         for face in result.faces:
             crop, bars = st.columns([1, 5], vertical_alignment="center")
             crop.image(face.crop, caption="model input", width=64, clamp=True)
+            if crop.button("Explain", key=f"explain_{i}_{face.index}",
+                           help="open this face on the Attention page (and every explain page)"):
+                what = "centre crop" if face.fallback else f"face {face.index}"
+                choose_face(face.crop, f"{name}, {what}")
+                open_page("pages/3_Attention.py", "Attention")
             bars.plotly_chart(probs_figure(face, loaded.labels), key=f"probs_{i}_{face.index}",
                               config={"displayModeBar": False})
 

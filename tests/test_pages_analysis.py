@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ferviz.paths import MODELS_DIR_ENV
 from ferviz.text import md_escape
-from ferviz.ui.analysis import FACE_CROP_KEY, MODELS_DIR_ENV
+from ferviz.ui.widgets import FACE_CROP_KEY
 from tests.test_reports import write_models_dir
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"

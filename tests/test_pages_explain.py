@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -79,3 +80,25 @@ def test_a_face_sent_from_evaluate_opens_in_the_attention_page():
     assert not at.exception, [e.value for e in at.exception]
     assert at.toggle(key="attention_from_eval").value is True
     assert not at.radio  # the sample/upload/webcam choice is replaced by the sent face
+
+
+def test_the_last_face_chosen_anywhere_opens_on_every_explain_page():
+    first = run("3_Attention.py")  # the default sample's face is picked here ...
+    crop, source = first.session_state["ferviz_face_crop"], first.session_state["ferviz_face_source"]
+    assert np.asarray(crop).shape == (64, 64) and source.endswith("face 0")
+    for page in ("5_Walkthrough.py", "4_Attributions.py"):  # ... and every other page opens on it
+        at = AppTest.from_file(str(PAGES / page), default_timeout=90)
+        at.session_state["ferviz_face_crop"] = crop
+        at.session_state["ferviz_face_source"] = source
+        at.run()
+        assert not at.exception
+        assert "Use the face you chose last" in at.toggle[0].label and at.toggle[0].value is True
+        assert not [r for r in at.radio if r.key.endswith("_source")]  # the face is given: no picture to pick
+
+
+def test_explain_on_predict_remembers_the_face():
+    at = AppTest.from_file(str(PAGES / "1_Predict.py"), default_timeout=90).run()
+    at.button(key="explain_0_0").click().run()
+    assert not at.exception
+    assert np.asarray(at.session_state["ferviz_face_crop"]).shape == (64, 64)
+    assert at.session_state["ferviz_face_source"] == "astronaut (NASA, public domain), face 0"

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from ferviz.checkpoint import LoadedModel
 from ferviz.datasets import DATASET_READERS, FaceDataset, load_dataset
@@ -30,7 +29,7 @@ from ferviz.reports import (
     predictions_frame,
 )
 from ferviz.text import md_escape
-from ferviz.ui.widgets import FACE_CROP_KEY, FACE_SOURCE_KEY
+from ferviz.ui.widgets import FACE_SOURCE_KEY, choose_face, page_link
 
 EXPLAIN_PAGES = {"pages/3_Attention.py": "Attention maps", "pages/4_Attributions.py": "Attributions"}
 GRID = 24  # faces shown per gallery
@@ -56,14 +55,6 @@ def show_how_to_create(found: Discovery) -> None:
     commands = "\n".join(found.how_to_create())
     st.info(f"No committed report in `{found.models_dir.name}/` or `{found.models_dir.name}/reports/` yet. "
             f"Create them with your own copy of the data (PATH), then reload:\n\n```bash\n{commands}\n```")
-
-
-def page_link(page: str, label: str) -> None:
-    """``st.page_link``, or a plain hint where the page is not part of the running app."""
-    try:
-        st.page_link(page, label=label)
-    except StreamlitAPIException:
-        st.caption(f"Open **{label}** from the sidebar.")
 
 
 # --------------------------------------------------------------------------------------- report views
@@ -239,8 +230,7 @@ def show_mistakes(evaluation: Evaluation) -> None:
     chosen = st.selectbox("Look at one mistake", wrong.tolist(), format_func=describe, key="eval_mistake")
     st.image(evaluation.faces[chosen], width=160, caption=describe(chosen))
     if st.button("Open this face in the explain pages", key="eval_send"):
-        st.session_state[FACE_CROP_KEY] = np.asarray(evaluation.faces[chosen], dtype=np.uint8).tolist()
-        st.session_state[FACE_SOURCE_KEY] = describe(chosen)
+        choose_face(evaluation.faces[chosen], describe(chosen))
     if st.session_state.get(FACE_SOURCE_KEY):
         st.caption(f"Face ready for the explain pages: {st.session_state[FACE_SOURCE_KEY]}")
         for page, label in EXPLAIN_PAGES.items():

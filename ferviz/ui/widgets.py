@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from ferviz.checkpoint import LoadedModel
 from ferviz.errors import FervizError
@@ -117,6 +118,28 @@ def predict_source(loaded: LoadedModel, name: str, content, options: FaceOptions
         return None
 
 
+def choose_face(crop: np.ndarray, source: str) -> None:
+    """Remember ``crop`` (64x64 uint8) as the face every explain page opens on, described by ``source``."""
+    st.session_state[FACE_CROP_KEY] = np.asarray(crop, dtype=np.uint8).tolist()
+    st.session_state[FACE_SOURCE_KEY] = source
+
+
+def open_page(page: str, label: str) -> None:
+    """Go to ``page``; where it is not part of the running app (a lone AppTest), say where to find it."""
+    try:
+        st.switch_page(page)
+    except StreamlitAPIException:
+        st.caption(f"Open **{label}** from the sidebar.")
+
+
+def page_link(page: str, label: str) -> None:
+    """``st.page_link``, or a plain hint where the page is not part of the running app."""
+    try:
+        st.page_link(page, label=label)
+    except StreamlitAPIException:
+        st.caption(f"Open **{label}** from the sidebar.")
+
+
 def face_picker(key: str, loaded: LoadedModel) -> tuple[ImagePrediction, int] | None:
     """A picture and one of its faces, for the teaching pages.
 
@@ -134,9 +157,12 @@ def face_picker(key: str, loaded: LoadedModel) -> tuple[ImagePrediction, int] | 
         shown, when there is no picture yet, it cannot be read, or it has no face.
     """
     crop = st.session_state.get(FACE_CROP_KEY)
-    if crop is not None and st.toggle("Use the face sent from Evaluate", value=True, key=f"{key}_from_eval"):
-        name = str(st.session_state.get(FACE_SOURCE_KEY, "face from Evaluate"))
-        return predict(loaded, np.asarray(crop, dtype=np.uint8), name=name), 0
+    if crop is not None:
+        name = str(st.session_state.get(FACE_SOURCE_KEY, "the face you chose"))
+        if st.toggle(f"Use the face you chose last: {md_escape(name)}", value=True, key=f"{key}_from_eval",
+                     help="set by “Explain this face” on Predict or Evaluate, or by the last face picked "
+                          "on any explain page; switch off to pick another picture"):
+            return predict(loaded, np.asarray(crop, dtype=np.uint8), name=name), 0
     picked = image_source(key)
     if picked is None:
         st.info("Choose a sample, upload a photo, or take a snapshot.")
@@ -155,4 +181,6 @@ def face_picker(key: str, loaded: LoadedModel) -> tuple[ImagePrediction, int] | 
     if len(pred.faces) > 1:
         index = st.selectbox("Face", range(len(pred.faces)), key=f"{key}_face",
                              format_func=lambda i: f"face {i}: {pred.faces[i].label}")
+    face = pred.faces[index]
+    choose_face(face.crop, f"{pred.name}, {'centre crop' if face.fallback else f'face {face.index}'}")
     return pred, index
