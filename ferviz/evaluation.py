@@ -14,8 +14,8 @@ import numpy as np
 
 from ferviz.checkpoint import LoadedModel
 from ferviz.datasets import FaceDataset
-from ferviz.engine import predict_probs
 from ferviz.faces import FaceOptions, find_faces, resolve_detector
+from ferviz.fastpath import predict_planes
 from ferviz.labels import ALL_LABELS
 from ferviz.metrics import MetricReport, compute_report
 from ferviz.preprocess import prepare_images, resize_faces
@@ -136,8 +136,7 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
         faces, missed = _dataset_faces(kept, prep.size, prep.face_margin, face_options)
     else:
         faces = np.asarray(faces)[keep]
-    probs = predict_probs(loaded.model, prepare_images(faces, prep), prep, batch_size=batch_size,
-                          progress=progress)
+    probs = predict_planes(loaded, prepare_images(faces, prep), batch_size=batch_size, progress=progress)
     meta = {"dataset": ds.name, "split": split, "n_items": len(kept), "n_left_out": dropped,
             "model": loaded.path.name, "variant": loaded.variant, "sha256": loaded.sha256}
     if kept.whole_frames:

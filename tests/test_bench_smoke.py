@@ -94,3 +94,24 @@ def test_app_load_runs_with_the_smallest_settings(bench, tmp_path):
                                    "--max-rounds", "1", "--json", str(tmp_path / "a.json")])
     assert [r["phase"].split(":")[0] for r in rows] == ["cold start", "cold start", "1 user", "1 users"]
     assert rows[2]["n"] == 1 and rows[3]["rss_after_mb"] > 0
+
+
+def test_fast_inference_compares_every_engine_with_plain_torch(bench, tmp_path, tiny_checkpoint):
+    record = run_main(bench("fast_inference"), ["--model", str(tiny_checkpoint), "--repeats", "2"],
+                      tmp_path / "f.json")
+    rows = record["results"]
+    engines = {r["engine"] for r in rows}
+    assert {"torch (plain)", "ONNX Runtime (ferviz.fastpath)", "int8 dynamic (LSTM, Linear)"} <= engines
+    plain = [r for r in rows if r["engine"] == "torch (plain)"]
+    assert all(r["speedup"] == 1.0 and r["max_abs_dprob"] == 0.0 for r in plain)
+    onnx = [r for r in rows if r["engine"].startswith("ONNX")]
+    assert all(r["max_abs_dprob"] <= 1e-4 for r in onnx)
+
+
+def test_detectors_counts_faces_on_composites(bench, tmp_path, tiny_checkpoint):
+    argv = ["--model", str(tiny_checkpoint), "--repeats", "1"]
+    record = run_main(bench("detectors"), argv, tmp_path / "d.json")
+    detection = [r for r in record["results"] if r["part"] == "detection"]
+    astronaut = [r for r in detection if r["set"] == "astronaut"]
+    assert astronaut and all(r["found"] == 1 and r["false"] == 0 for r in astronaut)
+    assert {r["part"] for r in record["results"]} == {"speed", "detection", "model"}
