@@ -84,7 +84,9 @@ def cmd_evaluate(args) -> int:
     kind, ds = _load(args)
     if args.split:
         ds = ds.split(args.split)
-    result = evaluate(loaded, ds, split=args.split or "all")
+    result = evaluate(loaded, ds, split=args.split or "all", batch_size=args.batch_size)
+    if result is None:  # a torchrun rank other than 0: its shard went to rank 0
+        return 0
     train = loaded.meta.get("train") or {}
     result.report.meta.update({"kind": args.kind, "command": " ".join(args.argv),
                                "epochs": train.get("epochs"), "best_epoch": loaded.meta.get("epoch")})
@@ -107,23 +109,25 @@ def cmd_predict(args) -> int:
 
     from ferviz.batch import collect_inputs, csv_bytes, predict_path
     from ferviz.checkpoint import load_checkpoint
+    from ferviz.engine import dist_info
     from ferviz.inference import predict_image
     from ferviz.paths import DEFAULT_MODEL
+    from ferviz.sharding import gather_to_rank0, shard_bounds
     from ferviz.video import is_video
 
     loaded = load_checkpoint(args.model or DEFAULT_MODEL)
     options = _face_options(args)
     files, problems = collect_inputs(args.images)
-    for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
-    failures, rows = len(problems), []
-    text = not (args.json or args.quiet)
-    many = tqdm(files, unit="file", desc="files", disable=len(files) < 2 or args.quiet, file=sys.stderr)
+    rank, world = dist_info()
+    start, stop = shard_bounds(len(files), rank, world)  # under torchrun: this rank's files
+    quiet = args.quiet or world > 1
+    results = []  # per file: (rows, text lines, error or None)
+    many = tqdm(files[start:stop], unit="file", desc="files", disable=stop - start < 2 or quiet,
+                file=sys.stderr)
     for path in many:
         try:
             if is_video(path):
-                bar = tqdm(unit="frame", desc=path.name[:30], leave=False, file=sys.stderr,
-                           disable=args.quiet)
+                bar = tqdm(unit="frame", desc=path.name[:30], leave=False, file=sys.stderr, disable=quiet)
 
                 def progress(done, total, bar=bar):
                     bar.total = total
@@ -133,18 +137,26 @@ def cmd_predict(args) -> int:
                                                smoothing=args.smoothing, annotate_dir=args.annotate,
                                                progress=progress)
                 bar.close()
-                if text:
-                    _print_video(found, messages)
+                results.append((found, _video_lines(found, messages), None))
             else:
                 pred = predict_image(loaded, path, name=str(path), options=options)
-                found = pred.rows()
-                if text:
-                    _print_prediction(pred)
+                results.append((pred.rows(), _prediction_lines(pred), None))
         except FervizError as exc:
-            tqdm.write(f"error: {exc}", file=sys.stderr)
+            results.append(([], [], str(exc)))
+    parts = gather_to_rank0(results)
+    if parts is None:  # a torchrun rank other than 0: rank 0 prints and writes everything, in order
+        return 0
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    failures, rows = len(problems), []
+    for found, lines, error in (item for part in parts for item in part):
+        if error is not None:
+            print(f"error: {error}", file=sys.stderr)
             failures += 1
             continue
         rows.extend(found)
+        if not (args.json or args.quiet):
+            print("\n".join(lines))
     if args.csv:
         Path(args.csv).write_bytes(csv_bytes(_frame(rows)))
         print(f"{len(rows)} row(s) written to {args.csv}", file=sys.stderr)
@@ -159,35 +171,37 @@ def _frame(rows):
     return pd.DataFrame(rows)
 
 
-def _print_video(rows: list[dict], messages: list[str]) -> None:
-    print(messages[0])
-    for message in messages[1:]:
-        print(f"  note: {message}")
+def _video_lines(rows: list[dict], messages: list[str]) -> list[str]:
+    """What ``ferviz predict`` prints for a video: the summary, notes, and each face's usual label."""
+    lines = [messages[0], *(f"  note: {m}" for m in messages[1:])]
     tracks: dict[int, list[str]] = {}
     for row in rows:
         if row["track"] is not None:
             tracks.setdefault(row["track"], []).append(row["label"])
     if not tracks:
-        print("  no face found in the processed frames; no expression label")
+        lines.append("  no face found in the processed frames; no expression label")
     for track, labels in tracks.items():
         top = max(set(labels), key=labels.count)
-        print(f"  face #{track}: in {len(labels)} processed frame(s), mostly {top} ({labels.count(top)})")
+        lines.append(f"  face #{track}: in {len(labels)} processed frame(s), "
+                     f"mostly {top} ({labels.count(top)})")
+    return lines
 
 
-def _print_prediction(pred) -> None:
+def _prediction_lines(pred) -> list[str]:
+    """What ``ferviz predict`` prints for a photo: one line, then one per face."""
     if not pred.faces:
-        print(f"{pred.name}: no face found ({pred.message}); no expression label")
-        return
+        return [f"{pred.name}: no face found ({pred.message}); no expression label"]
     faces = sum(not f.fallback for f in pred.faces)
     note = f" ({pred.message})" if pred.message else ""
-    print(f"{pred.name}: {faces} face(s) found by {pred.detector} in {pred.seconds * 1000:.0f} ms{note}")
+    lines = [f"{pred.name}: {faces} face(s) found by {pred.detector} in {pred.seconds * 1000:.0f} ms{note}"]
     for f in pred.faces:
         top = sorted(f.probs.items(), key=lambda kv: -kv[1])[:3]
         others = ", ".join(f"{k} {v:.2f}" for k, v in top[1:])
         what = "centre crop (not a detected face)" if f.fallback else f"face {f.index}"
         detected = f", detector {f.box.confidence_text}" if f.box.confidence_text else ""
-        print(f"  {what} at x={f.box.x} y={f.box.y} w={f.box.w} h={f.box.h}{detected}: "
-              f"{f.label} {f.confidence:.2f} ({others})")
+        lines.append(f"  {what} at x={f.box.x} y={f.box.y} w={f.box.w} h={f.box.h}{detected}: "
+                     f"{f.label} {f.confidence:.2f} ({others})")
+    return lines
 
 
 def cmd_cv(args) -> int:
@@ -339,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", default="evaluation",
                    choices=["evaluation", "selection", "cross-dataset", "ablation", "comparison"],
                    help="what the report is, for the Compare page")
+    p.add_argument("--batch-size", type=int, default=256,
+                   help="faces per forward pass (under torchrun, also the unit the items are sharded in)")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", help="every face in photos, videos and folders: box, label, probabilities")
     p.add_argument("images", nargs="+", metavar="PATH",
@@ -393,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = ["ferviz", *argv]  # recorded next to every training run's outputs
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "train":
+    if args.command in ("train", "evaluate", "predict"):  # data-parallel under torchrun, else one process
         from ferviz.engine import init_distributed
 
         init_distributed()

@@ -14,11 +14,13 @@ import numpy as np
 
 from ferviz.checkpoint import LoadedModel
 from ferviz.datasets import FaceDataset
+from ferviz.engine import dist_info
 from ferviz.faces import FaceOptions, find_faces, resolve_detector
 from ferviz.fastpath import predict_planes
 from ferviz.labels import ALL_LABELS
 from ferviz.metrics import MetricReport, compute_report
 from ferviz.preprocess import prepare_images, resize_faces
+from ferviz.sharding import gather_to_rank0, shard_bounds
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,7 @@ def model_view(ds: FaceDataset, labels: list[str]) -> tuple[FaceDataset, np.ndar
 
 def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_size: int = 256,
              faces: np.ndarray | None = None, progress=None,
-             face_options: FaceOptions = DATASET_FACE_OPTIONS) -> Evaluation:
+             face_options: FaceOptions = DATASET_FACE_OPTIONS) -> Evaluation | None:
     """Run ``loaded`` over ``ds`` and compute the full report (per class, macro, weighted, calibration).
 
     Parameters
@@ -122,7 +124,10 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
 
     Returns
     -------
-    Evaluation
+    Evaluation or None
+        None on every torchrun rank but 0: under ``torchrun`` each rank detects and classifies its own
+        contiguous shard (:mod:`ferviz.sharding`) and rank 0 gathers them, in order, into the result a
+        single process would give.
     """
     kept, y_true, keep = model_view(ds, loaded.labels)
     dropped = int((~keep).sum())
@@ -131,12 +136,21 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
     if dropped:
         log.warning("left out %d items whose class the model does not predict", dropped)
     prep = loaded.preprocessing
-    missed = 0
+    rank, world = dist_info()
+    start, stop = shard_bounds(len(kept), rank, world, batch_size)
     if faces is None:
-        faces, missed = _dataset_faces(kept, prep.size, prep.face_margin, face_options)
+        part = kept.subset(np.arange(start, stop))
+        part_faces, part_missed = _dataset_faces(part, prep.size, prep.face_margin, face_options)
     else:
-        faces = np.asarray(faces)[keep]
-    probs = predict_planes(loaded, prepare_images(faces, prep), batch_size=batch_size, progress=progress)
+        part_faces, part_missed = np.asarray(faces)[keep][start:stop], 0
+    part_probs = predict_planes(loaded, prepare_images(part_faces, prep), batch_size=batch_size,
+                                progress=progress)
+    parts = gather_to_rank0((part_faces, part_probs, part_missed))
+    if parts is None:
+        return None
+    faces = np.concatenate([p[0] for p in parts])
+    probs = np.concatenate([p[1] for p in parts])
+    missed = sum(p[2] for p in parts)
     meta = {"dataset": ds.name, "split": split, "n_items": len(kept), "n_left_out": dropped,
             "model": loaded.path.name, "variant": loaded.variant, "sha256": loaded.sha256}
     if kept.whole_frames:
