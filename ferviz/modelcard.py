@@ -311,9 +311,12 @@ def run_summary(run_dir: Path) -> dict:
     best = max(rows, key=lambda r: int(r["best"]) * int(r["epoch"]))
     init = info["train"].get("init") or ""
     init_dir = Path(init).parent
+    init_card = card_beside(init) if init and not (init_dir / "run.json").is_file() else None
     return {"variant": info["variant"], "train": info["train"], "argv": info["argv"],
             "meta": info.get("meta", {}),
             "init_run": run_summary(init_dir) if init and (init_dir / "run.json").is_file() else None,
+            # fine-tuned from a shipped model: the stages its card lists
+            "init_stages": list(init_card.stages) if init_card is not None else [],
             "epochs_run": len(rows), "best_epoch": int(best["epoch"]),
             "train_seconds": round(sum(float(r["seconds"]) for r in rows)),
             "images_per_s": round(sum(float(r["images_per_s"]) for r in rows) / len(rows)),
@@ -322,7 +325,7 @@ def run_summary(run_dir: Path) -> dict:
 
 def stages(run: dict) -> list[Stage]:
     """The runs that led to ``run``, first stage first: a fine-tuned run (``--init``) lists its start too."""
-    earlier = stages(run["init_run"]) if run.get("init_run") else []
+    earlier = stages(run["init_run"]) if run.get("init_run") else list(run.get("init_stages", []))
     return [*earlier, Stage(command=" ".join(run["argv"]), epochs=run["epochs_run"],
                             best_epoch=run["best_epoch"], train_seconds=run["train_seconds"],
                             init=run["train"].get("init", ""), teacher=run["train"].get("teacher", ""))]
@@ -449,10 +452,11 @@ def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str =
     """
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / f"{name}.pt"
+    run = run_summary(run_dir)  # before the copy: a run fine-tuned from the model it replaces reads its card
     shutil.copyfile(run_dir / "best.pt", target)
     card_path(target).unlink(missing_ok=True)  # the old card's sha256 no longer applies
     evaluation = evaluation_fn(load_checkpoint(target))
-    card = build_card(name, target, run_summary(run_dir), evaluation, notes)
+    card = build_card(name, target, run, evaluation, notes)
     card.path.write_text(json.dumps(card.to_dict(), indent=1))
     target.with_suffix(".md").write_text(card_markdown(card))
     return card

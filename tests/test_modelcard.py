@@ -290,3 +290,24 @@ def test_metric_formatting_and_order():
     assert format_metric("epochs_seen", 12) == "12.000"
     keys = [k for k, _, _ in ordered_metrics({"zeta": 0.1, "macro_f1": 0.3, "accuracy": 0.4})]
     assert keys == ["accuracy", "macro_f1", "zeta"]
+
+
+def test_shipping_over_the_model_a_run_was_fine_tuned_from_keeps_its_stages(tiny_checkpoint, tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    shipped = models / "tiny.pt"
+    shutil.copyfile(tiny_checkpoint, shipped)
+    earlier = [Stage("ferviz train --epochs 30", 30, 29, 4000).to_dict(),
+               Stage("ferviz train --init a.pt --epochs 8", 8, 8, 700, init="a.pt").to_dict()]
+    write_card(shipped, stages=earlier, total_train_seconds=4700)
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copyfile(tiny_checkpoint, run / "best.pt")
+    (run / "run.json").write_text(json.dumps({
+        "variant": "dcnn_bilstm_dam", "argv": ["ferviz", "train", "--init", str(shipped)],
+        "train": {"epochs": 1, "init": str(shipped)}, "meta": {}}))
+    (run / "log.csv").write_text("epoch,accuracy,best,seconds,images_per_s\n1,0.2,1,100,100\n")
+    report = compute_report(np.arange(7), np.arange(7), list(EMOTIONS), meta={"dataset": "fer2013"})
+    card = ship(run, "tiny", lambda loaded: SimpleNamespace(report=report), models)
+    assert [s.epochs for s in card.stages] == [30, 8, 1]  # the replaced model's two stages, then this run
+    assert card.total_train_seconds == 4800 and card.stages[-1].init == str(shipped)
