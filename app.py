@@ -9,7 +9,7 @@ import streamlit as st
 
 from ferviz import modelcard
 from ferviz.errors import FervizError
-from ferviz.ui.predict import md_escape
+from ferviz.text import md_escape
 from ferviz.ui.widgets import model_picker
 
 HERE = Path(__file__).resolve().parent

@@ -120,6 +120,44 @@ def predict_crop(loaded: LoadedModel, crop: np.ndarray, *, name: str = "face cro
     return ImagePrediction(name, image, [face], None, time.perf_counter() - t0)
 
 
+def reclassify(loaded: LoadedModel, pred: ImagePrediction) -> ImagePrediction:
+    """The same faces (boxes and crops) classified by another model, for a side-by-side comparison.
+
+    Both models must take the same crop size; the other model's own preprocessing (input mode,
+    normalisation) is applied to the crops.
+    """
+    t0 = time.perf_counter()
+    if pred.faces and pred.faces[0].crop.shape[0] != loaded.preprocessing.size:
+        raise ImageError(f"{pred.name}: the models take faces of different sizes "
+                         f"({pred.faces[0].crop.shape[0]} and {loaded.preprocessing.size} pixels)")
+    crops = np.stack([f.crop for f in pred.faces]) if pred.faces else np.zeros((0, 1, 1), np.uint8)
+    probs = classify_crops(loaded, crops)
+    faces = []
+    for face, p in zip(pred.faces, probs, strict=True):
+        k = int(p.argmax())
+        probs_by_name = {name: float(v) for name, v in zip(loaded.labels, p, strict=True)}
+        faces.append(FacePrediction(face.index, face.box, face.crop, face.fallback, loaded.labels[k],
+                                    float(p[k]), probs_by_name))
+    return ImagePrediction(pred.name, pred.image, faces, pred.message, time.perf_counter() - t0, pred.notes,
+                           pred.detector)
+
+
+def side_by_side(a: ImagePrediction, b: ImagePrediction, name_a: str, name_b: str) -> list[dict]:
+    """One row per face of two models' predictions on the same faces (:func:`reclassify`).
+
+    Columns: ``face``, each model's label and confidence, its probability for the other model's
+    label, and ``agree``.
+    """
+    rows = []
+    for fa, fb in zip(a.faces, b.faces, strict=True):
+        rows.append({"face": "centre crop" if fa.fallback else fa.index,
+                     f"{name_a} label": fa.label, f"{name_a} confidence": round(fa.confidence, 4),
+                     f"{name_b} label": fb.label, f"{name_b} confidence": round(fb.confidence, 4),
+                     f"{name_b} p({fa.label})": round(fb.probs.get(fa.label, 0.0), 4),
+                     "agree": fa.label == fb.label})
+    return rows
+
+
 def predict_image(loaded: LoadedModel, data: bytes | str | Path, *, name: str | None = None,
                   options: FaceOptions = FaceOptions()) -> ImagePrediction:
     """Decode untrusted bytes or a path and predict every face.

@@ -4,10 +4,11 @@ import streamlit as st
 
 from ferviz.batch import csv_bytes
 from ferviz.figures.predict import faces_figure, probs_figure
+from ferviz.inference import reclassify, side_by_side
 from ferviz.text import md_escape
 from ferviz.ui.predict import choose_mode, choose_sources, predict_many, results_frame
 from ferviz.ui.video import LIMITS_TEXT, run_video, show_video_result, video_settings, video_upload
-from ferviz.ui.widgets import choose_face, face_options, model_picker, open_page
+from ferviz.ui.widgets import choose_face, face_options, model_picker, open_page, second_model_picker
 
 st.set_page_config(page_title="ferviz · Predict", page_icon="🙂", layout="wide")
 st.title("Predict")
@@ -37,47 +38,60 @@ if mode == "video":
     show_video_result(*outcome, loaded.labels, "predict")
     st.stop()
 
-sources = choose_sources("predict", mode)
+# In webcam mode the camera sits on the left and the result on the right, so the result is visible
+# without scrolling past the camera preview.
+camera_col, results = st.columns([2, 3]) if mode == "webcam" else (st.container(), st.container())
+with camera_col:
+    sources = choose_sources("predict", mode)
 if not sources:
-    st.info("Pick a sample, upload photos, or take a webcam snapshot.")
+    st.info("Pick a sample, upload photos, take a webcam snapshot or upload a video.")
     st.stop()
 
+other = second_model_picker(loaded)
 outcomes = predict_many(loaded, sources, options)
-for i, (name, result) in enumerate(outcomes):
-    st.subheader(md_escape(name), divider="gray")
-    if isinstance(result, str):
-        st.error(md_escape(result))
-        continue
-    height, width = result.image.rgb.shape[:2]
-    faces = len(result.faces) - sum(f.fallback for f in result.faces)
-    if not result.faces:
-        st.info(f"**{md_escape(result.message or 'No face found')}** — no expression label. "
-                "(Sidebar › Face detection: lower the minimum confidence, or classify the centre square.)")
-    elif result.message:
-        st.warning(md_escape(result.message))
-    st.caption(f"{faces} face(s) found by {result.detector} · {width}x{height} pixels · "
-               f"processed in {result.seconds * 1000:.0f} ms")
-    if result.notes:
-        st.caption("Decoding: " + "; ".join(result.notes))
-    left, right = st.columns([3, 2])
-    left.plotly_chart(faces_figure(result), key=f"faces_{i}", config={"displaylogo": False})
-    with right:
-        for face in result.faces:
-            crop, bars = st.columns([1, 5], vertical_alignment="center")
-            crop.image(face.crop, caption="model input", width=64, clamp=True)
-            if crop.button("Explain", key=f"explain_{i}_{face.index}",
-                           help="open this face on the Attention page (and every explain page)"):
-                what = "centre crop" if face.fallback else f"face {face.index}"
-                choose_face(face.crop, f"{name}, {what}")
-                open_page("pages/3_Attention.py", "Attention")
-            bars.plotly_chart(probs_figure(face, loaded.labels), key=f"probs_{i}_{face.index}",
-                              config={"displayModeBar": False})
+with results:
+    for i, (name, result) in enumerate(outcomes):
+        st.subheader(md_escape(name), divider="gray")
+        if isinstance(result, str):
+            st.error(md_escape(result))
+            continue
+        height, width = result.image.rgb.shape[:2]
+        faces = len(result.faces) - sum(f.fallback for f in result.faces)
+        if not result.faces:
+            st.info(f"**{md_escape(result.message or 'No face found')}** — no expression label. "
+                    "(Sidebar › Face detection: lower the minimum confidence, "
+                    "or classify the centre square.)")
+        elif result.message:
+            st.warning(md_escape(result.message))
+        st.caption(f"{faces} face(s) found by {result.detector} · {width}x{height} pixels · "
+                   f"processed in {result.seconds * 1000:.0f} ms")
+        if result.notes:
+            st.caption("Decoding: " + "; ".join(result.notes))
+        left, right = st.columns([3, 2]) if mode != "webcam" else (st.container(), st.container())
+        left.plotly_chart(faces_figure(result), key=f"faces_{i}", config={"displaylogo": False})
+        with right:
+            for face in result.faces:
+                crop, bars = st.columns([1, 5], vertical_alignment="center")
+                crop.image(face.crop, caption="model input", width=64, clamp=True)
+                if crop.button("Explain", key=f"explain_{i}_{face.index}",
+                               help="open this face on the Attention page (and every explain page)"):
+                    what = "centre crop" if face.fallback else f"face {face.index}"
+                    choose_face(face.crop, f"{name}, {what}")
+                    open_page("pages/3_Attention.py", "Attention")
+                bars.plotly_chart(probs_figure(face, loaded.labels), key=f"probs_{i}_{face.index}",
+                                  config={"displayModeBar": False})
+        if other is not None and result.faces:
+            rows = side_by_side(result, reclassify(other, result), loaded.path.stem, other.path.stem)
+            disagree = sum(not r["agree"] for r in rows)
+            st.caption(f"Side by side with **{md_escape(other.path.stem)}** on the same faces: "
+                       f"{disagree} of {len(rows)} face(s) labelled differently.")
+            st.dataframe(rows, hide_index=True, key=f"compare_{i}")
 
-frame = results_frame(outcomes)
-done = sum(not isinstance(result, str) for _, result in outcomes)
-st.divider()
-n_faces = int((frame["status"] != "no face found").sum()) if len(frame) else 0
-st.caption(f"{done} of {len(outcomes)} picture(s) processed, {n_faces} face(s) in all.")
-if len(frame):
-    st.download_button("Download results (CSV)", csv_bytes(frame), file_name="ferviz_predictions.csv",
-                       mime="text/csv", on_click="ignore", icon=":material/download:")
+    frame = results_frame(outcomes)
+    done = sum(not isinstance(result, str) for _, result in outcomes)
+    st.divider()
+    n_faces = int((frame["status"] != "no face found").sum()) if len(frame) else 0
+    st.caption(f"{done} of {len(outcomes)} picture(s) processed, {n_faces} face(s) in all.")
+    if len(frame):
+        st.download_button("Download results (CSV)", csv_bytes(frame), file_name="ferviz_predictions.csv",
+                           mime="text/csv", on_click="ignore", icon=":material/download:")

@@ -120,3 +120,28 @@ def test_predict_is_the_one_entry_point_for_bytes_paths_and_arrays(loaded, tmp_p
         predict(loaded, np.zeros((4, 4, 2), np.uint8), name="bad")
     with pytest.raises(ImageError, match="bad"):
         predict(loaded, np.zeros((4, 4, 3), np.float32), name="bad")
+
+
+def test_reclassify_keeps_the_faces_and_side_by_side_marks_disagreement(loaded, tmp_path):
+    import torch
+
+    from ferviz.checkpoint import save_checkpoint
+    from ferviz.inference import reclassify, side_by_side
+    from ferviz.labels import EMOTIONS
+    from ferviz.model import build_model
+    from ferviz.preprocess import Preprocessing
+    from tests.helpers import TINY
+
+    torch.manual_seed(7)
+    other_path = save_checkpoint(tmp_path / "other.pt", build_model("cnn_bilstm", **TINY).eval(),
+                                 labels=list(EMOTIONS), preprocessing=Preprocessing(), variant="cnn_bilstm")
+    other = load_checkpoint(other_path)
+    a = predict_image(loaded, png_bytes(load_sample("group of four (tiled astronaut)")))
+    b = reclassify(other, a)
+    assert [f.box for f in b.faces] == [f.box for f in a.faces] and b.detector == a.detector
+    assert all(np.array_equal(fa.crop, fb.crop) for fa, fb in zip(a.faces, b.faces, strict=True))
+    rows = side_by_side(a, b, "A", "B")
+    assert len(rows) == 4 and all(r["agree"] == (r["A label"] == r["B label"]) for r in rows)
+    same = side_by_side(a, reclassify(loaded, a), "A", "A again")
+    assert all(r["agree"] for r in same)
+    assert reclassify(other, predict_image(loaded, png_bytes(load_sample("no face (coffee cup)")))).faces == []

@@ -185,3 +185,21 @@ def test_faces_from_a_dataset_the_user_points_to(tiny_npz, tmp_path):
     assert len(at.subheader) == 3 and all("labelled" in s.value for s in at.subheader)
     assert len(charts(at)) == 3 * 2  # each crop: its picture and its probabilities, no detection fallback
     assert not any("No face" in w.value for w in at.warning)
+
+
+def test_a_second_model_labels_the_same_faces_side_by_side():
+    at = AppTest.from_file(PAGE, default_timeout=90).run()
+    choices = at.selectbox(key="second_model").options
+    other = next(c for c in choices if c != "(no second model)")
+    at.selectbox(key="second_model").set_value(other).run()
+    assert not at.exception
+    assert any("Side by side with" in c.value for c in at.caption)
+    table = at.dataframe[0].value
+    assert len(table) == 1 and {"agree"} <= set(table.columns)
+
+
+def test_webcam_mode_puts_the_camera_beside_the_result():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="predict_mode").set_value("webcam").run()
+    assert not at.exception
+    assert at.get("camera_input") and len(at.columns) >= 2  # camera on the left, results on the right

@@ -56,6 +56,27 @@ def model_picker() -> LoadedModel | None:
     return loaded
 
 
+def second_model_picker(loaded: LoadedModel) -> LoadedModel | None:
+    """Sidebar: optionally a second shipped model, to label the same faces side by side; None when off."""
+    mine = loaded.path.resolve()
+    models = {name: path for name, path in shipped_models().items() if path.resolve() != mine}
+    with st.sidebar:
+        choice = st.selectbox("Compare with", ["(no second model)", *models], key="second_model",
+                              help="label the same faces with a second shipped model "
+                                   "and show where they differ")
+    if choice not in models:
+        return None
+    try:
+        other = load_model(models[choice])
+    except FervizError as exc:
+        st.sidebar.error(md_escape(exc))
+        return None
+    if other.preprocessing.size != loaded.preprocessing.size:
+        st.sidebar.warning("That model takes faces of another size; it cannot label the same crops.")
+        return None
+    return other
+
+
 DETECTOR_TEXT = {"yunet": "YuNet (CNN, 5 landmarks)", "haar": "Haar cascade (OpenCV)"}
 
 
