@@ -39,6 +39,7 @@ def resolve_user_path(text: str, *, suffixes: tuple[str, ...] = (), folders: boo
     FervizError
         When the path does not exist, or names a file with another suffix.
     """
+    from ferviz.access import NOT_AVAILABLE
     from ferviz.errors import FervizError
     from ferviz.text import printable
 
@@ -46,7 +47,7 @@ def resolve_user_path(text: str, *, suffixes: tuple[str, ...] = (), folders: boo
     if folders and path.is_dir():
         return path
     if not path.is_file():
-        raise FervizError(f"{printable(path, 200)}: no such file{' or folder' if folders else ''}")
+        raise FervizError(f"{printable(path, 200)}: {NOT_AVAILABLE}")  # one message, whatever the reason
     if suffixes and path.suffix.lower() not in suffixes:
         raise FervizError(f"{printable(path.name, 120)}: expected a {' or '.join(suffixes)} file")
     return path

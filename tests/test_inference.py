@@ -144,4 +144,5 @@ def test_reclassify_keeps_the_faces_and_side_by_side_marks_disagreement(loaded, 
     assert len(rows) == 4 and all(r["agree"] == (r["A label"] == r["B label"]) for r in rows)
     same = side_by_side(a, reclassify(loaded, a), "A", "A again")
     assert all(r["agree"] for r in same)
-    assert reclassify(other, predict_image(loaded, png_bytes(load_sample("no face (coffee cup)")))).faces == []
+    cup = predict_image(loaded, png_bytes(load_sample("no face (coffee cup)")))
+    assert reclassify(other, cup).faces == []

@@ -178,7 +178,7 @@ def test_faces_from_a_dataset_the_user_points_to(tiny_npz, tmp_path):
     at.radio(key="predict_mode").set_value("dataset").run()
     assert not at.exception and not charts(at)
     at.text_input(key="predict_data").input(str(tmp_path / "missing.npz")).run()
-    assert len(at.error) == 1 and "no such file" in at.error[0].value
+    assert len(at.error) == 1 and md_escape("not found, or not available here") in at.error[0].value
     at.text_input(key="predict_data").input(str(tiny_npz)).run()
     at.slider(key="predict_count").set_value(3).run()
     assert not at.exception and not at.error
@@ -203,3 +203,20 @@ def test_webcam_mode_puts_the_camera_beside_the_result():
     at.radio(key="predict_mode").set_value("webcam").run()
     assert not at.exception
     assert at.get("camera_input") and len(at.columns) >= 2  # camera on the left, results on the right
+
+
+def test_shared_mode_takes_no_server_path(tiny_npz, monkeypatch):
+    monkeypatch.setenv("FERVIZ_SHARED", "1")
+    monkeypatch.setenv("FERVIZ_DATA_ROOTS", str(tiny_npz.parent))
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert "other file…" not in at.sidebar.selectbox[0].options  # no checkpoint path either
+    at.radio(key="predict_mode").set_value("dataset").run()
+    assert not at.exception and not at.text_input  # no field takes a path
+    listed = at.selectbox(key="predict_listed")
+    assert listed.options == ["(upload one)", f"{tiny_npz.parent.name}/tiny.npz"]
+    listed.set_value(listed.options[1]).run()
+    assert not at.exception and charts(at)  # faces from the operator's dataset
+    listed.set_value("(upload one)").run()
+    upload = at.file_uploader(key="predict_dataset_upload")
+    upload.set_value([("evil.zip", b"PK not a zip", "application/zip")]).run()
+    assert not at.exception and "not a readable zip" in at.error[0].value

@@ -17,9 +17,9 @@ def test_resolve_user_path(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert resolve_user_path("  ~/m.pt ", suffixes=(".pt",)) == tmp_path / "m.pt"
     assert resolve_user_path(str(tmp_path / "d"), folders=True) == tmp_path / "d"
-    with pytest.raises(FervizError, match="no such file$"):
+    with pytest.raises(FervizError, match="not available here$"):
         resolve_user_path(str(tmp_path / "d"))
     with pytest.raises(FervizError, match=r"expected a \.npz file"):
         resolve_user_path(str(tmp_path / "m.pt"), suffixes=(".npz",))
-    with pytest.raises(FervizError, match="no such file or folder"):
+    with pytest.raises(FervizError, match="not found, or not available here"):
         resolve_user_path(str(tmp_path / "missing"), folders=True)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from ferviz.access import dataset_from_upload, resolve_dataset_path
 from ferviz.checkpoint import LoadedModel, load_checkpoint
 from ferviz.datasets import FaceDataset, load_dataset
-from ferviz.paths import DEFAULT_MODEL, MODELS_DIR, resolve_user_path
+from ferviz.paths import DEFAULT_MODEL, MODELS_DIR
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
@@ -38,6 +39,18 @@ def _dataset(path: str, mtime: float) -> FaceDataset:
 
 
 def load_dataset_cached(text: str) -> FaceDataset:
-    """A dataset the user points to (resolved, must exist), read once and shared read-only."""
-    path = resolve_user_path(text, folders=True)
+    """A dataset the user points to (must exist; in shared mode, inside the operator's roots), read once."""
+    path = resolve_dataset_path(text)
     return _dataset(str(path), path.stat().st_mtime)
+
+
+@st.cache_resource(show_spinner="Reading the uploaded dataset…", max_entries=2)
+def _uploaded(name: str, digest: str, _data: bytes) -> FaceDataset:
+    return dataset_from_upload(name, _data)
+
+
+def load_uploaded_dataset(name: str, data: bytes) -> FaceDataset:
+    """A dataset uploaded as an .npz or a .zip, read once per content (keyed by its sha256)."""
+    import hashlib
+
+    return _uploaded(name, hashlib.sha256(data).hexdigest(), data)

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from ferviz.access import shared_mode
 from ferviz.checkpoint import LoadedModel
 from ferviz.errors import FervizError
 from ferviz.faces import DETECTORS, MIN_CONFIDENCE, FaceOptions, default_detector, resolve_detector
@@ -32,7 +33,7 @@ def model_picker() -> LoadedModel | None:
     with st.sidebar:
         if not models:
             st.error("No model in models/. Train one with `ferviz train` (see README) or give a path below.")
-        names = list(models) + ["other file…"]
+        names = list(models) + ([] if shared_mode() else ["other file…"])  # shared: no server paths
         current = st.session_state.get(MODEL_KEY)
         index = next((i for i, n in enumerate(names) if str(models.get(n)) == current), 0)
         choice = st.selectbox("Model", names, index=index, help="checkpoints shipped in models/")
