@@ -89,7 +89,8 @@ def cmd_evaluate(args) -> int:
         return 0
     train = loaded.meta.get("train") or {}
     result.report.meta.update({"kind": args.kind, "command": " ".join(args.argv),
-                               "epochs": train.get("epochs"), "best_epoch": loaded.meta.get("epoch")})
+                               "epochs": train.get("epochs"), "best_epoch": loaded.meta.get("epoch"),
+                               "seed": train.get("seed")})
     print(result.report.format_table())
     if args.json:
         result.report.to_json(args.json)
@@ -398,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search-epochs", type=int, default=2)
     p.add_argument("--subset", type=int, default=6000, help="training images per candidate run")
     p.set_defaults(func=cmd_ngo)
+    p = sub.add_parser("audit", add_help=False,
+                       help="training-set copies in a split and paired tests of models (--help for options)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)  # handled before parsing, by ferviz.audits
     p = sub.add_parser("variants", help="list the registered model variants")
     p.set_defaults(func=cmd_variants)
     return parser
@@ -405,6 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["audit"]:  # its own parser (ferviz.audits), options and --help included
+        from ferviz.audits import main as audit_main
+
+        return audit_main(argv[1:])
     args = build_parser().parse_args(argv)
     args.argv = ["ferviz", *argv]  # recorded next to every training run's outputs
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,

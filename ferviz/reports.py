@@ -7,7 +7,9 @@ Two kinds of committed file hold measurements (docs/DESIGN.md §10):
   :class:`~ferviz.metrics.MetricReport` on the selection split;
 - **reports** ``models/reports/*.json``: either a ``MetricReport.to_dict()`` (written by ``ferviz evaluate
   --json``; ``meta`` names model, variant, dataset, split and, optionally, ``kind`` in
-  :data:`REPORT_KINDS`) or a cross-validation summary (``{"kind": "cv", ...}``, ``ferviz cv``).
+  :data:`REPORT_KINDS`) or a cross-validation summary (``{"kind": "cv", ...}``, ``ferviz cv``), a
+  leakage report (``{"kind": "leakage", ...}``) or a paired comparison of two models
+  (``{"kind": "paired", ...}``), both written by ``python -m ferviz.audits`` (:mod:`ferviz.audits`).
 
 :func:`discover` loads them into typed records; a file that cannot be read or is not one of these
 shapes is skipped and named in :attr:`Discovery.warnings`, never raised. :func:`measured_frame` and
@@ -22,7 +24,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+import shlex
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +36,7 @@ from ferviz.metrics import MetricError, MetricReport
 from ferviz.model import DEFAULT_VARIANT
 from ferviz.modelcard import ModelCard
 from ferviz.reported import PROPOSED, STAND_INS, anchors_frame, reported_frame
+from ferviz.significance import Interval, PairedComparison, seed_spread
 
 if TYPE_CHECKING:
     from ferviz.evaluation import Evaluation
@@ -75,8 +79,16 @@ class ReportRecord:
     command: str
 
     @property
+    def sha256(self) -> str:
+        """The evaluated checkpoint's sha256 as recorded in the report ('' when not recorded)."""
+        return str(self.report.meta.get("sha256", ""))
+
+    @property
     def label(self) -> str:
-        return f"{self.model} · {self.dataset} {self.split or 'all'} ({self.kind}) — {self.path.name}"
+        sha = f", sha {self.sha256[:12]}" if self.sha256 else ""
+        variant = f" [{self.variant}]" if self.variant and self.variant not in self.model else ""
+        return (f"{self.model}{variant} · {self.dataset} {self.split or 'all'} ({self.kind}{sha}) — "
+                f"{self.path.name}")
 
 
 @dataclass(frozen=True)
@@ -108,6 +120,95 @@ class CVRecord:
                              for f in self.folds])
 
 
+LEAKAGE_KIND, PAIRED_KIND = "leakage", "paired"  # as ferviz.audits writes them
+
+
+@dataclass(frozen=True)
+class LeakageRecord:
+    """A leakage report (:func:`ferviz.audits.leakage_report`): duplicated test items and each model's scores.
+
+    Attributes
+    ----------
+    data : dict
+        The report as read (``counts``, ``method``, ``similarity_histogram``, ``items``, ``models``, ...).
+    """
+
+    path: Path
+    dataset: str  # as the paper spells it
+    split: str
+    reference_split: str
+    data: dict
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset} {self.split} vs {self.reference_split} — {self.path.name}"
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.data["counts"].items()}
+
+    @property
+    def threshold(self) -> float:
+        return float(self.data["method"]["near_threshold"])
+
+    def entry(self, sha256: str) -> dict | None:
+        """The scores of the model with this sha256, or None when the report does not hold it."""
+        return next((m for m in self.data.get("models", []) if sha256 and m.get("sha256") == sha256), None)
+
+    def frame(self) -> pd.DataFrame:
+        """One row per model, in percent: plain accuracy, on exact duplicates, deduplicated (exact, and
+        exact + near), and what the duplicates add to the plain number (``inflation``, points)."""
+        rows = []
+        for m in self.data.get("models", []):
+            exact, leaked = m["exact"], m["leaked"]
+            rows.append({"model": m["model"], "variant": m.get("variant", ""),
+                         "accuracy": 100 * m["accuracy"]["estimate"],
+                         "accuracy_95ci": Interval.from_dict(m["accuracy"]).text(),
+                         "on_exact_duplicates": _percent(exact["duplicated"]["accuracy"]),
+                         "deduplicated_exact": _percent(exact["clean"]["accuracy"]),
+                         "deduplicated_exact_near": _percent(leaked["clean"]["accuracy"]),
+                         "deduplicated_95ci": (Interval.from_dict(leaked["clean_accuracy_ci"]).text()
+                                               if "clean_accuracy_ci" in leaked else ""),
+                         "inflation_pp": _percent(leaked["inflation"]),
+                         "macro_f1": _percent(m["macro_f1"]["estimate"]),
+                         "macro_f1_deduplicated": _percent(leaked["macro_f1_clean"])})
+        return pd.DataFrame(rows, columns=LEAKAGE_COLUMNS)
+
+
+LEAKAGE_COLUMNS = ["model", "variant", "accuracy", "accuracy_95ci", "on_exact_duplicates",
+                   "deduplicated_exact", "deduplicated_exact_near", "deduplicated_95ci", "inflation_pp",
+                   "macro_f1", "macro_f1_deduplicated"]
+
+
+def _percent(value: Any) -> float:
+    return np.nan if value is None else 100 * float(value)
+
+
+@dataclass(frozen=True)
+class PairedRecord:
+    """A paired comparison of two models on the same items (:func:`ferviz.audits.paired_report`).
+
+    ``all`` covers every item; ``clean`` (None when the report has none) only those without a copy in
+    the training split.
+    """
+
+    path: Path
+    dataset: str
+    split: str
+    all: PairedComparison
+    clean: PairedComparison | None
+    data: dict
+
+    @property
+    def label(self) -> str:
+        return f"{self.all.name_a} vs {self.all.name_b} · {self.dataset} {self.split} — {self.path.name}"
+
+
+PAIRED_COLUMNS = ["model_a", "model_b", "items", "n", "accuracy_a", "accuracy_b", "difference_pp",
+                  "difference_low", "difference_high", "difference_95ci", "a_only", "b_only", "mcnemar_p",
+                  "significant", "file"]
+
+
 @dataclass
 class Discovery:
     """Everything :func:`discover` found under one models folder, plus what it had to skip."""
@@ -116,6 +217,8 @@ class Discovery:
     cards: list[ModelCard] = field(default_factory=list)
     reports: list[ReportRecord] = field(default_factory=list)
     cv: list[CVRecord] = field(default_factory=list)
+    leakage: list[LeakageRecord] = field(default_factory=list)
+    paired: list[PairedRecord] = field(default_factory=list)
     uncarded: list[Path] = field(default_factory=list)  # shipped checkpoints without a model card
     warnings: list[str] = field(default_factory=list)
 
@@ -168,10 +271,15 @@ def discover(models_dir: str | Path | None = None) -> Discovery:
         record = _guard(found, path, lambda data, p=path: _read_report(p, data, cards))
         if isinstance(record, CVRecord):
             found.cv.append(record)
+        elif isinstance(record, LeakageRecord):
+            found.leakage.append(record)
+        elif isinstance(record, PairedRecord):
+            found.paired.append(record)
         elif record is not None:
             found.reports.append(record)
-    logger.info("found %d cards, %d reports, %d CV summaries in %s (%d skipped)", len(found.cards),
-                len(found.reports), len(found.cv), found.models_dir, len(found.warnings))
+    logger.info("found %d cards, %d reports, %d CV summaries, %d leakage and %d paired reports in %s "
+                "(%d skipped)", len(found.cards), len(found.reports), len(found.cv), len(found.leakage),
+                len(found.paired), found.models_dir, len(found.warnings))
     return found
 
 
@@ -210,21 +318,42 @@ def _read_card(path: Path, data: dict) -> ModelCard:
 def _card_record(card: ModelCard) -> ReportRecord:
     """A card's report (checked by :func:`_read_card`) as a ``selection`` record."""
     report = card.metric_report()
+    if card.sha256 and not report.meta.get("sha256"):
+        report = replace(report, meta={**report.meta, "sha256": card.sha256})
     return ReportRecord(card.path, "selection", card.checkpoint.name, card.variant or "custom",
                         dataset_name(report.meta.get("dataset", card.dataset)),
                         card.selected_on or str(report.meta.get("split", "")), report, _ship_command(card))
 
 
-def _read_report(path: Path, data: dict, cards: dict[str, ModelCard]) -> ReportRecord | CVRecord:
+def _read_leakage(path: Path, data: dict) -> LeakageRecord:
+    record = LeakageRecord(path, dataset_name(data["dataset"]), str(data["split"]),
+                           str(data["reference_split"]), data)
+    record.counts, record.threshold  # noqa: B018 - both must be readable
+    record.frame()  # every model entry complete
+    return record
+
+
+def _read_paired(path: Path, data: dict) -> PairedRecord:
+    clean = PairedComparison.from_dict(data["clean"]) if data.get("clean") else None
+    return PairedRecord(path, dataset_name(data["dataset"]), str(data["split"]),
+                        PairedComparison.from_dict(data["all"]), clean, data)
+
+
+def _read_report(path: Path, data: dict, cards: dict[str, ModelCard]
+                 ) -> ReportRecord | CVRecord | LeakageRecord | PairedRecord:
     if data.get("kind") == "cv" or {"folds", "accuracy_mean"} <= data.keys():  # CVSummary.to_dict()
         folds = tuple({**f, "accuracy": float(f["accuracy"]), "macro_f1": float(f["macro_f1"])}
                       for f in data["folds"])
         return CVRecord(path, dataset_name(data["dataset"]), str(data["variant"]), folds,
                         float(data["accuracy_mean"]), float(data["accuracy_std"]),
                         float(data["macro_f1_mean"]), float(data["macro_f1_std"]))
+    if data.get("kind") == LEAKAGE_KIND:
+        return _read_leakage(path, data)
+    if data.get("kind") == PAIRED_KIND:
+        return _read_paired(path, data)
     report = _checked_report(data)
     meta = report.meta
-    model, dataset = str(meta.get("model", "")), str(meta.get("dataset", ""))
+    model, dataset = run_name(meta, path), str(meta.get("dataset", ""))
     split = str(meta.get("split", ""))
     kind = str(meta.get("kind") or _infer_kind(dataset, cards.get(model)))
     command = str(meta.get("command")
@@ -232,6 +361,45 @@ def _read_report(path: Path, data: dict, cards: dict[str, ModelCard]) -> ReportR
                   f"--split {split or 'PublicTest'} --json models/reports/{path.name}")
     return ReportRecord(path, kind, model or path.stem, str(meta.get("variant", "")), dataset_name(dataset),
                         split, report, command)
+
+
+#: Checkpoint file names a training run writes: they say nothing about which model or run they are.
+GENERIC_CHECKPOINTS = frozenset({"best.pt", "last.pt", "model.pt", "checkpoint.pt", "final.pt"})
+
+
+def run_name(meta: dict, path: Path | None = None) -> str:
+    """The name a report's model is shown under: its file name, or ``<run folder>/best.pt`` for a bare one.
+
+    A run's checkpoint is always called ``best.pt``, so that name alone cannot tell two ablation runs
+    apart; the run folder is read from the ``--model`` argument of the recorded command, else the
+    variant and the report's file name stand in for it.
+
+    Parameters
+    ----------
+    meta : dict
+        A report's ``meta`` (``model``, ``variant``, ``command``).
+    path : Path, optional
+        The report file, named when nothing better is recorded.
+
+    Returns
+    -------
+    str
+        E.g. ``'fer2013_cnn_bilstm.pt'`` or ``'ablation_no_distill/best.pt'``; ``''`` when the report
+        names no model.
+    """
+    model = str(meta.get("model", "") or "")
+    if Path(model).name not in GENERIC_CHECKPOINTS:
+        return model
+    try:
+        words = shlex.split(str(meta.get("command", "") or ""))
+    except ValueError:
+        words = []
+    for flag, value in zip(words, words[1:], strict=False):
+        if flag == "--model" and Path(value).name == Path(model).name and Path(value).parent.name:
+            return f"{Path(value).parent.name}/{Path(value).name}"
+    variant = str(meta.get("variant", "") or "")
+    where = f"{variant} run" if variant else "run"
+    return f"{model} ({where}{', ' + path.stem if path is not None else ''})"
 
 
 def _infer_kind(dataset: str, card: ModelCard | None) -> str:
@@ -348,6 +516,48 @@ def ablation_frame(models_dir: str | Path | None = None, *, found: Discovery | N
     return frame.drop(columns="_full").reset_index(drop=True)[ABLATION_COLUMNS]
 
 
+SPREAD_COLUMNS = ["variant", "change", "dataset", "split", "epochs", "runs", "seeds", "accuracy",
+                  "accuracy_std", "macro_f1", "macro_f1_std", "delta_accuracy", "delta_macro_f1", "files"]
+
+
+def ablation_spread(ablations: pd.DataFrame) -> pd.DataFrame:
+    """Ablation runs grouped by variant and budget: how many runs (seeds), mean and spread, in percent.
+
+    Parameters
+    ----------
+    ablations : DataFrame
+        An :func:`ablation_frame` (one row per report; several reports of one variant at one budget are
+        several seeds).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`SPREAD_COLUMNS`. ``accuracy`` and ``macro_f1`` are means over the runs, ``*_std``
+        their sample standard deviation (NaN for one run: one seed has no spread), ``seeds`` says
+        ``'one seed'`` or ``'N seeds'``, and ``delta_*`` is the mean minus the full model's mean at the same
+        dataset, split and epochs (NaN without a full-model run). Full model first, then by accuracy.
+    """
+    if ablations.empty:
+        return pd.DataFrame(columns=SPREAD_COLUMNS)
+    keys = ["variant", "dataset", "split", "epochs"]
+    rows = []
+    for (variant, dataset, split, epochs), group in ablations.groupby(keys, dropna=False, sort=False):
+        acc, f1 = seed_spread(group["accuracy"]), seed_spread(group["macro_f1"])
+        rows.append({"variant": variant, "change": group["change"].iloc[0], "dataset": dataset,
+                     "split": split, "epochs": epochs, "runs": acc.runs,
+                     "seeds": "one seed" if acc.one_seed else f"{acc.runs} seeds",
+                     "accuracy": acc.mean, "accuracy_std": acc.std, "macro_f1": f1.mean,
+                     "macro_f1_std": f1.std, "files": ", ".join(group["file"])})
+    frame = pd.DataFrame(rows)
+    ref = frame[frame["variant"] == DEFAULT_VARIANT][keys[1:] + ["accuracy", "macro_f1"]]
+    frame = frame.merge(ref, on=keys[1:], how="left", suffixes=("", "_ref"))
+    for metric in ("accuracy", "macro_f1"):
+        frame[f"delta_{metric}"] = frame[metric] - frame.pop(f"{metric}_ref")
+    frame["_full"] = frame["variant"] != DEFAULT_VARIANT
+    frame = frame.sort_values(["dataset", "epochs", "_full", "accuracy"], ascending=[True, True, True, False])
+    return frame.drop(columns="_full").reset_index(drop=True)[SPREAD_COLUMNS]
+
+
 COMPARISON_COLUMNS = ["dataset", "metric", "entry", "series", "variant", "paper_model", "model", "protocol",
                       "value", "std", "low", "high", "source", "source_kind", "detail"]
 
@@ -405,6 +615,73 @@ def comparison_frame(models_dir: str | Path | None = None, *, found: Discovery |
     frame["source_kind"] = frame["source"].str.split(" ").str[0]
     frame.attrs["warnings"] = list(measured.attrs["warnings"])
     return frame
+
+
+def paired_frame(models_dir: str | Path | None = None, *, found: Discovery | None = None) -> pd.DataFrame:
+    """Every committed paired comparison, one row per report and item set (all items, clean items).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`PAIRED_COLUMNS`; accuracies and the difference (A - B) with its interval in
+        percent (points), the interval also as text, ``mcnemar_p`` the exact p-value, ``significant``
+        whether it is below 0.05.
+    """
+    found = discover(models_dir) if found is None else found
+    rows = []
+    for rec in found.paired:
+        for items, comp in (("all", rec.all), ("clean (no training copy)", rec.clean)):
+            if comp is None:
+                continue
+            rows.append({"model_a": comp.name_a, "model_b": comp.name_b, "items": items, "n": comp.n,
+                         "accuracy_a": 100 * comp.accuracy_a.estimate,
+                         "accuracy_b": 100 * comp.accuracy_b.estimate,
+                         "difference_pp": 100 * comp.difference.estimate,
+                         "difference_low": 100 * comp.difference.low,
+                         "difference_high": 100 * comp.difference.high,
+                         "difference_95ci": comp.difference.text(signed=True), "a_only": comp.test.a_only,
+                         "b_only": comp.test.b_only, "mcnemar_p": comp.test.p_exact,
+                         "significant": comp.test.significant(), "file": rec.path.name})
+    return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
+
+
+def record_for_model(records: list, sha256: str) -> int:
+    """Index of the first record (cards' come first) that measured the checkpoint with this sha256, else 0."""
+    return next((i for i, r in enumerate(records) if sha256 and getattr(r, "sha256", "") == sha256), 0)
+
+
+def card_for(found: Discovery, record: ReportRecord) -> ModelCard | None:
+    """The model card of the checkpoint a record measured (same sha256, else same file name), if any."""
+    return next((c for c in found.cards if record.sha256 and c.sha256 == record.sha256), None) or next(
+        (c for c in found.cards if c.checkpoint.name == record.model), None)
+
+
+def record_caveats(found: Discovery, record: ReportRecord) -> list[str]:
+    """Warnings for a committed record measured on its model's training or selection split.
+
+    A card's own report (kind ``selection``) and an ablation report (runs select on the split they are
+    reported on) are selection-split numbers by construction; any other record is checked against the
+    card of the checkpoint it measured, when the dataset is the one the model was trained on.
+    """
+    from ferviz.leakage import protocol_caveats
+
+    card = card_for(found, record)
+    selected_on = card.selected_on if card is not None else ""
+    train_split = card.train_split if card is not None else ""
+    if record.kind in ("selection", "ablation"):
+        selected_on = selected_on or record.split
+    elif card is None or dataset_name(card.dataset) != record.dataset:
+        return []
+    return protocol_caveats([record.split], train_split=train_split or None, selected_on=selected_on or None)
+
+
+def leakage_for(found: Discovery, record: ReportRecord) -> tuple[LeakageRecord, dict] | None:
+    """The committed leakage report that scored this record's checkpoint on the same dataset and split."""
+    for leak in found.leakage:
+        entry = leak.entry(record.sha256)
+        if entry is not None and leak.dataset == record.dataset and leak.split == record.split:
+            return leak, entry
+    return None
 
 
 # --------------------------------------------------------------------------------- per-item evaluation views

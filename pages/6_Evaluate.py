@@ -1,4 +1,5 @@
-"""Evaluate: committed reports of the shipped models, or a fresh evaluation on your own copy of a dataset."""
+"""Evaluate: committed reports of the shipped models, a fresh evaluation on your own copy of a dataset, or two
+models compared on the same items."""
 
 import streamlit as st
 
@@ -6,10 +7,16 @@ from ferviz.ui.analysis import (
     dataset_form,
     discover_reports,
     download_predictions,
+    duplicates_for,
     record_picker,
     run_evaluation,
+    run_pair,
+    second_model_picker,
+    show_caveats,
+    show_deduplicated,
     show_how_to_create,
     show_mistakes,
+    show_pair,
     show_record,
     show_report,
     split_picker,
@@ -21,25 +28,41 @@ st.title("Evaluate")
 st.caption("Per-class metrics (eqs. 26-32), the confusion matrix, calibration and the model's mistakes. "
            "Every number here is *measured* by this project.")
 
-mode = st.radio("Source", ["committed reports", "run an evaluation"], horizontal=True, key="eval_mode")
+mode = st.radio("Source", ["committed reports", "run an evaluation", "compare two models"], horizontal=True,
+                key="eval_mode")
+loaded = model_picker()
 if mode == "committed reports":
     found = discover_reports()
-    record = record_picker(found)
+    record = record_picker(found, loaded)
     if record is None:
         show_how_to_create(found)
         st.stop()
-    show_record(record)
+    show_record(found, record)
     st.stop()
 
-loaded = model_picker()
 data = dataset_form()
 if loaded is None or data is None:
     st.stop()
 dataset, path, kind = data
 split = split_picker(dataset)
+show_caveats(loaded, dataset, split)
+
+if mode == "compare two models":
+    other = second_model_picker(loaded)
+    pair = None if other is None else run_pair(loaded, other, dataset, path, kind, split)
+    if pair is None:
+        st.stop()
+    searched = duplicates_for(loaded, dataset, path, kind, split, pair[0])
+    show_pair(pair, None if searched is None else searched[1])
+    st.stop()
+
 evaluation = run_evaluation(loaded, dataset, path, kind, split)
 if evaluation is None:
     st.stop()
-show_report(evaluation.report, key="run", evaluation=evaluation)
+searched = duplicates_for(loaded, dataset, path, kind, split, evaluation)
+if searched is not None:
+    show_deduplicated(evaluation, *searched)
+context = (loaded.sha256, str(path), kind, split)  # a new model, dataset or split resets the chosen cell
+show_report(evaluation.report, key="run", evaluation=evaluation, context=context)
 show_mistakes(evaluation)
 download_predictions(evaluation)

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from ferviz.figures.compare import (
-    ablation_figure,
     audit_styler,
     comparison_figure,
     measured_table,
@@ -11,8 +10,14 @@ from ferviz.figures.compare import (
 )
 from ferviz.metrics import PAPER_METRICS
 from ferviz.reported import DATASETS, MODELS, PROPOSED, anchors_frame, consistency_audit, reported_table
-from ferviz.reports import ablation_frame, comparison_frame, measured_frame
-from ferviz.ui.analysis import discover_reports, show_how_to_create
+from ferviz.reports import comparison_frame, measured_frame
+from ferviz.ui.analysis import (
+    discover_reports,
+    show_ablations,
+    show_how_to_create,
+    show_leakage_reports,
+    show_paired_reports,
+)
 
 st.set_page_config(page_title="Compare · ferviz", layout="wide")
 st.title("Measured, reported, published")
@@ -37,22 +42,17 @@ if measured.empty:
 else:
     st.dataframe(measured_table(measured), hide_index=True)
 
+st.caption("Every measured number is one training run (one seed); intervals on this page cover test-set "
+           "sampling only.")
+
+st.subheader("Test items that are also training items")
+show_leakage_reports(found)
+
+st.subheader("Two models on the same items: paired tests")
+show_paired_reports(found)
+
 st.subheader("Ablations (measured, equal short budget)")
-ablations = ablation_frame(found=found)
-if ablations.empty:
-    st.info("No ablation reports in models/reports yet. Make one with `ferviz train --model <ablation> "
-            "--epochs 4 --warmup-epochs 1 --recipe strong --out runs/ablation_<ablation> ...` then "
-            "`ferviz evaluate --model runs/ablation_<ablation>/best.pt --split PublicTest --kind ablation "
-            "--json models/reports/fer2013_ablation_<ablation>.json` (see scripts/reproduce.sh).")
-else:
-    st.markdown("Every ablation and the full model were trained from scratch with the same short budget "
-                "(epochs in the labels), so only their differences mean something: these are not the shipped "
-                "model's numbers. One seed each, so a small difference may be seed noise (the spread over "
-                "seeds was not measured).")
-    ablation_metric = st.radio("Ablation metric", ["accuracy", "macro_f1"], horizontal=True,
-                               key="ablation_metric")
-    st.plotly_chart(ablation_figure(ablations, ablation_metric), key="ablation_bars")
-    st.dataframe(ablations, hide_index=True)
+show_ablations(found)
 
 st.subheader("Side by side, one dataset")
 dataset = st.selectbox("Dataset", list(DATASETS), key="compare_dataset")

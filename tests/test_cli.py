@@ -187,3 +187,9 @@ def test_predict_reports_missing_paths_and_empty_folders(tmp_path, tiny_checkpoi
     err = capsys.readouterr().err
     assert "no image or video inside" in err and "nope.jpg: no such file or folder" in err
     assert "Traceback" not in err
+
+
+def test_audit_subcommand_has_its_own_options(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["audit", "--help"])
+    assert done.value.code == 0 and "--reference" in capsys.readouterr().out

@@ -5,19 +5,25 @@ import pandas as pd
 import pytest
 
 from ferviz.figures.compare import (
+    ablation_spread_figure,
     audit_styler,
     comparison_figure,
+    leakage_figure,
     measured_table,
+    paired_figure,
     series_colours,
     side_by_side_table,
 )
 from ferviz.figures.evaluate import (
+    clicked_cell,
     confusion_figure,
+    disagreement_figure,
     most_confused,
     per_class_figure,
     reliability_arrays,
     reliability_figure,
     row_normalised,
+    similarity_figure,
 )
 from ferviz.figures.hog import (
     block_figure,
@@ -142,3 +148,65 @@ def test_tables_for_the_compare_page():
     assert (audit.verdict == "violated").any() and "#fbd5d5" in html
     consistent = consistency_audit(reported_frame().assign(value=0.0).query("metric in ['gar', 'recall']"))
     assert "#fbd5d5" not in audit_styler(consistent).to_html()
+
+
+def test_a_selectable_confusion_matrix_has_one_invisible_point_per_cell(scored):
+    _, _, report = scored
+    names = report.class_names
+    fig = confusion_figure(report.matrix(), names, highlight=(1, 2), selectable=True)
+    heat, cells = fig.data
+    assert heat.type == "heatmap" and cells.type == "scatter" and heat.hoverinfo == "skip"
+    assert len(cells.x) == 16 and cells.marker.color == "rgba(0,0,0,0)"
+    data = np.asarray(cells.customdata)
+    assert data[6, 0] == 1 and data[6, 1] == 2 and (cells.x[6], cells.y[6]) == ("c", "b")
+    assert data[6, 2] == report.matrix()[1, 2]
+    assert np.allclose(data[:, 3].reshape(4, 4), row_normalised(report.matrix()))
+    assert fig.layout.clickmode == "event+select" and len(fig.layout.shapes) == 1
+    assert len(confusion_figure(report.matrix(), names).data) == 1  # not selectable by default
+
+
+def test_clicked_cell_reads_customdata_or_the_class_names():
+    names = ["a", "b", "c"]
+    assert clicked_cell([{"customdata": [2, 0, 5, 0.1], "x": "a", "y": "c"}], names) == (2, 0)
+    assert clicked_cell([{"x": "b", "y": "a", "point_index": 3}], names) == (0, 1)  # no customdata
+    assert clicked_cell([{"customdata": [0, 0]}, {"customdata": [1, 2]}], names) == (1, 2)  # the last one
+    assert clicked_cell([{"customdata": [7, 0]}, {"x": "z", "y": "a"}], names) is None  # outside the matrix
+    assert clicked_cell([], names) is None and clicked_cell(None, names) is None
+    assert clicked_cell([{"customdata": ["x", "y"]}], names) is None
+
+
+def test_disagreement_and_similarity_figures():
+    fig = disagreement_figure([[60, 7], [3, 30]], "A", "B")
+    assert np.asarray(fig.data[0].z).tolist() == [[60, 7], [3, 30]]
+    assert list(fig.data[0].y) == ["A right", "A wrong"] and list(fig.data[0].x) == ["B right", "B wrong"]
+    assert fig.data[0].text[0][1] == "7<br>7.0%" and len(fig.layout.shapes) == 2
+    hist = {"edges": [0.5, 0.7, 0.9, 0.96, 1.0], "counts": [10, 5, 2, 3], "below": 4}
+    sim = similarity_figure(hist, 0.95)
+    assert list(sim.data[0].y) == [10, 5, 2, 3]
+    assert list(sim.data[0].marker.color) == ["#1f77b4", "#1f77b4", "#f4a582", "#d62728"]  # 0.95 cuts bin 3
+    assert "4 items below 0.50" in sim.layout.xaxis.title.text
+
+
+def test_compare_figures_for_leakage_paired_tests_and_seed_spread():
+    leak = pd.DataFrame({"model": ["a.pt", "b.pt"], "accuracy": [65.2, 66.0],
+                         "on_exact_duplicates": [81.8, 83.9], "deduplicated_exact": [63.8, 64.4],
+                         "deduplicated_exact_near": [63.5, 64.2]})
+    fig = leakage_figure(leak)
+    assert len(fig.data) == 4 and list(fig.data[1].y) == [81.8, 83.9]
+    paired = pd.DataFrame({"model_a": ["a", "a"], "model_b": ["b", "c"], "items": ["all", "all"],
+                           "n": [10, 10], "difference_pp": [-0.7, 1.1], "difference_low": [-1.8, 0.2],
+                           "difference_high": [0.4, 2.0], "mcnemar_p": [0.2, 0.01],
+                           "significant": [False, True]})
+    forest = paired_figure(paired)
+    assert list(forest.data[0].error_x.array) == pytest.approx([1.1, 0.9])
+    assert list(forest.data[0].error_x.arrayminus) == pytest.approx([1.1, 0.9])
+    assert list(forest.data[0].marker.color) == ["#8c8c8c", "#d62728"]
+    spread = pd.DataFrame({"variant": ["dcnn_bilstm_dam", "relu_gate"], "epochs": [4, 4], "runs": [3, 1],
+                           "seeds": ["3 seeds", "one seed"], "accuracy": [54.0, 53.5],
+                           "accuracy_std": [0.4, np.nan],
+                           "delta_accuracy": [0.0, -0.5], "change": ["none", "relu"], "files": ["x", "y"]})
+    bars = ablation_spread_figure(spread, "accuracy")
+    assert list(bars.data[0].y) == ["relu_gate (4 ep, one seed)", "dcnn_bilstm_dam (4 ep, 3 seeds)"]
+    assert list(bars.data[0].error_x.array) == [0.0, 0.4] and "std over seeds" in bars.layout.title.text
+    one = ablation_spread_figure(spread.assign(runs=1, accuracy_std=np.nan), "accuracy")
+    assert one.data[0].error_x.visible is False and "one seed each" in one.layout.title.text

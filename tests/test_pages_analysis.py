@@ -1,16 +1,21 @@
 """AppTest of the analysis pages (HOG, Evaluate, Compare) with a tiny model and generated data."""
 
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
+from ferviz.checkpoint import file_sha256
+from ferviz.figures.evaluate import most_confused
 from ferviz.paths import MODELS_DIR_ENV
 from ferviz.text import md_escape
-from ferviz.ui.widgets import FACE_CROP_KEY
-from tests.test_reports import write_models_dir
+from ferviz.ui.widgets import FACE_CROP_KEY, FACE_SOURCE_KEY
+from tests.test_audits import tiny_model, write_leaky_npz
+from tests.test_reports import fake_report, write_models_dir
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 
@@ -75,7 +80,8 @@ def test_evaluate_runs_on_a_dataset_path(app_env, tiny_npz):
     at.button(key="eval_run").click().run()
     assert not at.exception and not at.error
     assert len(at.dataframe) == 1 and at.dataframe[0].value.shape[0] == 7  # per-class table
-    assert at.metric[0].label == "accuracy"
+    labels = [m.label for m in at.metric]
+    assert labels[0] == "accuracy, all items" and "accuracy" in labels  # deduplicated beside the plain one
     assert at.get("plotly_chart")  # confusion matrix, per-class rates, reliability
     at.toggle(key="run_normalise").set_value(True).run()
     assert not at.exception
@@ -115,15 +121,14 @@ def test_compare_page_lists_measured_numbers(app_env):
     write_models_dir(app_env)
     at = page("7_Compare.py").run()
     assert not at.exception
-    assert len(at.info) == 1 and "--kind ablation" in at.info[0].value  # only the ablations are missing
+    missing = texts(at.info)  # the ablations, the leakage report and the paired comparisons
+    assert len(at.info) == 3 and "--kind ablation" in missing and "python -m ferviz.audits" in missing
     assert len(at.dataframe) == 5
     measured = at.dataframe[0].value
     assert set(measured["model"]) >= {"tiny.pt", "lstm.pt", "bilstm.pt"}
 
 
 def test_compare_page_shows_ablations_beside_the_full_model(app_env):
-    from tests.test_reports import fake_report
-
     shutil.rmtree(app_env)
     write_models_dir(app_env)
     for seed, variant in enumerate(("dcnn_bilstm_dam", "no_distill", "relu_gate")):
@@ -131,9 +136,189 @@ def test_compare_page_shows_ablations_beside_the_full_model(app_env):
                              split="PublicTest", kind="ablation", epochs=4)
         report.to_json(app_env / "reports" / f"fer2013_ablation_{variant}.json")
     at = page("7_Compare.py").run()
-    assert not at.exception and not at.info
+    assert not at.exception and "--kind ablation" not in texts(at.info)
     assert len(at.dataframe) == 6
+    assert "One seed each" in texts(at.markdown)
     ablations = at.dataframe[1].value
     assert list(ablations["variant"])[0] == "dcnn_bilstm_dam" and len(ablations) == 3
     at.radio(key="ablation_metric").set_value("macro_f1").run()
     assert not at.exception
+
+
+
+# ------------------------------------------------------------------------------- error analysis (#11)
+
+def click_cell(at: AppTest, key: str, true_k: int, pred_k: int) -> AppTest:
+    """What a browser sends when a cell of the confusion matrix is clicked: a plotly selection event."""
+    (chart,) = [c for c in at.get("plotly_chart") if c.key == key]
+    states = at._tree.get_widget_states()
+    point = {"curve_number": 1, "point_index": 0, "customdata": [true_k, pred_k, 0, 0.0]}
+    selection = {"selection": {"points": [point], "point_indices": [0], "box": [], "lasso": []}}
+    states.widgets.append(WidgetState(id=chart.proto.id, string_value=json.dumps(selection)))
+    return at._run(states)
+
+
+@pytest.fixture
+def leaky_npz(tmp_path):
+    return write_leaky_npz(tmp_path / "leaky.npz")
+
+
+@pytest.fixture
+def two_models(app_env):
+    """Two tiny checkpoints shipped (the picker's default first), both recording PublicTest as the
+    selection split of the 'npz' dataset they were trained on."""
+    shipped = app_env.parent / "shipped"
+    (shipped / "tiny.pt").unlink()
+    for name, seed in (("a_model.pt", 0), ("b_model.pt", 1)):
+        tiny_model(shipped / name, seed, train_split="Training", select_split="PublicTest")
+    return shipped
+
+
+def run_page(leaky_npz, mode="run an evaluation", split=None) -> AppTest:
+    at = page("6_Evaluate.py").run()
+    at.radio(key="eval_mode").set_value(mode).run()
+    at.text_input(key="eval_data_path").input(str(leaky_npz)).run()
+    if split is not None:
+        at.selectbox(key="eval_split").set_value(split).run()
+    return at
+
+
+def test_clicking_a_cell_shows_its_faces_and_moves_the_dropdowns(two_models, leaky_npz):
+    at = run_page(leaky_npz)
+    assert any("optimistic" in w.value for w in at.warning)  # PublicTest is the selection split
+    at.button(key="eval_run").click().run()
+    assert not at.exception and not at.error
+    (evaluation,) = at.session_state["ferviz_evaluation"].values()
+    matrix = evaluation.report.matrix()
+    cell = (at.selectbox(key="run_true_7").value, at.selectbox(key="run_pred_7").value)
+    assert cell == most_confused(matrix)
+    true_k, pred_k = map(int, np.argwhere(matrix > 0)[-1])  # a non-empty cell
+    at = click_cell(at, "run_cm", true_k, pred_k)
+    assert not at.exception
+    assert (at.selectbox(key="run_true_7").value, at.selectbox(key="run_pred_7").value) == (true_k, pred_k)
+    assert f"{matrix[true_k, pred_k]} items of class" in texts(at.caption)
+    explain = [b for b in at.button if str(b.key).startswith("run_cell_explain_")]
+    assert len(explain) == min(int(matrix[true_k, pred_k]), 24)
+    explain[0].click().run()
+    assert not at.exception and FACE_CROP_KEY in at.session_state
+    assert at.session_state[FACE_SOURCE_KEY].startswith("PublicTest_")
+    # the dropdowns remain the keyboard way, and the click no longer overrides them
+    at.selectbox(key="run_true_7").set_value((true_k + 1) % 7).run()
+    assert at.selectbox(key="run_true_7").value == (true_k + 1) % 7 and not at.exception
+
+
+def test_a_new_split_resets_the_chosen_cell(two_models, leaky_npz):
+    at = run_page(leaky_npz)
+    at.button(key="eval_run").click().run()
+    at = click_cell(at, "run_cm", 6, 6)
+    assert at.selectbox(key="run_true_7").value == 6
+    at.selectbox(key="eval_split").set_value("Training").run()
+    assert any("memory, not generalisation" in w.value for w in at.warning)
+    at.button(key="eval_run").click().run()
+    assert not at.exception
+    (evaluation,) = at.session_state["ferviz_evaluation"].values()
+    cell = (at.selectbox(key="run_true_7").value, at.selectbox(key="run_pred_7").value)
+    assert cell == most_confused(evaluation.report.matrix())
+
+
+def test_deduplicated_accuracy_beside_the_plain_one(two_models, leaky_npz):
+    at = run_page(leaky_npz)
+    at.button(key="eval_run").click().run()
+    metrics = {m.label: m.value for m in at.metric}
+    labels = {"on the 4 exact duplicates", "deduplicated (exact)", "deduplicated (exact + near)"}
+    assert labels <= metrics.keys()
+    assert "4 of 28 evaluated items are pixel-identical" in texts(at.caption)
+    assert "95 % bootstrap intervals" in texts(at.caption)
+
+
+def test_two_models_on_the_same_items(two_models, leaky_npz):
+    at = run_page(leaky_npz, mode="compare two models")
+    assert at.selectbox(key="pair_b").value == "b_model"
+    assert "Run both models" in texts(at.info)
+    at.button(key="pair_run").click().run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert {"A: a_model.pt", "B: b_model.pt", "difference A − B", "McNemar exact p"} <= set(metrics)
+    assert md_escape("a_model.pt vs b_model.pt: ") in texts(at.success) + texts(at.info)
+    assert "Without the" in texts(at.caption)  # the test again on the items without a training copy
+    assert [c for c in at.get("plotly_chart") if c.key == "pair_matrix"]
+    side = at.radio(key="pair_side")
+    counts = [int(o.rsplit("(", 1)[1].rstrip(")")) for o in side.options]
+    if counts[0] == 0:
+        side.set_value(side.options[1]).run()
+    buttons = [b for b in at.button if str(b.key).startswith("pair_explain_")]
+    assert len(buttons) == min(max(counts[0], counts[1]) if counts[0] == 0 else counts[0], 24)
+    buttons[0].click().run()
+    assert not at.exception and "A (a_model.pt)" in at.session_state[FACE_SOURCE_KEY]
+
+
+def test_committed_reports_open_on_the_loaded_model_with_its_deduplicated_numbers(app_env):
+    shutil.rmtree(app_env)
+    write_models_dir(app_env)
+    sha = file_sha256(app_env.parent / "shipped" / "tiny.pt")
+    fake_report(7, model="tiny.pt", variant="dcnn_bilstm_dam", dataset="fer2013", split="PublicTest",
+                kind="comparison", sha256=sha).to_json(app_env / "reports" / "loaded.json")
+    entry = {"model": "tiny.pt", "variant": "dcnn_bilstm_dam", "sha256": sha,
+             "accuracy": {"estimate": 0.6, "low": 0.5, "high": 0.7},
+             "macro_f1": {"estimate": 0.5, "low": 0.4, "high": 0.6},
+             "exact": {"duplicated": {"n": 7, "correct": 6, "accuracy": 6 / 7},
+                       "clean": {"n": 63, "correct": 36, "accuracy": 36 / 63}, "inflation": 0.03,
+                       "macro_f1_clean": 0.45},
+             "leaked": {"duplicated": {"n": 10, "correct": 8, "accuracy": 0.8},
+                        "clean": {"n": 60, "correct": 34, "accuracy": 34 / 60}, "inflation": 0.033,
+                        "macro_f1_clean": 0.44}}
+    leak = {"kind": "leakage", "dataset": "fer2013", "split": "PublicTest", "reference_split": "Training",
+            "method": {"near_threshold": 0.95}, "counts": {"n": 70, "exact": 7, "near": 3, "leaked": 10,
+                                                           "label_conflicts": 1},
+            "similarity_histogram": {"edges": [0.5, 0.75, 1.0], "counts": [50, 10], "below": 3},
+            "items": {"exact": [["PublicTest_1.png", "Training_9.png"]], "near": []}, "models": [entry]}
+    (app_env / "reports" / "fer2013_publictest_leakage.json").write_text(json.dumps(leak))
+    at = page("6_Evaluate.py").run()
+    assert not at.exception
+    assert at.selectbox(key="eval_record").value.endswith("— loaded.json")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["on the 7 exact duplicates"] == "85.71 %"
+    assert metrics["deduplicated (exact)"] == "57.14 %"
+    assert metrics["deduplicated (exact + near)"] == "56.67 %"
+    assert "holds counts, not faces" in texts(at.info)
+    at = click_cell(at, "record_cm", 2, 3)  # a click still chooses the cell
+    assert (at.selectbox(key="record_true_7").value, at.selectbox(key="record_pred_7").value) == (2, 3)
+    at.selectbox(key="eval_record").select_index(0).run()  # the card: its selection split
+    assert not at.exception and any("optimistic" in w.value for w in at.warning)
+    at = page("7_Compare.py").run()
+    assert not at.exception
+    assert "7 of 70 items have a pixel-identical copy" in texts(at.markdown)
+    assert any(c.key == "leakage_hist_fer2013_publictest_leakage" for c in at.get("plotly_chart"))
+
+
+def test_compare_page_shows_committed_paired_tests(app_env):
+    from ferviz.audits import Scored, paired_report
+
+    shutil.rmtree(app_env)
+    write_models_dir(app_env)
+    y = np.arange(70) % 7
+    a = Scored("a.pt", "v", "a" * 64, y, y, tuple("abcdefg"))
+    b = Scored("b.pt", "v", "b" * 64, y, np.where(np.arange(70) < 20, (y + 1) % 7, y), tuple("abcdefg"))
+    report = paired_report(a, b, dataset="fer2013", split="PublicTest", n_boot=50)
+    (app_env / "reports" / "pair.json").write_text(json.dumps(report))
+    at = page("7_Compare.py").run()
+    assert not at.exception and "pair.json" not in texts(at.warning)  # only the three broken files
+    assert any(c.key == "paired_forest" for c in at.get("plotly_chart"))
+    verdict = "a.pt vs b.pt: accuracy 28.57 points higher for a.pt — a significant difference"
+    assert md_escape(verdict) in texts(at.markdown)
+
+
+def test_evaluate_in_shared_mode_offers_the_operators_datasets_and_uploads(app_env, tmp_path, monkeypatch):
+    from tests.helpers import write_npz
+
+    root = tmp_path / "roots"
+    root.mkdir()
+    write_npz(root / "fer2013_small.npz")
+    monkeypatch.setenv("FERVIZ_SHARED", "1")
+    monkeypatch.setenv("FERVIZ_DATA_ROOTS", str(root))
+    at = page("6_Evaluate.py").run()
+    at.radio(key="eval_mode").set_value("run an evaluation").run()
+    assert not at.exception and not at.text_input  # no field takes a server path
+    listed = at.selectbox(key="eval_listed")
+    listed.set_value("roots/fer2013_small.npz").run()
+    assert not at.exception and not at.error

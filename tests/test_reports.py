@@ -226,3 +226,62 @@ def test_ablation_frame_compares_each_ablation_with_the_full_model_at_the_same_b
     assert colours["spatial_only (4 ep)"] == ("#2ca02c" if row["delta_accuracy"] > 0 else "#d62728")
     assert [s.x0 for s in fig.layout.shapes] == [pytest.approx(100 * full.accuracy)]
     assert ablation_frame(tmp_path / "missing").empty
+
+
+def test_a_runs_best_pt_is_named_after_its_run_folder(tmp_path):
+    from ferviz.reports import run_name
+
+    command = "ferviz evaluate --model /work/runs/ablation_no_distill/best.pt --split PublicTest"
+    assert run_name({"model": "best.pt", "command": command}) == "ablation_no_distill/best.pt"
+    bare = run_name({"model": "best.pt", "variant": "relu_gate"}, tmp_path / "r.json")
+    assert bare == "best.pt (relu_gate run, r)"
+    assert run_name({"model": "fer2013_cnn_bilstm.pt", "command": command}) == "fer2013_cnn_bilstm.pt"
+    assert run_name({}) == ""
+    (tmp_path / "reports").mkdir()
+    fake_report(1, model="best.pt", variant="no_distill", dataset="fer2013", split="PublicTest",
+                kind="ablation", command=command, sha256="ab" * 32).to_json(tmp_path / "reports" / "abl.json")
+    (record,) = discover(tmp_path).reports
+    assert record.model == "ablation_no_distill/best.pt" and record.sha256 == "ab" * 32
+    expected = "ablation_no_distill/best.pt · FER2013 PublicTest (ablation, sha abababababab) — abl.json"
+    assert record.label == expected
+
+
+def test_the_picker_default_and_the_caveats_of_committed_records(models_dir):
+    from ferviz.reports import card_for, record_caveats, record_for_model
+
+    found = discover(models_dir)
+    records = found.metric_records()
+    card_record = records[0]
+    assert card_record.kind == "selection" and card_record.sha256 == "0" * 64  # from the card
+    assert record_for_model(records, "0" * 64) == 0 and record_for_model(records, "f" * 64) == 0
+    records = [*records[1:], card_record]
+    assert record_for_model(records, "0" * 64) == len(records) - 1
+    assert card_for(found, card_record).name == "tiny"
+    (caveat,) = record_caveats(found, card_record)
+    assert "**PublicTest**" in caveat and "optimistic" in caveat
+    ckplus = next(r for r in found.reports if r.path.name == "tiny_ckplus.json")
+    assert record_caveats(found, ckplus) == []  # another dataset than the card's
+
+
+def test_ablation_spread_groups_seeds_and_says_one_seed(tmp_path):
+    from ferviz.reports import ablation_frame, ablation_spread
+
+    (tmp_path / "reports").mkdir()
+    runs = [("dcnn_bilstm_dam", 0), ("dcnn_bilstm_dam", 1), ("dcnn_bilstm_dam", 2), ("relu_gate", 3),
+            ("relu_gate", 4), ("no_distill", 5)]
+    for k, (variant, seed) in enumerate(runs):
+        fake_report(seed, model="best.pt", variant=variant, dataset="fer2013", split="PublicTest",
+                    kind="ablation", epochs=4).to_json(tmp_path / "reports" / f"ablation_{k}.json")
+    frame = ablation_frame(tmp_path)
+    spread = ablation_spread(frame).set_index("variant")
+    assert list(ablation_spread(frame)["variant"])[0] == "dcnn_bilstm_dam"
+    assert spread.loc["dcnn_bilstm_dam", "runs"] == 3 and spread.loc["dcnn_bilstm_dam", "seeds"] == "3 seeds"
+    assert spread.loc["no_distill", "seeds"] == "one seed"
+    assert np.isnan(spread.loc["no_distill", "accuracy_std"])
+    full = frame[frame["variant"] == "dcnn_bilstm_dam"]["accuracy"]
+    assert spread.loc["dcnn_bilstm_dam", "accuracy"] == pytest.approx(full.mean())
+    assert spread.loc["dcnn_bilstm_dam", "accuracy_std"] == pytest.approx(full.std(ddof=1))
+    relu = frame[frame["variant"] == "relu_gate"]["accuracy"]
+    assert spread.loc["relu_gate", "delta_accuracy"] == pytest.approx(relu.mean() - full.mean())
+    assert spread.loc["dcnn_bilstm_dam", "delta_accuracy"] == 0
+    assert ablation_spread(frame.iloc[0:0]).empty

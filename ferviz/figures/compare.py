@@ -133,3 +133,80 @@ def ablation_figure(ablations: pd.DataFrame, metric: str = "accuracy") -> go.Fig
         fig.update_xaxes(range=[max(0.0, float(rows[metric].min()) - 10), float(rows[metric].max()) + 6])
     return fig
 
+
+
+def ablation_spread_figure(spread: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
+    """One bar per ablation variant (an :func:`ferviz.reports.ablation_spread`), mean over its runs.
+
+    A variant with several runs carries its standard deviation over seeds as an error bar; a variant with
+    one run has none and its label says ``one seed``. Colours and the dashed line are those of
+    :func:`ablation_figure`; the bar text is the difference from the full model in points.
+    """
+    rows = spread.sort_values(metric, ascending=True)
+    delta = rows[f"delta_{metric}"]
+    full = rows["variant"] == DEFAULT_VARIANT
+    colours = ["#8c8c8c" if f else ("#9a9a9a" if pd.isna(d) else "#2ca02c" if d > 0 else "#d62728")
+               for f, d in zip(full, delta, strict=True)]
+    text = ["full model" if f else ("no reference" if pd.isna(d) else f"{d:+.2f} pp")
+            for f, d in zip(full, delta, strict=True)]
+    labels = [f"{v} ({int(e)} ep, {s})" if pd.notna(e) else f"{v} ({s})"
+              for v, e, s in zip(rows["variant"], rows["epochs"], rows["seeds"], strict=True)]
+    std = rows[f"{metric}_std"].astype(float)
+    fig = go.Figure(go.Bar(x=rows[metric], y=labels, orientation="h", marker_color=colours, text=text,
+                           textposition="outside",
+                           error_x={"type": "data", "array": std.fillna(0).to_numpy(),
+                                    "visible": bool(std.notna().any())},
+                           customdata=rows[["change", "files"]].to_numpy(),
+                           hovertemplate="%{y}: %{x:.2f} %<br>change: %{customdata[0]}<br>%{customdata[1]}"
+                                         "<extra></extra>"))
+    for value in rows.loc[full, metric]:
+        fig.add_vline(x=float(value), line_dash="dash", line_color="#555555")
+    several = int((rows["runs"] > 1).sum())
+    note = "error bars: std over seeds" if several else "one seed each: no spread measured"
+    fig.update_layout(height=120 + 34 * len(rows), margin={"t": 40, "l": 10, "r": 10, "b": 10},
+                      title=f"ablations: {metric} (%) at an equal training budget — {note}")
+    if len(rows):
+        fig.update_xaxes(range=[max(0.0, float(rows[metric].min()) - 10), float(rows[metric].max()) + 6])
+    return fig
+
+
+def leakage_figure(frame: pd.DataFrame) -> go.Figure:
+    """Per model, the plain accuracy beside the accuracy on duplicated and on deduplicated items (percent).
+
+    ``frame`` is a :meth:`ferviz.reports.LeakageRecord.frame`.
+    """
+    series = (("accuracy", "all items (plain)", "#1f77b4"),
+              ("on_exact_duplicates", "items with an exact training copy", "#d62728"),
+              ("deduplicated_exact", "without exact copies", "#6baed6"),
+              ("deduplicated_exact_near", "without exact or near copies", "#08519c"))
+    fig = go.Figure([go.Bar(x=frame["model"], y=frame[column], name=name, marker_color=colour,
+                            hovertemplate="%{x}: %{y:.2f} %<extra>" + name + "</extra>")
+                     for column, name, colour in series])
+    fig.update_layout(barmode="group", height=380, yaxis={"title": "accuracy (%)", "range": [0, 100]},
+                      title="Accuracy with and without the test items that are also training items",
+                      legend={"orientation": "h", "y": -0.2}, margin={"t": 50, "l": 10, "r": 10, "b": 10})
+    return fig
+
+
+def paired_figure(paired: pd.DataFrame) -> go.Figure:
+    """The accuracy difference (A − B, points) of each paired comparison with its 95 % interval.
+
+    ``paired`` is a :func:`ferviz.reports.paired_frame`. An interval that crosses the dashed zero line is
+    a difference the test set cannot tell from chance; the hover gives McNemar's p.
+    """
+    labels = [f"{a} − {b} ({items})" for a, b, items in
+              zip(paired["model_a"], paired["model_b"], paired["items"], strict=True)]
+    colours = ["#d62728" if s else "#8c8c8c" for s in paired["significant"]]
+    fig = go.Figure(go.Scatter(
+        x=paired["difference_pp"], y=labels, mode="markers", marker={"color": colours, "size": 10},
+        error_x={"type": "data", "symmetric": False,
+                 "array": (paired["difference_high"] - paired["difference_pp"]).to_numpy(),
+                 "arrayminus": (paired["difference_pp"] - paired["difference_low"]).to_numpy()},
+        customdata=paired[["mcnemar_p", "n"]].to_numpy(),
+        hovertemplate="%{y}<br>%{x:+.2f} pp<br>McNemar p = %{customdata[0]:.3g} (n = %{customdata[1]})"
+                      "<extra></extra>"))
+    fig.add_vline(x=0, line_dash="dash", line_color="#555555")
+    fig.update_xaxes(title="accuracy difference A − B (percentage points), 95 % paired bootstrap interval")
+    fig.update_layout(height=140 + 40 * len(paired), margin={"t": 40, "l": 10, "r": 10, "b": 10},
+                      title="Paired comparisons on the same items (red: McNemar p < 0.05)")
+    return fig

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ferviz.access import MAX_UPLOAD_MB, listed_datasets, shared_mode
 from ferviz.checkpoint import LoadedModel
 from ferviz.datasets import FaceDataset
 from ferviz.errors import FervizError
@@ -24,7 +23,7 @@ from ferviz.inference import ImagePrediction, predict
 from ferviz.labels import ALL_LABELS
 from ferviz.samples import SAMPLES, load_sample
 from ferviz.text import md_escape, printable
-from ferviz.ui.cache import load_dataset_cached, load_uploaded_dataset
+from ferviz.ui.widgets import dataset_picker
 
 log = logging.getLogger(__name__)
 
@@ -77,36 +76,14 @@ def choose_sources(key: str, mode: str) -> list[Source]:
 def dataset_sources(key: str) -> list[Source]:
     """A few random items of a dataset the user points to (their own copy; nothing is shipped)."""
     try:
-        ds = dataset_picker(key)
+        picked = dataset_picker(key)
     except FervizError as exc:
         st.error(md_escape(str(exc)))
         return []
+    ds = picked[0] if picked is not None else None
     count = st.slider("How many faces", 1, MAX_FILES, 4, key=f"{key}_count")
     seed = st.number_input("Random seed", 0, 10_000, 0, key=f"{key}_seed")
     return sample_items(ds, count, int(seed)) if ds is not None else []
-
-
-def dataset_picker(key: str) -> FaceDataset | None:
-    """A dataset: a typed path (local mode), or one of the operator's datasets or an upload (shared mode).
-
-    Raises
-    ------
-    FervizError
-        For a path that is not available, a refused upload or a malformed dataset.
-    """
-    if not shared_mode():
-        text = st.text_input("Dataset file or folder", key=f"{key}_data",
-                             help="fer2013.csv, an image-folder release, CK+48/, a JAFFE folder, RAF-DB, "
-                                  "or an .npz archive")
-        return load_dataset_cached(text) if text.strip() else None
-    listed = listed_datasets()
-    choice = st.selectbox("Dataset", ["(upload one)", *listed], key=f"{key}_listed",
-                          help="the datasets the operator of this server offers")
-    if choice in listed:
-        return load_dataset_cached(str(listed[choice]))
-    up = st.file_uploader("Dataset (.npz, or a .zip of the class folders)", type=["npz", "zip"],
-                          key=f"{key}_dataset_upload", max_upload_size=MAX_UPLOAD_MB)
-    return load_uploaded_dataset(up.name, up.getvalue()) if up is not None else None
 
 
 def sample_items(ds: FaceDataset, count: int, seed: int) -> list[Source]:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from ferviz.access import shared_mode
+from ferviz.access import MAX_UPLOAD_MB, listed_datasets, resolve_dataset_path, shared_mode
 from ferviz.checkpoint import LoadedModel
+from ferviz.datasets import FaceDataset
 from ferviz.errors import FervizError
 from ferviz.faces import DETECTORS, MIN_CONFIDENCE, FaceOptions, default_detector, resolve_detector
 from ferviz.inference import ImagePrediction, predict
 from ferviz.paths import resolve_user_path
 from ferviz.samples import SAMPLES, load_sample
 from ferviz.text import md_escape
-from ferviz.ui.cache import load_model, shipped_models
+from ferviz.ui.cache import load_dataset_cached, load_model, load_uploaded_dataset, shipped_models
 
 MODEL_KEY = "ferviz_model_path"  # session key shared by every page
 FACE_CROP_KEY = "ferviz_face_crop"  # (64, 64) uint8 face sent from the Evaluate page to the explain pages
@@ -55,6 +58,40 @@ def model_picker() -> LoadedModel | None:
         return None
     st.session_state[MODEL_KEY] = str(path)
     return loaded
+
+
+def dataset_picker(key: str, text_label: str = "Dataset file or folder") -> tuple[FaceDataset, str] | None:
+    """A dataset: a typed path (local mode), or one of the operator's datasets or an upload (shared mode).
+
+    Returns
+    -------
+    tuple of (FaceDataset, str) or None
+        The dataset and a string that identifies it (its path, or the upload's name and sha256), for
+        keys of session caches; None while nothing is chosen.
+
+    Raises
+    ------
+    FervizError
+        For a path that is not available, a refused upload or a malformed dataset.
+    """
+    if not shared_mode():
+        text = st.text_input(text_label, key=f"{key}_data",
+                             help="fer2013.csv, an image-folder release, CK+48/, a JAFFE folder, RAF-DB, "
+                                  "or an .npz archive")
+        if not text.strip():
+            return None
+        return load_dataset_cached(text), str(resolve_dataset_path(text))
+    listed = listed_datasets()
+    choice = st.selectbox("Dataset", ["(upload one)", *listed], key=f"{key}_listed",
+                          help="the datasets the operator of this server offers")
+    if choice in listed:
+        return load_dataset_cached(str(listed[choice])), str(listed[choice])
+    up = st.file_uploader("Dataset (.npz, or a .zip of the class folders)", type=["npz", "zip"],
+                          key=f"{key}_dataset_upload", max_upload_size=MAX_UPLOAD_MB)
+    if up is None:
+        return None
+    data = up.getvalue()
+    return load_uploaded_dataset(up.name, data), f"upload:{up.name}:{hashlib.sha256(data).hexdigest()[:16]}"
 
 
 def second_model_picker(loaded: LoadedModel) -> LoadedModel | None:
