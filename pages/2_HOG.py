@@ -3,11 +3,13 @@
 import streamlit as st
 
 from ferviz.figures.hog import (
+    ANGLE_MIN_MAGNITUDE,
     block_figure,
     block_values,
     cell_grid_figure,
     cell_histogram_figure,
     descriptor_figure,
+    glyph_figure,
     gradient_figures,
     heatmap_figure,
     input_planes,
@@ -15,25 +17,27 @@ from ferviz.figures.hog import (
 )
 from ferviz.hog import hog_steps
 from ferviz.ui.analysis import cell_picker, hog_controls
-from ferviz.ui.widgets import face_picker, model_picker
+from ferviz.ui.explain import how_to_read, pick_face
 
 st.set_page_config(page_title="HOG · ferviz", layout="wide")
 st.title("Histogram of Oriented Gradients, step by step")
+how_to_read("the sections follow the equations in order, on the face the model saw; axes are in pixels "
+            "of the 64x64 face and every colour bar gives its unit. Change the cell size, bins and block "
+            "size in the sidebar.")
 st.caption("Eqs. 1-8 of the paper on one 64x64 face. Move the sliders in the sidebar; the paper uses "
            "8-pixel cells, 9 bins of 20° and blocks of 2x2 cells (1764 values for 64x64).")
 
-loaded = model_picker()
-if loaded is None:
-    st.stop()
-picked = face_picker("hog", loaded)
+picked = pick_face("hog")
 if picked is None:
     st.stop()
-prediction, index = picked
-face = prediction.faces[index].crop
+loaded, picked_face = picked
+face = picked_face.crop
 cell, bins, block = hog_controls()
 steps = hog_steps(face, cell_size=cell, n_bins=bins, block_size=block)
 
 st.header("1. Gradients and their polar form (eqs. 1-4)")
+st.caption(f"The angle is drawn only where the magnitude is at least {ANGLE_MIN_MAGNITUDE:g} (about 5 of 255 "
+           "grey levels over two pixels); where the face is flatter, the direction of the gradient is noise.")
 figures = gradient_figures(steps)
 for row in (("gx", "gy"), ("magnitude", "angle")):
     for column, name in zip(st.columns(2), row, strict=True):
@@ -57,9 +61,12 @@ st.header("4. Descriptor and rendered HOG")
 st.metric("Descriptor length", f"{steps.descriptor.size:,}")
 st.plotly_chart(descriptor_figure(steps), key="hog_descriptor")
 left, right = st.columns(2)
-left.plotly_chart(heatmap_figure(steps.image, "the face (64x64)", zmin=0.0, zmax=1.0), key="hog_face")
-right.plotly_chart(heatmap_figure(steps.rendered, "rendered HOG (one glyph per cell)", zmin=0.0, zmax=1.0),
-                   key="hog_rendered")
+left.plotly_chart(heatmap_figure(steps.image, "the face (64x64)", zmin=0.0, zmax=1.0,
+                                 colorbar="grey level (0-1)"), key="hog_face")
+right.plotly_chart(glyph_figure(steps), key="hog_rendered")
+st.caption("Each cell's glyph: one line per orientation bin, along the edge (perpendicular to the gradient), "
+           "as long as the cell whatever its size; brightness is the bin value over the image's largest bin. "
+           "The model's own HOG plane (section 5) draws the same glyphs thinner and summed.")
 
 st.header("5. What the model sees in each input mode")
 mode = loaded.preprocessing.input_mode

@@ -9,8 +9,9 @@ from ferviz.ui import explain as ui
 
 st.set_page_config(page_title="Attributions", layout="wide")
 st.title("Attributions")
-st.write("Each method credits input pixels for one class's score. Signed maps (red for, blue against the "
-         "class) and non-negative maps are shown beside the last attention layer's received attention.")
+ui.how_to_read("each map credits pixels for one class (signed view: red for it, blue against it; the colour "
+               "bar gives the method's unit). Under each map, PASS/FAIL says whether the map beats a random "
+               "pixel order (faithfulness) and whether it changes when the weights are randomised (sanity).")
 
 picked = ui.pick_face("attributions")
 if picked is None:
@@ -24,32 +25,36 @@ with right:
 if not methods:
     st.info("Choose at least one method.")
     st.stop()
+view, percentile = ui.attribution_view("attr")
+baseline = st.radio("Faithfulness: removed pixels become", BASELINES, horizontal=True, key="attr_baseline",
+                    format_func=lambda b: {"blur": "a blurred face", "mean": "the mean grey"}[b])
 
-maps, signed = ui.attribution_maps(loaded, face.crop, methods, target)
-st.plotly_chart(fig.attribution_grid(face.crop, maps, signed), key="maps")
+results = ui.attribution_results(loaded, face.crop, methods, target, baseline)
+ui.show_attribution_maps(face.crop, results, view, percentile)
 
 st.subheader("Is the map evidence?")
 st.write("Deletion removes the most credited pixels first (the probability of the class should fall fast: "
          "low area); insertion puts them back onto a blurred face (it should rise fast: high area). "
          "**A map is evidence about the model only if it beats a random pixel order**; one that does not "
          "is a picture of the face, not an explanation.")
-baseline = st.radio("Removed pixels become", BASELINES, horizontal=True, key="attr_baseline",
-                    format_func=lambda b: {"blur": "a blurred face", "mean": "the mean grey"}[b])
-with st.spinner("Deleting and inserting pixels…"):
-    results = {name: ui.faithfulness(loaded, face.crop, heat, target, baseline)
-               for name, heat in maps.items()}
-ui.show_faithfulness(results)
-st.plotly_chart(fig.faithfulness_curves(results), key="curves")
+st.plotly_chart(fig.faithfulness_curves({r.title: r.faithfulness for r in results}), key="curves")
 
+checked = [r for r in results if r.sanity is not None]
 with st.expander("Sanity check: does the map depend on the trained weights?"):
     st.write("The same method on a copy of the model with random weights (Adebayo et al., 2018). "
              "If the two maps look alike (high rank correlation), the method shows edges of the image "
              "rather than what the model learned.")
-    method = st.selectbox("Method", methods, format_func=lambda k: METHODS[k].title, key="attr_sanity_method")
-    if st.button("Run the sanity check", key="attr_sanity_run"):
-        check = ui.sanity(loaded, face.crop, method, target)
-        st.plotly_chart(fig.sanity_figure(face.crop, check, METHODS[method].signed), key="sanity")
-        verdict = "passes" if check.passes else "fails"
-        st.metric("Spearman correlation of |maps|", f"{check.correlation:.2f}",
-                  help=f"{verdict}: below {check.threshold} counts as depending on the weights "
-                       "(rule of thumb)")
+    shown = st.selectbox("Method", range(len(checked)), format_func=lambda i: checked[i].title,
+                         key="attr_sanity_method")
+    res = checked[shown]
+    st.plotly_chart(fig.sanity_figure(face.crop, res.sanity, res.signed, view=view, percentile=percentile),
+                    key="sanity")
+
+st.subheader("Explanation card")
+st.write("One face, its prediction, the fused attention and one attribution map with its verdicts, the model "
+         "and its sha256, as a picture or a self-contained web page to share.")
+on_card = st.selectbox("Attribution map on the card", range(len(checked)), key="attr_card_method",
+                       format_func=lambda i: checked[i].title)
+card = ui.explanation_card(loaded, face, ui.attention(loaded, face.crop), checked[on_card],
+                           loaded.labels[target])
+ui.card_downloads(card, "attr_card")

@@ -7,8 +7,9 @@ from ferviz.ui import explain as ui
 
 st.set_page_config(page_title="Model walk-through", layout="wide")
 st.title("Model walk-through")
-st.write("One face through the network, stage by stage. Shapes are (batch, ...) as the tensors really "
-         "are; the pictures show a few maps of each stage, the captions name the paper's equations.")
+ui.how_to_read("follow the face from the top down, or jump to a stage from the index. Each stage says what "
+               "it does and the tensor's shape (batch first); maps on the 9x9 token grid are drawn over the "
+               "face they come from, and every colour bar gives its unit.")
 
 picked = ui.pick_face("walkthrough")
 if picked is None:
@@ -16,9 +17,14 @@ if picked is None:
 loaded, face = picked
 with st.spinner("Running the face through the model…"):
     stages = ui.stages(loaded, face.crop)
+mode = ui.scale_control("walkthrough_scale")
+
+st.subheader("Stage index", anchor="stage-index")
+st.markdown(ui.stage_index(stages))
 
 for i, stage in enumerate(stages, start=1):
-    st.subheader(f"{i}. {stage.name}")
+    st.subheader(f"{i}. {stage.name}", anchor=f"stage-{i}")
+    st.markdown(f"{stage.summary} [↑ index](#stage-index)")
     st.code(f"shape {stage.shape}", language=None)
     st.caption(stage.caption)
-    st.plotly_chart(stage_figure(stage), key=f"stage_{i}")
+    st.plotly_chart(stage_figure(stage, face.crop, mode), key=f"stage_{i}")

@@ -13,7 +13,7 @@ from skimage import color, data, transform
 
 from ferviz.checkpoint import load_checkpoint, save_checkpoint
 from ferviz.explain import attention as att
-from ferviz.explain.walkthrough import KINDS, walkthrough
+from ferviz.explain.walkthrough import KINDS, PARTS, walkthrough
 from ferviz.figures import attention as fig_att
 from ferviz.figures.explain import stage_figure
 from ferviz.labels import EMOTIONS
@@ -170,11 +170,23 @@ def test_walkthrough_every_stage_with_true_shapes(loaded, crop):
     assert shapes["GAP"] == (1, c3) and shapes["FC hidden"] == (1, TINY["fc_hidden"])
     assert shapes["softmax"] == (1, 7)
     for s in stages:
-        assert s.kind in KINDS and np.isfinite(s.array).all() and s.caption
-        assert s.array.ndim == {"image": 3, "maps": 3, "matrix": 2, "vector": 1}[s.kind]
-        assert len(stage_figure(s).data) >= 1
+        assert s.kind in KINDS and np.isfinite(s.array).all() and s.caption and s.summary.endswith(".")
+        assert s.part in PARTS and s.unit
+        ndim = {"image": 3, "maps": 3, "grid": 3, "channels": 3, "matrix": 2, "vector": 1}
+        assert s.array.ndim == ndim[s.kind]
+        assert len(stage_figure(s, crop).data) >= 1
+    assert [s.part for s in stages] == sorted((s.part for s in stages), key=PARTS.index)  # parts in order
     assert stages[-1].array.sum() == pytest.approx(1.0, abs=1e-5) and stages[-1].titles == tuple(EMOTIONS)
     assert "eq. 12" in stages[5].caption and "eq. 20" in stages[-1].caption
+    by_name = {s.name: s for s in stages}
+    spatial = by_name["layer 1: spatial attention"]
+    assert spatial.kind == "grid" and spatial.array.shape == (2, 9, 9) and spatial.n_uniform == 25
+    np.testing.assert_allclose(spatial.array[1], att.received_cells(att.face_attention(loaded, crop), 0, 1))
+    channel = by_name["layer 2: channel attention"]
+    assert channel.kind == "channels" and channel.n_uniform == 8
+    assert channel.titles[1] == "group 1: channels 8–15"
+    assert by_name["BiLSTM"].kind == by_name["fused"].kind == "grid"
+    assert by_name["fused"].array.shape == (1, 9, 9)
 
 
 def test_walkthrough_of_a_two_plane_input(tmp_path, crop):
@@ -189,7 +201,9 @@ def test_walkthrough_of_a_two_plane_input(tmp_path, crop):
 def test_attention_figures(loaded, crop):
     aset = att.face_attention(loaded, crop)
     fig = fig_att.overlay(crop, att.query_map(aset, 0, 1, 2), "q", marker=att.grid_to_pixel(aset.grid, 1, 2))
-    assert len(fig.data) == 3 and fig.layout.yaxis.autorange == "reversed"
+    assert len(fig.data) == 3 and tuple(fig.layout.yaxis.range) == (63.5, -0.5)  # row 0 at the top
+    cells = fig_att.overlay(crop, att.query_cells(aset, 0, 1, 2), "q")
+    assert [t.type for t in cells.data] == ["heatmap", "heatmap", "scatter"]  # face, 9x9 blocks, grid lines
     grid = fig_att.overlay_grid(crop, att.group_maps(aset, 0), ["a", "b"], signed=[False, True])
     assert len(grid.data) == 4
     assert len(fig_att.channel_matrices(aset.channel[0], ["a", "b"]).data) == 2
@@ -208,6 +222,37 @@ def test_activation_curves_match_the_closed_form():
 
 
 def test_core_explain_modules_do_not_import_streamlit():
-    code = ("import sys, ferviz.explain, ferviz.figures.attention, ferviz.figures.explain; "
-            "sys.exit('streamlit' in sys.modules)")
+    code = ("import sys, ferviz.explain, ferviz.figures.attention, ferviz.figures.explain, "
+            "ferviz.figures.hog, ferviz.figures.card_export; sys.exit('streamlit' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_maps_on_the_token_grid(loaded, crop):
+    aset = att.face_attention(loaded, crop)
+    assert att.n_keys(aset, 0) == 25
+    cells = att.received_cells(aset, 1)
+    assert cells.shape == (9, 9)
+    keys = att.received_weights(aset, 1)
+    assert cells[0, 0] == cells[1, 1] == keys[0, 0]  # pooled key (0, 0) covers grid cells (0..1, 0..1)
+    assert cells[8, 8] == keys[4, 4]  # the last key covers one cell only (ceil-mode pooling)
+    query = att.query_cells(aset, 0, 4, 7, group=1)
+    np.testing.assert_array_equal(query, att.expand_keys(att.query_weights(aset, 0, 4, 7, 1), (9, 9)))
+    groups = att.group_cells(aset, 0, (4, 7))
+    assert groups.shape == (2, 9, 9)
+    np.testing.assert_array_equal(groups[1], query)
+
+
+def test_attention_spread_hand_values():
+    assert att.attention_spread(np.full(25, 1 / 25)) == pytest.approx((1.0, 1.0))
+    assert att.attention_spread(np.eye(1, 25)[0]) == pytest.approx((25.0, 0.0))
+    peak, entropy = att.attention_spread([0.5, 0.25, 0.25])
+    assert peak == pytest.approx(1.5)  # 0.5 / (1/3)
+    assert entropy == pytest.approx(1.5 * math.log(2) / math.log(3))  # (0.5 ln 2 + 2 * 0.25 ln 4) / ln 3
+
+
+def test_too_small_or_flat_faces_are_refused_with_a_reason(crop):
+    assert att.not_analysable(crop) is None and att.not_analysable(crop, (64, 64)) is None
+    tiny = att.not_analysable(np.full((64, 64), 90, np.uint8), (1, 1))
+    assert "only 1x1 pixels" in tiny and "16x16" in tiny
+    assert "flat grey" in att.not_analysable(np.full((64, 64), 90, np.uint8))
+    assert "2-D" in att.not_analysable(np.zeros((0, 3), np.uint8))

@@ -161,3 +161,47 @@ def test_sanity_check_randomises_a_copy_only(tiny, face):
     twin = faith.randomised_copy(tiny, seed=0)
     assert not torch.equal(twin.head.weight, tiny.head.weight)
     assert len(fig_ex.sanity_figure(face[0, 0].numpy(), check).data) == 4
+
+
+def test_random_curves_are_shared_and_give_the_same_answer(tiny, face):
+    heat = attr.attribute(tiny, face, "saliency")
+    alone = faith.deletion_insertion(tiny, face, heat, steps=5, random_repeats=2)
+    shared = faith.random_curves(tiny, face, alone.target, steps=5, repeats=2)
+    reused = faith.deletion_insertion(tiny, face, heat, alone.target, steps=5, random=shared)
+    for a, b in ((alone.deletion, reused.deletion), (alone.random_insertion, reused.random_insertion)):
+        np.testing.assert_allclose(a.probs, b.probs, rtol=1e-6)
+    with pytest.raises(ValueError, match="have 5 steps, not 20"):
+        faith.deletion_insertion(tiny, face, heat, alone.target, random=shared)
+
+
+def _curve(auc: float) -> faith.Curve:
+    return faith.Curve(np.array([0.0, 1.0]), np.array([auc, auc]), auc)
+
+
+@pytest.mark.parametrize(("deletion", "insertion", "verdict"),
+                         [(0.2, 0.7, "pass"), (0.5, 0.7, "mixed"), (0.2, 0.3, "mixed"), (0.5, 0.3, "fail")])
+def test_faithfulness_verdict(deletion, insertion, verdict):
+    res = faith.Faithfulness(0, "blur", _curve(deletion), _curve(insertion), _curve(0.4), _curve(0.5))
+    assert res.verdict == verdict
+    summary = res.summary()
+    assert f"deletion AUC {deletion:.3f} vs random 0.400" in summary
+    assert ("does not beat" in summary) == (verdict != "pass")
+
+
+def test_sanity_check_reuses_the_trained_map_and_handles_a_constant_map(tiny, face):
+    trained = attr.attribute(tiny, face, "saliency", target=2)
+    check = faith.sanity_check(tiny, face, "saliency", target=2, trained=trained)
+    np.testing.assert_array_equal(check.trained, trained)
+    assert check.summary().startswith(f"Spearman rank correlation {check.correlation:.2f}")
+    flat = faith.sanity_check(tiny, face, "saliency", target=2, trained=np.zeros((64, 64), np.float32))
+    assert flat.correlation == 0.0 and flat.passes  # no rank order: no warning, no NaN
+    with pytest.raises(ValueError, match="trained map has shape"):
+        faith.sanity_check(tiny, face, "saliency", target=2, trained=np.zeros((8, 8)))
+
+
+def test_timed_attribution_records_method_target_and_time(tiny, face):
+    res = attr.timed_attribution(tiny, face, "saliency")
+    assert res.target == attr.predicted_class(tiny, face) and res.seconds > 0
+    np.testing.assert_array_equal(res.heat, attr.attribute(tiny, face, "saliency", res.target))
+    assert (res.title, res.signed, res.unit) == ("Saliency", False, "|∂ logit / ∂ pixel|")
+    assert all(m.unit and m.unit != "attribution" for m in attr.METHODS.values())  # every method has a unit

@@ -7,27 +7,51 @@ concurrent sessions are safe. Figures are built in :mod:`ferviz.figures`.
 """
 
 from ferviz.explain.attention import (
+    MIN_FACE_SIDE,
     Ablations,
     AblationView,
     AttentionSet,
     ablation_views,
+    attention_spread,
     channel_matrix,
     face_attention,
     face_input,
+    group_cells,
     group_maps,
+    n_keys,
+    not_analysable,
+    query_cells,
     query_map,
     query_weights,
+    received_cells,
     received_map,
     received_weights,
     token_map,
 )
-from ferviz.explain.attributions import METHODS, AttributionMethod, attribute, predicted_class, register
-from ferviz.explain.faithfulness import Curve, Faithfulness, SanityCheck, deletion_insertion, sanity_check
-from ferviz.explain.walkthrough import Stage, walkthrough
+from ferviz.explain.attributions import (
+    METHODS,
+    Attribution,
+    AttributionMethod,
+    attribute,
+    predicted_class,
+    register,
+    timed_attribution,
+)
+from ferviz.explain.faithfulness import (
+    Curve,
+    Faithfulness,
+    SanityCheck,
+    deletion_insertion,
+    random_curves,
+    sanity_check,
+)
+from ferviz.explain.walkthrough import PARTS, Stage, walkthrough
 
 __all__ = [
-    "METHODS", "AblationView", "Ablations", "AttentionSet", "AttributionMethod", "Curve", "Faithfulness",
-    "SanityCheck", "Stage", "ablation_views", "attribute", "channel_matrix", "deletion_insertion",
-    "face_attention", "face_input", "group_maps", "predicted_class", "query_map", "query_weights",
-    "received_map", "received_weights", "register", "sanity_check", "token_map", "walkthrough",
+    "METHODS", "MIN_FACE_SIDE", "PARTS", "AblationView", "Ablations", "AttentionSet", "Attribution",
+    "AttributionMethod", "Curve", "Faithfulness", "SanityCheck", "Stage", "ablation_views",
+    "attention_spread", "attribute", "channel_matrix", "deletion_insertion", "face_attention", "face_input",
+    "group_cells", "group_maps", "n_keys", "not_analysable", "predicted_class", "query_cells", "query_map",
+    "query_weights", "random_curves", "received_cells", "received_map", "received_weights", "register",
+    "sanity_check", "timed_attribution", "token_map", "walkthrough",
 ]

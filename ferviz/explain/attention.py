@@ -9,6 +9,11 @@ cell of the ``valid`` model is centred on pixel ``4r + 15.5`` and sees about 44 
 With self-attention distillation (eqs. 17-18) the spatial keys and values are 2x2 max-pooled, so an
 attention row has ``ceil(H/2) * ceil(W/2)`` entries, one per *pooled key cell*; maps of the keys are
 drawn by giving each of the (up to) 2 x 2 grid cells under a pooled cell that cell's weight.
+
+The ``*_cells`` functions give the same maps on the token grid itself (no interpolation), for drawing
+one block per token over the face; their values are key weights, so uniform attention is
+``1 / n_keys(aset, layer)`` everywhere (:func:`attention_spread` says how far a row is from that).
+:func:`not_analysable` says why a face is too small or too flat to explain.
 """
 
 from __future__ import annotations
@@ -79,6 +84,35 @@ def face_input(loaded: LoadedModel, crop: np.ndarray) -> torch.Tensor:
     if crop.ndim != 2:
         raise ValueError(f"expected one (H, W) grayscale face crop, got shape {crop.shape}")
     return faces_to_tensor(crop, loaded.preprocessing)
+
+
+MIN_FACE_SIDE = 16  # a face region smaller than this (in the picture's pixels) is only blur at 64x64
+
+
+def not_analysable(crop: np.ndarray, region: tuple[int, int] | None = None) -> str | None:
+    """Why a face cannot be explained, as a sentence for the reader; None when it can.
+
+    Parameters
+    ----------
+    crop : (S, S) uint8 ndarray
+        The face crop the model saw.
+    region : (int, int), optional
+        (width, height) of the face region in the picture, before it was resized to the crop: a region
+        under :data:`MIN_FACE_SIDE` pixels on a side is an enlarged blur with nothing to explain.
+
+    Returns
+    -------
+    str or None
+    """
+    crop = np.asarray(crop)
+    if crop.ndim != 2 or min(crop.shape) < 1:
+        return f"The face crop has shape {crop.shape}; a 2-D grayscale crop is needed."
+    if region is not None and min(region) < MIN_FACE_SIDE:
+        return (f"The face region is only {region[0]}x{region[1]} pixels; at least {MIN_FACE_SIDE}x"
+                f"{MIN_FACE_SIDE} are needed for maps that mean anything. Choose a larger picture.")
+    if int(crop.max()) == int(crop.min()):
+        return "The face crop is one flat grey: it has no edges or shading to explain."
+    return None
 
 
 def _norm_map(tokens: torch.Tensor, grid: tuple[int, int]) -> np.ndarray:
@@ -209,6 +243,51 @@ def channel_matrix(aset: AttentionSet, layer: int, group: int | None = None) -> 
         raise ValueError(f"layer {layer} out of range: "
                          f"the model has {len(aset.channel)} channel-attention layers")
     return _pick_group(aset.channel[layer], group)
+
+
+def n_keys(aset: AttentionSet, layer: int) -> int:
+    """N_k, the number of keys each query of ``layer`` spreads its weight over (uniform: 1/N_k each)."""
+    return int(_spatial(aset, layer).shape[-1])
+
+
+def received_cells(aset: AttentionSet, layer: int, group: int | None = None) -> np.ndarray:
+    """(H, W) attention received, on the token grid: every token under a pooled key shows that key's weight.
+
+    The values are key weights, so the uniform level is ``1 / n_keys(aset, layer)``.
+    """
+    return expand_keys(received_weights(aset, layer, group), aset.grid)
+
+
+def query_cells(aset: AttentionSet, layer: int, row: int, col: int, group: int | None = None) -> np.ndarray:
+    """(H, W) where query (row, col) attends, on the token grid (see :func:`received_cells`)."""
+    return expand_keys(query_weights(aset, layer, row, col, group), aset.grid)
+
+
+def group_cells(aset: AttentionSet, layer: int, query: tuple[int, int] | None = None) -> np.ndarray:
+    """(R_g, H, W): per group, the received attention or where ``query`` = (row, col) attends, on the grid."""
+    groups = range(_spatial(aset, layer).shape[0])
+    if query is None:
+        return np.stack([received_cells(aset, layer, g) for g in groups])
+    return np.stack([query_cells(aset, layer, query[0], query[1], g) for g in groups])
+
+
+def attention_spread(weights: np.ndarray) -> tuple[float, float]:
+    """How far a set of attention weights (summing to 1) is from uniform.
+
+    Returns
+    -------
+    peak : float
+        The largest weight divided by the uniform weight 1/N: 1 for uniform attention, N when all the
+        weight is on one entry.
+    entropy : float
+        Shannon entropy divided by log N, in [0, 1]: 1 for uniform attention, 0 for a single entry.
+    """
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    if w.size < 2:
+        return 1.0, 1.0
+    w = w / w.sum()
+    nz = w[w > 0]
+    return float(w.max() * w.size), float(-(nz * np.log(nz)).sum() / np.log(w.size))
 
 
 def token_map(aset: AttentionSet, name: str) -> np.ndarray:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -69,6 +70,8 @@ class AttributionMethod:
     run : callable
         ``run(model_copy, x (1, C, S, S) requiring grad, target, options) -> tensor`` of shape
         (1, C, S, S) or (1, 1, h, w); only ever given a private copy of the model.
+    unit : str
+        What a value of the map is, for colour bars.
     """
 
     key: str
@@ -76,6 +79,7 @@ class AttributionMethod:
     signed: bool
     reference: str
     run: Runner
+    unit: str = "attribution"
 
 
 METHODS: dict[str, AttributionMethod] = {}
@@ -124,12 +128,16 @@ def _occlusion(model, x, target, opts):
 
 
 register(AttributionMethod("integrated_gradients", "Integrated Gradients", True,
-                           "Sundararajan et al., ICML 2017", _integrated_gradients))
-register(AttributionMethod("saliency", "Saliency", False, "Simonyan et al., ICLR-W 2014", _saliency))
-register(AttributionMethod("smoothgrad", "SmoothGrad", False, "Smilkov et al., 2017", _smoothgrad))
-register(AttributionMethod("grad_cam", "Grad-CAM (C3)", False, "Selvaraju et al., ICCV 2017", _grad_cam))
+                           "Sundararajan et al., ICML 2017", _integrated_gradients,
+                           "logit contribution"))
+register(AttributionMethod("saliency", "Saliency", False, "Simonyan et al., ICLR-W 2014", _saliency,
+                           "|∂ logit / ∂ pixel|"))
+register(AttributionMethod("smoothgrad", "SmoothGrad", False, "Smilkov et al., 2017", _smoothgrad,
+                           "mean |∂ logit / ∂ pixel|"))
+register(AttributionMethod("grad_cam", "Grad-CAM (C3)", False, "Selvaraju et al., ICCV 2017", _grad_cam,
+                           "gradient-weighted C3 activation"))
 register(AttributionMethod("occlusion", "Occlusion (8x8, stride 4)", True, "Zeiler & Fergus, ECCV 2014",
-                           _occlusion))
+                           _occlusion, "logit drop when covered"))
 
 
 def model_of(loaded_or_model: LoadedModel | nn.Module) -> nn.Module:
@@ -201,3 +209,50 @@ def attribute(loaded_or_model: LoadedModel | nn.Module, face_tensor: torch.Tenso
     if out.shape != x.shape[-2:]:
         out = LayerAttribution.interpolate(out[None, None], tuple(x.shape[-2:]), "bilinear")[0, 0]
     return out.cpu().numpy().astype(np.float32)
+
+
+@dataclass
+class Attribution:
+    """One method's map for one face and class, and how long it took.
+
+    Attributes
+    ----------
+    method : str
+        The key in :data:`METHODS`.
+    target : int
+        The class explained.
+    heat : (S, S) float32 ndarray
+        The map (see :func:`attribute`).
+    seconds : float
+        Wall-clock time of the computation (private copy and every forward/backward pass included).
+    """
+
+    method: str
+    target: int
+    heat: np.ndarray
+    seconds: float
+
+    @property
+    def title(self) -> str:
+        """The method's name for display."""
+        return METHODS[self.method].title
+
+    @property
+    def signed(self) -> bool:
+        """Whether negative values mean evidence against the class."""
+        return METHODS[self.method].signed
+
+    @property
+    def unit(self) -> str:
+        """What a value of the map is."""
+        return METHODS[self.method].unit
+
+
+def timed_attribution(loaded_or_model: LoadedModel | nn.Module, face_tensor: torch.Tensor, method: str,
+                      target: int | None = None, **options) -> Attribution:
+    """:func:`attribute`, timed; ``target`` None explains the predicted class (recorded in the result)."""
+    start = time.perf_counter()
+    if target is None:
+        target = predicted_class(loaded_or_model, face_tensor)
+    heat = attribute(loaded_or_model, face_tensor, method, target, **options)
+    return Attribution(method, int(target), heat, time.perf_counter() - start)

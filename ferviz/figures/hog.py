@@ -1,7 +1,11 @@
 """Figures that walk through HOG (paper eqs. 1-8) on one face, from a :class:`ferviz.hog.HogSteps`.
 
-Images are drawn as heatmaps with row 0 at the top and square pixels; values are shown as computed
-(gradients in grey levels per two pixels, angles in degrees, histograms as mean magnitude per pixel).
+Images are drawn as heatmaps with row 0 at the top, square pixels and axes in pixels; values are shown
+as computed (grey levels in [0, 1], gradients as grey-level differences over two pixels, angles in
+degrees, histograms as mean magnitude per pixel), each with a colour bar naming its unit. Two pictures
+are prepared for reading rather than computed by the equations: the angle is blanked where the
+gradient is too weak to have a direction (:func:`masked_angle`), and the glyphs of the rendered HOG
+are drawn long and sharp at every cell size (:func:`glyph_picture`).
 """
 
 from __future__ import annotations
@@ -18,29 +22,136 @@ from ferviz.model import INPUT_MODES
 from ferviz.preprocess import Preprocessing, prepare_images
 
 _MARGIN = {"t": 40, "l": 10, "r": 10, "b": 10}
+#: Below this gradient magnitude (grey levels in [0, 1]; 0.02 is about 5 of 255 grey levels over two
+#: pixels) the angle is noise and is not drawn.
+ANGLE_MIN_MAGNITUDE = 0.02
+
+
+def pixel_axes(fig: go.Figure, height: int, width: int, **where) -> None:
+    """Axes in pixels (ticks every quarter of the side, no grid), row 0 on top, square pixels."""
+    for axis, side, name in ((fig.update_xaxes, width, "x (px)"), (fig.update_yaxes, height, "y (px)")):
+        step = max(1, side // 4)
+        axis(title_text=name, tickmode="array", tickvals=list(range(0, side, step)), ticks="outside",
+             showgrid=False, zeroline=False, **where)
+    fig.update_yaxes(autorange=False, range=[height - 0.5, -0.5], scaleanchor="x", constrain="domain",
+                     **where)
+    fig.update_xaxes(autorange=False, range=[-0.5, width - 0.5], constrain="domain", **where)
 
 
 def heatmap_figure(z: np.ndarray, title: str, colorscale: str = "gray", zmin: float | None = None,
-                   zmax: float | None = None, colorbar: str = "", height: int = 320) -> go.Figure:
-    """An (H, W) array as an image-like heatmap (row 0 on top, square pixels)."""
-    fig = go.Figure(go.Heatmap(z=np.asarray(z), colorscale=colorscale, zmin=zmin, zmax=zmax,
-                               colorbar={"title": colorbar}, hovertemplate="row %{y}, col %{x}: %{z:.3f}"
-                               "<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False)
-    fig.update_xaxes(showticklabels=False, constrain="domain")
-    fig.update_layout(title=title, height=height, margin=_MARGIN)
+                   zmax: float | None = None, colorbar: str = "", height: int = 320,
+                   pixel: float = 1.0) -> go.Figure:
+    """An (H, W) array as an image-like heatmap: row 0 on top, square pixels, axes in pixels.
+
+    Parameters
+    ----------
+    z : (H, W) ndarray
+        The values; NaN is drawn as nothing (the background shows).
+    title : str
+        Figure title.
+    colorscale : str
+        Plotly colour scale.
+    zmin, zmax : float, optional
+        Colour range.
+    colorbar : str
+        The colour bar's title: the unit of the values.
+    height : int
+        Figure height in pixels.
+    pixel : float
+        Size of one element of ``z`` in image pixels (0.25 for a picture drawn 4x finer), so that the
+        axes count the image's pixels.
+    """
+    z = np.asarray(z)
+    offset = pixel / 2 - 0.5  # element k covers image pixels [k * pixel - 0.5, (k + 1) * pixel - 0.5)
+    fig = go.Figure(go.Heatmap(z=z, x0=offset, dx=pixel, y0=offset, dy=pixel, colorscale=colorscale,
+                               zmin=zmin, zmax=zmax, colorbar={"title": {"text": colorbar, "side": "right"}},
+                               hovertemplate="x %{x}, y %{y}: %{z:.3f}<extra></extra>"))
+    rows, cols = z.shape
+    pixel_axes(fig, round(rows * pixel), round(cols * pixel))
+    fig.update_layout(title=title, height=height, margin=_MARGIN, plot_bgcolor="white")
     return fig
 
 
-def gradient_figures(steps: HogSteps) -> dict[str, go.Figure]:
-    """Eqs. 1-4 as heatmaps: ``gx``, ``gy`` (diverging, symmetric), ``magnitude``, ``angle`` (degrees)."""
+def masked_angle(steps: HogSteps, threshold: float = ANGLE_MIN_MAGNITUDE) -> np.ndarray:
+    """(H, W) angle in degrees where the gradient magnitude is at least ``threshold``, NaN elsewhere.
+
+    Where the image is flat, eq. 4's arctangent of two near-zero differences is pure noise; the
+    histogram votes of those pixels are tiny anyway (each pixel votes its magnitude).
+    """
+    if threshold < 0:
+        raise ValueError(f"the magnitude threshold must be >= 0, got {threshold}")
+    return np.where(steps.magnitude >= threshold, steps.angle, np.nan)
+
+
+def gradient_figures(steps: HogSteps, threshold: float = ANGLE_MIN_MAGNITUDE) -> dict[str, go.Figure]:
+    """Eqs. 1-4 as heatmaps: ``gx``, ``gy`` (diverging, symmetric), ``magnitude``, ``angle`` (degrees).
+
+    The angle is drawn only where the magnitude is at least ``threshold`` (see :func:`masked_angle`).
+    """
     bound = float(max(np.abs(steps.gx).max(), np.abs(steps.gy).max(), 1e-6))
+    unit = "grey-level difference"
     return {
-        "gx": heatmap_figure(steps.gx, "GT_X = I(r, c+1) − I(r, c−1)  (eq. 1)", "RdBu", -bound, bound),
-        "gy": heatmap_figure(steps.gy, "GT_Y = I(r−1, c) − I(r+1, c)  (eq. 2)", "RdBu", -bound, bound),
-        "magnitude": heatmap_figure(steps.magnitude, "magnitude √(GT_X² + GT_Y²)  (eq. 3)", "Viridis", 0.0),
-        "angle": heatmap_figure(steps.angle, "unsigned angle, degrees  (eq. 4)", "Twilight", 0.0, 180.0, "°"),
+        "gx": heatmap_figure(steps.gx, "GT_X = I(r, c+1) − I(r, c−1)  (eq. 1)", "RdBu", -bound, bound, unit),
+        "gy": heatmap_figure(steps.gy, "GT_Y = I(r−1, c) − I(r+1, c)  (eq. 2)", "RdBu", -bound, bound, unit),
+        "magnitude": heatmap_figure(steps.magnitude, "magnitude √(GT_X² + GT_Y²)  (eq. 3)", "Viridis", 0.0,
+                                    None, unit),
+        "angle": heatmap_figure(masked_angle(steps, threshold),
+                                f"unsigned angle (eq. 4), where magnitude ≥ {threshold:g}", "Twilight", 0.0,
+                                180.0, "degrees"),
     }
+
+
+def glyph_picture(steps: HogSteps, upscale: int = 4, width: float = 0.6) -> np.ndarray:
+    """The rendered HOG drawn for reading: one glyph per cell, legible at every cell size.
+
+    Like :func:`ferviz.hog.render_hog`, every bin of every cell is a line through the cell centre
+    perpendicular to the bin's middle direction (so along the edge). Here the lines are drawn on a grid
+    ``upscale`` times finer, anti-aliased, ``width`` image pixels wide and almost as long as the cell
+    (0.9 of its side, whatever the cell size); each line's brightness is its bin value divided by the
+    largest bin value of the image (linear), and where lines cross the brighter one wins (no sums, so
+    the cell centres do not outshine the glyphs).
+
+    Returns
+    -------
+    (H * upscale, W * upscale) float64 ndarray
+        In [0, 1]; 1 for the largest bin of the image, all zero for a flat image. Pixels outside whole
+        cells stay 0.
+    """
+    if upscale < 1:
+        raise ValueError(f"upscale must be >= 1, got {upscale}")
+    hist = steps.cell_histograms
+    n_r, n_c, n_bins = hist.shape
+    size = steps.cell_size
+    height, width_px = steps.image.shape
+    out = np.zeros((height * upscale, width_px * upscale))
+    top = float(hist.max())
+    if top <= 0:
+        return out
+    # offsets of every fine pixel centre from its cell centre, in image pixels
+    fine = (np.arange(size * upscale) + 0.5) / upscale - size / 2
+    dy, dx = np.meshgrid(fine, fine, indexing="ij")  # (size*up, size*up)
+    half, soft = 0.45 * size, 0.5 / upscale
+    tiles = np.zeros((n_r, n_c, size * upscale, size * upscale))
+    for k in range(n_bins):
+        phi = np.pi * (k + 0.5) / n_bins  # the gradient moves by (sin, cos) in (row, col); the edge by:
+        er, ec = np.cos(phi), -np.sin(phi)
+        along = dy * er + dx * ec
+        across = np.abs(dy * ec - dx * er)
+        cover = np.clip((width / 2 + soft - across) / (2 * soft), 0, 1) * (np.abs(along) <= half)
+        tiles = np.maximum(tiles, hist[:, :, k, None, None] / top * cover)
+    out[: n_r * size * upscale, : n_c * size * upscale] = tiles.transpose(0, 2, 1, 3).reshape(
+        n_r * size * upscale, n_c * size * upscale)
+    return out
+
+
+def glyph_figure(steps: HogSteps, upscale: int = 4) -> go.Figure:
+    """:func:`glyph_picture` as a figure with axes in image pixels and a colour bar of bin values."""
+    picture = glyph_picture(steps, upscale)
+    top = float(steps.cell_histograms.max())
+    fig = heatmap_figure(picture * top, f"rendered HOG: one glyph per {steps.cell_size}-px cell", "gray",
+                         0.0, top or 1.0, "bin value (mean magnitude per pixel)", pixel=1 / upscale)
+    fig.update_traces(hovertemplate="x %{x:.1f}, y %{y:.1f}: %{z:.4f}<extra></extra>")
+    return fig
 
 
 def cell_grid_figure(steps: HogSteps, row: int, col: int) -> go.Figure:
@@ -149,11 +260,12 @@ def input_planes_figure(planes: Mapping[str, np.ndarray], current: str | None = 
     titles = [f"{mode}{' (this model)' if mode == current else ''}: {plane_name.get((mode, k), k)} plane"
               for mode, k, _ in panels]
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=titles, horizontal_spacing=0.02)
+    bare = {"showticklabels": False, "ticks": "", "showgrid": False, "zeroline": False}
     for i, (_, _, plane) in enumerate(panels, start=1):
-        fig.add_trace(go.Heatmap(z=plane, colorscale="gray", zmin=0, zmax=255, showscale=False,
-                                 hovertemplate="%{z}<extra></extra>"), row=1, col=i)
-        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}", showticklabels=False,
-                         row=1, col=i)
-        fig.update_xaxes(showticklabels=False, row=1, col=i)
+        fig.add_trace(go.Heatmap(z=plane, colorscale="gray", zmin=0, zmax=255, showscale=i == 1,
+                                 colorbar={"title": {"text": "grey level (0-255)", "side": "right"}},
+                                 hovertemplate="x %{x}, y %{y}: %{z}<extra></extra>"), row=1, col=i)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{i if i > 1 else ''}", **bare, row=1, col=i)
+        fig.update_xaxes(constrain="domain", **bare, row=1, col=i)
     fig.update_layout(height=300, margin=_MARGIN)
     return fig

@@ -8,6 +8,7 @@ and attribution methods run on a private copy (see :mod:`ferviz.explain.attribut
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -16,16 +17,29 @@ import streamlit as st
 from ferviz.checkpoint import LoadedModel
 from ferviz.errors import FervizError
 from ferviz.explain import attention as att
-from ferviz.explain.attributions import METHODS, attribute
-from ferviz.explain.faithfulness import Faithfulness, SanityCheck, deletion_insertion, sanity_check
+from ferviz.explain.attributions import METHODS, Attribution, timed_attribution
+from ferviz.explain.faithfulness import (
+    Curve,
+    Faithfulness,
+    SanityCheck,
+    deletion_insertion,
+    random_curves,
+    sanity_check,
+)
 from ferviz.explain.walkthrough import Stage, walkthrough
 from ferviz.figures import attention as fig_att
+from ferviz.figures import explain as fig_ex
+from ferviz.figures.card_export import ExplanationCard, card_html, card_png
 from ferviz.inference import FacePrediction
-from ferviz.text import md_escape
-from ferviz.ui.widgets import face_picker, model_picker
+from ferviz.text import md_escape, printable
+from ferviz.ui.widgets import FACE_SOURCE_KEY, face_picker, model_picker
 
 T = TypeVar("T")
 ATTENTION_MAP = "attention (last layer)"  # the name the attention map gets beside the attributions
+SCALE_HELP = ("absolute: from 0 to the largest value, with the uniform level 1/N marked on the colour bar "
+              "(near-uniform attention looks pale and even); relative: stretched from the smallest to the "
+              "largest value, which makes any difference look strong")
+VERDICT_MD = {"pass": ":green[**PASS**]", "mixed": ":orange[**MIXED**]", "fail": ":red[**FAIL**]"}
 
 
 def safely(fn: Callable[..., T], *args, **kwargs) -> T:
@@ -37,8 +51,17 @@ def safely(fn: Callable[..., T], *args, **kwargs) -> T:
         st.stop()
 
 
+def how_to_read(text: str) -> None:
+    """The one-line reading guide at the top of an explanation page."""
+    st.info(f"**How to read this page:** {text}", icon=":material/menu_book:")
+
+
 def pick_face(key: str) -> tuple[LoadedModel, FacePrediction] | None:
-    """Sidebar model, then a picture and one of its faces; shows the prediction. None when not ready."""
+    """Sidebar model, then a picture and one of its faces; shows the prediction. None when not ready.
+
+    A face that cannot be explained (a region under ``MIN_FACE_SIDE`` pixels, a flat crop) gets a
+    warning saying why, and None: the page draws nothing for it.
+    """
     loaded = model_picker()
     if loaded is None:
         return None
@@ -47,8 +70,12 @@ def pick_face(key: str) -> tuple[LoadedModel, FacePrediction] | None:
         return None
     pred, index = picked
     face = pred.faces[index]
-    st.caption(f"Face {face.index}: predicted **{face.label}** ({face.confidence:.0%}) by {loaded.path.name} "
-               f"({loaded.variant})")
+    reason = att.not_analysable(face.crop, (face.box.w, face.box.h))
+    if reason is not None:
+        st.warning(md_escape(reason), icon=":material/warning:")
+        return None
+    st.caption(f"Face {face.index}: predicted **{md_escape(face.label)}** ({face.confidence:.0%}) by "
+               f"{md_escape(loaded.path.name)} ({md_escape(loaded.variant)})")
     return loaded, face
 
 
@@ -68,19 +95,28 @@ def _ablations(_loaded: LoadedModel, sha: str, crop: np.ndarray) -> att.Ablation
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def _attribution(_loaded: LoadedModel, sha: str, crop: np.ndarray, method: str, target: int) -> np.ndarray:
-    return attribute(_loaded, att.face_input(_loaded, crop), method, target)
+def _attribution(_loaded: LoadedModel, sha: str, crop: np.ndarray, method: str, target: int) -> Attribution:
+    return timed_attribution(_loaded, att.face_input(_loaded, crop), method, target)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _random_curves(_loaded: LoadedModel, sha: str, crop: np.ndarray, target: int,
+                   baseline: str) -> tuple[Curve, Curve]:
+    return random_curves(_loaded, att.face_input(_loaded, crop), target, baseline=baseline)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def _faithfulness(_loaded: LoadedModel, sha: str, crop: np.ndarray, attribution: np.ndarray, target: int,
                   baseline: str) -> Faithfulness:
-    return deletion_insertion(_loaded, att.face_input(_loaded, crop), attribution, target, baseline=baseline)
+    random = _random_curves(_loaded, sha, crop, target, baseline)  # shared by every map of the face
+    return deletion_insertion(_loaded, att.face_input(_loaded, crop), attribution, target, baseline=baseline,
+                              random=random)
 
 
-@st.cache_data(max_entries=64, show_spinner="Attributing with randomised weights…")
-def _sanity(_loaded: LoadedModel, sha: str, crop: np.ndarray, method: str, target: int) -> SanityCheck:
-    return sanity_check(_loaded, att.face_input(_loaded, crop), method, target)
+@st.cache_data(max_entries=64, show_spinner=False)
+def _sanity(_loaded: LoadedModel, sha: str, crop: np.ndarray, method: str, target: int,
+            trained: np.ndarray) -> SanityCheck:
+    return sanity_check(_loaded, att.face_input(_loaded, crop), method, target, trained=trained)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -101,20 +137,21 @@ def ablations(loaded: LoadedModel, crop: np.ndarray) -> att.Ablations:
     return safely(_ablations, loaded, loaded.sha256, crop)
 
 
-def attribution(loaded: LoadedModel, crop: np.ndarray, method: str, target: int) -> np.ndarray:
-    """One Captum attribution map, (64, 64) (cached per method and target class)."""
+def attribution(loaded: LoadedModel, crop: np.ndarray, method: str, target: int) -> Attribution:
+    """One Captum attribution map, (64, 64), with the seconds it took (cached per method and target)."""
     return safely(_attribution, loaded, loaded.sha256, crop, method, target)
 
 
 def faithfulness(loaded: LoadedModel, crop: np.ndarray, heat: np.ndarray, target: int,
                  baseline: str) -> Faithfulness:
-    """Deletion/insertion curves of one map against a random order (cached)."""
+    """Deletion/insertion curves of one map against a random order (cached; random curves shared)."""
     return safely(_faithfulness, loaded, loaded.sha256, crop, heat, target, baseline)
 
 
-def sanity(loaded: LoadedModel, crop: np.ndarray, method: str, target: int) -> SanityCheck:
-    """The model-randomisation sanity check of one method (cached)."""
-    return safely(_sanity, loaded, loaded.sha256, crop, method, target)
+def sanity(loaded: LoadedModel, crop: np.ndarray, method: str, target: int,
+           trained: np.ndarray) -> SanityCheck:
+    """The model-randomisation sanity check of one method, reusing its trained map (cached)."""
+    return safely(_sanity, loaded, loaded.sha256, crop, method, target, trained)
 
 
 def stages(loaded: LoadedModel, crop: np.ndarray) -> list[Stage]:
@@ -122,29 +159,67 @@ def stages(loaded: LoadedModel, crop: np.ndarray) -> list[Stage]:
     return safely(_walkthrough, loaded, loaded.sha256, crop)
 
 
-def attribution_maps(loaded: LoadedModel, crop: np.ndarray, methods: list[str], target: int
-                     ) -> tuple[dict[str, np.ndarray], dict[str, bool]]:
-    """Every chosen method's attribution map plus the last layer's spatial attention, with a progress bar.
+@dataclass
+class MapResult:
+    """One map of the Attributions page with everything shown beside it.
 
-    Returns
-    -------
-    maps : dict of str to (64, 64) ndarray
-        Title -> map; the attention map comes last, titled :data:`ATTENTION_MAP`.
-    signed : dict of str to bool
-        Title -> whether the map has meaningful negative values.
+    Attributes
+    ----------
+    title : str
+        Display name.
+    heat : (64, 64) ndarray
+        The map.
+    signed : bool
+        Whether negative values mean evidence against the class.
+    unit : str
+        What a value is.
+    seconds : float or None
+        Time the method took (None for the attention map, read from one forward pass).
+    faithfulness : Faithfulness
+        Deletion / insertion against the random order.
+    sanity : SanityCheck or None
+        The randomised-weights check (None for the attention map).
+    method : str
+        The key in ``METHODS``, or '' for the attention map.
     """
-    maps, signed = {}, {}
+
+    title: str
+    heat: np.ndarray
+    signed: bool
+    unit: str
+    seconds: float | None
+    faithfulness: Faithfulness
+    sanity: SanityCheck | None
+    method: str = ""
+
+
+def attribution_results(loaded: LoadedModel, crop: np.ndarray, methods: list[str], target: int,
+                        baseline: str) -> list[MapResult]:
+    """Every chosen method's map with its time, faithfulness and sanity check, then the attention map.
+
+    One progress bar covers the work; every piece is cached, so a rerun with the same face, class and
+    baseline is immediate.
+    """
     bar = st.progress(0.0, text="Computing attributions…")
+    results, total = [], 3 * len(methods) + 1
     for i, key in enumerate(methods):
-        bar.progress(i / max(len(methods), 1), text=f"{METHODS[key].title}…")
-        maps[METHODS[key].title] = attribution(loaded, crop, key, target)
-        signed[METHODS[key].title] = METHODS[key].signed
-    bar.empty()
+        name = METHODS[key].title
+        bar.progress(3 * i / total, text=f"{name}…")
+        a = attribution(loaded, crop, key, target)
+        bar.progress((3 * i + 1) / total, text=f"{name}: deleting and inserting pixels…")
+        faith = faithfulness(loaded, crop, a.heat, target, baseline)
+        bar.progress((3 * i + 2) / total, text=f"{name}: sanity check with randomised weights…")
+        check = sanity(loaded, crop, key, target, a.heat)
+        results.append(MapResult(name, a.heat, a.signed, a.unit, a.seconds, faith, check, key))
     aset = attention(loaded, crop)
     if aset.spatial:
-        maps[ATTENTION_MAP] = att.received_map(aset, len(aset.spatial) - 1)
-        signed[ATTENTION_MAP] = False
-    return maps, signed
+        last = len(aset.spatial) - 1
+        heat = att.received_map(aset, last)
+        results.append(MapResult(ATTENTION_MAP, heat, False,
+                                 f"attention weight (uniform 1/{att.n_keys(aset, last)})", None,
+                                 faithfulness(loaded, crop, heat, target, baseline), None))
+    bar.empty()
+    return results
 
 
 # --------------------------------------------------------------------------------------------------
@@ -152,14 +227,41 @@ def attribution_maps(loaded: LoadedModel, crop: np.ndarray, methods: list[str], 
 # --------------------------------------------------------------------------------------------------
 
 
+def scale_control(key: str) -> str:
+    """'absolute' or 'relative' colour scale for the maps below it."""
+    return st.radio("Colour scale", fig_att.SCALE_MODES, horizontal=True, key=key, help=SCALE_HELP,
+                    format_func=lambda m: {"absolute": "absolute (0 to max, 1/N marked)",
+                                           "relative": "relative (stretched min to max)"}[m])
+
+
+def layer_select(n_layers: int, key: str, crossed: bool = True) -> int:
+    """Attention layer (0-based); ``crossed`` notes the layers whose keys are crossed (cross-fusion)."""
+    if st.session_state.get(key, 0) not in range(n_layers):  # another model with fewer layers
+        st.session_state[key] = 0
+    return st.selectbox("Attention layer", range(n_layers), key=key,
+                        format_func=lambda i: f"layer {i + 1}" + (" (keys crossed)" if i and crossed else ""))
+
+
+MEAN_GROUP = -1  # the option "mean of all groups" (a real value, so the select never shows a placeholder)
+
+
+def group_select(n_groups: int, key: str) -> int | None:
+    """Spatial group (head), or None for the mean over groups; an out-of-range remembered choice resets."""
+    options = [MEAN_GROUP, *range(n_groups)]
+    if st.session_state.get(key, MEAN_GROUP) not in options:
+        st.session_state[key] = MEAN_GROUP
+    group = st.selectbox("Spatial group (head)", options, key=key,
+                         format_func=lambda g: "mean of all groups" if g == MEAN_GROUP else f"group {g}")
+    return None if group == MEAN_GROUP else int(group)
+
+
 def layer_group(aset: att.AttentionSet, key: str) -> tuple[int, int | None]:
-    """Layer (0-based) and spatial group (None: the mean over groups) selectors, side by side."""
+    """Spatial attention layer (0-based) and group (None: the mean over groups) selectors, side by side."""
     left, right = st.columns(2)
-    layer = left.selectbox("Attention layer", range(aset.n_layers), key=f"{key}_layer",
-                           format_func=lambda i: f"layer {i + 1}" + (" (keys crossed)" if i else ""))
-    groups = aset.spatial[layer].shape[0] if aset.spatial else 0
-    group = right.selectbox("Spatial group (head)", [None, *range(groups)], key=f"{key}_group",
-                            format_func=lambda g: "mean of all groups" if g is None else f"group {g}")
+    with left:
+        layer = layer_select(len(aset.spatial), f"{key}_layer", crossed=aset.n_layers > 1)
+    with right:
+        group = group_select(aset.spatial[layer].shape[0], f"{key}_group")
     return layer, group
 
 
@@ -187,23 +289,48 @@ def target_select(labels: list[str], predicted: str, key: str) -> int:
                         format_func=lambda k: labels[k] + (" (predicted)" if labels[k] == predicted else ""))
 
 
+def attribution_view(key: str) -> tuple[str, float]:
+    """Signed or absolute view, and the percentile the colours are clipped at."""
+    left, right = st.columns(2)
+    view = left.radio("View", fig_ex.VIEWS, horizontal=True, key=f"{key}_view",
+                      format_func=lambda v: {"signed": "signed (red for, blue against)",
+                                             "absolute": "absolute |value|"}[v])
+    pct = right.slider("Clip colours at percentile", 90.0, 100.0, fig_ex.CLIP_PERCENTILE, 0.5,
+                       key=f"{key}_clip", help="the top of the colour range is this percentile of "
+                                               "|values|; 100 uses the largest value (a few pixels can then "
+                                               "hide the rest)")
+    return view, pct
+
+
 # --------------------------------------------------------------------------------------------------
 # Render helpers
 # --------------------------------------------------------------------------------------------------
 
 
+def spread_caption(weights: np.ndarray, what: str) -> None:
+    """A caption saying how far attention weights are from uniform."""
+    peak, entropy = att.attention_spread(weights)
+    st.caption(f"{what}: the most-weighted key gets {peak:.2f}x the uniform share 1/{np.size(weights)}; "
+               f"normalised entropy {entropy:.3f} (1 = perfectly uniform).")
+
+
 def show_ablations(ablations: att.Ablations, crop: np.ndarray, labels: list[str], layer: int,
-                   group: int | None) -> None:
+                   group: int | None, mode: str = "absolute") -> None:
     """The received spatial attention of each view side by side (one colour scale), with its prediction."""
     views = [v for v in ablations.views if v.attention.spatial]
-    maps = [att.received_map(v.attention, min(layer, v.attention.n_layers - 1), group) for v in views]
-    top = float(max((m.max() for m in maps), default=1.0))
+    layers = [min(layer, len(v.attention.spatial) - 1) for v in views]
+    maps = [att.received_cells(v.attention, k, group) for v, k in zip(views, layers, strict=True)]
+    n_min = min((att.n_keys(v.attention, k) for v, k in zip(views, layers, strict=True)), default=None)
+    scale = fig_att.map_scale(maps, mode=mode, unit="attention weight", n_uniform=n_min) if maps else None
     if layer == 0 and any(v.name == "no_cross_fusion" for v in views):
         st.caption("Cross-fusion starts at layer 2: at layer 1 the first two maps are the same.")
+    if len({att.n_keys(v.attention, k) for v, k in zip(views, layers, strict=True)}) > 1:
+        st.caption(f"Without distillation every query attends to all tokens, so its uniform level is lower "
+                   f"than the 1/{n_min} marked on the shared colour bar.")
     for col, view, heat in zip(st.columns(max(len(views), 1)), views, maps, strict=False):
         aset = view.attention
         k = int(np.argmax(aset.probs))
-        col.plotly_chart(fig_att.overlay(crop, heat, view.title, height=300, zmax=top),
+        col.plotly_chart(fig_att.overlay(crop, heat, view.title, height=300, scale=scale),
                          key=f"ablation_{view.name}")
         col.metric(f"{labels[k]}", f"{aset.probs[k]:.0%}")
         col.caption(f"Weights: {view.source}. " + " ".join(aset.notes))
@@ -211,15 +338,66 @@ def show_ablations(ablations: att.Ablations, crop: np.ndarray, labels: list[str]
         st.info(reason)
 
 
-def show_faithfulness(results: dict[str, Faithfulness]) -> None:
-    """One row of metrics per map: deletion and insertion AUC with the difference to random order."""
-    for name, res in results.items():
-        c1, c2, c3 = st.columns([2, 1, 1])
-        c1.markdown(f"**{name}**: " + ", ".join(f"{curve} {'beats' if ok else 'does not beat'} random"
-                                                 for curve, ok in res.beats_random.items()))
-        c2.metric("deletion AUC", f"{res.deletion.auc:.3f}",
-                  f"{res.deletion.auc - res.random_deletion.auc:+.3f}", delta_color="inverse",
-                  help=f"random order: {res.random_deletion.auc:.3f} (lower is better)")
-        c3.metric("insertion AUC", f"{res.insertion.auc:.3f}",
-                  f"{res.insertion.auc - res.random_insertion.auc:+.3f}",
-                  help=f"random order: {res.random_insertion.auc:.3f} (higher is better)")
+def stage_index(stages: list[Stage]) -> str:
+    """Markdown table of the walk-through: a jump link per stage, its part, shape and one sentence."""
+    rows = ["| stage | part | shape | what it does |", "|---|---|---|---|"]
+    for i, s in enumerate(stages, start=1):
+        rows.append(f"| [{i}. {md_escape(s.name)}](#stage-{i}) | {s.part} | `{s.shape}` | {s.summary} |")
+    return "\n".join(rows)
+
+
+def verdict_lines(result: MapResult) -> str:
+    """Markdown: the faithfulness and sanity verdicts as visible PASS / FAIL text, and the time taken."""
+    faith = result.faithfulness
+    lines = [f"Faithfulness {VERDICT_MD[faith.verdict]}: deletion {faith.deletion.auc:.3f} vs random "
+             f"{faith.random_deletion.auc:.3f} (lower is better), insertion {faith.insertion.auc:.3f} vs "
+             f"{faith.random_insertion.auc:.3f} (higher is better)"]
+    if result.sanity is not None:
+        check = result.sanity
+        lines.append(f"Sanity check {VERDICT_MD['pass' if check.passes else 'fail']}: rank correlation "
+                     f"{check.correlation:.2f} with the randomised-weights map (passes below "
+                     f"{check.threshold:g})")
+    else:
+        lines.append("Sanity check: not applicable (read from the model's forward pass, no gradients)")
+    lines.append(f"Took {result.seconds:.2f} s" if result.seconds is not None
+                 else "Took one forward pass (shared with the prediction)")
+    return "  \n".join(lines)
+
+
+def show_attribution_maps(crop: np.ndarray, results: list[MapResult], view: str, percentile: float,
+                          per_row: int = 4) -> None:
+    """Each map over the face with its colour bar, and its verdicts and time right below it."""
+    for start in range(0, len(results), per_row):
+        row = results[start: start + per_row]
+        for col, res in zip(st.columns(per_row), row, strict=False):
+            col.plotly_chart(fig_ex.attribution_figure(crop, res.heat, res.title, signed=res.signed,
+                                                       unit=res.unit, view=view, percentile=percentile),
+                             key=f"attr_map_{res.method or 'attention'}")
+            col.markdown(verdict_lines(res))
+
+
+def explanation_card(loaded: LoadedModel, face: FacePrediction, aset: att.AttentionSet, result: MapResult,
+                     explained: str) -> ExplanationCard:
+    """The card of one face with one of its attribution results (see :mod:`ferviz.figures.card_export`)."""
+    check = result.sanity
+    return ExplanationCard(
+        face=np.asarray(face.crop, dtype=np.uint8), label=face.label, probs=dict(face.probs),
+        fused=aset.token_maps["fused"], attribution=result.heat, method=result.title, signed=result.signed,
+        unit=result.unit, faithfulness=result.faithfulness.verdict,
+        faithfulness_text=result.faithfulness.summary(), model_name=f"{loaded.path.name} ({loaded.variant})",
+        sha256=loaded.sha256, sanity="" if check is None else ("pass" if check.passes else "fail"),
+        sanity_text="" if check is None else check.summary(),
+        source=printable(st.session_state.get(FACE_SOURCE_KEY, ""), 120), explained=explained)
+
+
+def card_downloads(card: ExplanationCard, key: str) -> None:
+    """Download buttons for the card as PNG and as self-contained HTML, and a preview."""
+    png = card_png(card)
+    stem = "".join(ch if ch.isalnum() else "_" for ch in f"ferviz_card_{card.label}")
+    left, right = st.columns(2)
+    left.download_button("Download the card (PNG)", png, f"{stem}.png", "image/png", key=f"{key}_png",
+                         icon=":material/image:")
+    right.download_button("Download the card (HTML, self-contained)", card_html(card), f"{stem}.html",
+                          "text/html", key=f"{key}_html", icon=":material/description:")
+    with st.expander("Preview the card"):
+        st.image(png)
