@@ -182,13 +182,8 @@ def _write(data: dict, path: Path) -> None:
     print(f"wrote {path}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m ferviz.audits``: evaluate models once, write the leakage and paired reports."""
-    from ferviz.checkpoint import load_checkpoint
-    from ferviz.datasets import load_dataset
-    from ferviz.evaluation import evaluate
-
-    argv = list(sys.argv[1:] if argv is None else argv)
+def build_parser() -> argparse.ArgumentParser:
+    """The options of ``ferviz audit`` (also ``python -m ferviz.audits``)."""
     parser = argparse.ArgumentParser(prog="ferviz audit", description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="dataset file or folder (your own copy)")
     parser.add_argument("--dataset", default="auto", help="reader (fer2013, npz, ...); default auto")
@@ -198,7 +193,17 @@ def main(argv: list[str] | None = None) -> int:
                                                                    "with each other one")
     parser.add_argument("--out", default="models/reports", help="folder the JSON reports are written to")
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples per interval")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ferviz.audits``: evaluate models once, write the leakage and paired reports."""
+    from ferviz.checkpoint import load_checkpoint
+    from ferviz.datasets import load_dataset
+    from ferviz.evaluation import evaluate
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     command = shlex.join(["python", "-m", "ferviz.audits", *argv])
     try:

@@ -14,7 +14,8 @@ RUNS=${RUNS:-runs}
 EPOCHS=${EPOCHS:-30}          # the budget of the default and comparison models
 FINETUNE_EPOCHS=${FINETUNE_EPOCHS:-8}  # stage 2 of the default model
 ABLATION_EPOCHS=${ABLATION_EPOCHS:-4}
-STEPS=${STEPS:-"default comparisons finetune ship cross cv hog_svm ngo ablations"}
+ENSEMBLE_EPOCHS=${ENSEMBLE_EPOCHS:-24}  # stage 3 of the default model
+STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 cross audit cv hog_svm ablations"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 train() {  # variant, epochs, out, extra options...
   ferviz train --dataset npz --data "$FER" --model "$1" --recipe strong --epochs "$2" --seed 0 --out "$3" --resume "${@:4}"
@@ -29,6 +30,17 @@ for step in $STEPS; do
       train dcnn_bilstm_dam "$FINETUNE_EPOCHS" "$RUNS/dcnn_bilstm_dam_ft" --lr 3e-4 --warmup-epochs 1 \
         --init "$RUNS/dcnn_bilstm_dam/best.pt" --teacher models/fer2013_cnn_bilstm.pt ;;
     ship) ship "$RUNS/dcnn_bilstm_dam_ft" fer2013_dcnn_bilstm_dam ;;
+    ensemble)  # stage 3: from the shipped stage-2 model, distilled from the mean of the four shipped models
+      # (soft targets cached once), with an EMA of the weights and random erasing
+      train dcnn_bilstm_dam "$ENSEMBLE_EPOCHS" "$RUNS/dam_ens" --lr 5e-4 --warmup-epochs 1 \
+        --init models/fer2013_dcnn_bilstm_dam.pt --teacher models/fer2013_dcnn_bilstm_dam.pt \
+        --teacher models/fer2013_cnn_bilstm.pt --teacher models/fer2013_cnn_lstm.pt \
+        --teacher models/fer2013_ngo_bilstm.pt --kd-cache --ema-decay 0.999 --erase 0.25 ;;
+    ship3) ship "$RUNS/dam_ens" fer2013_dcnn_bilstm_dam ;;
+    audit)  # training-set copies in PublicTest, and the shipped models compared on the same items
+      ferviz audit --dataset npz --data "$FER" --split PublicTest --out models/reports \
+        --models models/fer2013_dcnn_bilstm_dam.pt models/fer2013_cnn_bilstm.pt models/fer2013_cnn_lstm.pt \
+        models/fer2013_ngo_bilstm.pt ;;
     cross)
       for ds in ckplus jaffe; do
         ferviz evaluate --model models/fer2013_dcnn_bilstm_dam.pt --dataset npz --data "$DATA/$ds/$ds.npz" \
