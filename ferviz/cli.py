@@ -84,7 +84,7 @@ def cmd_evaluate(args) -> int:
     kind, ds = _load(args)
     if args.split:
         ds = ds.split(args.split)
-    result = evaluate(loaded, ds, split=args.split or "all", batch_size=args.batch_size)
+    result = evaluate(loaded, ds, split=args.split or "all", batch_size=args.batch_size, tta=args.tta)
     if result is None:  # a torchrun rank other than 0: its shard went to rank 0
         return 0
     train = loaded.meta.get("train") or {}
@@ -356,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the report is, for the Compare page")
     p.add_argument("--batch-size", type=int, default=256,
                    help="faces per forward pass (under torchrun, also the unit the items are sharded in)")
+    p.add_argument("--tta", choices=["none", "flip"], default="none",
+                   help="test-time augmentation: flip averages each face with its mirror image; "
+                        "recorded in the report, reported separately")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", help="every face in photos, videos and folders: box, label, probabilities")
     p.add_argument("images", nargs="+", metavar="PATH",

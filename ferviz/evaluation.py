@@ -45,6 +45,8 @@ class Evaluation:
         return wrong[np.argsort(-self.probs[wrong].max(1), kind="stable")]
 
 
+TTA_MODES = ("none", "flip")  # test-time augmentation of :func:`evaluate`
+
 #: Whole frames: the largest face of each; a frame where none is found is scored on its centre square
 #: (every item counts), and the number of such frames is reported.
 DATASET_FACE_OPTIONS = FaceOptions(fallback="centre", max_faces=1)
@@ -102,7 +104,7 @@ def model_view(ds: FaceDataset, labels: list[str]) -> tuple[FaceDataset, np.ndar
 
 def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_size: int = 256,
              faces: np.ndarray | None = None, progress=None,
-             face_options: FaceOptions = DATASET_FACE_OPTIONS) -> Evaluation | None:
+             face_options: FaceOptions = DATASET_FACE_OPTIONS, tta: str = "none") -> Evaluation | None:
     """Run ``loaded`` over ``ds`` and compute the full report (per class, macro, weighted, calibration).
 
     Parameters
@@ -121,6 +123,9 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
         ``progress(done, total)`` after every batch.
     face_options : FaceOptions
         Detector and alignment for whole-frame datasets (the largest face; centre square if none).
+    tta : {"none", "flip"}
+        Test-time augmentation: ``flip`` averages the probabilities of each face and its mirror image.
+        Recorded in the report's meta (``tta``), so a TTA number is never mistaken for a plain one.
 
     Returns
     -------
@@ -143,8 +148,13 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
         part_faces, part_missed = _dataset_faces(part, prep.size, prep.face_margin, face_options)
     else:
         part_faces, part_missed = np.asarray(faces)[keep][start:stop], 0
-    part_probs = predict_planes(loaded, prepare_images(part_faces, prep), batch_size=batch_size,
-                                progress=progress)
+    if tta not in TTA_MODES:
+        raise ValueError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_MODES)}")
+    planes = prepare_images(part_faces, prep)
+    part_probs = predict_planes(loaded, planes, batch_size=batch_size, progress=progress)
+    if tta == "flip":
+        mirrored = np.ascontiguousarray(planes[..., ::-1])  # (N, C, S, S): every plane mirrored left-right
+        part_probs = (part_probs + predict_planes(loaded, mirrored, batch_size=batch_size)) / 2
     parts = gather_to_rank0((part_faces, part_probs, part_missed))
     if parts is None:
         return None
@@ -152,7 +162,7 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
     probs = np.concatenate([p[1] for p in parts])
     missed = sum(p[2] for p in parts)
     meta = {"dataset": ds.name, "split": split, "n_items": len(kept), "n_left_out": dropped,
-            "model": loaded.path.name, "variant": loaded.variant, "sha256": loaded.sha256}
+            "model": loaded.path.name, "variant": loaded.variant, "sha256": loaded.sha256, "tta": tta}
     if kept.whole_frames:
         meta.update(detector=resolve_detector(face_options.detector), aligned=face_options.align,
                     n_no_face_detected=missed)

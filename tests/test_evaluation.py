@@ -69,3 +69,15 @@ def test_whole_frames_are_declared_by_the_reader_and_detected(tmp_path):
     detected, stretched = dataset_faces(jaffe, 64), dataset_faces(other, 64)
     assert detected.shape == stretched.shape == (2, 64, 64)
     assert not np.array_equal(detected[0], stretched[0])  # a detected face crop, not the resized frame
+
+
+def test_flip_tta_averages_a_face_and_its_mirror_and_is_recorded(tiny_checkpoint):
+    loaded = load_checkpoint(tiny_checkpoint)
+    ds = _dataset(7)
+    plain, tta = evaluate(loaded, ds), evaluate(loaded, ds, tta="flip")
+    mirrored = FaceDataset(np.ascontiguousarray(ds.images[:, :, ::-1]), ds.labels, ds.usage, ds.subject,
+                           ds.source, ds.name)
+    np.testing.assert_allclose(tta.probs, (plain.probs + evaluate(loaded, mirrored).probs) / 2, atol=1e-5)
+    assert plain.report.meta["tta"] == "none" and tta.report.meta["tta"] == "flip"
+    with pytest.raises(ValueError, match="test-time augmentation"):
+        evaluate(loaded, ds, tta="tencrop")
