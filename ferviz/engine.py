@@ -270,7 +270,8 @@ class Trainer:
             return cfg.lr * (epoch + 1) / (cfg.warmup_epochs + 1)
         if cfg.schedule == "cosine":
             span = max(cfg.epochs - cfg.warmup_epochs, 1)
-            return 0.5 * cfg.lr * (1 + np.cos(np.pi * (epoch - cfg.warmup_epochs) / span))
+            # a Python float: numpy scalars in the history would make last.pt unreadable by weights_only
+            return float(0.5 * cfg.lr * (1 + np.cos(np.pi * (epoch - cfg.warmup_epochs) / span)))
         return cfg.lr
 
     def write_run_info(self, argv: list[str] | None) -> None:

@@ -78,7 +78,9 @@ def test_ema_run_saves_the_averaged_weights_and_resumes_them(tmp_path, tiny_chec
     x, y = synthetic_faces(56, 0)
     vx, vy = synthetic_faces(21, 1)
     kw = dict(variant="cnn_bilstm", model_overrides=TINY, progress=False)
+    # a cosine schedule: its learning rates once came out as numpy scalars that last.pt could not hold
     cfg = TrainConfig(epochs=1, batch_size=8, lr=3e-3, bf16=False, ema_decay=0.9, erase=0.3, mixup=0.2,
+                      schedule="cosine",
                       teacher=str(tiny_checkpoint), kd_cache=True, seed=0)
     run_training(x, y, vx, vy, train_cfg=cfg, out_dir=tmp_path / "a", **kw)
     last = read_checkpoint(tmp_path / "a" / "last.pt")
