@@ -73,13 +73,14 @@ with results:
             for face in result.faces:
                 crop, bars = st.columns([1, 5], vertical_alignment="center")
                 crop.image(face.crop, caption="model input", width=64, clamp=True)
-                if crop.button("Explain", key=f"explain_{i}_{face.index}",
+                bars.plotly_chart(probs_figure(face, loaded.labels), key=f"probs_{i}_{face.index}",
+                                  config={"displayModeBar": False})
+                if bars.button("Explain this face", key=f"explain_{i}_{face.index}", type="tertiary",
+                               icon=":material/search:",
                                help="open this face on the Attention page (and every explain page)"):
                     what = "centre crop" if face.fallback else f"face {face.index}"
                     choose_face(face.crop, f"{name}, {what}")
                     open_page("pages/3_Attention.py", "Attention")
-                bars.plotly_chart(probs_figure(face, loaded.labels), key=f"probs_{i}_{face.index}",
-                                  config={"displayModeBar": False})
         if other is not None and result.faces:
             rows = side_by_side(result, reclassify(other, result), loaded.path.stem, other.path.stem)
             disagree = sum(not r["agree"] for r in rows)
