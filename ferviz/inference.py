@@ -84,6 +84,14 @@ def classify_crops(loaded: LoadedModel, crops: np.ndarray) -> np.ndarray:
     return torch.softmax(logits, dim=1).numpy()
 
 
+def _labelled(index: int, box: FaceBox, crop: np.ndarray, fallback: bool, labels: list[str],
+              p: np.ndarray) -> FacePrediction:
+    """A face with its label: the most probable class, and every class's probability by name."""
+    k = int(p.argmax())
+    return FacePrediction(index, box, crop, fallback, labels[k], float(p[k]),
+                          {name: float(v) for name, v in zip(labels, p, strict=True)})
+
+
 def predict_decoded(loaded: LoadedModel, image: DecodedImage, *, options: FaceOptions = FaceOptions(),
                     t0: float | None = None) -> ImagePrediction:
     """Detect every face of an already decoded image and classify each one (none found: no label)."""
@@ -93,12 +101,8 @@ def predict_decoded(loaded: LoadedModel, image: DecodedImage, *, options: FaceOp
     crops = (np.stack([f.crop64 for f in search.faces]) if search.faces
              else np.zeros((0, prep.size, prep.size)))
     probs = classify_crops(loaded, crops)
-    faces = []
-    for face, p in zip(search.faces, probs, strict=True):
-        k = int(p.argmax())
-        probs_by_name = {name: float(v) for name, v in zip(loaded.labels, p, strict=True)}
-        faces.append(FacePrediction(face.index, face.box, face.crop64, face.fallback, loaded.labels[k],
-                                    float(p[k]), probs_by_name))
+    faces = [_labelled(face.index, face.box, face.crop64, face.fallback, loaded.labels, p)
+             for face, p in zip(search.faces, probs, strict=True)]
     return ImagePrediction(image.name, image, faces, search.message, time.perf_counter() - t0, image.notes,
                            search.detector)
 
@@ -111,10 +115,7 @@ def predict_crop(loaded: LoadedModel, crop: np.ndarray, *, name: str = "face cro
         raise ImageError(f"{name}: expected a 2-D grayscale face crop, got shape {crop.shape}")
     gray = resize_square(crop, loaded.preprocessing.size)  # the resize training and Evaluate use
     p = classify_crops(loaded, gray[None])[0]
-    k = int(p.argmax())
-    box = FaceBox(0, 0, crop.shape[1], crop.shape[0])
-    face = FacePrediction(0, box, gray, False, loaded.labels[k], float(p[k]),
-                          {n: float(v) for n, v in zip(loaded.labels, p, strict=True)})
+    face = _labelled(0, FaceBox(0, 0, crop.shape[1], crop.shape[0]), gray, False, loaded.labels, p)
     image = DecodedImage(rgb=np.repeat(crop[..., None], 3, axis=2), name=name,
                          original_size=(crop.shape[1], crop.shape[0]), scale=1.0)
     return ImagePrediction(name, image, [face], None, time.perf_counter() - t0)
@@ -132,12 +133,8 @@ def reclassify(loaded: LoadedModel, pred: ImagePrediction) -> ImagePrediction:
                          f"({pred.faces[0].crop.shape[0]} and {loaded.preprocessing.size} pixels)")
     crops = np.stack([f.crop for f in pred.faces]) if pred.faces else np.zeros((0, 1, 1), np.uint8)
     probs = classify_crops(loaded, crops)
-    faces = []
-    for face, p in zip(pred.faces, probs, strict=True):
-        k = int(p.argmax())
-        probs_by_name = {name: float(v) for name, v in zip(loaded.labels, p, strict=True)}
-        faces.append(FacePrediction(face.index, face.box, face.crop, face.fallback, loaded.labels[k],
-                                    float(p[k]), probs_by_name))
+    faces = [_labelled(face.index, face.box, face.crop, face.fallback, loaded.labels, p)
+             for face, p in zip(pred.faces, probs, strict=True)]
     return ImagePrediction(pred.name, pred.image, faces, pred.message, time.perf_counter() - t0, pred.notes,
                            pred.detector)
 
