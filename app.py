@@ -21,6 +21,7 @@ PAGES = (
     ("pages/5_Walkthrough.py", "Walkthrough", "one face through every layer: DCNN, BiLSTM, attention, PCP"),
     ("pages/6_Evaluate.py", "Evaluate", "metrics, confusion matrix and calibration on a labelled dataset"),
     ("pages/7_Compare.py", "Compare", "the paper's reported numbers beside what this project measured"),
+    ("pages/8_Live.py", "Live", "your camera, live: every face followed, labelled and explained as you move"),
 )
 
 

@@ -28,6 +28,7 @@ the uploaded file.
 import logging
 import threading
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -439,15 +440,13 @@ def _detect_haar(img: np.ndarray, gray: np.ndarray, min_size_frac: float,
 def _detect_yunet(img: np.ndarray, gray: np.ndarray, min_size_frac: float,
                   min_confidence: float) -> tuple[list[FaceBox], bool]:
     """Run yuface's YuNet on the colour image; boxes (with score and landmarks) in ``gray``'s pixels."""
-    from yuface.yuface import detect  # the compiled detector: returns every candidate, unfiltered
-
     if min(gray.shape) < 24:
         return [], True
     colour = img if img.ndim == 3 and img.shape[2] >= 3 else np.repeat(gray[..., None], 3, axis=2)
     small, factor = _shrink(colour[:, :, :3], _YUNET_MAX_SIDE, 24)
     bgr = np.ascontiguousarray(small[:, :, ::-1])
     with _lock:
-        rows = np.asarray(detect(bgr), dtype=np.int64).reshape(-1, 16)  # score*100, x, y, w, h, 5 x (x, y), -
+        rows = _yunet_rows(bgr)  # (N, 16): score*100, x, y, w, h, 5 x (x, y), -
     min_side = min_size_frac * min(small.shape[:2])
     boxes = []
     for row in rows:
@@ -460,6 +459,50 @@ def _detect_yunet(img: np.ndarray, gray: np.ndarray, min_size_frac: float,
         if box.w >= 1 and box.h >= 1:
             boxes.append(box)
     return _suppress_overlaps(boxes), False
+
+
+_YUNET_BUFFER = 0x20000  # libfacedetection's result buffer: an int count, then 16 int16 per face
+_yunet_fn = None
+
+
+def _yunet_rows(bgr: np.ndarray) -> np.ndarray:
+    """Every YuNet candidate of a C-contiguous BGR image as (N, 16) int64 rows (callers hold ``_lock``).
+
+    The library in the ``yuface`` wheel is called directly, with a result buffer that Python owns:
+    ``yuface.detect`` allocates a 36 KiB buffer per call and never frees it (a leak of ~20 MiB a
+    minute on a live stream); ctypes also releases the GIL during the call. Where the library's
+    symbol cannot be found, ``yuface.detect`` is used as it is.
+    """
+    global _yunet_fn
+    if _yunet_fn is None:
+        _yunet_fn = _load_yunet_library()
+    if _yunet_fn is False:
+        from yuface.yuface import detect
+
+        return np.asarray(detect(bgr), dtype=np.int64).reshape(-1, 16)
+    result = np.zeros(_YUNET_BUFFER, np.uint8)
+    height, width = bgr.shape[:2]
+    _yunet_fn(result.ctypes.data, bgr.ctypes.data, width, height, bgr.strides[0])
+    n = int(result[:4].view(np.int32)[0])
+    return result[4:4 + 32 * n].view(np.int16).reshape(n, 16).astype(np.int64)
+
+
+def _load_yunet_library():
+    """``facedetect_cnn`` of the wheel's libfacedetection via ctypes, or False where it cannot be found."""
+    import ctypes
+
+    import yuface
+
+    try:
+        lib = ctypes.CDLL(str(Path(yuface.__file__).parent / "libfacedetection.so"))
+        # int* facedetect_cnn(unsigned char* result, unsigned char* bgr, int width, int height, int step)
+        fn = lib._Z14facedetect_cnnPhS_iii
+    except (OSError, AttributeError) as exc:
+        log.warning("calling yuface's library directly failed (%s); using yuface.detect", exc)
+        return False
+    fn.restype = ctypes.POINTER(ctypes.c_int)
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    return fn
 
 
 def _yunet_available() -> bool:
