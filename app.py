@@ -26,11 +26,8 @@ PAGES = (
 
 
 def link(path: str, label: str, what: str) -> None:
-    """A link to a page, or its plain name while that page does not exist yet."""
-    if (HERE / path).is_file():
-        st.page_link(path, label=f"**{label}**: {what}")
-    else:
-        st.markdown(f"**{label}**: {what}")
+    """A link to one of the app's pages, with a line on what it shows."""
+    st.page_link(path, label=f"**{label}**: {what}")
 
 
 st.set_page_config(page_title="ferviz", page_icon="🙂", layout="wide")

@@ -10,8 +10,8 @@ Formats (``DATASET_READERS`` keys, shared by the CLI, the UI and the tests):
 - ``rafdb``: official ``EmoLabel/list_patition_label.txt`` + ``Image/aligned/*_aligned.jpg``, or the
   Kaggle ``DATASET/{train,test}/<1-7>/*.jpg``; codes 1 surprise, 2 fear, 3 disgust, 4 happiness,
   5 sadness, 6 anger, 7 neutral; usage ``train``/``test`` from the name prefix.
-- ``npz``: archives as in ``shared/data/`` (``images``, ``labels``; optional ``usage``, ``subject``,
-  ``source_name``).
+- ``npz``: NumPy archives with ``images`` (N, H, W) uint8 and ``labels`` in the order of
+  :data:`ferviz.labels.ALL_LABELS` (optional ``usage``, ``subject``, ``source_name``).
 
 Every label is mapped explicitly into :data:`ferviz.labels.ALL_LABELS` (0-6 FER2013 order, 7 contempt).
 Bad input raises :class:`~ferviz.errors.DatasetError` naming the file (and 1-based line) and what was

@@ -52,13 +52,14 @@ def test_home_page_renders_the_model_card(server):
         page.screenshot(path=str(ARTIFACTS / "browser_home.png"), full_page=True)
 
 
-@pytest.mark.parametrize("page_name,marker", [("Attention", "Attention explorer"), ("HOG", "HOG"),
-                                               ("Evaluate", "Evaluate"), ("Compare", "Compare")])
+@pytest.mark.parametrize("page_name,marker", [
+    ("Attention", "Attention explorer"), ("HOG", "HOG"), ("Attributions", "Attributions"),
+    ("Walkthrough", "walk-through"), ("Evaluate", "Evaluate"), ("Compare", "Compare")])
 def test_every_page_renders_without_a_traceback(server, page_name, marker):
     with browser_page() as page:
         page.goto(f"{server.url}/{page_name}", wait_until="domcontentloaded")
         page.get_by_text(marker, exact=False).first.wait_for(timeout=60_000)
-        if page_name in ("Attention", "HOG", "Compare"):
+        if page_name in ("Attention", "HOG", "Compare", "Attributions", "Walkthrough"):
             page.wait_for_selector(".js-plotly-plot", timeout=90_000)
         page.wait_for_timeout(2000)
         body = page.inner_text("body")
