@@ -41,6 +41,21 @@ class Server:
     pid: int
 
 
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float, output) -> None:
+    """Wait for ``/_stcore/health`` to answer 200; RuntimeError with ``output()`` if it never does."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"streamlit did not become healthy:\n{output()[-2000:]}")
+        time.sleep(0.5)
+
+
 @contextmanager
 def streamlit_server(timeout: float = 90.0):
     """Yield a fresh ``streamlit run app.py`` (its base URL and pid) once ``/_stcore/health`` answers."""
@@ -51,18 +66,8 @@ def streamlit_server(timeout: float = 90.0):
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                raise RuntimeError(f"streamlit did not become healthy:\n{out[-2000:]}")
-            time.sleep(0.5)
+        wait_healthy(url, proc, timeout,
+                     lambda: proc.stdout.read().decode(errors="replace") if proc.stdout else "")
         yield Server(url, proc.pid)
     finally:
         proc.terminate()

@@ -61,6 +61,8 @@ def test_every_page_renders_without_a_traceback(server, page_name, marker):
         page.get_by_text(marker, exact=False).first.wait_for(timeout=60_000)
         if page_name in ("Attention", "HOG", "Compare", "Attributions", "Walkthrough"):
             page.wait_for_selector(".js-plotly-plot", timeout=90_000)
+        if page_name == "Evaluate":  # its metric boxes fill in after the page text
+            page.wait_for_selector("[data-testid=stMetricValue]", timeout=60_000)
         page.wait_for_timeout(2000)
         body = page.inner_text("body")
         assert "Traceback" not in body and "Error" not in body.split("\n")[0]

@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from skimage import data
 from ferviz.labels import EMOTIONS
 from ferviz.live import sliding_frames, write_y4m
 from ferviz.paths import DEFAULT_MODEL
-from tests.browser import CHROMIUM_FLAGS, ROOT, chromium_path, free_port
+from tests.browser import CHROMIUM_FLAGS, ROOT, chromium_path, free_port, wait_healthy
 
 pytestmark = [
     pytest.mark.browser,
@@ -124,17 +123,7 @@ def live_server(tmp: Path, timeout: float = 90.0):
                                      "FERVIZ_THREADS_FILE": str(tmp / "threads.json")})
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"streamlit did not become healthy:\n{log.read_text()[-2000:]}")
-            time.sleep(0.5)
+        wait_healthy(url, proc, timeout, log.read_text)
         yield LiveServer(url, proc.pid, tmp / "threads.json")
     finally:
         proc.terminate()

@@ -21,7 +21,7 @@ from ferviz.hog import HogSteps
 from ferviz.model import INPUT_MODES
 from ferviz.preprocess import Preprocessing, prepare_images
 
-_MARGIN = {"t": 40, "l": 10, "r": 10, "b": 10}
+_MARGIN = {"t": 40, "l": 10, "r": 40, "b": 10}  # r: room for the colour bar's vertical title
 #: Below this gradient magnitude (grey levels in [0, 1]; 0.02 is about 5 of 255 grey levels over two
 #: pixels) the angle is noise and is not drawn.
 ANGLE_MIN_MAGNITUDE = 0.02
