@@ -66,6 +66,9 @@ def cmd_train(args) -> int:
     train, val = ds.split(train_name), ds.split(val_name)
     meta = {"dataset": kind, "data": Path(args.data).name, "train_split": train_name,
             "select_split": val_name, "recipe": args.recipe}
+    if args.subset:
+        train = train.stratified_sample(args.subset, seed=0)  # the same faces whatever --seed is
+        meta["train_subset"] = len(train)
     overrides = {k: v for k, v in (("input_mode", args.input), ("fc_hidden", args.fc_hidden),
                                    ("dropout", args.dropout)) if v is not None}
     result = run_training(train.images, train.labels, val.images, val.labels, variant=args.model,
@@ -79,8 +82,9 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from ferviz.checkpoint import load_checkpoint
     from ferviz.evaluation import evaluate
+    from ferviz.paths import DEFAULT_MODEL
 
-    loaded = load_checkpoint(args.model)
+    loaded = load_checkpoint(args.model or DEFAULT_MODEL)
     kind, ds = _load(args)
     if args.split:
         ds = ds.split(args.split)
@@ -90,7 +94,7 @@ def cmd_evaluate(args) -> int:
     train = loaded.meta.get("train") or {}
     result.report.meta.update({"kind": args.kind, "command": " ".join(args.argv),
                                "epochs": train.get("epochs"), "best_epoch": loaded.meta.get("epoch"),
-                               "seed": train.get("seed")})
+                               "seed": train.get("seed"), "train_subset": loaded.meta.get("train_subset")})
     print(result.report.format_table())
     if args.json:
         result.report.to_json(args.json)
@@ -345,9 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     p.add_argument("--init",
                    help="start from this checkpoint's weights (fine-tuning; same variant and classes)")
+    p.add_argument("--subset", type=int,
+                   help="train on a fixed class-stratified sample of N training faces (the same N faces for "
+                        "every --seed): for seed-spread and ablation runs at a budget the CPU allows")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="full metric report of a checkpoint on a dataset")
-    p.add_argument("--model", required=True, help="checkpoint (.pt)")
+    p.add_argument("--model", help="checkpoint (.pt; default: the shipped model)")
     _add_data(p)
     p.add_argument("--split", help="usage value to evaluate (e.g. PublicTest, PrivateTest); default all")
     p.add_argument("--json", help="write the report as JSON here")

@@ -120,6 +120,26 @@ class FaceDataset:
         return FaceDataset(self.images[index], self.labels[index], self.usage[index], self.subject[index],
                            self.source[index], self.name, list(self.skipped), self.whole_frames)
 
+    def stratified_sample(self, n: int, seed: int = 0) -> FaceDataset:
+        """``n`` rows drawn without replacement, each class in proportion to its share (largest remainders).
+
+        The draw depends only on ``n``, ``seed`` and the labels, so runs with different training seeds
+        that pass the same ``n`` train on the same faces. ``n >= len(self)`` returns every row.
+        """
+        if n <= 0:
+            raise ValueError(f"a sample needs at least one item, got n={n}")
+        if n >= len(self):
+            return self.subset(np.arange(len(self)))
+        classes, counts = np.unique(self.labels, return_counts=True)
+        exact = counts * n / len(self)
+        quota = np.floor(exact).astype(int)
+        for i in np.argsort(-(exact - quota), kind="stable")[: n - quota.sum()]:
+            quota[i] += 1
+        rng = np.random.default_rng(seed)
+        picked = [rng.permutation(np.flatnonzero(self.labels == c))[:q]
+                  for c, q in zip(classes, quota, strict=True)]
+        return self.subset(np.sort(np.concatenate(picked)))
+
     def split(self, *usages: str) -> FaceDataset:
         """Rows whose usage is one of ``usages``; :class:`DatasetError` naming the usages present if none."""
         if not usages:

@@ -36,7 +36,7 @@ from ferviz.metrics import MetricError, MetricReport
 from ferviz.model import DEFAULT_VARIANT
 from ferviz.modelcard import ModelCard
 from ferviz.reported import PROPOSED, STAND_INS, anchors_frame, reported_frame
-from ferviz.significance import Interval, PairedComparison, seed_spread
+from ferviz.significance import Interval, PairedComparison, SeedPairs, paired_seeds, seed_spread
 
 if TYPE_CHECKING:
     from ferviz.evaluation import Evaluation
@@ -267,7 +267,8 @@ def discover(models_dir: str | Path | None = None) -> Discovery:
     carded = {c.checkpoint.name for c in found.cards}
     found.uncarded = [p for p in sorted(found.models_dir.glob("*.pt")) if p.name not in carded]
     cards = {c.checkpoint.name: c for c in found.cards}
-    for path in sorted((found.models_dir / "reports").glob("*.json")):
+    reports = found.models_dir / "reports"
+    for path in [*sorted(reports.glob("*.json")), *sorted((reports / SEED_REPORTS).glob("*.json"))]:
         record = _guard(found, path, lambda data, p=path: _read_report(p, data, cards))
         if isinstance(record, CVRecord):
             found.cv.append(record)
@@ -472,8 +473,18 @@ ABLATIONS: dict[str, str] = {
     "input_hog": "HOG image as input instead of gray",
     "input_gray_hog": "gray + HOG image as input",
 }
-ABLATION_COLUMNS = ["variant", "change", "dataset", "split", "epochs", "accuracy", "macro_f1",
-                    "delta_accuracy", "delta_macro_f1", "n", "file"]
+ABLATION_COLUMNS = ["variant", "change", "dataset", "split", "epochs", "train_faces", "budget", "seed",
+                    "accuracy", "macro_f1", "delta_accuracy", "delta_macro_f1", "n", "file"]
+SEED_REPORTS = "seeds"  # models/reports/seeds/: one ablation report per variant and training seed
+
+
+def budget_text(epochs: float, train_faces: float) -> str:
+    """``'4 epochs, all training faces'`` or ``'16 epochs on 5,000 training faces'`` (NaN: not recorded)."""
+    ep = "epochs not recorded" if pd.isna(epochs) else f"{int(epochs)} epochs"
+    if pd.isna(train_faces):
+        return f"{ep}, all training faces"
+    return f"{ep} on {int(train_faces):,} training faces"
+
 
 
 def ablation_frame(models_dir: str | Path | None = None, *, found: Discovery | None = None) -> pd.DataFrame:
@@ -499,25 +510,56 @@ def ablation_frame(models_dir: str | Path | None = None, *, found: Discovery | N
     for rec in found.reports:
         if rec.kind != "ablation":
             continue
-        epochs = rec.report.meta.get("epochs")
+        epochs, faces, seed = (rec.report.meta.get(k) for k in ("epochs", "train_subset", "seed"))
+        epochs = np.nan if epochs is None else int(epochs)
+        faces = np.nan if faces is None else int(faces)
         rows.append({"variant": rec.variant, "change": ABLATIONS.get(rec.variant, rec.variant),
-                     "dataset": rec.dataset, "split": rec.split,
-                     "epochs": np.nan if epochs is None else int(epochs),
+                     "dataset": rec.dataset, "split": rec.split, "epochs": epochs, "train_faces": faces,
+                     "budget": budget_text(epochs, faces), "seed": np.nan if seed is None else int(seed),
                      "accuracy": 100 * rec.report.accuracy, "macro_f1": 100 * rec.report.macro["f1"],
                      "n": rec.report.n, "file": rec.path.name})
     frame = pd.DataFrame(rows, columns=[c for c in ABLATION_COLUMNS if not c.startswith("delta")])
-    keys = ["dataset", "split", "epochs"]
-    ref = frame[frame["variant"] == DEFAULT_VARIANT].drop_duplicates(keys)[[*keys, "accuracy", "macro_f1"]]
+    keys = ["dataset", "split", "epochs", "train_faces"]
+    ref = frame[frame["variant"] == DEFAULT_VARIANT].groupby(keys, dropna=False, as_index=False)[
+        ["accuracy", "macro_f1"]].mean()  # several seeds of the full model: their mean is the reference
     frame = frame.merge(ref, on=keys, how="left", suffixes=("", "_ref"))
     for metric in ("accuracy", "macro_f1"):
         frame[f"delta_{metric}"] = frame[metric] - frame.pop(f"{metric}_ref")
     frame["_full"] = frame["variant"] != DEFAULT_VARIANT
-    frame = frame.sort_values(["dataset", "epochs", "_full", "accuracy"], ascending=[True, True, True, False])
+    frame = frame.sort_values(["dataset", "epochs", "train_faces", "_full", "accuracy"],
+                              ascending=[True, True, True, True, False])
     return frame.drop(columns="_full").reset_index(drop=True)[ABLATION_COLUMNS]
 
 
-SPREAD_COLUMNS = ["variant", "change", "dataset", "split", "epochs", "runs", "seeds", "accuracy",
-                  "accuracy_std", "macro_f1", "macro_f1_std", "delta_accuracy", "delta_macro_f1", "files"]
+SPREAD_COLUMNS = ["variant", "change", "dataset", "split", "epochs", "train_faces", "budget", "runs", "seeds",
+                  "accuracy", "accuracy_std", "macro_f1", "macro_f1_std", "delta_accuracy", "delta_macro_f1",
+                  "paired_seeds", "paired_p", "files"]
+
+
+def _same_budget(frame: pd.DataFrame, row) -> pd.Series:
+    """Rows of ``frame`` on ``row``'s dataset, split, epochs and training faces (NaN equals NaN)."""
+    mask = pd.Series(True, index=frame.index)
+    for key in ("dataset", "split", "epochs", "train_faces"):
+        mask &= (frame[key] == row[key]) | (frame[key].isna() & pd.isna(row[key]))
+    return mask
+
+
+def _pairs_with_full(ablations: pd.DataFrame, row) -> SeedPairs | None:
+    """The paired t-test of ``row``'s variant against the full model over their shared seeds, if >= 2."""
+    if row["variant"] == DEFAULT_VARIANT:
+        return None
+    same = ablations[_same_budget(ablations, row) & ablations["seed"].notna()]
+    by_seed = {v: dict(zip(g["seed"].astype(int), g["accuracy"], strict=True))
+               for v, g in same.groupby("variant")}
+    mine, full = by_seed.get(row["variant"], {}), by_seed.get(DEFAULT_VARIANT, {})
+    return paired_seeds(mine, full) if len(set(mine) & set(full)) >= 2 else None
+
+
+def seed_comparison(ablations: pd.DataFrame, variant: str, budget: str) -> SeedPairs | None:
+    """``variant`` against the full model at ``budget`` (an :func:`ablation_frame` ``budget`` text), paired
+    over the seeds both have; None with fewer than two shared seeds."""
+    rows = ablations[(ablations["variant"] == variant) & (ablations["budget"] == budget)]
+    return None if rows.empty else _pairs_with_full(ablations, rows.iloc[0])
 
 
 def ablation_spread(ablations: pd.DataFrame) -> pd.DataFrame:
@@ -535,16 +577,20 @@ def ablation_spread(ablations: pd.DataFrame) -> pd.DataFrame:
         Columns :data:`SPREAD_COLUMNS`. ``accuracy`` and ``macro_f1`` are means over the runs, ``*_std``
         their sample standard deviation (NaN for one run: one seed has no spread), ``seeds`` says
         ``'one seed'`` or ``'N seeds'``, and ``delta_*`` is the mean minus the full model's mean at the same
-        dataset, split and epochs (NaN without a full-model run). Full model first, then by accuracy.
+        dataset, split and budget (epochs and training faces; NaN without a full-model run).
+        ``paired_seeds`` counts the seeds the variant shares with the full model at that budget and
+        ``paired_p`` is the paired t-test of their accuracies over those seeds (NaN with fewer than
+        two). Full model first, then by accuracy.
     """
     if ablations.empty:
         return pd.DataFrame(columns=SPREAD_COLUMNS)
-    keys = ["variant", "dataset", "split", "epochs"]
+    keys = ["variant", "dataset", "split", "epochs", "train_faces"]
     rows = []
-    for (variant, dataset, split, epochs), group in ablations.groupby(keys, dropna=False, sort=False):
+    for (variant, dataset, split, epochs, faces), group in ablations.groupby(keys, dropna=False, sort=False):
         acc, f1 = seed_spread(group["accuracy"]), seed_spread(group["macro_f1"])
         rows.append({"variant": variant, "change": group["change"].iloc[0], "dataset": dataset,
-                     "split": split, "epochs": epochs, "runs": acc.runs,
+                     "split": split, "epochs": epochs, "train_faces": faces,
+                     "budget": group["budget"].iloc[0], "runs": acc.runs,
                      "seeds": "one seed" if acc.one_seed else f"{acc.runs} seeds",
                      "accuracy": acc.mean, "accuracy_std": acc.std, "macro_f1": f1.mean,
                      "macro_f1_std": f1.std, "files": ", ".join(group["file"])})
@@ -553,8 +599,14 @@ def ablation_spread(ablations: pd.DataFrame) -> pd.DataFrame:
     frame = frame.merge(ref, on=keys[1:], how="left", suffixes=("", "_ref"))
     for metric in ("accuracy", "macro_f1"):
         frame[f"delta_{metric}"] = frame[metric] - frame.pop(f"{metric}_ref")
+    frame["paired_seeds"], frame["paired_p"] = 0, np.nan
+    for i, row in frame.iterrows():
+        pairs = _pairs_with_full(ablations, row)
+        if pairs is not None:
+            frame.loc[i, ["paired_seeds", "paired_p"]] = len(pairs.seeds), pairs.p_value
     frame["_full"] = frame["variant"] != DEFAULT_VARIANT
-    frame = frame.sort_values(["dataset", "epochs", "_full", "accuracy"], ascending=[True, True, True, False])
+    frame = frame.sort_values(["dataset", "epochs", "train_faces", "_full", "accuracy"],
+                              ascending=[True, True, True, True, False])
     return frame.drop(columns="_full").reset_index(drop=True)[SPREAD_COLUMNS]
 
 

@@ -12,7 +12,8 @@ of doubt follow, and this module measures the one a single run allows:
   both models. :func:`compare_predictions` bundles both into a :class:`PairedComparison`.
 
 Seed-to-seed spread (training noise) needs several runs; :func:`seed_spread` summarises them when they
-exist and says "one seed" when they do not. All rates are fractions in [0, 1].
+exist and says "one seed" when they do not, and :func:`paired_seeds` tests two configurations trained
+with the same seeds (a paired t-test over seeds). All rates are fractions in [0, 1].
 """
 
 from __future__ import annotations
@@ -439,3 +440,65 @@ def seed_spread(values: Sequence[float]) -> Spread:
         raise SignificanceError("seed_spread needs at least one finite value")
     std = float(arr.std(ddof=1)) if arr.size > 1 else math.nan
     return Spread(int(arr.size), float(arr.mean()), std, float(arr.min()), float(arr.max()))
+
+
+@dataclass(frozen=True)
+class SeedPairs:
+    """Two configurations trained with the same seeds: the per-seed differences and a paired t-test.
+
+    ``differences`` are A minus B per shared seed (in the scores' unit, e.g. percent). With seeds paired,
+    the run-to-run noise both share (data order, initialisation) cancels; the test asks whether the mean
+    difference is zero. Few seeds make a weak test: a large p-value means "within seed noise", not
+    "equal".
+    """
+
+    seeds: tuple[int, ...]
+    differences: tuple[float, ...]
+    mean: float
+    std: float
+    t: float
+    p_value: float
+    a_wins: int  # seeds where A scored higher
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < ALPHA
+
+    def text(self, digits: int = 2, unit: str = " pp", a_name: str = "A") -> str:
+        """``'+0.84 ± 0.51 pp over 3 paired seeds (A higher in 3 of 3), paired t-test p = 0.120: within
+        seed noise'``; ``a_name`` replaces ``A``."""
+        verdict = "a real difference at the 5 % level" if self.significant else "within seed noise"
+        n = len(self.seeds)
+        return (f"{self.mean:+.{digits}f} ± {self.std:.{digits}f}{unit} over {n} paired seeds "
+                f"({a_name} higher in {self.a_wins} of {n}), paired t-test p = {self.p_value:.3f}: {verdict}")
+
+
+def paired_seeds(a: dict[int, float], b: dict[int, float]) -> SeedPairs:
+    """Paired t-test of the scores of A and B over the seeds both have (at least two).
+
+    Parameters
+    ----------
+    a, b : dict
+        Score per training seed, e.g. ``{0: 61.2, 1: 60.8, 2: 61.9}``.
+
+    Raises
+    ------
+    SignificanceError
+        Fewer than two shared seeds, or a non-finite score.
+    """
+    seeds = tuple(sorted(set(a) & set(b)))
+    if len(seeds) < 2:
+        raise SignificanceError(f"a paired test over seeds needs at least two shared seeds, got {len(seeds)}")
+    x = np.array([float(a[s]) for s in seeds])
+    y = np.array([float(b[s]) for s in seeds])
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise SignificanceError("paired_seeds needs finite scores")
+    diff = x - y
+    std = float(diff.std(ddof=1))
+    if std == 0:  # identical differences: t is infinite unless they are all zero
+        t, p = (0.0, 1.0) if diff[0] == 0 else (math.copysign(math.inf, diff[0]), 0.0)
+    else:
+        result = stats.ttest_rel(x, y)
+        t, p = float(result.statistic), float(result.pvalue)
+    return SeedPairs(seeds, tuple(float(d) for d in diff), float(diff.mean()), std, t, p,
+                     int((diff > 0).sum()))

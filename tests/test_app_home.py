@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from ferviz.checkpoint import load_checkpoint
 from ferviz.modelcard import card_beside
+from ferviz.ui.navigation import HOME, PAGES
 from ferviz.ui.predict import md_escape
 from tests.test_modelcard import write_card
 
@@ -49,3 +50,18 @@ def test_home_shows_a_malformed_card_as_an_error_and_falls_back_on_the_checkpoin
     assert not at.exception
     assert [e.value for e in at.error] == [md_escape("tiny.json: 'epochs' must be an integer, got str")]
     assert any("from the checkpoint" in c.value for c in at.caption)
+
+
+def test_every_page_file_is_in_the_navigation_with_home_first():
+    files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))
+    assert sorted(PAGES) == files
+    assert next(iter(PAGES.values())) is HOME and HOME.title == "Home"
+    assert len({p.title for p in PAGES.values()}) == len(PAGES)
+
+
+def test_the_app_opens_on_home_with_a_link_to_every_other_page():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert at.title[0].value.startswith("ferviz")
+    links = {el.proto.page for el in at.get("page_link")}  # the pages' URL paths
+    assert links == {p.title for p in PAGES.values() if p is not HOME}

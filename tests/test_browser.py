@@ -49,6 +49,9 @@ def test_home_page_renders_the_model_card(server):
         page.get_by_text("ferviz", exact=False).first.wait_for(timeout=60_000)
         page.wait_for_timeout(2000)
         assert "Traceback" not in page.inner_text("body")
+        nav = page.locator("[data-testid=stSidebarNav]").inner_text()
+        assert nav.split("\n")[0].strip() == "Home" and "app" not in nav.split("\n")  # not the file's name
+        assert {"Predict", "Live", "Compare"} <= {line.strip() for line in nav.split("\n")}
         page.screenshot(path=str(ARTIFACTS / "browser_home.png"), full_page=True)
 
 

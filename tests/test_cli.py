@@ -196,3 +196,24 @@ def test_audit_subcommand_has_its_own_options(capsys):
     with pytest.raises(SystemExit) as done:
         main(["audit", "--help"])
     assert done.value.code == 0 and "--reference" in capsys.readouterr().out
+
+
+def test_train_on_a_subset_records_it_and_evaluate_carries_it_into_the_report(tiny_npz, tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", "npz", "--data", str(tiny_npz), "--model", "cnn_bilstm",
+                 "--epochs", "1", "--batch-size", "8", "--max-steps", "1", "--fp32", "--quiet",
+                 "--subset", "14", "--seed", "3", "--out", str(run)]) == 0
+    loaded = load_checkpoint(run / "best.pt", verify=False)
+    assert loaded.meta["train_subset"] == 14 and loaded.meta["train"]["seed"] == 3
+    out = tmp_path / "r.json"
+    assert main(["evaluate", "--model", str(run / "best.pt"), "--data", str(tiny_npz),
+                 "--split", "PublicTest", "--kind", "ablation", "--json", str(out)]) == 0
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["train_subset"] == 14 and meta["seed"] == 3 and meta["epochs"] == 1
+
+
+@pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped default model in models/")
+def test_evaluate_without_model_uses_the_shipped_default(tiny_npz, tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["evaluate", "--data", str(tiny_npz), "--split", "PublicTest", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["meta"]["model"] == DEFAULT_MODEL.name

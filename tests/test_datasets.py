@@ -489,3 +489,22 @@ def test_shared_ckplus_archive_counts():
     assert len(data) == 981 and data.name == "ckplus" and len(set(data.subject)) == 118
     assert data.class_counts() == {"angry": 135, "disgust": 177, "fear": 75, "happy": 207, "sad": 84,
                                    "surprise": 249, "neutral": 0, "contempt": 54}
+
+
+def test_stratified_sample_keeps_class_shares_and_ignores_the_training_seed():
+    from ferviz.datasets import FaceDataset
+
+    labels = np.array([0] * 60 + [3] * 30 + [6] * 10)
+    n = len(labels)
+    ds = FaceDataset(np.arange(n, dtype=np.uint8).repeat(4).reshape(n, 2, 2), labels,
+                     np.array(["Training"] * n), np.array([""] * n), np.array([""] * n), "toy")
+    part = ds.stratified_sample(11)
+    assert len(part) == 11
+    # shares 6.6, 3.3, 1.1 -> floors 6, 3, 1 and the one left goes to the largest remainder (class 0)
+    assert np.bincount(part.labels, minlength=7)[[0, 3, 6]].tolist() == [7, 3, 1]
+    again = ds.stratified_sample(11)
+    assert np.array_equal(part.images, again.images)  # same faces every call: seeds share the data
+    assert not np.array_equal(part.images, ds.stratified_sample(11, seed=1).images)
+    assert len(ds.stratified_sample(500)) == n
+    with pytest.raises(ValueError):
+        ds.stratified_sample(0)

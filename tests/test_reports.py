@@ -26,8 +26,8 @@ from ferviz.reports import (
 )
 
 
-def fake_report(seed: int, **meta):
-    rng = np.random.default_rng(seed)
+def fake_report(rng_seed: int, /, **meta):
+    rng = np.random.default_rng(rng_seed)
     y = np.arange(70) % 7
     probs = rng.dirichlet(np.ones(7), size=70)
     probs[np.arange(70), y] += 1.0  # mostly right
@@ -285,3 +285,39 @@ def test_ablation_spread_groups_seeds_and_says_one_seed(tmp_path):
     assert spread.loc["relu_gate", "delta_accuracy"] == pytest.approx(relu.mean() - full.mean())
     assert spread.loc["dcnn_bilstm_dam", "delta_accuracy"] == 0
     assert ablation_spread(frame.iloc[0:0]).empty
+
+
+def test_seed_reports_are_grouped_by_budget_and_paired_with_the_full_model(tmp_path):
+    from ferviz.reports import SEED_REPORTS, ablation_frame, ablation_spread, seed_comparison
+    from ferviz.significance import paired_seeds
+
+    seeds_dir = tmp_path / "reports" / SEED_REPORTS
+    seeds_dir.mkdir(parents=True)
+    for variant in ("dcnn_bilstm_dam", "cnn_bilstm"):
+        for seed in (0, 1, 2):
+            fake_report(10 * seed + len(variant), model="best.pt", variant=variant, dataset="fer2013",
+                        split="PublicTest", kind="ablation", epochs=16, train_subset=5000, seed=seed).to_json(
+                seeds_dir / f"{variant}_s{seed}.json")
+    # one seed of the full model at another budget (all faces, 4 epochs): its own group, no pairing
+    fake_report(99, model="best.pt", variant="dcnn_bilstm_dam", dataset="fer2013", split="PublicTest",
+                kind="ablation", epochs=4).to_json(tmp_path / "reports" / "full_4ep.json")
+    frame = ablation_frame(tmp_path)
+    assert len(frame) == 7
+    assert set(frame["budget"]) == {"16 epochs on 5,000 training faces", "4 epochs, all training faces"}
+    spread = ablation_spread(frame)
+    small = spread[spread["train_faces"] == 5000].set_index("variant")
+    assert small.loc["dcnn_bilstm_dam", "runs"] == 3 and small.loc["cnn_bilstm", "seeds"] == "3 seeds"
+    full = frame[(frame["variant"] == "dcnn_bilstm_dam") & (frame["train_faces"] == 5000)]
+    plain = frame[frame["variant"] == "cnn_bilstm"]
+    expected = paired_seeds(dict(zip(plain["seed"], plain["accuracy"], strict=True)),
+                            dict(zip(full["seed"], full["accuracy"], strict=True)))
+    assert small.loc["cnn_bilstm", "paired_seeds"] == 3
+    assert small.loc["cnn_bilstm", "paired_p"] == pytest.approx(expected.p_value)
+    delta = plain["accuracy"].mean() - full["accuracy"].mean()
+    assert small.loc["cnn_bilstm", "delta_accuracy"] == pytest.approx(delta)
+    assert np.isnan(small.loc["dcnn_bilstm_dam", "paired_p"])
+    big = spread[spread["train_faces"].isna()]
+    assert len(big) == 1 and big.iloc[0]["seeds"] == "one seed"  # the 4-epoch run is not mixed in
+    pairs = seed_comparison(frame, "cnn_bilstm", "16 epochs on 5,000 training faces")
+    assert pairs.p_value == pytest.approx(expected.p_value)
+    assert seed_comparison(frame, "cnn_bilstm", "4 epochs, all training faces") is None

@@ -168,3 +168,22 @@ def test_seed_spread_says_one_seed_and_measures_several():
     assert three.text() == "2.00 ± 1.00 % (3 seeds)"
     with pytest.raises(SignificanceError):
         seed_spread([])
+
+
+def test_paired_seeds_matches_the_closed_form_t_test_with_two_degrees_of_freedom():
+    from ferviz.significance import paired_seeds
+
+    # differences 1, 2, 0: mean 1, std 1, t = sqrt(3); with 2 df the two-sided p is 1 - t / sqrt(2 + t^2)
+    pairs = paired_seeds({0: 61.0, 1: 62.0, 2: 60.0, 7: 50.0}, {0: 60.0, 1: 60.0, 2: 60.0, 9: 70.0})
+    assert pairs.seeds == (0, 1, 2) and pairs.differences == (1.0, 2.0, 0.0)
+    assert pairs.mean == pytest.approx(1.0) and pairs.std == pytest.approx(1.0)
+    assert pairs.t == pytest.approx(math.sqrt(3))
+    assert pairs.p_value == pytest.approx(1 - math.sqrt(3 / 5), abs=1e-9)
+    assert pairs.a_wins == 2 and not pairs.significant
+    assert pairs.text(a_name="cnn_bilstm") == ("+1.00 ± 1.00 pp over 3 paired seeds (cnn_bilstm higher in 2 "
+                                               "of 3), paired t-test p = 0.225: within seed noise")
+    same = paired_seeds({0: 1.0, 1: 2.0}, {0: 0.5, 1: 1.5})  # a constant difference: no noise at all
+    assert same.p_value == 0.0 and same.significant
+    assert paired_seeds({0: 1.0, 1: 2.0}, {0: 1.0, 1: 2.0}).p_value == 1.0
+    with pytest.raises(SignificanceError, match="two shared seeds"):
+        paired_seeds({0: 1.0, 1: 2.0}, {1: 1.0, 2: 2.0})

@@ -49,6 +49,7 @@ from ferviz.reports import (
     predictions_frame,
     record_caveats,
     record_for_model,
+    seed_comparison,
 )
 from ferviz.significance import Interval, PairedComparison, disagreements
 from ferviz.text import md_escape
@@ -666,19 +667,33 @@ def show_ablations(found: Discovery) -> None:
                 "scripts/reproduce.sh); run several seeds (`--seed`, one report each) to measure the spread.")
         return
     spread = ablation_spread(ablations)
-    several = spread[spread["runs"] > 1]
-    if several.empty:
-        seeds = ("**One seed each**: no spread over seeds was measured, so a difference of a point or so "
-                 "may be seed noise and carries no test.")
-    else:
-        seeds = (f"{len(several)} of {len(spread)} variants have several runs (mean ± std over seeds); the "
-                 "others are **one seed**, with no spread.")
     st.markdown("Every ablation and the full model were trained from scratch with the same short budget "
-                "(epochs in the labels), so only their differences mean something: these are not the shipped "
-                f"model's numbers. {seeds}")
+                "(one chart per budget), so only their differences mean something: these are not the shipped "
+                "model's numbers. Where a variant shares several training seeds with the full model, the "
+                "table gives a paired t-test over those seeds (`paired_p`).")
     metric = st.radio("Ablation metric", ["accuracy", "macro_f1"], horizontal=True, key="ablation_metric")
-    st.plotly_chart(ablation_spread_figure(spread, metric), key="ablation_bars")
-    st.dataframe(spread, hide_index=True)
+    budgets = spread.groupby("budget", sort=False)["runs"].max().sort_values(ascending=False).index
+    for k, budget in enumerate(budgets):
+        rows = spread[spread["budget"] == budget]
+        st.subheader(f"Budget: {budget}")
+        several = rows[rows["runs"] > 1]
+        if several.empty:
+            st.markdown("**One seed each**: no spread over seeds was measured, so a difference of a point or "
+                        "so may be seed noise and carries no test.")
+        else:
+            st.markdown(f"{len(several)} of {len(rows)} variants have several runs (mean ± std over seeds); "
+                        "the others are **one seed**, with no spread.")
+        pairs = seed_comparison(ablations, "cnn_bilstm", budget)
+        if pairs is not None:
+            st.info(f"**Does the dual attention help?** Accuracy of `cnn_bilstm` (the same network without "
+                    f"attention) minus the full model's: {pairs.text(a_name='cnn_bilstm')}.",
+                    icon=":material/science:")
+        st.plotly_chart(ablation_spread_figure(rows, metric), key=f"ablation_bars_{k}")
+        st.dataframe(rows.drop(columns=["budget"]), hide_index=True,
+                     column_config={c: st.column_config.NumberColumn(format="%.2f")
+                                    for c in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std",
+                                              "delta_accuracy", "delta_macro_f1")}
+                     | {"paired_p": st.column_config.NumberColumn(format="%.3f")})
 
 
 # ------------------------------------------------------------------------------------------------- HOG

@@ -1,0 +1,50 @@
+"""The app's pages: one registry for the navigation (``app.py``) and the home page's "Where next" links.
+
+Keys are the page files, relative to the repository root, as ``st.switch_page`` and ``st.page_link`` take
+them.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import streamlit as st
+
+
+class PageEntry(NamedTuple):
+    """One page: its file, its title in the navigation and a line on what it shows."""
+
+    path: str
+    title: str
+    what: str
+    icon: str
+
+
+HOME = PageEntry("pages/0_Home.py", "Home", "what ferviz is and the selected model's card", ":material/home:")
+PAGES: dict[str, PageEntry] = {p.path: p for p in (
+    HOME,
+    PageEntry("pages/1_Predict.py", "Predict",
+              "every face's expression in your photos, a webcam snapshot, samples or a video",
+              ":material/photo_camera:"),
+    PageEntry("pages/2_HOG.py", "HOG", "the paper's hand-made features (eqs. 1-8), step by step on one face",
+              ":material/grid_on:"),
+    PageEntry("pages/3_Attention.py", "Attention",
+              "where the spatial and channel attention of the model look", ":material/visibility:"),
+    PageEntry("pages/4_Attributions.py", "Attributions", "which pixels drove a prediction (Captum methods)",
+              ":material/highlight:"),
+    PageEntry("pages/5_Walkthrough.py", "Walkthrough",
+              "one face through every layer: DCNN, BiLSTM, attention, PCP", ":material/school:"),
+    PageEntry("pages/6_Evaluate.py", "Evaluate",
+              "metrics, confusion matrix and calibration on a labelled dataset", ":material/fact_check:"),
+    PageEntry("pages/7_Compare.py", "Compare",
+              "the paper's reported numbers beside what this project measured", ":material/compare_arrows:"),
+    PageEntry("pages/8_Live.py", "Live",
+              "your camera, live: every face followed, labelled and explained as you move",
+              ":material/videocam:"),
+)}
+
+
+def navigation() -> st.navigation:
+    """The app's navigation with every page of :data:`PAGES`, Home first and default."""
+    return st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p is HOME)
+                          for p in PAGES.values()])

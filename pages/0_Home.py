@@ -1,0 +1,65 @@
+"""Home: what ferviz is, the selected model's card, and where to go next (``streamlit run app.py``)."""
+
+import streamlit as st
+
+from ferviz import modelcard
+from ferviz.errors import FervizError
+from ferviz.text import md_escape
+from ferviz.ui.navigation import HOME, PAGES
+from ferviz.ui.widgets import model_picker, page_link
+
+st.set_page_config(page_title="ferviz", page_icon="🙂", layout="wide")
+st.title("ferviz: facial expression recognition, explained")
+st.markdown("ferviz is an interactive demo and analysis dashboard for the DCNN-BiLSTM model with dual "
+            "attention of Jayaraman & Mahendran (Sci. Rep. 2025): a small CNN reads a 64x64 face, a "
+            "bidirectional LSTM reads its feature map as a sequence, spatial and channel attention look at "
+            "it in parallel and gate each other through a smooth piecewise-cubic activation (PCP), and a "
+            "linear head scores seven expressions. Try it on your own photos, look inside every stage, and "
+            "check the measured numbers.")
+
+loaded = model_picker()
+if loaded is None:
+    st.info("Pick a model in the sidebar to see its card.")
+else:
+    try:
+        summary = modelcard.card_summary(loaded, modelcard.card_beside(loaded.path))
+    except FervizError as exc:
+        st.error(md_escape(str(exc)))
+        summary = modelcard.card_summary(loaded, None)
+    st.header(f"Model: {md_escape(summary.name)}")
+    st.caption(f"variant {md_escape(summary.variant)} · {summary.input_mode} input · {summary.n_params:,} "
+               f"parameters · sha256 {summary.sha_short}… · from the {summary.source}")
+    if summary.source == "checkpoint":
+        st.info(f"No model card ({md_escape(loaded.path.with_suffix('.json').name)}) beside this checkpoint "
+                "yet: showing what the checkpoint itself records.")
+    for problem in summary.problems:
+        st.warning(md_escape(problem))
+    split = summary.selected_on or "an unrecorded split"
+    if summary.metrics:
+        for column, (_, name, value) in zip(st.columns(min(len(summary.metrics), 4)),
+                                            modelcard.ordered_metrics(summary.metrics)[:4], strict=False):
+            column.metric(name, value, help=f"measured by ferviz on {split}", border=True)
+        st.caption(f"Measured on {md_escape(split)}, the split the checkpoint was selected on, so slightly "
+                   "optimistic; Evaluate measures any held-out split.")
+    else:
+        st.info("This checkpoint records no measured metrics; measure them on the Evaluate page.")
+    if summary.per_class is not None:
+        st.subheader("Per class (%)")
+        st.dataframe(summary.per_class, width="content")
+    with st.expander("Data and training recipe", expanded=summary.per_class is None):
+        st.dataframe(modelcard.details_frame(summary), hide_index=True)
+        if summary.settings:
+            st.dataframe(modelcard.settings_frame(summary), hide_index=True)
+        for note in summary.notes:
+            st.markdown(f"- {md_escape(note)}")
+    paper = modelcard.reported_accuracy(summary.dataset)
+    claim = f"The paper reports {paper[1]:.2f} % accuracy on {paper[0]} (Table 4). " if paper else ""
+    st.info(f"{claim}The paper's numbers are **reported, not reproduced**: they are far above every credible "
+            "published result and break identities of the paper's own metric definitions. ferviz shows them "
+            "only beside its own measurements, on the Compare page.", icon=":material/info:")
+    page_link("pages/7_Compare.py", "**Compare**: reported beside measured, table by table")
+
+st.header("Where next")
+for page in PAGES.values():
+    if page is not HOME:
+        page_link(page.path, f"**{page.title}**: {page.what}")
