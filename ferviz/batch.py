@@ -16,7 +16,7 @@ from ferviz.checkpoint import LoadedModel
 from ferviz.faces import FaceOptions
 from ferviz.inference import predict_image
 from ferviz.text import printable
-from ferviz.video import VIDEO_SUFFIXES, is_video, predict_video
+from ferviz.video import DETECT_SIDE, VIDEO_SUFFIXES, is_video, predict_video
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -56,8 +56,9 @@ def collect_inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
 
 
 def predict_path(loaded: LoadedModel, path: Path, *, options: FaceOptions = FaceOptions(), every: int = 1,
-                 smoothing: float = 0.6, annotate_dir: Path | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], list[str]]:
+                 smoothing: float = 0.6, detect_side: int | None = DETECT_SIDE,
+                 annotate_dir: Path | None = None, progress: Callable[[int, int], None] | None = None
+                 ) -> tuple[list[dict], list[str]]:
     """One photo or video to its rows and messages.
 
     Parameters
@@ -70,6 +71,8 @@ def predict_path(loaded: LoadedModel, path: Path, *, options: FaceOptions = Face
         Detector settings (videos never use the centre-square fallback).
     every, smoothing : int, float
         Videos only: process every Nth frame; EMA strength per track.
+    detect_side : int, optional
+        Videos only: faces are searched on a copy of each frame this large (None: full size).
     annotate_dir : Path, optional
         Videos only: write ``<stem>.annotated.mp4`` here.
     progress : callable, optional
@@ -91,7 +94,7 @@ def predict_path(loaded: LoadedModel, path: Path, *, options: FaceOptions = Face
             annotate_dir.mkdir(parents=True, exist_ok=True)
             out = annotate_dir / f"{path.stem}.annotated.mp4"
         result = predict_video(loaded, path, every=every, smoothing=smoothing, options=options, annotated=out,
-                               progress=progress)
+                               detect_side=detect_side, progress=progress)
         for row in result.rows:
             row["image"] = str(path)
         summary = (f"{path}: video, {result.frames_processed} of {result.frames_read} frames processed, "

@@ -140,7 +140,7 @@ def cmd_predict(args) -> int:
 
                 found, messages = predict_path(loaded, path, options=options, every=args.every,
                                                smoothing=args.smoothing, annotate_dir=args.annotate,
-                                               progress=progress)
+                                               detect_side=args.detect_side or None, progress=progress)
                 bar.close()
                 results.append((found, _video_lines(found, messages), None))
             else:
@@ -374,6 +374,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON rows instead of text")
     p.add_argument("--csv", help="also write every row (all files) to this CSV file")
     p.add_argument("--every", type=int, default=1, help="videos: process every Nth frame (default 1)")
+    p.add_argument("--detect-side", type=int, default=480,
+                   help="videos: search faces on a copy of each frame at most this many pixels on its longer "
+                        "side (default 480; 0 = full size: slower, finds smaller faces)")
     p.add_argument("--smoothing", type=float, default=0.6,
                    help="videos: EMA strength of each face's probabilities over time, 0 = off (default 0.6)")
     p.add_argument("--annotate", type=Path, help="videos: write NAME.annotated.mp4 copies into this folder")

@@ -325,7 +325,7 @@ def crop_face(img: np.ndarray, box: FaceBox, size: int = 64, margin: float = 0.1
 def find_faces(rgb: np.ndarray, *, size: int = 64, margin: float = 0.15, max_faces: int = 20,
                min_size_frac: float = 0.03, detector: str | None = None,
                min_confidence: float = MIN_CONFIDENCE, fallback: str = "none",
-               align: bool = False) -> FaceSearch:
+               align: bool = False, detect_side: int | None = None) -> FaceSearch:
     """Detect faces and return one ``(size, size)`` grayscale crop per face (docs/DESIGN.md section 1).
 
     Detection runs on a downscaled copy (Haar: histogram-equalised gray, at most 1280 pixels on the
@@ -357,6 +357,10 @@ def find_faces(rgb: np.ndarray, *, size: int = 64, margin: float = 0.15, max_fac
         When no face is found: return no face (default), or the centre square marked as a fallback.
     align : bool
         Turn each face so that its eyes are level before cropping (needs landmarks: YuNet).
+    detect_side : int, optional
+        Detect on a copy at most this many pixels on its longer side (below the detectors' own caps):
+        faster on video frames, at the cost of faces smaller than about 10 pixels at that size. Crops
+        are still taken from the full-resolution image.
 
     Returns
     -------
@@ -371,13 +375,15 @@ def find_faces(rgb: np.ndarray, *, size: int = 64, margin: float = 0.15, max_fac
     """
     if max_faces < 1:
         raise ValueError(f"max_faces must be at least 1, got {max_faces}")
+    if detect_side is not None and detect_side < 32:
+        raise ValueError(f"detect_side must be at least 32 pixels, got {detect_side}")
     if fallback not in FALLBACKS:
         raise ValueError(f"unknown fallback {fallback!r}; choose one of {', '.join(FALLBACKS)}")
     name = resolve_detector(detector)
     img = _checked_image(rgb)
     gray = to_gray(img)
     height, width = gray.shape
-    boxes, too_small = DETECTORS[name](img, gray, min_size_frac, min_confidence)
+    boxes, too_small = DETECTORS[name](img, gray, min_size_frac, min_confidence, detect_side)
     if not boxes:
         return _no_face_search(gray, size, too_small, fallback, name)
     n_found = len(boxes)
@@ -417,11 +423,11 @@ def _shrink(img: np.ndarray, max_side: int, min_side: int) -> tuple[np.ndarray, 
     return cv2.resize(img, dsize, interpolation=cv2.INTER_AREA), factor
 
 
-def _detect_haar(img: np.ndarray, gray: np.ndarray, min_size_frac: float,
-                 min_confidence: float) -> tuple[list[FaceBox], bool]:
+def _detect_haar(img: np.ndarray, gray: np.ndarray, min_size_frac: float, min_confidence: float,
+                 max_side: int | None = None) -> tuple[list[FaceBox], bool]:
     """Run the cascade; returns boxes in ``gray``'s pixels and whether the image was too small."""
     window = 24  # the cascade's training window (getOriginalWindowSize)
-    small, factor = _shrink(gray, _DETECT_MAX_SIDE, window)
+    small, factor = _shrink(gray, min(_DETECT_MAX_SIDE, max_side or _DETECT_MAX_SIDE), window)
     if min(small.shape) < window:
         return [], True
     min_side = max(window, round(min_size_frac * min(small.shape)))
@@ -437,13 +443,13 @@ def _detect_haar(img: np.ndarray, gray: np.ndarray, min_size_frac: float,
     return _suppress_overlaps(boxes), False
 
 
-def _detect_yunet(img: np.ndarray, gray: np.ndarray, min_size_frac: float,
-                  min_confidence: float) -> tuple[list[FaceBox], bool]:
+def _detect_yunet(img: np.ndarray, gray: np.ndarray, min_size_frac: float, min_confidence: float,
+                  max_side: int | None = None) -> tuple[list[FaceBox], bool]:
     """Run yuface's YuNet on the colour image; boxes (with score and landmarks) in ``gray``'s pixels."""
     if min(gray.shape) < 24:
         return [], True
     colour = img if img.ndim == 3 and img.shape[2] >= 3 else np.repeat(gray[..., None], 3, axis=2)
-    small, factor = _shrink(colour[:, :, :3], _YUNET_MAX_SIDE, 24)
+    small, factor = _shrink(colour[:, :, :3], min(_YUNET_MAX_SIDE, max_side or _YUNET_MAX_SIDE), 24)
     bgr = np.ascontiguousarray(small[:, :, ::-1])
     with _lock:
         rows = _yunet_rows(bgr)  # (N, 16): score*100, x, y, w, h, 5 x (x, y), -
@@ -513,7 +519,7 @@ def _yunet_available() -> bool:
     return True
 
 
-#: Detector name -> function(image, gray, min_size_frac, min_confidence) -> (boxes, too_small).
+#: Detector name -> function(image, gray, min_size_frac, min_confidence, max_side) -> (boxes, too_small).
 DETECTORS = {"yunet": _detect_yunet, "haar": _detect_haar}
 _warned: set[str] = set()
 

@@ -47,7 +47,7 @@ import numpy as np
 
 from ferviz.checkpoint import LoadedModel
 from ferviz.errors import FervizError
-from ferviz.faces import FaceBox, FaceOptions, crop_face, find_faces, to_gray
+from ferviz.faces import FaceBox, FaceOptions, find_faces
 from ferviz.inference import classify_crops
 from ferviz.text import printable
 from ferviz.tracking import Tracker
@@ -420,22 +420,12 @@ def analyse_frame(bgr: np.ndarray, loaded: LoadedModel, settings: LiveSettings) 
     """
     prep = loaded.preprocessing
     rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-    height, width = rgb.shape[:2]
-    scale = min(1.0, settings.detect_side / max(height, width))
-    small = rgb
-    if scale < 1.0:
-        small = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
-                           interpolation=cv2.INTER_AREA)
-    search = find_faces(small, size=prep.size, margin=prep.face_margin, **settings.options.kwargs())
+    search = find_faces(rgb, size=prep.size, margin=prep.face_margin, detect_side=settings.detect_side,
+                        **settings.options.kwargs())
     if not search.faces:
         return []
-    gray = to_gray(rgb)
-    boxes, crops = [], []
-    for face in search.faces:
-        box = face.box if scale == 1.0 else face.box.scaled(1.0 / scale)
-        angle = box.eye_angle() if settings.options.align else 0.0
-        boxes.append(box)
-        crops.append(crop_face(gray, box, prep.size, prep.face_margin, angle))
+    boxes = [face.box for face in search.faces]
+    crops = [face.crop64 for face in search.faces]
     if settings.overlay == "none":
         probs = classify_crops(loaded, np.stack(crops))
         return [(b, p, None) for b, p in zip(boxes, probs, strict=True)]

@@ -35,6 +35,7 @@ from ferviz.tracking import Tracker
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".webm", ".avi", ".mov", ".mkv")
 MAX_SECONDS = 600.0  # longer videos are processed up to this point
+DETECT_SIDE = 480  # faces are searched on a copy of each frame this large (bench/video_clip.py)
 MAX_SIDE = 1920  # larger frames are downscaled before processing
 
 
@@ -132,7 +133,7 @@ def probe_video(path: str | Path) -> VideoInfo:
 
 def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
                   options: FaceOptions = FaceOptions(), smoothing: float = 0.6, max_age: int | None = None,
-                  max_seconds: float = MAX_SECONDS,
+                  max_seconds: float = MAX_SECONDS, detect_side: int | None = DETECT_SIDE,
                   annotated: str | Path | None = None,
                   progress: Callable[[int, int], None] | None = None) -> VideoPrediction:
     """Every face of every ``every``-th frame: box, track id, detector confidence, label, probabilities.
@@ -154,6 +155,9 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
         Processed frames a track survives unseen; default about one second.
     max_seconds : float
         Stop after this much video, with a message.
+    detect_side : int, optional
+        Detect faces on a copy of each frame at most this many pixels on its longer side (default
+        :data:`DETECT_SIDE`; None: the detector's own limit); crops come from the full frame.
     annotated : str or Path, optional
         Write an annotated copy (mp4, ``mp4v``) here.
     progress : callable, optional
@@ -200,7 +204,8 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
                 small = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale,
                                                             interpolation=cv2.INTER_AREA)
                 rgb = np.ascontiguousarray(small[:, :, ::-1])
-                search = find_faces(rgb, size=prep.size, margin=prep.face_margin, **options.kwargs())
+                search = find_faces(rgb, size=prep.size, margin=prep.face_margin, detect_side=detect_side,
+                                    **options.kwargs())
                 crops = np.stack([f.crop64 for f in search.faces]) if search.faces else np.zeros((0, 1, 1))
                 probs = classify_crops(loaded, crops) if search.faces else np.zeros((0, len(loaded.labels)))
                 tracked = tracker.update([f.box for f in search.faces], list(probs))

@@ -115,3 +115,14 @@ def test_detectors_counts_faces_on_composites(bench, tmp_path, tiny_checkpoint):
     astronaut = [r for r in detection if r["set"] == "astronaut"]
     assert astronaut and all(r["found"] == 1 and r["false"] == 0 for r in astronaut)
     assert {r["part"] for r in record["results"]} == {"speed", "detection", "model"}
+
+
+def test_video_clip_times_every_stride_against_every_frame(bench, tmp_path, tiny_checkpoint):
+    argv = ["--model", str(tiny_checkpoint), "--seconds", "1", "--every", "2", "--sides", "320"]
+    record = run_main(bench("video_clip"), argv, tmp_path / "v.json")
+    rows = {r["run"]: r for r in record["results"]}
+    assert set(rows) == {"decode only", "every 1, faces searched at 480", "every 2, faces searched at 480",
+                         "every 2, faces searched at 320"}
+    assert rows["every 1, faces searched at 480"]["speedup_vs_every_1"] == 1.0
+    assert rows["every 2, faces searched at 480"]["frames_processed"] == 15
+    assert all(r["video_seconds"] == 1.0 for r in rows.values())

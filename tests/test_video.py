@@ -134,3 +134,15 @@ def test_draw_faces_leaves_the_input_alone():
     frame = np.zeros((100, 100, 3), np.uint8)
     out = draw_faces(frame, [(FaceBox(10, 30, 40, 40), 3, "happy", 0.9)])
     assert frame.sum() == 0 and out.sum() > 0 and out.shape == frame.shape
+
+
+def test_faces_searched_on_a_smaller_copy_are_boxed_in_full_frame_pixels(loaded, tmp_path):
+    clip = write_clip(tmp_path / "clip.mp4", frames=4, size=(640, 480), side=200)
+    full = predict_video(loaded, clip, detect_side=None)
+    small = predict_video(loaded, clip, detect_side=160)  # a 4x smaller copy: a mapping bug is off by 4x
+    pairs = [(a, b) for a, b in zip(full.rows, small.rows, strict=True) if a["status"] == b["status"] == "face"]
+    assert len(pairs) == 4
+    for a, b in pairs:  # the same face, within what YuNet does differently at 50 px
+        assert abs(a["x"] - b["x"]) <= 0.2 * a["w"] and abs(a["w"] - b["w"]) <= 0.25 * a["w"]
+    with pytest.raises(ValueError, match="at least 32"):
+        predict_video(loaded, clip, detect_side=16)
