@@ -16,13 +16,18 @@ In both modes a path that is missing, outside the roots or a link leaving them g
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ferviz.errors import FervizError
 from ferviz.text import printable
+
+log = logging.getLogger(__name__)
 
 SHARED_ENV = "FERVIZ_SHARED"
 ROOTS_ENV = "FERVIZ_DATA_ROOTS"
@@ -41,6 +46,54 @@ class AccessError(FervizError):
 def shared_mode() -> bool:
     """True when the operator set ``FERVIZ_SHARED`` to 1 / true / yes."""
     return os.environ.get(SHARED_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+SESSION_UPLOAD_ENV = "FERVIZ_SESSION_UPLOAD_MB"
+SESSION_UPLOAD_MB = 300  # shared mode's default: what one browser session may hold in uploads at once
+
+
+def session_upload_limit_mb() -> float | None:
+    """MB of uploads one browser session may hold at once: ``FERVIZ_SESSION_UPLOAD_MB`` if set (a positive
+    number; anything else is logged and ignored), else :data:`SESSION_UPLOAD_MB` in shared mode and no
+    limit in local mode (None)."""
+    raw = os.environ.get(SESSION_UPLOAD_ENV, "").strip()
+    if raw:
+        try:
+            value = float(raw)
+            if value > 0:
+                return value
+        except ValueError:
+            pass
+        log.warning("%s must be a positive number of MB, got %r; using the default", SESSION_UPLOAD_ENV, raw)
+    return SESSION_UPLOAD_MB if shared_mode() else None
+
+
+@dataclass
+class UploadBudget:
+    """The uploads one session holds, per upload widget, against a limit in MB (None: no limit).
+
+    A widget's files replace what it held before; removing them from the widget frees their share.
+    """
+
+    limit_mb: float | None
+    held: dict[str, int] = field(default_factory=dict)
+
+    def admit(self, widget: str, sizes: Sequence[int]) -> str | None:
+        """Record the files now in ``widget`` (their sizes in bytes); a message instead, and nothing
+        recorded for the widget, when they would take the session over its limit."""
+        others = sum(v for k, v in self.held.items() if k != widget)
+        total = int(sum(sizes))
+        if self.limit_mb is not None and others + total > self.limit_mb * 2**20:
+            self.held.pop(widget, None)
+            return (f"These files ({total / 2**20:.1f} MB) would take this session's uploads to "
+                    f"{(others + total) / 2**20:.1f} MB; a session may hold {self.limit_mb:.0f} MB on this "
+                    "shared server. Remove files you no longer need (the × beside each), then try again.")
+        self.held[widget] = total
+        return None
+
+    @property
+    def held_mb(self) -> float:
+        return sum(self.held.values()) / 2**20
 
 
 def data_roots() -> list[Path]:

@@ -337,6 +337,39 @@ def _add_training(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def cmd_serve(args) -> int:
+    import signal
+    import time
+
+    from ferviz.deploy import nginx_config, start
+
+    if args.print_config:
+        upstreams = [f"127.0.0.1:{8501 + k}" for k in range(args.replicas)] + list(args.upstream)
+        print(nginx_config(upstreams, f"{args.host}:{args.port}", prefix=args.run_dir or "/tmp/ferviz-serve"),
+              end="")
+        return 0
+    env = {"FERVIZ_DATA_ROOTS": args.data_roots} if args.data_roots else {}
+
+    def stop(signum, frame):  # `kill` or a service manager: stop the replicas and nginx like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    with start(args.replicas, args.port, host=args.host, upstreams=args.upstream, shared=not args.local,
+               run_dir=args.run_dir, env=env) as dep:
+        mode = "local mode (server paths allowed)" if args.local else "shared mode"
+        print(f"serving {dep.url} ({mode}): nginx -> {', '.join(dep.replicas)}; logs in {dep.run_dir}\n"
+              "Ctrl-C stops every replica and nginx", flush=True)
+        try:
+            while all(p.poll() is None for p in dep.procs):
+                time.sleep(1)
+        except KeyboardInterrupt:
+            return 0
+        dead = next(p for p in dep.procs if p.poll() is not None)
+        print(f"error: {' '.join(map(str, dead.args[:4]))} … stopped (code {dead.returncode}); "
+              f"see the logs in {dep.run_dir}", file=sys.stderr)
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ferviz", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -412,6 +445,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--search-epochs", type=int, default=2)
     p.add_argument("--subset", type=int, default=6000, help="training images per candidate run")
     p.set_defaults(func=cmd_ngo)
+    p = sub.add_parser("serve", help="a classroom server: N Streamlit replicas behind nginx (docs: README)")
+    p.add_argument("--replicas", type=int, default=2, help="Streamlit replicas on this machine (default 2)")
+    p.add_argument("--port", type=int, default=8080, help="where nginx listens (default 8080)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="nginx's address (default 127.0.0.1; 0.0.0.0 for a room's network, where cameras "
+                        "need HTTPS)")
+    p.add_argument("--upstream", action="append", default=[], metavar="HOST:PORT",
+                   help="a replica on another machine (repeatable)")
+    p.add_argument("--local", action="store_true",
+                   help="local mode: fields may take server paths (default: shared mode, FERVIZ_SHARED=1)")
+    p.add_argument("--data-roots", help="FERVIZ_DATA_ROOTS for the replicas: folders of datasets to offer")
+    p.add_argument("--run-dir",
+                   help="keep the nginx configuration and the logs here (default: a temporary folder)")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the nginx configuration (replicas on ports 8501, 8502, …) and exit")
+    p.set_defaults(func=cmd_serve)
     p = sub.add_parser("audit", add_help=False,
                        help="training-set copies in a split and paired tests of models (--help for options)")
     p.add_argument("rest", nargs=argparse.REMAINDER)  # handled before parsing, by ferviz.audits
@@ -441,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; `--resume` continues from the last completed epoch", file=sys.stderr)
+        resume = "; `--resume` continues from the last completed epoch" if args.command == "train" else ""
+        print(f"interrupted{resume}", file=sys.stderr)
         return 130
 
 

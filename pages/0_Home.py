@@ -5,9 +5,10 @@ import streamlit as st
 from ferviz import modelcard
 from ferviz.errors import FervizError
 from ferviz.text import md_escape
-from ferviz.ui.navigation import HOME, PAGES
+from ferviz.ui.navigation import HOME, PAGES, ensure_navigation
 from ferviz.ui.widgets import model_picker, page_link
 
+ensure_navigation()
 st.set_page_config(page_title="ferviz", page_icon="🙂", layout="wide")
 st.title("ferviz: facial expression recognition, explained")
 st.markdown("ferviz is an interactive demo and analysis dashboard for the DCNN-BiLSTM model with dual "

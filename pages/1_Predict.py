@@ -6,10 +6,12 @@ from ferviz.batch import csv_bytes
 from ferviz.figures.predict import faces_figure, probs_figure
 from ferviz.inference import reclassify, side_by_side
 from ferviz.text import md_escape
+from ferviz.ui.navigation import ensure_navigation
 from ferviz.ui.predict import choose_mode, choose_sources, predict_many, results_frame
 from ferviz.ui.video import LIMITS_TEXT, run_video, show_video_result, video_settings, video_upload
 from ferviz.ui.widgets import choose_face, face_options, model_picker, open_page, second_model_picker
 
+ensure_navigation()
 st.set_page_config(page_title="ferviz · Predict", page_icon="🙂", layout="wide")
 st.title("Predict")
 st.caption("Each face is found by the detector chosen in the sidebar (YuNet by default), cropped to 64x64 "

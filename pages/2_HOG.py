@@ -18,7 +18,9 @@ from ferviz.figures.hog import (
 from ferviz.hog import hog_steps
 from ferviz.ui.analysis import cell_picker, hog_controls
 from ferviz.ui.explain import how_to_read, pick_face
+from ferviz.ui.navigation import ensure_navigation
 
+ensure_navigation()
 st.set_page_config(page_title="HOG · ferviz", layout="wide")
 st.title("Histogram of Oriented Gradients, step by step")
 how_to_read("the sections follow the equations in order, on the face the model saw; axes are in pixels "

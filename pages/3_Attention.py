@@ -5,7 +5,9 @@ import streamlit as st
 from ferviz.explain import attention as att
 from ferviz.figures import attention as fig
 from ferviz.ui import explain as ui
+from ferviz.ui.navigation import ensure_navigation
 
+ensure_navigation()
 st.set_page_config(page_title="Attention explorer", layout="wide")
 st.title("Attention explorer")
 ui.how_to_read("each coloured block is one token of the C3 grid, drawn over the part of the face it comes "

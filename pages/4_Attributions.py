@@ -6,7 +6,9 @@ from ferviz.explain.attributions import METHODS
 from ferviz.explain.faithfulness import BASELINES
 from ferviz.figures import explain as fig
 from ferviz.ui import explain as ui
+from ferviz.ui.navigation import ensure_navigation
 
+ensure_navigation()
 st.set_page_config(page_title="Attributions", layout="wide")
 st.title("Attributions")
 ui.how_to_read("each map credits pixels for one class (signed view: red for it, blue against it; the colour "

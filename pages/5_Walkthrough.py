@@ -4,7 +4,9 @@ import streamlit as st
 
 from ferviz.figures.explain import stage_figure
 from ferviz.ui import explain as ui
+from ferviz.ui.navigation import ensure_navigation
 
+ensure_navigation()
 st.set_page_config(page_title="Model walk-through", layout="wide")
 st.title("Model walk-through")
 ui.how_to_read("follow the face from the top down, or jump to a stage from the index. Each stage says what "

@@ -21,8 +21,10 @@ from ferviz.ui.analysis import (
     show_report,
     split_picker,
 )
+from ferviz.ui.navigation import ensure_navigation
 from ferviz.ui.widgets import model_picker
 
+ensure_navigation()
 st.set_page_config(page_title="Evaluate · ferviz", layout="wide")
 st.title("Evaluate")
 st.caption("Per-class metrics (eqs. 26-32), the confusion matrix, calibration and the model's mistakes. "

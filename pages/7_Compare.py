@@ -18,7 +18,9 @@ from ferviz.ui.analysis import (
     show_leakage_reports,
     show_paired_reports,
 )
+from ferviz.ui.navigation import ensure_navigation
 
+ensure_navigation()
 st.set_page_config(page_title="Compare · ferviz", layout="wide")
 st.title("Measured, reported, published")
 st.markdown(

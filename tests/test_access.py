@@ -119,3 +119,27 @@ def test_dataset_uploads_npz_and_zip_of_class_folders(tmp_path):
     with pytest.raises(DatasetError) as err:
         dataset_from_upload("junk.zip", zip_bytes({"readme.txt": b"hello"}))
     assert "ferviz_upload_" not in str(err.value)  # the server's temporary folder is not shown
+
+
+def test_the_upload_budget_counts_what_each_widget_holds_now(monkeypatch, caplog):
+    from ferviz.access import SESSION_UPLOAD_MB, UploadBudget, session_upload_limit_mb
+
+    mb = 2**20
+    budget = UploadBudget(limit_mb=10)
+    assert budget.admit("photos", [3 * mb, 3 * mb]) is None
+    assert budget.admit("video", [5 * mb]) is not None  # 6 + 5 > 10: refused, not recorded
+    assert budget.held == {"photos": 6 * mb}
+    assert budget.admit("photos", [1 * mb]) is None  # the widget now holds less
+    assert budget.admit("video", [5 * mb]) is None and budget.held_mb == 6
+    message = budget.admit("dataset", [5 * mb])
+    assert "11.0 MB" in message and "10 MB" in message
+    assert UploadBudget(limit_mb=None).admit("x", [10**12]) is None
+    monkeypatch.delenv("FERVIZ_SESSION_UPLOAD_MB", raising=False)
+    monkeypatch.delenv("FERVIZ_SHARED", raising=False)
+    assert session_upload_limit_mb() is None  # local mode: no cap
+    monkeypatch.setenv("FERVIZ_SHARED", "1")
+    assert session_upload_limit_mb() == SESSION_UPLOAD_MB
+    monkeypatch.setenv("FERVIZ_SESSION_UPLOAD_MB", "50")
+    assert session_upload_limit_mb() == 50
+    monkeypatch.setenv("FERVIZ_SESSION_UPLOAD_MB", "lots")
+    assert session_upload_limit_mb() == SESSION_UPLOAD_MB and "FERVIZ_SESSION_UPLOAD_MB" in caplog.text

@@ -1,6 +1,8 @@
 """End to end in a real browser: upload a face photo to the Predict page and wait for the prediction."""
 
 
+import cv2
+import numpy as np
 import pytest
 from PIL import Image
 from skimage import data
@@ -43,15 +45,61 @@ def test_upload_a_photo_and_see_the_prediction(server, tmp_path):
     assert (ARTIFACTS / "browser_predict.png").stat().st_size > 10_000
 
 
+def write_two_face_clip(path, seconds: float = 4.0, fps: int = 10):
+    """A 640x480 clip: the astronaut's face and its mirror image drifting towards each other."""
+    face = cv2.resize(data.astronaut()[10:230, 110:330], (150, 150), interpolation=cv2.INTER_AREA)[:, :, ::-1]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (640, 480))
+    for i in range(int(seconds * fps)):
+        frame = np.full((480, 640, 3), 110, np.uint8)
+        shift = 4 * i
+        frame[160:310, 20 + shift:170 + shift] = face
+        frame[160:310, 470 - shift:620 - shift] = face[:, ::-1]
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_upload_a_video_and_see_each_faces_timeline(server, tmp_path):
+    clip = write_two_face_clip(tmp_path / "two_faces.mp4")
+    with browser_page(height=1250) as page:
+        page.goto(f"{server.url}/Predict", wait_until="domcontentloaded")
+        page.get_by_text("video file").first.click(timeout=60_000)
+        page.locator("input[type=file]").first.set_input_files(str(clip), timeout=60_000)
+        page.get_by_text("face(s) followed", exact=False).first.wait_for(timeout=120_000)
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        page.wait_for_timeout(2000)
+        body = page.inner_text("body")
+        assert "Traceback" not in body and "2 face(s) followed" in body
+        assert "Download the annotated video" in body
+        page.screenshot(path=str(ARTIFACTS / "browser_video.png"))
+    assert (ARTIFACTS / "browser_video.png").stat().st_size > 10_000
+
+
+def nav_titles(page) -> list[str]:
+    """The page titles in the sidebar navigation, in order (without the icons' ligature text)."""
+    links = page.locator("[data-testid=stSidebarNavLink]")
+    return [links.nth(i).inner_text().split("\n")[-1].strip() for i in range(links.count())]
+
+
+def test_a_deep_link_as_the_servers_first_request_gets_the_home_navigation():
+    with streamlit_server() as fresh, browser_page() as page:  # a new server: /Predict is its first page
+        page.goto(f"{fresh.url}/Predict", wait_until="domcontentloaded")
+        page.get_by_text("Pictures").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)
+        titles = nav_titles(page)
+        assert titles[0] == "Home" and "app" not in titles
+        assert page.get_by_role("heading", name="Predict").count() == 1
+
+
 def test_home_page_renders_the_model_card(server):
     with browser_page() as page:
         page.goto(server.url, wait_until="domcontentloaded")
         page.get_by_text("ferviz", exact=False).first.wait_for(timeout=60_000)
         page.wait_for_timeout(2000)
         assert "Traceback" not in page.inner_text("body")
-        nav = page.locator("[data-testid=stSidebarNav]").inner_text()
-        assert nav.split("\n")[0].strip() == "Home" and "app" not in nav.split("\n")  # not the file's name
-        assert {"Predict", "Live", "Compare"} <= {line.strip() for line in nav.split("\n")}
+        titles = nav_titles(page)
+        assert titles[0] == "Home" and "app" not in titles  # not the entry script's file name
+        assert {"Predict", "Live", "Compare"} <= set(titles)
         page.screenshot(path=str(ARTIFACTS / "browser_home.png"), full_page=True)
 
 

@@ -220,3 +220,18 @@ def test_shared_mode_takes_no_server_path(tiny_npz, monkeypatch):
     upload = at.file_uploader(key="predict_dataset_upload")
     upload.set_value([("evil.zip", b"PK not a zip", "application/zip")]).run()
     assert not at.exception and "not a readable zip" in at.error[0].value
+
+
+def test_shared_mode_caps_what_one_session_holds_in_uploads(astronaut_png, monkeypatch):
+    monkeypatch.setenv("FERVIZ_SHARED", "1")
+    monkeypatch.setenv("FERVIZ_SESSION_UPLOAD_MB", str(1.5 * len(astronaut_png) / 2**20))  # room for one
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="predict_mode").set_value("upload").run()
+    at.file_uploader(key="predict_files").set_value([("a.png", astronaut_png, "image/png")]).run()
+    assert not at.error and [s.value for s in at.subheader] == [md_escape("a.png")]
+    at.file_uploader(key="predict_files").set_value([("a.png", astronaut_png, "image/png"),
+                                                     ("b.png", astronaut_png, "image/png")]).run()
+    assert not at.exception and len(at.error) == 1
+    assert "a session may hold" in at.error[0].value and not at.subheader  # nothing processed
+    at.file_uploader(key="predict_files").set_value([("b.png", astronaut_png, "image/png")]).run()
+    assert not at.error and [s.value for s in at.subheader] == [md_escape("b.png")]  # removing freed it

@@ -140,7 +140,8 @@ def test_faces_searched_on_a_smaller_copy_are_boxed_in_full_frame_pixels(loaded,
     clip = write_clip(tmp_path / "clip.mp4", frames=4, size=(640, 480), side=200)
     full = predict_video(loaded, clip, detect_side=None)
     small = predict_video(loaded, clip, detect_side=160)  # a 4x smaller copy: a mapping bug is off by 4x
-    pairs = [(a, b) for a, b in zip(full.rows, small.rows, strict=True) if a["status"] == b["status"] == "face"]
+    pairs = [(a, b) for a, b in zip(full.rows, small.rows, strict=True)
+             if a["status"] == b["status"] == "face"]
     assert len(pairs) == 4
     for a, b in pairs:  # the same face, within what YuNet does differently at 50 px
         assert abs(a["x"] - b["x"]) <= 0.2 * a["w"] and abs(a["w"] - b["w"]) <= 0.25 * a["w"]

@@ -54,6 +54,7 @@ from ferviz.reports import (
 from ferviz.significance import Interval, PairedComparison, disagreements
 from ferviz.text import md_escape
 from ferviz.ui.cache import load_model, shipped_models
+from ferviz.ui.queue import heavy_work
 from ferviz.ui.widgets import FACE_SOURCE_KEY, choose_face, dataset_picker, page_link
 
 EXPLAIN_PAGES = {"pages/3_Attention.py": "Attention maps", "pages/4_Attributions.py": "Attributions"}
@@ -321,12 +322,13 @@ def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str,
     """
     key = (loaded.sha256, str(path), kind, split)
     if st.button("Run evaluation", type="primary", key="eval_run"):
-        bar = st.progress(0.0, text="Evaluating…")
         try:
-            part = ds if split == "all" else ds.split(split)
-            result = evaluate(loaded, part, split=split,
-                              progress=lambda done, total: bar.progress(done / max(total, 1),
-                                                                        f"{done} / {total} faces"))
+            with heavy_work("the evaluation"):
+                bar = st.progress(0.0, text="Evaluating…")
+                part = ds if split == "all" else ds.split(split)
+                result = evaluate(loaded, part, split=split,
+                                  progress=lambda done, total: bar.progress(done / max(total, 1),
+                                                                            f"{done} / {total} faces"))
         except (FervizError, ValueError) as exc:
             st.error(md_escape(exc))
             return None
@@ -437,11 +439,12 @@ def run_pair(model_a: LoadedModel, model_b: LoadedModel, ds: FaceDataset, path: 
         part = ds if split == "all" else ds.split(split)
         pair = []
         for name, model in (("A", model_a), ("B", model_b)):
-            bar = st.progress(0.0, text=f"Evaluating model {name}…")
             try:
-                pair.append(evaluate(model, part, split=split,
-                                     progress=lambda done, total, b=bar, n=name: b.progress(
-                                         done / max(total, 1), f"model {n}: {done} / {total} faces")))
+                with heavy_work(f"the evaluation of model {name}"):
+                    bar = st.progress(0.0, text=f"Evaluating model {name}…")
+                    pair.append(evaluate(model, part, split=split,
+                                         progress=lambda done, total, b=bar, n=name: b.progress(
+                                             done / max(total, 1), f"model {n}: {done} / {total} faces")))
             except (FervizError, ValueError) as exc:
                 st.error(md_escape(exc))
                 return None

@@ -32,6 +32,7 @@ from ferviz.figures import explain as fig_ex
 from ferviz.figures.card_export import ExplanationCard, card_html, card_png
 from ferviz.inference import FacePrediction
 from ferviz.text import md_escape, printable
+from ferviz.ui.queue import heavy_work
 from ferviz.ui.widgets import FACE_SOURCE_KEY, face_picker, model_picker
 
 T = TypeVar("T")
@@ -198,8 +199,16 @@ def attribution_results(loaded: LoadedModel, crop: np.ndarray, methods: list[str
     """Every chosen method's map with its time, faithfulness and sanity check, then the attention map.
 
     One progress bar covers the work; every piece is cached, so a rerun with the same face, class and
-    baseline is immediate.
+    baseline is immediate. New work waits for a free worker (:func:`ferviz.ui.queue.heavy_work`).
     """
+    key = ("attributions", loaded.sha256, np.ascontiguousarray(crop).tobytes(), tuple(methods), target,
+           baseline)
+    with heavy_work("the attributions", key):
+        return _attribution_results(loaded, crop, methods, target, baseline)
+
+
+def _attribution_results(loaded: LoadedModel, crop: np.ndarray, methods: list[str], target: int,
+                         baseline: str) -> list[MapResult]:
     bar = st.progress(0.0, text="Computing attributions…")
     results, total = [], 3 * len(methods) + 1
     for i, key in enumerate(methods):

@@ -48,3 +48,22 @@ def navigation() -> st.navigation:
     """The app's navigation with every page of :data:`PAGES`, Home first and default."""
     return st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p is HOME)
                           for p in PAGES.values()])
+
+
+def ensure_navigation() -> None:
+    """Make sure this page runs inside ``app.py``'s navigation; call it first on every page.
+
+    Streamlit decides per server whether the app is a ``pages/``-folder app (the older multipage mode,
+    whose navigation names the home page after its file, "app") until ``st.navigation`` is first called.
+    When a server's first visitor opens a deep link (``/Predict``), the page runs directly in that older
+    mode. This switches the server to ``app.py``'s navigation and reruns, so the same URL opens the same
+    page with the "Home" navigation. Elsewhere (inside the navigation, or a lone page under AppTest) it
+    does nothing.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without it has no older mode to leave
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()

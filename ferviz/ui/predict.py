@@ -23,7 +23,7 @@ from ferviz.inference import ImagePrediction, predict
 from ferviz.labels import ALL_LABELS
 from ferviz.samples import SAMPLES, load_sample
 from ferviz.text import md_escape, printable
-from ferviz.ui.widgets import dataset_picker
+from ferviz.ui.widgets import admit_uploads, dataset_picker
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ def choose_sources(key: str, mode: str) -> list[Source]:
     if mode == "upload":
         files = st.file_uploader("Photos", accept_multiple_files=True, key=f"{key}_files",
                                  help="JPEG, PNG, GIF, BMP, TIFF or WEBP; several at once; up to 20 MB each")
+        if not admit_uploads(f"{key}_files", files):
+            return []
         return cap_sources([(f.name, f.getvalue()) for f in files or []])
     if mode == "dataset":
         return dataset_sources(key)

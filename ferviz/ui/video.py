@@ -22,6 +22,8 @@ from ferviz.errors import FervizError
 from ferviz.faces import FaceOptions
 from ferviz.figures.video import timeline_figure
 from ferviz.text import md_escape
+from ferviz.ui.queue import heavy_work
+from ferviz.ui.widgets import admit_uploads
 from ferviz.video import MAX_SECONDS, MAX_SIDE, VIDEO_SUFFIXES, VideoPrediction, draw_faces, predict_video
 
 MAX_UPLOAD_MB = 200  # this uploader's own limit (photos keep the server's 20 MB)
@@ -53,6 +55,15 @@ def run_video(loaded: LoadedModel, name: str, content: bytes, every: int, smooth
     cached = st.session_state.get(_RESULT_KEY)
     if cached is not None and cached[0] == key:
         return cached[1]
+    with heavy_work("the video"):
+        outcome = _process(loaded, name, content, every, smoothing, options)
+    st.session_state[_RESULT_KEY] = (key, outcome)
+    return outcome
+
+
+def _process(loaded: LoadedModel, name: str, content: bytes, every: int, smoothing: float,
+             options: FaceOptions) -> tuple[VideoPrediction, bytes] | str:
+    """Process the clip with a progress bar: ``(result, annotated mp4 bytes)`` or a one-line error."""
     bar = st.progress(0.0, text="Reading the video…")
 
     def progress(done: int, total: int) -> None:
@@ -74,7 +85,6 @@ def run_video(loaded: LoadedModel, name: str, content: bytes, every: int, smooth
                 row["image"] = name
             outcome = (result, annotated.read_bytes())
     bar.empty()
-    st.session_state[_RESULT_KEY] = (key, outcome)
     return outcome
 
 
@@ -133,4 +143,4 @@ def video_upload(key: str) -> tuple[str, bytes] | None:
     """One video file (its name and bytes), or None until the user gives one."""
     up = st.file_uploader("Video", type=[s.lstrip(".") for s in VIDEO_SUFFIXES], key=f"{key}_video",
                           max_upload_size=MAX_UPLOAD_MB, help=LIMITS_TEXT)
-    return (up.name, up.getvalue()) if up is not None else None
+    return (up.name, up.getvalue()) if up is not None and admit_uploads(f"{key}_video", up) else None

@@ -8,7 +8,14 @@ import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from ferviz.access import MAX_UPLOAD_MB, listed_datasets, resolve_dataset_path, shared_mode
+from ferviz.access import (
+    MAX_UPLOAD_MB,
+    UploadBudget,
+    listed_datasets,
+    resolve_dataset_path,
+    session_upload_limit_mb,
+    shared_mode,
+)
 from ferviz.checkpoint import LoadedModel
 from ferviz.datasets import FaceDataset
 from ferviz.errors import FervizError
@@ -23,6 +30,22 @@ MODEL_KEY = "ferviz_model_path"  # session key shared by every page
 FACE_CROP_KEY = "ferviz_face_crop"  # (64, 64) uint8 face sent from the Evaluate page to the explain pages
 FACE_SOURCE_KEY = "ferviz_face_source"
 
+
+
+_BUDGET_KEY = "_ferviz_upload_budget"
+
+
+def admit_uploads(widget: str, files) -> bool:
+    """Whether the files now in upload widget ``widget`` fit this session's upload limit (shared mode);
+    shows why not. ``files`` is one UploadedFile, a list of them, or None."""
+    files = [] if files is None else files if isinstance(files, list) else [files]
+    budget = st.session_state.get(_BUDGET_KEY)
+    if budget is None:
+        budget = st.session_state[_BUDGET_KEY] = UploadBudget(session_upload_limit_mb())
+    problem = budget.admit(widget, [f.size for f in files])
+    if problem:
+        st.error(problem, icon=":material/block:")
+    return problem is None
 
 def model_picker() -> LoadedModel | None:
     """Sidebar: pick a shipped checkpoint (or give a path).
@@ -88,7 +111,7 @@ def dataset_picker(key: str, text_label: str = "Dataset file or folder") -> tupl
         return load_dataset_cached(str(listed[choice])), str(listed[choice])
     up = st.file_uploader("Dataset (.npz, or a .zip of the class folders)", type=["npz", "zip"],
                           key=f"{key}_dataset_upload", max_upload_size=MAX_UPLOAD_MB)
-    if up is None:
+    if up is None or not admit_uploads(f"{key}_dataset_upload", up):
         return None
     data = up.getvalue()
     return load_uploaded_dataset(up.name, data), f"upload:{up.name}:{hashlib.sha256(data).hexdigest()[:16]}"
@@ -162,7 +185,7 @@ def image_source(key: str, *, allow_camera: bool = True) -> tuple[str, object] |
         return name, load_sample(name)
     if source == "upload":
         up = st.file_uploader("Image", type=None, key=f"{key}_upload")
-        return (up.name, up.getvalue()) if up is not None else None
+        return (up.name, up.getvalue()) if up is not None and admit_uploads(f"{key}_upload", up) else None
     shot = st.camera_input("Snapshot", key=f"{key}_camera")
     return ("webcam snapshot", shot.getvalue()) if shot is not None else None
 
