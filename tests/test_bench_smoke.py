@@ -126,3 +126,16 @@ def test_video_clip_times_every_stride_against_every_frame(bench, tmp_path, tiny
     assert rows["every 1, faces searched at 480"]["speedup_vs_every_1"] == 1.0
     assert rows["every 2, faces searched at 480"]["frames_processed"] == 15
     assert all(r["video_seconds"] == 1.0 for r in rows.values())
+
+
+def test_classroom_runs_one_user_against_one_replica_behind_nginx(bench, tmp_path):
+    from ferviz.deploy import find_nginx
+    from tests.browser import chromium_path
+
+    if chromium_path() is None or find_nginx() is None:
+        pytest.skip("needs the system Chromium and nginx (apt-get install chromium nginx)")
+    record = run_main(bench("classroom"), ["--users", "1", "--replicas", "1", "--seconds", "3",
+                                           "--max-rounds", "1"], tmp_path / "c.json")
+    (row,) = record["results"]
+    assert row["replicas"] == 1 and row["users"] == 1 and row["rounds"] + row["errors"] == 1
+    assert row["ratio_p50"] in (1.0, None) and len(row["rss_mb"]) == 1 and row["rss_mb"][0] > 50

@@ -1,0 +1,116 @@
+"""A classroom server under load: 1, 4, 8 and 16 users against 1 replica and against 2 behind nginx.
+
+Each setup is started with :func:`ferviz.deploy.start` (Streamlit replicas in shared mode behind nginx on
+127.0.0.1, the same as ``ferviz serve``); for each number of users, that many Chromium browser contexts
+(headless, the system Chromium driven by Playwright, nothing downloaded) open the Predict page, upload a
+public-domain photo and wait for "face(s) found", over and over for ``--seconds``. Per row: upload ->
+label p50 / p95, rounds, errors (rounds that timed out or failed), throughput, and the resident memory of
+each replica after the phase. The ratio column is each p50 over the 1-user, 1-replica p50 of the same
+run.
+
+The browsers run on the same machine as the server and take CPU from it: on a 2-core machine the numbers
+are an upper bound on what the server alone would show (see bench/README.md for how to read them).
+
+    python bench/classroom.py --users 1 4 8 16 --seconds 60 --json docs/bench/classroom.json
+    python bench/classroom.py --soak 1800 --users 4 --replicas 2 --json docs/bench/classroom_soak.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import common
+from app_load import drive, percentiles, rss_mb
+from PIL import Image
+from skimage import data
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from ferviz.deploy import find_nginx, free_ports, start  # noqa: E402
+from tests.browser import chromium_path  # noqa: E402
+
+
+def p95(samples: list[float]) -> float | None:
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def phase(url: str, photo: Path, users: int, seconds: float, max_rounds: int) -> dict:
+    latencies, failures, wall = asyncio.run(drive(url, photo, users, seconds, max_rounds))
+    stats = percentiles(latencies)
+    return {"users": users, "rounds": len(latencies), "errors": failures, "p50": stats["p50"],
+            "p95": p95(latencies), "mean": stats["mean"],
+            "throughput_per_min": 60 * len(latencies) / wall if wall else None}
+
+
+def soak(url: str, photo: Path, users: int, seconds: float, pids: list[int], every: float) -> list[dict]:
+    """``users`` users for ``seconds`` in windows of ``every`` seconds: latency, errors, memory per window."""
+    rows, t0 = [], time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        window = min(every, seconds - (time.perf_counter() - t0))
+        row = phase(url, photo, users, window, 10_000)
+        row.update(minute=round((time.perf_counter() - t0) / 60, 2),
+                   rss_mb=[round(rss_mb(p), 1) for p in pids])
+        print(row, flush=True)
+        rows.append(row)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = common.add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
+    parser.add_argument("--users", type=int, nargs="+", default=[1, 4, 8, 16],
+                        help="simulated users per phase")
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2],
+                        help="setups: replicas behind nginx")
+    parser.add_argument("--seconds", type=float, default=60, help="length of each phase")
+    parser.add_argument("--max-rounds", type=int, default=1000, help="uploads per user per phase at most")
+    parser.add_argument("--soak", type=float, default=0,
+                        help="instead: run --users[0] users for this many seconds against --replicas[0] "
+                             "replicas, reporting every --window seconds")
+    parser.add_argument("--window", type=float, default=120, help="soak: seconds per report")
+    args = parser.parse_args(argv)
+    if chromium_path() is None or find_nginx() is None:
+        sys.exit("needs the system Chromium and nginx: apt-get install -y chromium chromium-driver nginx")
+    machine = common.start(args, "ferviz classroom server (replicas behind nginx, Chromium, loopback)")
+    photo = Path(tempfile.mkdtemp()) / "astronaut.jpg"
+    Image.fromarray(data.astronaut()).save(photo, quality=92)
+    rows: list[dict] = []
+    if args.soak:
+        with start(args.replicas[0], port=free_ports(1)[0]) as dep:
+            pids = dep.replica_pids()
+            rows = soak(dep.url, photo, args.users[0], args.soak, pids, args.window)
+            for row in rows:
+                row["replicas"] = args.replicas[0]
+        common.finish(args, "classroom_soak", machine, rows)
+        return 0
+    for replicas in args.replicas:
+        with start(replicas, port=free_ports(1)[0]) as dep:
+            pids = dep.replica_pids()
+            phase(dep.url, photo, 2 * replicas, 1e9, 1)  # warm the replicas' caches (model, detector) first
+            for users in args.users:
+                row = {"replicas": replicas, **phase(dep.url, photo, users, args.seconds, args.max_rounds),
+                       "rss_mb": [round(rss_mb(p), 1) for p in pids]}
+                print(row, flush=True)
+                rows.append(row)
+    base = next((r["p50"] for r in rows if r["replicas"] == args.replicas[0] and r["users"] == args.users[0]),
+                None)
+    for row in rows:
+        row["ratio_p50"] = row["p50"] / base if base and row["p50"] else None
+    common.print_table(rows, [("replicas", "replicas", "d"), ("users", "users", "d"),
+                              ("rounds", "rounds", "d"), ("errors", "errors", "d"), ("p50", "p50 s", ".2f"),
+                              ("p95", "p95 s", ".2f"),
+                              ("ratio_p50", "p50 ratio", ".2f"),
+                              ("throughput_per_min", "labels/min", ".1f")])
+    common.finish(args, "classroom", machine, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
