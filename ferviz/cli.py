@@ -345,8 +345,8 @@ def cmd_serve(args) -> int:
 
     if args.print_config:
         upstreams = [f"127.0.0.1:{8501 + k}" for k in range(args.replicas)] + list(args.upstream)
-        print(nginx_config(upstreams, f"{args.host}:{args.port}", prefix=args.run_dir or "/tmp/ferviz-serve"),
-              end="")
+        print(nginx_config(upstreams, f"{args.host}:{args.port}", prefix=args.run_dir or "/tmp/ferviz-serve",
+                           certfile=args.ssl_cert, keyfile=args.ssl_key), end="")
         return 0
     env = {"FERVIZ_DATA_ROOTS": args.data_roots} if args.data_roots else {}
 
@@ -355,7 +355,7 @@ def cmd_serve(args) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     with start(args.replicas, args.port, host=args.host, upstreams=args.upstream, shared=not args.local,
-               run_dir=args.run_dir, env=env) as dep:
+               run_dir=args.run_dir, env=env, certfile=args.ssl_cert, keyfile=args.ssl_key) as dep:
         mode = "local mode (server paths allowed)" if args.local else "shared mode"
         print(f"serving {dep.url} ({mode}): nginx -> {', '.join(dep.replicas)}; logs in {dep.run_dir}\n"
               "Ctrl-C stops every replica and nginx", flush=True)
@@ -458,6 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-roots", help="FERVIZ_DATA_ROOTS for the replicas: folders of datasets to offer")
     p.add_argument("--run-dir",
                    help="keep the nginx configuration and the logs here (default: a temporary folder)")
+    p.add_argument("--ssl-cert",
+                   help="serve HTTPS with this certificate (PEM); cameras need HTTPS on a network")
+    p.add_argument("--ssl-key", help="the certificate's private key (PEM)")
     p.add_argument("--print-config", action="store_true",
                    help="print the nginx configuration (replicas on ports 8501, 8502, …) and exit")
     p.set_defaults(func=cmd_serve)

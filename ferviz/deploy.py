@@ -50,7 +50,8 @@ class DeployError(FervizError):
 
 
 def nginx_config(upstreams: Sequence[str], listen: str = "127.0.0.1:8080", *,
-                 prefix: str | Path = "/tmp/ferviz-serve", max_body_mb: int = MAX_UPLOAD_MB + 10) -> str:
+                 prefix: str | Path = "/tmp/ferviz-serve", max_body_mb: int = MAX_UPLOAD_MB + 10,
+                 certfile: str | Path | None = None, keyfile: str | Path | None = None) -> str:
     """A complete ``nginx.conf`` proxying ``listen`` to the Streamlit replicas ``upstreams``.
 
     Parameters
@@ -63,12 +64,18 @@ def nginx_config(upstreams: Sequence[str], listen: str = "127.0.0.1:8080", *,
         Folder for nginx's pid file, logs and temporary files (nginx runs with ``-p prefix``).
     max_body_mb : int
         Largest request body (uploads), in MB.
+    certfile, keyfile : str or Path, optional
+        Serve HTTPS with this certificate and key (both or neither): browsers allow the Live page's
+        camera only on localhost or over HTTPS.
 
     Raises
     ------
     ValueError
-        Without upstreams, or for an upstream that is not ``host:port``.
+        Without upstreams, for an upstream that is not ``host:port``, or with only one of certfile and
+        keyfile.
     """
+    if (certfile is None) != (keyfile is None):
+        raise ValueError("HTTPS needs both a certificate and its key (--ssl-cert and --ssl-key)")
     if not upstreams:
         raise ValueError("nginx needs at least one upstream replica (host:port)")
     for up in upstreams:
@@ -79,6 +86,8 @@ def nginx_config(upstreams: Sequence[str], listen: str = "127.0.0.1:8080", *,
     servers = "\n".join(f"        server {up} max_fails=3 fail_timeout=10s;" for up in upstreams)
     temp = "\n".join(f"    {name}_temp_path {prefix / 'temp' / name};"
                      for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    tls = "" if certfile is None else (f" ssl;\n        ssl_certificate {Path(certfile).resolve()};\n"
+                                       f"        ssl_certificate_key {Path(keyfile).resolve()}")
     return f"""# ferviz: nginx in front of {len(upstreams)} Streamlit replica(s) (ferviz.deploy.nginx_config)
 # Run: nginx -p {prefix} -c {prefix / 'nginx.conf'}
 daemon off;
@@ -113,7 +122,7 @@ http {{
     }}
 
     server {{
-        listen {listen};
+        listen {listen}{tls};
 
         location = /nginx-health {{
             access_log off;
@@ -182,9 +191,15 @@ def find_nginx() -> str | None:
 def wait_http(url: str, timeout: float, procs: Sequence[subprocess.Popen] = ()) -> None:
     """Wait until ``url`` answers 200; DeployError if it does not within ``timeout`` or a process exits."""
     deadline = time.monotonic() + timeout
+    context = None
+    if url.startswith("https:"):  # our own proxy, often with a self-signed certificate: checked elsewhere
+        import ssl
+
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=2) as r:
+            with urllib.request.urlopen(url, timeout=2, context=context) as r:
                 if r.status == 200:
                     return
         except OSError:
@@ -240,6 +255,7 @@ class Deployment:
 
 def start(replicas: int = 2, port: int = 8080, *, host: str = "127.0.0.1", upstreams: Sequence[str] = (),
           shared: bool = True, run_dir: str | Path | None = None, env: dict | None = None,
+          certfile: str | Path | None = None, keyfile: str | Path | None = None,
           timeout: float = 120.0) -> Deployment:
     """Start ``replicas`` local Streamlit replicas and nginx on ``host:port`` in front of them (and of
     ``upstreams``, replicas elsewhere).
@@ -258,6 +274,8 @@ def start(replicas: int = 2, port: int = 8080, *, host: str = "127.0.0.1", upstr
         Where the nginx configuration and every log go; default a temporary folder removed on stop.
     env : dict, optional
         Extra environment variables for the replicas (e.g. ``FERVIZ_DATA_ROOTS``).
+    certfile, keyfile : str or Path, optional
+        Serve HTTPS (see :func:`nginx_config`).
     timeout : float
         Seconds to wait for each replica and for nginx to answer.
 
@@ -272,13 +290,19 @@ def start(replicas: int = 2, port: int = 8080, *, host: str = "127.0.0.1", upstr
                           "then run ferviz serve again")
     if replicas < 0 or (replicas == 0 and not upstreams):
         raise DeployError("nothing to serve: give --replicas 1 or more, or --upstream HOST:PORT")
+    if (certfile is None) != (keyfile is None):
+        raise DeployError("HTTPS needs both --ssl-cert and --ssl-key")
+    for path in (certfile, keyfile):
+        if path is not None and not Path(path).is_file():
+            raise DeployError(f"{path}: no such file (the HTTPS certificate and key must be PEM files)")
     own = tempfile.TemporaryDirectory(prefix="ferviz-serve-") if run_dir is None else None
     run_dir = Path(own.name if own else run_dir).resolve()
     (run_dir / "temp").mkdir(parents=True, exist_ok=True)
     os.chmod(run_dir / "temp", 0o1777)  # nginx's workers may run as another user than its master
     ports = free_ports(replicas)
     all_upstreams = [f"127.0.0.1:{p}" for p in ports] + list(upstreams)
-    dep = Deployment(f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}", all_upstreams,
+    scheme = "http" if certfile is None else "https"
+    dep = Deployment(f"{scheme}://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}", all_upstreams,
                      run_dir, _own_dir=own)
     child_env = {**os.environ, **(env or {}), "FERVIZ_SHARED": "1" if shared else "0"}
     try:
@@ -290,7 +314,8 @@ def start(replicas: int = 2, port: int = 8080, *, host: str = "127.0.0.1", upstr
         for p in ports:
             wait_http(f"http://127.0.0.1:{p}/_stcore/health", timeout, dep.procs)
         conf = run_dir / "nginx.conf"
-        conf.write_text(nginx_config(all_upstreams, f"{host}:{port}", prefix=run_dir))
+        conf.write_text(nginx_config(all_upstreams, f"{host}:{port}", prefix=run_dir, certfile=certfile,
+                                     keyfile=keyfile))
         handle = open(run_dir / "nginx.log", "w")  # noqa: SIM115
         dep.logs.append(handle)
         dep.procs.append(subprocess.Popen([nginx, "-p", str(run_dir), "-c", str(conf)], stdout=handle,

@@ -115,3 +115,27 @@ def free_port() -> int:
     from ferviz.deploy import free_ports
 
     return free_ports(1)[0]
+
+
+@needs_nginx
+def test_https_with_a_self_signed_certificate(tmp_path):
+    import shutil
+    import ssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    text = nginx_config(["127.0.0.1:8501"], "127.0.0.1:8443", certfile=cert, keyfile=key)
+    assert "listen 127.0.0.1:8443 ssl;" in text and f"ssl_certificate {cert};" in text
+    with pytest.raises(ValueError, match="both"):
+        nginx_config(["127.0.0.1:8501"], certfile=cert)
+    with pytest.raises(DeployError, match="no such file"):
+        start(1, certfile=tmp_path / "missing.pem", keyfile=key)
+    with start(1, port=free_port(), certfile=cert, keyfile=key, run_dir=tmp_path / "serve") as dep:
+        assert dep.url.startswith("https://")
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        with urllib.request.urlopen(f"{dep.url}/_stcore/health", timeout=10, context=context) as r:
+            assert r.status == 200  # through TLS, verified against the certificate
