@@ -205,3 +205,14 @@ def test_timed_attribution_records_method_target_and_time(tiny, face):
     np.testing.assert_array_equal(res.heat, attr.attribute(tiny, face, "saliency", res.target))
     assert (res.title, res.signed, res.unit) == ("Saliency", False, "|∂ logit / ∂ pixel|")
     assert all(m.unit and m.unit != "attribution" for m in attr.METHODS.values())  # every method has a unit
+
+
+def test_integrated_gradients_reports_its_completeness_gap(quadrant_face, tiny, face):
+    exact = attr.timed_attribution(Quadrant(), quadrant_face, "integrated_gradients", target=0)
+    assert exact.completeness_gap == pytest.approx(0.0, abs=1e-4)  # linear: the integral is exact
+    res = attr.timed_attribution(tiny, face, "integrated_gradients")
+    x = attr.face_batch(face)
+    with torch.no_grad():
+        drop = float(tiny(x)[0, res.target] - tiny(torch.zeros_like(x))[0, res.target])
+    assert res.completeness_gap == pytest.approx(float(res.heat.sum(dtype=np.float64)) - drop, abs=1e-5)
+    assert attr.timed_attribution(tiny, face, "saliency").completeness_gap is None

@@ -96,6 +96,7 @@ def test_attributions_page_verdicts_times_views_and_card():
     assert len(verdicts) == 4 and all(("PASS" in v) or ("FAIL" in v) or ("MIXED" in v) for v in verdicts)
     assert sum("Sanity check :" in v for v in verdicts) == 3  # not for the attention map
     assert all("Took" in v for v in verdicts)
+    assert sum("completeness gap" in v for v in verdicts) == 1  # Integrated Gradients' convergence
     titles = [s["layout"]["title"]["text"] for s in specs(at)[:4]]
     assert titles[0].startswith("Integrated Gradients") and not any("_" in t for t in titles)
     assert specs(at)[0]["data"][1]["colorbar"]["title"]["text"] == "logit contribution"
@@ -111,7 +112,7 @@ def test_attributions_page_verdicts_times_views_and_card():
     at.multiselect(key="attr_methods").set_value(["occlusion"])
     at.run()
     assert not at.exception and charts(at) == 4  # occlusion, attention, curves, sanity
-    assert specs(at)[-1]["layout"]["title"]["text"].startswith("Occlusion (8x8, stride 4): Spearman")
+    assert specs(at)[-1]["layout"]["title"]["text"].startswith("Occlusion (8x8 windows): Spearman")
 
 
 def test_walkthrough_page_prints_every_shape_with_an_index():

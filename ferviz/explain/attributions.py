@@ -14,14 +14,17 @@ not tested here, as this project runs on CPU).
 Methods (:data:`METHODS`, keyed by the strings the UI and the tests use):
 
 * ``integrated_gradients`` — Sundararajan et al. 2017; baseline 0 (the mean grey after normalisation),
-  32 steps; signed.
+  16 steps (Gauss-Legendre); signed. Its completeness gap (the map's sum minus the logit difference
+  between the face and the baseline, which IG should match) is reported with the map: 16 steps kept it
+  near 1 % of that difference on the shipped model, no worse than 32.
 * ``saliency`` — |d logit_target / d x| (Simonyan et al. 2014); non-negative.
 * ``smoothgrad`` — saliency averaged over 16 noisy copies, noise std 15% of the input range (Smilkov et
   al. 2017), through Captum's ``NoiseTunnel``; non-negative, and random (Captum draws the noise from
   torch's global generator, so two calls differ slightly).
 * ``grad_cam`` — Selvaraju et al. 2017 on ``model.last_conv()`` (C3), ReLU'd and bilinearly upsampled
   from the H x W grid to 64 x 64 with ``LayerAttribution.interpolate``; non-negative.
-* ``occlusion`` — drop in the target logit when an 8 x 8 window (stride 4) is set to 0 (mean grey)
+* ``occlusion`` — drop in the target logit when an 8 x 8 window is set to 0 (mean grey), windows side
+  by side (stride 8: 64 forward passes; ``stride=4`` gives a smoother map for 3.5x the time)
   (Zeiler & Fergus 2014); signed.
 
 Each map is summed over input channels (one channel for gray, two for gray+hog).
@@ -95,7 +98,7 @@ def register(method: AttributionMethod) -> AttributionMethod:
 
 def _integrated_gradients(model, x, target, opts):
     ig = IntegratedGradients(model)
-    steps = int(opts.get("n_steps", 32))
+    steps = int(opts.get("n_steps", 16))
     return ig.attribute(x, baselines=torch.zeros_like(x), target=target, n_steps=steps,
                         internal_batch_size=int(opts.get("batch_size", steps)))
 
@@ -121,7 +124,7 @@ def _grad_cam(model, x, target, opts):
 
 def _occlusion(model, x, target, opts):
     c = x.shape[1]
-    window, stride = int(opts.get("window", 8)), int(opts.get("stride", 4))
+    window, stride = int(opts.get("window", 8)), int(opts.get("stride", 8))
     return Occlusion(model).attribute(x, sliding_window_shapes=(c, window, window),
                                       strides=(c, stride, stride), baselines=0.0, target=target,
                                       perturbations_per_eval=int(opts.get("batch_size", 32)))
@@ -136,7 +139,7 @@ register(AttributionMethod("smoothgrad", "SmoothGrad", False, "Smilkov et al., 2
                            "mean |∂ logit / ∂ pixel|"))
 register(AttributionMethod("grad_cam", "Grad-CAM (C3)", False, "Selvaraju et al., ICCV 2017", _grad_cam,
                            "gradient-weighted C3 activation"))
-register(AttributionMethod("occlusion", "Occlusion (8x8, stride 4)", True, "Zeiler & Fergus, ECCV 2014",
+register(AttributionMethod("occlusion", "Occlusion (8x8 windows)", True, "Zeiler & Fergus, ECCV 2014",
                            _occlusion, "logit drop when covered"))
 
 
@@ -225,12 +228,17 @@ class Attribution:
         The map (see :func:`attribute`).
     seconds : float
         Wall-clock time of the computation (private copy and every forward/backward pass included).
+    completeness_gap : float or None
+        Integrated Gradients only: the map's sum minus (target logit of the face - target logit of the
+        baseline); IG's completeness axiom makes it 0 in the limit of many steps, so its size says how
+        well the integral converged. None for the other methods.
     """
 
     method: str
     target: int
     heat: np.ndarray
     seconds: float
+    completeness_gap: float | None = None
 
     @property
     def title(self) -> str:
@@ -255,4 +263,10 @@ def timed_attribution(loaded_or_model: LoadedModel | nn.Module, face_tensor: tor
     if target is None:
         target = predicted_class(loaded_or_model, face_tensor)
     heat = attribute(loaded_or_model, face_tensor, method, target, **options)
-    return Attribution(method, int(target), heat, time.perf_counter() - start)
+    gap = None
+    if method == "integrated_gradients":
+        x = face_batch(face_tensor)
+        with torch.no_grad():
+            logits = model_of(loaded_or_model)(torch.cat([x, torch.zeros_like(x)]))  # face, baseline
+        gap = float(heat.sum(dtype=np.float64)) - float(logits[0, target] - logits[1, target])
+    return Attribution(method, int(target), heat, time.perf_counter() - start, gap)

@@ -182,6 +182,8 @@ class MapResult:
         The randomised-weights check (None for the attention map).
     method : str
         The key in ``METHODS``, or '' for the attention map.
+    completeness_gap : float or None
+        Integrated Gradients' convergence: the map's sum minus the logit difference it should add up to.
     """
 
     title: str
@@ -192,6 +194,7 @@ class MapResult:
     faithfulness: Faithfulness
     sanity: SanityCheck | None
     method: str = ""
+    completeness_gap: float | None = None
 
 
 def attribution_results(loaded: LoadedModel, crop: np.ndarray, methods: list[str], target: int,
@@ -219,7 +222,8 @@ def _attribution_results(loaded: LoadedModel, crop: np.ndarray, methods: list[st
         faith = faithfulness(loaded, crop, a.heat, target, baseline)
         bar.progress((3 * i + 2) / total, text=f"{name}: sanity check with randomised weights…")
         check = sanity(loaded, crop, key, target, a.heat)
-        results.append(MapResult(name, a.heat, a.signed, a.unit, a.seconds, faith, check, key))
+        results.append(MapResult(name, a.heat, a.signed, a.unit, a.seconds, faith, check, key,
+                                 a.completeness_gap))
     aset = attention(loaded, crop)
     if aset.spatial:
         last = len(aset.spatial) - 1
@@ -368,6 +372,10 @@ def verdict_lines(result: MapResult) -> str:
                      f"{check.threshold:g})")
     else:
         lines.append("Sanity check: not applicable (read from the model's forward pass, no gradients)")
+    if result.completeness_gap is not None:
+        gap = abs(result.completeness_gap)
+        lines.append(f"Convergence: the map adds up to the logit difference within {gap:.3f} "
+                     "(IG's completeness gap; smaller is better converged)")
     lines.append(f"Took {result.seconds:.2f} s" if result.seconds is not None
                  else "Took one forward pass (shared with the prediction)")
     return "  \n".join(lines)
