@@ -139,3 +139,14 @@ def test_classroom_runs_one_user_against_one_replica_behind_nginx(bench, tmp_pat
     (row,) = record["results"]
     assert row["replicas"] == 1 and row["users"] == 1 and row["rounds"] + row["errors"] == 1
     assert row["ratio_p50"] in (1.0, None) and len(row["rss_mb"]) == 1 and row["rss_mb"][0] > 50
+
+
+def test_attributions_times_every_method_and_the_page_work(bench, tmp_path, tiny_checkpoint):
+    from ferviz.explain.attributions import METHODS
+
+    record = run_main(bench("attributions"), ["--model", str(tiny_checkpoint), "--repeats", "1"],
+                      tmp_path / "a.json")
+    rows = {r["key"]: r for r in record["results"]}
+    assert set(rows) == {*METHODS, "page: default selection, new face"}
+    assert rows["saliency"]["ratio_vs_saliency"] == 1.0
+    assert all(r["median"] > 0 for r in rows.values())
