@@ -118,3 +118,8 @@ def test_every_page_renders_without_a_traceback(server, page_name, marker):
         body = page.inner_text("body")
         assert "Traceback" not in body and "Error" not in body.split("\n")[0]
         page.screenshot(path=str(ARTIFACTS / f"browser_{page_name.lower()}.png"), full_page=False)
+        if page_name == "Attributions":  # the verdicts sit below the maps: scroll Streamlit's own container
+            page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollBy(0, 850)")
+            page.wait_for_timeout(1000)
+            assert "Faithfulness" in page.inner_text("[data-testid=stMain]")
+            page.screenshot(path=str(ARTIFACTS / "browser_attributions_verdicts.png"))
