@@ -44,8 +44,8 @@ if measured.empty:
 else:
     st.dataframe(measured_table(measured), hide_index=True)
 
-st.caption("Every measured number is one training run (one seed); intervals on this page cover test-set "
-           "sampling only.")
+st.caption("Every number in this table is one training run (one seed); its intervals cover test-set sampling "
+           "only. Training noise is measured in the ablations below, where a budget has several seeds.")
 
 st.subheader("Test items that are also training items")
 show_leakage_reports(found)

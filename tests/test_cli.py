@@ -137,16 +137,19 @@ def test_train_init_fine_tunes_from_a_run_and_records_it(tiny_npz, tmp_path, cap
 
 
 def test_reproduce_script_parses_and_uses_only_existing_options():
-    """scripts/reproduce.sh is bash-valid and every --option it passes exists on that ferviz subcommand."""
+    """scripts/reproduce.sh and seeds.sh are bash-valid and every --option they pass exists on that ferviz
+    subcommand."""
     import re
     import subprocess
     from pathlib import Path
 
     from ferviz.cli import build_parser
 
-    script = Path(__file__).resolve().parent.parent / "scripts" / "reproduce.sh"
-    subprocess.run(["bash", "-n", str(script)], check=True)
-    text = script.read_text().replace("\\\n", " ")
+    scripts = Path(__file__).resolve().parent.parent / "scripts"
+    text = ""
+    for name in ("reproduce.sh", "seeds.sh"):
+        subprocess.run(["bash", "-n", str(scripts / name)], check=True)
+        text += (scripts / name).read_text().replace("\\\n", " ") + "\n"
     subparsers = next(a for a in build_parser()._actions if a.choices and "train" in a.choices).choices
     uses = [(m.group(1), m.group(2)) for m in re.finditer(r"\bferviz (\w[\w-]*)([^;\n]*)", text)]
     uses += [("train", m.group(1)) for m in re.finditer(r"^\s*(?:\w+\)\s*)?train (.*)$", text, re.M)]
