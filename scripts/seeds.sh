@@ -3,7 +3,8 @@
 # fixed class-stratified sample of SUBSET FER2013 Training faces for EPOCHS epochs (cosine schedule),
 # selected on PublicTest, and evaluated there into models/reports/seeds/. Resumable: a finished run is
 # skipped, a killed one continues from its last epoch. Runs are interleaved seed by seed, so a partial
-# sitting still gives pairs of variants with the same seeds.
+# sitting still gives pairs of variants with the same seeds. Several copies of the script may run at
+# once (one per free core): each run is locked (flock) while it trains, and the others skip it.
 #
 #   DATA=/path/to/shared/data bash scripts/seeds.sh
 #   DATA=... VARIANTS="dcnn_bilstm_dam cnn_bilstm" SEEDS="0 1 2" bash scripts/seeds.sh
@@ -23,9 +24,15 @@ for seed in $SEEDS; do
     run="$RUNS/seeds/${v}_s${seed}"
     report="$OUT/fer2013_ablation_${v}_n${SUBSET}_e${EPOCHS}_s${seed}.json"
     [ -f "$report" ] && continue
-    ferviz train --dataset npz --data "$FER" --model "$v" --recipe strong --epochs "$EPOCHS" --warmup-epochs 1 \
-      --subset "$SUBSET" --seed "$seed" --out "$run" --resume --quiet
-    ferviz evaluate --model "$run/best.pt" --dataset npz --data "$FER" --split PublicTest --kind ablation \
-      --json "$report"
+    mkdir -p "$RUNS/seeds"
+    rc=0
+    (
+      flock -n 9 || exit 75  # another copy of this script is training this run
+      ferviz train --dataset npz --data "$FER" --model "$v" --recipe strong --epochs "$EPOCHS" --warmup-epochs 1 \
+        --subset "$SUBSET" --seed "$seed" --out "$run" --resume --quiet
+      ferviz evaluate --model "$run/best.pt" --dataset npz --data "$FER" --split PublicTest --kind ablation \
+        --json "$report"
+    ) 9>"$RUNS/seeds/${v}_s${seed}.lock" || rc=$?
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 75 ]; then exit "$rc"; fi
   done
 done

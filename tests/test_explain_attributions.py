@@ -216,3 +216,20 @@ def test_integrated_gradients_reports_its_completeness_gap(quadrant_face, tiny, 
         drop = float(tiny(x)[0, res.target] - tiny(torch.zeros_like(x))[0, res.target])
     assert res.completeness_gap == pytest.approx(float(res.heat.sum(dtype=np.float64)) - drop, abs=1e-5)
     assert attr.timed_attribution(tiny, face, "saliency").completeness_gap is None
+
+
+def test_faithfulness_curves_on_the_fast_path_match_the_torch_model(tiny_checkpoint, monkeypatch):
+    from ferviz.checkpoint import load_checkpoint
+    from ferviz.explain.faithfulness import deletion_insertion
+    from ferviz.fastpath import fast_path_enabled
+
+    if not fast_path_enabled():
+        pytest.skip("onnxruntime is not installed: there is no fast path to compare")
+    loaded = load_checkpoint(tiny_checkpoint)
+    x = torch.randn(1, 64, 64)  # the tiny checkpoint reads one gray plane
+    heat = np.random.default_rng(0).random((64, 64))
+    fast = deletion_insertion(loaded, x, heat, target=0)  # ONNX Runtime for the curves
+    plain = deletion_insertion(loaded.model, x, heat, target=0)  # the torch module
+    for a, b in ((fast.deletion, plain.deletion), (fast.insertion, plain.insertion),
+                 (fast.random_deletion, plain.random_deletion)):
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-4)

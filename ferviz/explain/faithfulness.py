@@ -16,7 +16,10 @@
   correlation means the method shows the image (edges) more than the model.
 
 Ordering uses the raw values, so for signed maps the strongest evidence *for* the target goes first.
-Every function only reads the model (forward passes under ``no_grad``) or works on a private copy.
+Every function only reads the model (forward passes under ``no_grad``) or works on a private copy. The
+curves' forward passes (no gradients) use the fast path of :mod:`ferviz.fastpath` when given a
+:class:`LoadedModel` and it is on (the same probabilities within 1e-4, about 1.5x faster here); maps and
+the sanity check stay on the torch model.
 """
 
 from __future__ import annotations
@@ -113,13 +116,27 @@ def _masks(order: np.ndarray, side: tuple[int, int], steps: int) -> torch.Tensor
     return torch.from_numpy(masks.reshape(steps + 1, 1, *side))
 
 
+def _forward(loaded_or_model: LoadedModel | nn.Module):
+    """``chunk -> logits``: ONNX Runtime for a loaded checkpoint where the fast path is on, else torch."""
+    model = model_of(loaded_or_model)
+    if not isinstance(loaded_or_model, LoadedModel):
+        return model
+    from ferviz.fastpath import fast_logits
+
+    def forward(chunk: torch.Tensor) -> torch.Tensor:
+        logits = fast_logits(loaded_or_model, chunk)
+        return model(chunk) if logits is None else torch.from_numpy(logits)
+
+    return forward
+
+
 @torch.no_grad()
-def _probs(model: nn.Module, batch: torch.Tensor, target: int, batch_size: int) -> np.ndarray:
-    out = [torch.softmax(model(chunk), dim=1)[:, target] for chunk in batch.split(batch_size)]
+def _probs(forward, batch: torch.Tensor, target: int, batch_size: int) -> np.ndarray:
+    out = [torch.softmax(forward(chunk), dim=1)[:, target] for chunk in batch.split(batch_size)]
     return torch.cat(out).cpu().numpy().astype(np.float64)
 
 
-def _curves(model, x, base, orders, steps, target, batch_size) -> list[tuple[np.ndarray, np.ndarray]]:
+def _curves(forward, x, base, orders, steps, target, batch_size) -> list[tuple[np.ndarray, np.ndarray]]:
     """Deletion and insertion probabilities (each (steps+1,)) for every pixel order, in one batched stream.
 
     All 2 * (steps+1) images of every order go through the model in chunks of ``batch_size``.
@@ -129,7 +146,7 @@ def _curves(model, x, base, orders, steps, target, batch_size) -> list[tuple[np.
         m = _masks(order, tuple(x.shape[-2:]), steps).to(x.device)
         images.append(torch.where(m, base, x))  # (steps+1, C, H, W): chosen pixels replaced by the baseline
         images.append(torch.where(m, x, base))  # the baseline with the chosen pixels put back
-    probs = _probs(model, torch.cat(images), target, batch_size).reshape(len(orders), 2, steps + 1)
+    probs = _probs(forward, torch.cat(images), target, batch_size).reshape(len(orders), 2, steps + 1)
     return [(p[0], p[1]) for p in probs]
 
 
@@ -157,8 +174,8 @@ def random_curves(loaded_or_model: LoadedModel | nn.Module, face_tensor: torch.T
     target = predicted_class(model, x) if target is None else int(target)
     rng = np.random.default_rng([seed, 1])  # its own stream: the map's tie-breaking does not shift it
     size = int(x.shape[-1] * x.shape[-2])
-    curves = _curves(model, x, baseline_image(x, baseline), [rng.permutation(size) for _ in range(repeats)],
-                     steps, target, batch_size)
+    curves = _curves(_forward(loaded_or_model), x, baseline_image(x, baseline),
+                     [rng.permutation(size) for _ in range(repeats)], steps, target, batch_size)
     return (_curve(np.mean([c[0] for c in curves], axis=0)), _curve(np.mean([c[1] for c in curves], axis=0)))
 
 
@@ -203,12 +220,13 @@ def deletion_insertion(loaded_or_model: LoadedModel | nn.Module, face_tensor: to
         raise ValueError("steps and random_repeats must be at least 1")
     target = predicted_class(model, x) if target is None else int(target)
     if random is None:
-        random = random_curves(model, x, target, steps=steps, baseline=baseline, repeats=random_repeats,
-                               seed=seed, batch_size=batch_size)
+        random = random_curves(loaded_or_model, x, target, steps=steps, baseline=baseline,
+                               repeats=random_repeats, seed=seed, batch_size=batch_size)
     elif any(c.probs.size != steps + 1 for c in random):
         raise ValueError(f"the random-order curves have {random[0].probs.size - 1} steps, not {steps}")
     order = _pixel_order(attribution, np.random.default_rng(seed))
-    [(dele, ins)] = _curves(model, x, baseline_image(x, baseline), [order], steps, target, batch_size)
+    [(dele, ins)] = _curves(_forward(loaded_or_model), x, baseline_image(x, baseline), [order], steps, target,
+                            batch_size)
     return Faithfulness(target, baseline, _curve(dele), _curve(ins), *random)
 
 
