@@ -482,12 +482,19 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = ["ferviz", *argv]  # recorded next to every training run's outputs
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    distributed = False
     if args.command in ("train", "evaluate", "predict"):  # data-parallel under torchrun, else one process
         from ferviz.engine import init_distributed
 
-        init_distributed()
+        distributed = init_distributed()
     try:
-        return args.func(args)
+        code = args.func(args)
+        if distributed:  # every rank waits for the others before its gloo threads go (no abort at exit)
+            import torch.distributed as dist
+
+            dist.barrier()
+            dist.destroy_process_group()
+        return code
     except (FervizError, KeyError, ValueError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {msg}", file=sys.stderr)
