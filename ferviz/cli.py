@@ -48,7 +48,8 @@ def _train_config(args):
 def _load(args):
     from ferviz.datasets import detect_kind, load_dataset
 
-    ds = load_dataset(args.dataset or detect_kind(args.data), args.data)  # the reader reports skipped items
+    ds = load_dataset(args.dataset or detect_kind(args.data), args.data,  # the reader reports skipped items
+                      size=getattr(args, "size", None))
     return ds.name, ds  # an .npz archive is named after its file: fer2013_trainval.npz -> 'fer2013'
 
 
@@ -287,6 +288,9 @@ def _add_data(p, required=True) -> None:
 
     p.add_argument("--dataset", choices=sorted(DATASET_READERS), help="format of --data (guessed if omitted)")
     p.add_argument("--data", required=required, help="dataset file or folder (your own copy)")
+    p.add_argument("--size", type=int,
+                   help="resize every image to N x N pixels while reading (for folders whose images differ "
+                        "in size, e.g. --size 48)")
 
 
 def _add_faces(p) -> None:

@@ -220,3 +220,20 @@ def test_evaluate_without_model_uses_the_shipped_default(tiny_npz, tmp_path):
     out = tmp_path / "r.json"
     assert main(["evaluate", "--data", str(tiny_npz), "--split", "PublicTest", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["meta"]["model"] == DEFAULT_MODEL.name
+
+
+def test_a_folder_of_mixed_sizes_names_the_size_option_and_reads_with_it(tmp_path, tiny_checkpoint, capsys):
+    root = tmp_path / "CK+48"
+    for k, (cls, side) in enumerate([("happy", 48), ("sadness", 60), ("anger", 52)]):
+        (root / cls).mkdir(parents=True)
+        gray = (np.random.default_rng(k).random((side, side)) * 255).astype(np.uint8)
+        Image.fromarray(gray).save(root / cls / f"S01{k}_004_00000017.png")
+    common = ["evaluate", "--model", str(tiny_checkpoint), "--dataset", "ckplus", "--data", str(root)]
+    assert main(common) == 2
+    err = capsys.readouterr().err
+    assert "--size 48" in err and "differ in size" in err
+    from ferviz.cli import build_parser
+
+    assert build_parser().parse_args([*common, "--size", "48"]).size == 48  # the option named exists
+    assert main([*common, "--size", "48"]) == 0
+    assert "n=3" in capsys.readouterr().out
