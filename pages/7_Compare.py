@@ -17,6 +17,7 @@ from ferviz.ui.analysis import (
     show_how_to_create,
     show_leakage_reports,
     show_paired_reports,
+    two_decimals,
 )
 from ferviz.ui.navigation import ensure_navigation
 
@@ -42,7 +43,8 @@ st.subheader("Measured by this project")
 if measured.empty:
     show_how_to_create(found)
 else:
-    st.dataframe(measured_table(measured), hide_index=True)
+    table = measured_table(measured)
+    st.dataframe(table, hide_index=True, column_config=two_decimals(table))
 
 st.caption("Every number in this table is one training run (one seed); its intervals cover test-set sampling "
            "only. Training noise is measured in the ablations below, where a budget has several seeds.")
@@ -58,13 +60,16 @@ show_ablations(found)
 
 st.subheader("Side by side, one dataset")
 dataset = st.selectbox("Dataset", list(DATASETS), key="compare_dataset")
-st.dataframe(side_by_side_table(frame, dataset), hide_index=True)
+side = side_by_side_table(frame, dataset)
+st.dataframe(side, hide_index=True, column_config=two_decimals(side))
 
 st.subheader("The paper's tables (reported)")
 model = st.selectbox("Model as named in the paper", MODELS, index=MODELS.index(PROPOSED), key="compare_model")
-st.dataframe(reported_table(model))
+paper = reported_table(model)
+st.dataframe(paper, column_config=two_decimals(paper))
 st.subheader("Published anchors")
-st.dataframe(anchors_frame(), hide_index=True)
+anchors = anchors_frame()
+st.dataframe(anchors, hide_index=True, column_config=two_decimals(anchors))
 
 st.subheader("Do the paper's tables satisfy its own equations?")
 st.markdown(
@@ -78,4 +83,4 @@ micro = st.checkbox("Also check precision = recall = F1 = accuracy (true only if
 audit = consistency_audit(tol=tol, micro=micro)
 violated = int((audit["verdict"] == "violated").sum())
 st.metric("Identities violated", f"{violated} of {len(audit)}")
-st.dataframe(audit_styler(audit), hide_index=True)
+st.dataframe(audit_styler(audit), hide_index=True, column_config=two_decimals(audit))

@@ -322,3 +322,22 @@ def test_evaluate_in_shared_mode_offers_the_operators_datasets_and_uploads(app_e
     listed = at.selectbox(key="eval_listed")
     listed.set_value("roots/fer2013_small.npz").run()
     assert not at.exception and not at.error
+
+
+def test_every_number_on_the_compare_page_has_two_decimals():
+    import json
+
+    import pandas as pd
+
+    at = page("7_Compare.py").run()
+    assert not at.exception
+    checked = 0
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        data = frame.value
+        for column in data.columns:
+            if pd.api.types.is_float_dtype(data[column]):
+                fmt = config.get(str(column), {}).get("type_config", {}).get("format")
+                assert fmt in ("%.2f", "%.3f", "%.3g"), (column, fmt)  # p-values keep 3 significant digits
+                checked += 1
+    assert checked >= 10

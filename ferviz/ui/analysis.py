@@ -624,7 +624,7 @@ def show_leakage_reports(found: Discovery) -> None:
         frame = leak.frame()
         if not frame.empty:
             st.plotly_chart(leakage_figure(frame), key=f"leakage_bars_{leak.path.stem}")
-            st.dataframe(frame, hide_index=True)
+            st.dataframe(frame, hide_index=True, column_config=two_decimals(frame))
         hist = leak.data.get("similarity_histogram")
         if hist:
             st.plotly_chart(similarity_figure(hist, leak.threshold), key=f"leakage_hist_{leak.path.stem}")
@@ -635,9 +635,17 @@ def show_leakage_reports(found: Discovery) -> None:
             items = leak.data.get("items", {})
             rows = [(kind, *pair[:2], pair[2] if len(pair) > 2 else 1.0)
                     for kind in ("exact", "near") for pair in items.get(kind, [])]
-            st.dataframe(pd.DataFrame(rows, columns=["kind", leak.split, leak.reference_split, "similarity"]),
-                         hide_index=True)
+            pairs = pd.DataFrame(rows, columns=["kind", leak.split, leak.reference_split, "similarity"])
+            st.dataframe(pairs, hide_index=True, column_config=two_decimals(pairs, similarity="%.3f"))
         st.caption(f"Remake: `{leak.data.get('command') or _audit_command(found)}`")
+
+
+def two_decimals(frame: pd.DataFrame, **formats: str) -> dict:
+    """``column_config`` showing every float column of ``frame`` with 2 decimals (``formats`` override)."""
+    config = {c: st.column_config.NumberColumn(format="%.2f") for c in frame.columns
+              if pd.api.types.is_float_dtype(frame[c])}
+    config.update({c: st.column_config.NumberColumn(format=f) for c, f in formats.items()})
+    return config
 
 
 def show_paired_reports(found: Discovery) -> None:
@@ -649,8 +657,9 @@ def show_paired_reports(found: Discovery) -> None:
                 "of the data on the Evaluate page (*compare two models*).")
         return
     st.plotly_chart(paired_figure(paired), key="paired_forest")
-    st.dataframe(paired.drop(columns=["difference_low", "difference_high"]), hide_index=True,
-                 column_config={"mcnemar_p": st.column_config.NumberColumn("McNemar p", format="%.3g")})
+    table = paired.drop(columns=["difference_low", "difference_high"])
+    st.dataframe(table, hide_index=True, column_config={
+        **two_decimals(table), "mcnemar_p": st.column_config.NumberColumn("McNemar p", format="%.3g")})
     for rec in found.paired:
         st.markdown(f"- {md_escape(rec.all.verdict())}")
     st.caption("Each model is one training run (one seed): these tests say whether the *test set* can tell "
@@ -692,11 +701,8 @@ def show_ablations(found: Discovery) -> None:
                     f"attention) minus the full model's: {pairs.text(a_name='cnn_bilstm')}.",
                     icon=":material/science:")
         st.plotly_chart(ablation_spread_figure(rows, metric), key=f"ablation_bars_{k}")
-        st.dataframe(rows.drop(columns=["budget"]), hide_index=True,
-                     column_config={c: st.column_config.NumberColumn(format="%.2f")
-                                    for c in ("accuracy", "accuracy_std", "macro_f1", "macro_f1_std",
-                                              "delta_accuracy", "delta_macro_f1")}
-                     | {"paired_p": st.column_config.NumberColumn(format="%.3f")})
+        table = rows.drop(columns=["budget"])
+        st.dataframe(table, hide_index=True, column_config=two_decimals(table, paired_p="%.3f"))
 
 
 # ------------------------------------------------------------------------------------------------- HOG
