@@ -70,16 +70,11 @@ def streamlit_server(timeout: float = 90.0):
                      lambda: proc.stdout.read().decode(errors="replace") if proc.stdout else "")
         yield Server(url, proc.pid)
     finally:
-        stop_process(proc)
-
-
-def stop_process(proc: subprocess.Popen, timeout: float = 10.0) -> None:
-    """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL."""
-    proc.terminate()
-    try:
-        proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from skimage import data
 from ferviz.labels import EMOTIONS
 from ferviz.live import sliding_frames, write_y4m
 from ferviz.paths import DEFAULT_MODEL
-from tests.browser import CHROMIUM_FLAGS, ROOT, chromium_path, free_port, stop_process, wait_healthy
+from tests.browser import CHROMIUM_FLAGS, ROOT, chromium_path, free_port, wait_healthy
 
 pytestmark = [
     pytest.mark.browser,
@@ -126,7 +126,11 @@ def live_server(tmp: Path, timeout: float = 90.0):
         wait_healthy(url, proc, timeout, log.read_text)
         yield LiveServer(url, proc.pid, tmp / "threads.json")
     finally:
-        stop_process(proc)
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @contextmanager
