@@ -110,38 +110,45 @@ def check_size(size: int | None) -> int | None:
     return size
 
 
-class ImageStack:
-    """Gathers same-sized grayscale images, resizing them when ``size`` is given.
+#: Mixed-size images read without ``size`` are resized to their median shorter side, at most this many
+#: pixels (the models take 48-64 px faces; whole photos stay large enough for the face detector).
+MIXED_SIDE_MAX = 256
 
-    With ``size=None`` the first image fixes the expected shape; a different one raises
-    :class:`DatasetError` naming both files and telling the caller to pass ``size``.
+
+class ImageStack:
+    """Gathers grayscale images into one ``(N, S, S)`` array.
+
+    With ``size`` every image is resized to ``size x size`` as it arrives. Without it, images that all
+    have one shape are kept as they are; when the shapes differ, every image is resized at the end to
+    their median shorter side (at most :data:`MIXED_SIDE_MAX`) and :attr:`note` says so.
     """
 
     def __init__(self, size: int | None) -> None:
         self.size = check_size(size)
         self.images: list[np.ndarray] = []
-        self._first: tuple[tuple[int, ...], str] | None = None
+        self.note = ""
 
     def add(self, image: np.ndarray, source: str) -> None:
-        """Append ``image`` (H, W) uint8, read from ``source`` (used in the error message)."""
+        """Append ``image`` (H, W) uint8, read from ``source``."""
         if self.size is not None:
             image = resize_square(image, self.size)
-        elif self._first is None:
-            self._first = (image.shape, source)
-        elif image.shape != self._first[0]:
-            (h, w), first = self._first[0], self._first[1]
-            raise DatasetError(
-                f"{source}: image is {image.shape[0]}x{image.shape[1]} pixels (height x width) but "
-                f"{h}x{w} was expected, the size of the first image {first}; the images differ in size, "
-                "so pass size=N (e.g. --size 48) to resize every image to N x N")
         self.images.append(image)
 
     def array(self) -> np.ndarray:
-        """The stacked images, ``(N, H, W)`` uint8 (``(0, 0, 0)`` when empty)."""
+        """The stacked images, ``(N, H, W)`` uint8 (``(0, 0, 0)`` when empty); see the class for mixed sizes."""
         if not self.images:
             side = self.size or 0
             return np.zeros((0, side, side), dtype=np.uint8)
-        return np.stack(self.images)
+        shapes = {image.shape for image in self.images}
+        if len(shapes) == 1:
+            return np.stack(self.images)
+        side = min(int(np.median([min(image.shape) for image in self.images])), MIXED_SIDE_MAX)
+        small, large = min(shapes, key=lambda s: s[0] * s[1]), max(shapes, key=lambda s: s[0] * s[1])
+        self.note = (f"the images differ in size ({len(shapes)} sizes, from {small[0]}x{small[1]} to "
+                     f"{large[0]}x{large[1]} pixels, height x width); every image was resized to "
+                     f"{side}x{side} (their median shorter side, at most {MIXED_SIDE_MAX}; non-square "
+                     "images are stretched); ferviz train|evaluate --size N chooses another size")
+        return np.stack([resize_square(image, side) for image in self.images])
 
 
 def parse_pixels(text: str, count: int) -> np.ndarray:

@@ -50,6 +50,9 @@ def _load(args):
 
     ds = load_dataset(args.dataset or detect_kind(args.data), args.data,  # the reader reports skipped items
                       size=getattr(args, "size", None))
+    faces = getattr(args, "faces", "auto")
+    if faces != "auto":
+        ds = ds.with_whole_frames(faces == "detect")
     return ds.name, ds  # an .npz archive is named after its file: fer2013_trainval.npz -> 'fer2013'
 
 
@@ -289,8 +292,12 @@ def _add_data(p, required=True) -> None:
     p.add_argument("--dataset", choices=sorted(DATASET_READERS), help="format of --data (guessed if omitted)")
     p.add_argument("--data", required=required, help="dataset file or folder (your own copy)")
     p.add_argument("--size", type=int,
-                   help="resize every image to N x N pixels while reading (for folders whose images differ "
-                        "in size, e.g. --size 48)")
+                   help="resize every image to N x N pixels while reading (default: as they are; images of "
+                        "mixed sizes are resized to their median side, and the reader says so)")
+    p.add_argument("--faces", choices=["auto", "crops", "detect"], default="auto",
+                   help="crops: the images are face crops, used as they are; detect: they are photos, find the "
+                        "largest face in each first; auto (default): as the format says (JAFFE: detect, "
+                        "the others: crops)")
 
 
 def _add_faces(p) -> None:

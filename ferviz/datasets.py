@@ -12,6 +12,13 @@ Formats (``DATASET_READERS`` keys, shared by the CLI, the UI and the tests):
   5 sadness, 6 anger, 7 neutral; usage ``train``/``test`` from the name prefix.
 - ``npz``: NumPy archives with ``images`` (N, H, W) uint8 and ``labels`` in the order of
   :data:`ferviz.labels.ALL_LABELS` (optional ``usage``, ``subject``, ``source_name``).
+- ``folder``: any other labelled folder of face images, ``<class>/*.jpg`` or ``<split>/<class>/*.jpg``;
+  class folders named after an expression in any case or release spelling (``happy/``, ``Sad/``,
+  ``anger/``) or numbered in FER2013 order (``0/`` angry ... ``6/`` neutral, ``7/`` contempt). Auto-detection
+  picks it only when no release layout above matches.
+
+Images of mixed sizes are resized to one size (see :class:`ferviz._readers.ImageStack`) and
+``FaceDataset.notes`` says so; ``size`` chooses the size instead.
 
 Every label is mapped explicitly into :data:`ferviz.labels.ALL_LABELS` (0-6 FER2013 order, 7 contempt).
 Bad input raises :class:`~ferviz.errors.DatasetError` naming the file (and 1-based line) and what was
@@ -25,7 +32,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +63,8 @@ _CK_CSV = re.compile(r"(^|[^a-z])ck")  # ckextended.csv, CK+.csv; not stock.csv
 _RAF_LISTS = ("list_patition_label.txt", "list_partition_label.txt")
 _CSV_SIDE = 48
 _CLASS_NAMES = "a class name (" + ", ".join(ALL_LABELS) + " or a release spelling such as anger, sadness)"
+_FOLDER_CLASSES = (f"{_CLASS_NAMES[:-1]}, any case) or a FER2013 code 0-{len(ALL_LABELS) - 1} "
+                   f"({', '.join(f'{i} {name}' for i, name in enumerate(ALL_LABELS))})")
 
 
 @dataclass(eq=False)
@@ -81,7 +90,11 @@ class FaceDataset:
         One human-readable line per item skipped while reading.
     whole_frames : bool
         True when the images are whole camera frames rather than face crops (JAFFE): faces must be
-        detected before classification. Declared by the reader (see :func:`_register`).
+        detected before classification. Declared by the reader (see :func:`_register`); a user who
+        knows better changes it with :meth:`with_whole_frames` (``--faces``).
+    notes : list of str
+        What the reader did that a user should know, one sentence each (mixed sizes resized, how
+        numbered class folders were read).
     """
 
     images: np.ndarray
@@ -92,6 +105,7 @@ class FaceDataset:
     name: str
     skipped: list[str] = field(default_factory=list)
     whole_frames: bool = False
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.images.ndim != 3 or self.images.dtype != np.uint8:
@@ -118,7 +132,12 @@ class FaceDataset:
         if index.size == 0:
             index = index.astype(np.int64)
         return FaceDataset(self.images[index], self.labels[index], self.usage[index], self.subject[index],
-                           self.source[index], self.name, list(self.skipped), self.whole_frames)
+                           self.source[index], self.name, list(self.skipped), self.whole_frames,
+                           list(self.notes))
+
+    def with_whole_frames(self, whole_frames: bool) -> FaceDataset:
+        """The same items, declared whole photos (find the face first) or face crops (use as they are)."""
+        return replace(self, whole_frames=bool(whole_frames), skipped=list(self.skipped), notes=list(self.notes))
 
     def stratified_sample(self, n: int, seed: int = 0) -> FaceDataset:
         """``n`` rows drawn without replacement, each class in proportion to its share (largest remainders).
@@ -245,10 +264,12 @@ def read_ckplus(path: str | Path, *, size: int | None = None, strict: bool = Fal
 
 @_register("jaffe", whole_frames=True)
 def read_jaffe(path: str | Path, *, size: int | None = None, strict: bool = False) -> FaceDataset:
-    """JAFFE from a flat folder of ``KA.AN1.39.tiff`` files (subject KA, expression code AN).
+    """JAFFE from a folder of ``KA.AN1.39.tiff`` files (subject KA, expression code AN).
 
-    Codes: AN angry, DI disgust, FE fear, HA happy, NE neutral, SA sad, SU surprise. A file whose name
-    does not follow the pattern, or has another code, is skipped.
+    The files may lie in the folder itself (the release) or in its sub-folders (copies sorted into
+    class folders, often re-cropped to mixed sizes); the label always comes from the code in the file
+    name. Codes: AN angry, DI disgust, FE fear, HA happy, NE neutral, SA sad, SU surprise. A file whose
+    name does not follow the pattern, or has another code, is skipped.
     """
     path = _existing(path)
     base, files = rd.search(path, _jaffe_files)
@@ -260,7 +281,7 @@ def read_jaffe(path: str | Path, *, size: int | None = None, strict: bool = Fals
         match = _JAFFE_NAME.match(file.name)
         code = match.group(2).upper() if match else ""
         if code not in JAFFE_CODES:
-            skips.skip(f"{file.name}: file name is not SUBJECT.CODEn.NUMBER.tiff with a code among "
+            skips.skip(f"{file.relative_to(base).as_posix()}: file name is not SUBJECT.CODEn.NUMBER.tiff with a code among "
                        f"{', '.join(JAFFE_CODES)} (e.g. KA.AN1.39.tiff)")
             continue
         items.append(_Item(file, JAFFE_CODES[code], "", match.group(1).upper()))
@@ -273,7 +294,7 @@ def read_rafdb(path: str | Path, *, size: int | None = None, strict: bool = Fals
 
     Label codes 1 surprise, 2 fear, 3 disgust, 4 happiness, 5 sadness, 6 anger, 7 neutral. Usage is
     ``train``/``test`` from the file-name prefix (Kaggle layout: the split folder when a name has none).
-    Official layout without ``Image/aligned/`` falls back to ``Image/original/`` (mixed sizes: pass ``size``).
+    Official layout without ``Image/aligned/`` falls back to ``Image/original/`` (mixed sizes, resized).
     """
     path = _existing(path)
     label_list = _find_raf_list(path)
@@ -324,6 +345,38 @@ def read_npz(path: str | Path, *, size: int | None = None, strict: bool = False)
     return FaceDataset(*columns, name=name, skipped=skips.lines, whole_frames=name in WHOLE_FRAME_KINDS)
 
 
+@_register("folder")
+def read_folder(path: str | Path, *, size: int | None = None, strict: bool = False) -> FaceDataset:
+    """Any labelled folder of face images: ``<class>/*.jpg`` or ``<split>/<class>/*.jpg``.
+
+    Class folders are named after an expression in any case or release spelling (``happy/``,
+    ``Happy/``, ``happiness/``, ``Sad/``) or numbered in FER2013 order (``0/`` angry, 1 disgust, 2 fear,
+    3 happy, 4 sad, 5 surprise, 6 neutral, ``7/`` contempt); other folders are skipped (and listed).
+    Split folders (``train/``, ``test/``, ``val/``) become the usage; ``''`` without them. Any image
+    format, colour or gray, any size (mixed sizes are resized: see ``notes``). The images are taken as
+    face crops; for whole photos use :meth:`FaceDataset.with_whole_frames` (``--faces detect``).
+    """
+    path = _existing(path)
+    base, roots = rd.search(path, _folder_roots)
+    if not roots:
+        raise DatasetError(f"{path}: no class folders with images (sub-folders named after an expression, "
+                           "e.g. happy/, Sad/, anger/, or numbered 0-7 in FER2013 order, "
+                           "optionally inside split folders such as train/ and test/)")
+    skips = rd.SkipLog(str(path), strict)
+    files = rd.class_files(base, roots, _folder_label, _FOLDER_CLASSES, skips)
+    items = [_Item(file, label, usage="" if file.parent.parent == base else file.parent.parent.name)
+             for file, label in files]
+    numbered = sorted({int(f.parent.name) for f, _ in files if f.parent.name.isdecimal()})
+    notes = []
+    if numbered:
+        notes.append("numbered class folders were read in FER2013 order (" +
+                     ", ".join(f"{i} {ALL_LABELS[i]}" for i in numbered) + ")")
+        if 0 not in numbered and max(numbered) == 7:
+            notes.append("the numbers run 1-7 with no 0, as RAF-DB's codes do (1 surprise ... 7 neutral); "
+                         "if these are RAF-DB folders, read them with --dataset rafdb (app: Format rafdb)")
+    return _read_items(items, base, "folder", size, skips, notes)
+
+
 # ------------------------------------------------------------------------------------- entry points
 
 def load_dataset(kind: str, path: str | Path, *, size: int | None = None,
@@ -333,12 +386,13 @@ def load_dataset(kind: str, path: str | Path, *, size: int | None = None,
     Parameters
     ----------
     kind : str
-        A key of :data:`DATASET_READERS` (``fer2013``, ``ckplus``, ``jaffe``, ``rafdb``, ``npz``) or ``auto``.
+        A key of :data:`DATASET_READERS` (``fer2013``, ``ckplus``, ``jaffe``, ``rafdb``, ``npz``,
+        ``folder``) or ``auto``.
     path : str or Path
         The release's file or root folder (or the folder holding it).
     size : int, optional
-        Resize every image to ``size x size`` (``cv2.INTER_AREA``). Without it, images of different
-        sizes are an error.
+        Resize every image to ``size x size`` (``cv2.INTER_AREA``). Without it, images of one size are
+        kept as they are and mixed sizes are resized to their median shorter side (noted in ``notes``).
     strict : bool
         Raise on the first bad item instead of skipping it.
 
@@ -362,8 +416,9 @@ def detect_kind(path: str | Path) -> str:
 
     ``.npz`` -> ``npz``; a CSV -> ``ckplus`` if a word in its name starts with "ck", else ``fer2013``;
     a folder by what it (or a sub-folder) holds: ``fer2013.csv`` / ``ckextended.csv``, ``EmoLabel/`` or
-    ``train/<1-7>/`` (``rafdb``), ``KA.AN1.39.tiff`` files (``jaffe``), class folders of
-    ``S010_004_00000017.png`` (``ckplus``) or of ``Training_1.jpg`` (``fer2013``).
+    ``train/<1-7>/train_00001_aligned.jpg`` (``rafdb``), ``KA.AN1.39.tiff`` files (``jaffe``), class
+    folders of ``S010_004_00000017.png`` (``ckplus``) or of ``Training_1.jpg`` (``fer2013``). When none
+    of these matches, any class folders (``happy/``, ``Sad/``, ``3/``) are ``folder``.
 
     Raises
     ------
@@ -372,13 +427,16 @@ def detect_kind(path: str | Path) -> str:
     """
     path = _existing(path)
     found = [kind for kind, matches in _DETECTORS.items() if matches(path)]
+    if not found and path.is_dir() and rd.search(path, _folder_roots)[1]:
+        found = ["folder"]
     if len(found) == 1:
         return found[0]
     if found:
-        raise DatasetError(f"{path}: holds several datasets ({', '.join(found)}); pass the kind explicitly")
+        raise DatasetError(f"{path}: holds several datasets ({', '.join(found)}); choose one with --dataset "
+                           "KIND (app: Format) or give the path of one of them")
     raise DatasetError(f"{path}: not a known dataset layout (expected one of {', '.join(DATASET_READERS)}: "
                        "fer2013.csv, ckextended.csv, CK+48/, KA.AN1.39.tiff files, EmoLabel/, DATASET/, "
-                       "*.npz); pass the kind explicitly if it is one of them")
+                       "*.npz, or class folders such as happy/ and sad/ holding images)")
 
 
 def _looks_like(kind: str, csv_name: re.Pattern, finder: Callable,
@@ -406,11 +464,20 @@ def _raf_roots(folder: Path) -> list[Path]:
     return rd.class_roots(folder, _raf_label)
 
 
+def _folder_roots(folder: Path) -> list[Path]:
+    return rd.class_roots(folder, _folder_label)
+
+
+def _raf_folders(path: Path) -> bool:
+    """Kaggle's RAF-DB layout: numbered class folders of ``train_00001_aligned.jpg`` (not any ``3/``)."""
+    return bool(_RAF_NAME.match(rd.peek_name(rd.search(path, _raf_roots)[1], _raf_label)))
+
+
 _DETECTORS: dict[str, Callable[[Path], bool]] = {
     "fer2013": _looks_like("fer2013", _FER_CSV, _fer_roots, _FER_NAME),
     "ckplus": _looks_like("ckplus", _CK_CSV, _ck_roots, _CK_NAME),
     "jaffe": lambda p: bool(rd.search(p, _jaffe_files)[1]),
-    "rafdb": lambda p: _find_raf_list(p) is not None or bool(rd.search(p, _raf_roots)[1]),
+    "rafdb": lambda p: _find_raf_list(p) is not None or _raf_folders(p),
     "npz": lambda p: p.suffix.lower() == ".npz" if p.is_file() else bool(rd.npz_files(p)),
 }
 
@@ -435,6 +502,12 @@ def _raf_label(folder: str) -> int | None:
     return RAFDB_CODES.get(int(folder)) if folder.isdecimal() else None
 
 
+def _folder_label(folder: str) -> int | None:
+    if folder.isdecimal():
+        return int(folder) if int(folder) < len(ALL_LABELS) else None
+    return _name_label(folder)
+
+
 def _prefix(pattern: re.Pattern, name: str) -> str:
     match = pattern.match(name)
     return match.group(1) if match else ""
@@ -445,7 +518,12 @@ def _raf_split(folder: str) -> str:
 
 
 def _jaffe_files(folder: Path) -> list[Path]:
+    """The images of ``folder`` and of its class sub-folders (``anger/``: sorted copies), if one is JAFFE's."""
     files = rd.image_files(folder)
+    for sub in rd.child_dirs(folder):
+        first = rd.first_image(sub) if _name_label(sub.name) is not None else None
+        if first is not None and _JAFFE_NAME.match(first.name):
+            files += rd.image_files(sub)
     return files if any(_JAFFE_NAME.match(f.name) for f in files) else []
 
 
@@ -518,7 +596,7 @@ def _read_raf_official(label_list: Path, size: int | None, strict: bool) -> Face
 
 
 def _read_items(items: list[_Item], base: Path, name: str, size: int | None,
-                skips: rd.SkipLog) -> FaceDataset:
+                skips: rd.SkipLog, notes: Iterable[str] = ()) -> FaceDataset:
     """Decode every item's image; an undecodable file is a skip, a size mismatch an error."""
     stack = rd.ImageStack(size)
     rows = []
@@ -530,15 +608,19 @@ def _read_items(items: list[_Item], base: Path, name: str, size: int | None,
             skips.skip(f"{relative}: {exc}")
             continue
         rows.append((item.label, item.usage, item.subject, relative))
-    return _finish(name, stack, rows, skips, "readable image files")
+    return _finish(name, stack, rows, skips, "readable image files", notes)
 
 
 def _finish(name: str, stack: rd.ImageStack, rows: list[tuple], skips: rd.SkipLog,
-            expected: str) -> FaceDataset:
-    """Check that something was read, report the skips and assemble the dataset."""
+            expected: str, notes: Iterable[str] = ()) -> FaceDataset:
+    """Check that something was read, report the skips and notes, and assemble the dataset."""
     skips.fail_if_empty(len(rows), expected)
     skips.report(len(rows))
     labels, usage, subject, source = zip(*rows, strict=True)
-    return FaceDataset(stack.array(), np.array(labels, dtype=np.int64), np.array(usage, dtype=str),
+    images = stack.array()
+    notes = [*notes, stack.note] if stack.note else list(notes)
+    for note in notes:
+        logger.warning("%s: %s", skips.what, note)
+    return FaceDataset(images, np.array(labels, dtype=np.int64), np.array(usage, dtype=str),
                        np.array(subject, dtype=str), np.array(source, dtype=str), name, skips.lines,
-                       whole_frames=name in WHOLE_FRAME_KINDS)
+                       whole_frames=name in WHOLE_FRAME_KINDS, notes=notes)

@@ -222,18 +222,35 @@ def test_evaluate_without_model_uses_the_shipped_default(tiny_npz, tmp_path):
     assert json.loads(out.read_text())["meta"]["model"] == DEFAULT_MODEL.name
 
 
-def test_a_folder_of_mixed_sizes_names_the_size_option_and_reads_with_it(tmp_path, tiny_checkpoint, capsys):
+def test_a_folder_of_mixed_sizes_is_resized_with_a_note_or_to_size(tmp_path, tiny_checkpoint, capsys, caplog):
     root = tmp_path / "CK+48"
     for k, (cls, side) in enumerate([("happy", 48), ("sadness", 60), ("anger", 52)]):
         (root / cls).mkdir(parents=True)
         gray = (np.random.default_rng(k).random((side, side)) * 255).astype(np.uint8)
         Image.fromarray(gray).save(root / cls / f"S01{k}_004_00000017.png")
     common = ["evaluate", "--model", str(tiny_checkpoint), "--dataset", "ckplus", "--data", str(root)]
-    assert main(common) == 2
-    err = capsys.readouterr().err
-    assert "--size 48" in err and "differ in size" in err
-    from ferviz.cli import build_parser
-
-    assert build_parser().parse_args([*common, "--size", "48"]).size == 48  # the option named exists
-    assert main([*common, "--size", "48"]) == 0
+    assert main(common) == 0
+    assert "resized to 52x52" in caplog.text and "--size N" in caplog.text
     assert "n=3" in capsys.readouterr().out
+    caplog.clear()
+    assert main([*common, "--size", "48"]) == 0
+    assert "resized" not in caplog.text
+
+
+def test_evaluate_own_class_folders_as_crops_or_photos(tmp_path, tiny_checkpoint):
+    """A reviewer's folder: happy/, Sad/, 3/ of mixed sizes in colour and grey, no release layout."""
+    root = tmp_path / "reviewer"
+    rng = np.random.default_rng(0)
+    for k, (cls, shape) in enumerate([("happy", (48, 48)), ("Sad", (90, 90, 3)), ("3", (64, 64)),
+                                      ("Angry", (50, 50, 3))]):
+        (root / cls).mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(root / cls / f"{k}.jpg")
+    base = ["evaluate", "--model", str(tiny_checkpoint), "--data", str(root)]
+    out = tmp_path / "crops.json"
+    assert main([*base, "--json", str(out)]) == 0
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["dataset"] == "folder" and meta["n_items"] == 4 and "detector" not in meta
+    out = tmp_path / "photos.json"
+    assert main([*base, "--faces", "detect", "--json", str(out)]) == 0
+    meta = json.loads(out.read_text())["meta"]
+    assert meta["detector"] in ("yunet", "haar") and meta["n_no_face_detected"] == 4  # noise: centre squares

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from ferviz import _readers as rd
 from ferviz._readers import parse_pixels
 from ferviz.datasets import (
     CKPLUS_CSV_CODES,
@@ -27,6 +28,7 @@ from ferviz.datasets import (
 )
 from ferviz.errors import DatasetError
 from ferviz.labels import ALL_LABELS
+from ferviz.preprocess import resize_square
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -121,7 +123,7 @@ def write_npz(path: Path, **arrays) -> Path:
 # ----------------------------------------------------------------------------------- label mappings
 
 def test_registry_keys_are_the_shared_strings():
-    assert list(DATASET_READERS) == ["fer2013", "ckplus", "jaffe", "rafdb", "npz"]
+    assert list(DATASET_READERS) == ["fer2013", "ckplus", "jaffe", "rafdb", "npz", "folder"]
 
 
 def test_label_maps_hand_checked():
@@ -323,13 +325,31 @@ def test_unknown_class_folder_is_skipped_or_raised(ck_folder):
         load_dataset("ckplus", ck_folder, strict=True)
 
 
-def test_mixed_sizes_error_names_both_files_or_resize_with_size(ck_folder):
+def test_mixed_sizes_are_resized_to_the_median_side_with_a_note_or_to_size(ck_folder, caplog):
     save(ck_folder / "sadness" / "S012_001_00000002.png", face(5, 64))
-    with pytest.raises(DatasetError, match=r"sadness/S012_001_00000002\.png: image is 64x64 .* 48x48 .*"
-                                           r"anger/S010_004_00000017\.png.* pass size"):
-        load_dataset("ckplus", ck_folder)
+    save(ck_folder / "sadness" / "S012_001_00000003.png", face(6, 52))
+    data = load_dataset("ckplus", ck_folder)  # sides 48, 48, 48, 64, 52 -> median 48
+    assert data.images.shape == (5, 48, 48) and data.images.dtype == np.uint8
+    assert len(data.notes) == 1 and "from 48x48 to 64x64" in data.notes[0] and "resized to 48x48" in data.notes[0]
+    assert "--size N" in data.notes[0] and data.notes[0] in caplog.text
+    by_source = dict(zip(data.source, data.images, strict=True))
+    assert np.array_equal(by_source["sadness/S012_001_00000002.png"], resize_square(face(5, 64), 48))
+    assert np.array_equal(by_source["anger/S010_004_00000017.png"], face(20))  # the right size: untouched
+    assert data.subset([0, 1]).notes == data.notes  # the note travels with the items
     data = load_dataset("ckplus", ck_folder, size=32)
-    assert data.images.shape == (4, 32, 32) and data.images.dtype == np.uint8
+    assert data.images.shape == (5, 32, 32) and not data.notes
+
+
+def test_mixed_side_is_capped_for_large_photos():
+    stack = rd.ImageStack(None)
+    for side in (300, 400, 500):
+        stack.add(face(side, side), f"{side}.png")
+    assert stack.array().shape == (3, rd.MIXED_SIDE_MAX, rd.MIXED_SIDE_MAX)
+    assert f"at most {rd.MIXED_SIDE_MAX}" in stack.note
+    same = rd.ImageStack(None)
+    same.add(np.zeros((30, 40), np.uint8), "a")
+    same.add(np.ones((30, 40), np.uint8), "b")
+    assert same.array().shape == (2, 30, 40) and same.note == ""  # one shape, even non-square: kept
 
 
 @pytest.mark.parametrize("kind", ["fer2013", "ckplus", "jaffe", "rafdb", "npz"])
@@ -479,6 +499,103 @@ def test_load_dataset_bad_kind_path_or_size(tmp_path):
         load_dataset("fer2013", tmp_path / "nowhere")
     with pytest.raises(ValueError, match="size must be"):
         load_dataset("fer2013", fer_csv(tmp_path), size=0)
+
+
+# ------------------------------------------------------------------ the reviewer's own class folders
+
+def colour(seed: int, h: int, w: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def own_folder(tmp_path: Path) -> Path:
+    """Class folders as people make them: any case, release spellings, a number, split folders, mixed
+    sizes, colour JPEG beside grey PNG, and one folder that is not a class."""
+    root = tmp_path / "my_faces"
+    save(root / "train" / "happy" / "a.png", face(60, 48))
+    save(root / "train" / "Sad" / "b.jpg", colour(61, 100, 100))
+    save(root / "train" / "ANGER" / "c.png", face(62, 64))
+    save(root / "test" / "3" / "d.png", face(63, 48))  # FER2013 code 3: happy
+    save(root / "test" / "Surprised" / "e.bmp", face(64, 48))
+    save(root / "test" / "misc" / "f.png", face(65, 48))
+    return root
+
+
+def test_folder_reads_any_case_spelling_or_code_with_split_usage(own_folder):
+    ds = load_dataset("folder", own_folder)
+    by_source = dict(zip(ds.source, zip(ds.labels, ds.usage, strict=True), strict=True))
+    assert by_source == {"train/happy/a.png": (3, "train"), "train/Sad/b.jpg": (4, "train"),
+                         "train/ANGER/c.png": (0, "train"), "test/3/d.png": (3, "test"),
+                         "test/Surprised/e.bmp": (5, "test")}
+    assert ds.name == "folder" and not ds.whole_frames
+    assert ds.images.shape == (5, 48, 48)  # sides 48, 100, 64, 48, 48: median 48
+    assert any("resized to 48x48" in note for note in ds.notes)
+    assert "numbered class folders were read in FER2013 order (3 happy)" in ds.notes
+    assert len(ds.skipped) == 1 and ds.skipped[0].startswith("test/misc/: folder name is not a class")
+    assert "FER2013 code 0-7" in ds.skipped[0] and "any case" in ds.skipped[0]
+
+
+def test_folder_without_split_folders_and_detection(tmp_path, own_folder):
+    assert detect_kind(own_folder) == detect_kind(own_folder / "test") == "folder"
+    assert detect_kind(own_folder.parent) == "folder"  # the folder above the dataset
+    ds = load_dataset("auto", own_folder / "train")
+    assert ds.name == "folder" and set(ds.usage) == {""} and len(ds) == 3
+
+
+def test_numbered_folders_1_to_7_hint_at_rafdb_but_stay_fer_order(tmp_path, raf_kaggle):
+    root = tmp_path / "numbers"
+    for code in (1, 4, 7):
+        save(root / str(code) / f"img{code}.png", face(code))
+    assert detect_kind(root) == "folder"  # not RAF-DB: its files are named train_00001_aligned.jpg
+    assert detect_kind(raf_kaggle) == "rafdb"
+    ds = load_dataset("auto", root)
+    assert sorted(ds.labels) == [1, 4, 7]  # disgust, sad, contempt in FER2013 order
+    assert any("--dataset rafdb" in note for note in ds.notes)
+    assert sorted(load_dataset("rafdb", root).labels) == sorted(RAFDB_CODES[c] for c in (1, 4, 7))
+
+
+def test_folder_without_class_folders_is_an_error_naming_the_layout(tmp_path):
+    save(tmp_path / "photos" / "holiday" / "x.png", face(1))
+    with pytest.raises(DatasetError, match=r"photos: no class folders with images .*happy/, Sad/"):
+        load_dataset("folder", tmp_path / "photos")
+    with pytest.raises(DatasetError, match="not a known dataset layout .*class folders such as happy/"):
+        detect_kind(tmp_path / "photos")
+
+
+def test_jaffe_copy_sorted_into_class_folders_with_mixed_sizes(tmp_path):
+    """The JAFFE copy that circulates as face crops of 147-150 px in class folders."""
+    root = tmp_path / "jaffe_crops"
+    save(root / "anger" / "KA.AN1.39.tiff", face(70, 147))
+    save(root / "happy" / "KL.HA2.41.tiff", face(71, 150))
+    save(root / "surprise" / "MK.SU1.99.tiff", face(72, 149))
+    assert detect_kind(root) == "jaffe"
+    ds = load_dataset("auto", root)
+    assert len(ds) == 3 and sorted(ds.labels) == [0, 3, 5]  # every class folder, labels from the codes
+    assert sorted(ds.subject) == ["KA", "KL", "MK"] and ds.images.shape == (3, 149, 149)
+    assert any("from 147x147 to 150x150" in note for note in ds.notes)
+    assert load_dataset("auto", root, size=48).images.shape == (3, 48, 48)
+
+
+def test_with_whole_frames_switches_face_finding_and_keeps_the_rest(own_folder):
+    ds = load_dataset("folder", own_folder)
+    photos = ds.with_whole_frames(True)
+    assert photos.whole_frames and not ds.whole_frames
+    assert photos.notes == ds.notes and photos.skipped == ds.skipped and photos.images is ds.images
+    assert not photos.with_whole_frames(False).whole_frames
+
+
+def test_every_option_a_dataset_message_names_exists():
+    """Messages tell users to pass --size, --dataset ...: each must be an option of the data commands."""
+    from ferviz.cli import build_parser
+
+    sources = "".join(Path(m.__file__).read_text() for m in (rd, __import__("ferviz.datasets").datasets))
+    named = set(re.findall(r"(--[a-z][a-z-]+)", sources))
+    assert {"--size", "--dataset", "--faces"} <= named
+    parser = build_parser()
+    for command in ("evaluate", "train", "cv"):
+        sub = parser._subparsers._group_actions[0].choices[command]
+        options = {o for action in sub._actions for o in action.option_strings}
+        assert named <= options, (command, named - options)
 
 
 # ------------------------------------------------------------------------- shared archives (optional)

@@ -94,6 +94,32 @@ def test_evaluate_runs_on_a_dataset_path(app_env, tiny_npz):
     assert "Open **Attention maps** from the sidebar." in texts(at.caption)  # pages absent in a lone AppTest
 
 
+def test_evaluate_runs_on_the_reviewers_own_class_folders(app_env, tmp_path):
+    """happy/, Sad/, 3/ of mixed sizes: read as 'folder', the resize said, crops or photos chosen."""
+    from PIL import Image
+
+    root = tmp_path / "reviewer"
+    rng = np.random.default_rng(0)
+    for k, (cls, side) in enumerate([("happy", 48), ("Sad", 60), ("3", 48), ("Angry", 52)]):
+        (root / cls).mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 256, (side, side), dtype=np.uint8)).save(root / cls / f"{k}.png")
+    at = page("6_Evaluate.py").run()
+    at.radio(key="eval_mode").set_value("run an evaluation").run()
+    at.text_input(key="eval_data_path").input(str(root)).run()
+    assert not at.exception and not at.error
+    notes = texts(at.info)
+    assert "resized to 50x50" in notes and md_escape("FER2013 order (3 happy)") in notes
+    photos = at.radio(key="eval_photos")
+    assert photos.value is False  # face crops by default
+    at.button(key="eval_run").click().run()
+    assert not at.exception and not at.error
+    assert at.metric and at.get("plotly_chart")
+    at.radio(key="eval_photos").set_value(True).run()  # photos: another evaluation, nothing stale shown
+    assert not at.exception and not at.metric
+    at.button(key="eval_run").click().run()
+    assert not at.exception and not at.error and at.metric
+
+
 @pytest.mark.parametrize("content", [None, b"not a zip archive"])
 def test_evaluate_reports_a_bad_dataset_path(app_env, tmp_path, content):
     target = tmp_path / "missing.npz"

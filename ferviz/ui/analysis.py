@@ -55,7 +55,7 @@ from ferviz.significance import Interval, PairedComparison, disagreements
 from ferviz.text import md_escape
 from ferviz.ui.cache import load_model, shipped_models
 from ferviz.ui.queue import heavy_work
-from ferviz.ui.widgets import FACE_SOURCE_KEY, choose_face, dataset_picker, page_link
+from ferviz.ui.widgets import FACE_SOURCE_KEY, choose_face, dataset_picker, images_are, page_link
 
 EXPLAIN_PAGES = {"pages/3_Attention.py": "Attention maps", "pages/4_Attributions.py": "Attributions"}
 GRID = 24  # faces shown per gallery
@@ -275,13 +275,14 @@ def dataset_form() -> tuple[FaceDataset, Path, str] | None:
             st.info("Choose one of the datasets this server offers, or upload one (.npz, or a .zip of the "
                     "class folders).")
             return None
-        return picked[0], Path(picked[1]), "auto"
+        return picked[0], Path(picked[1].rsplit("|", 1)[0]), f"auto|{picked[1].rsplit('|', 1)[1]}"
     left, right = st.columns([3, 1])
     text = left.text_input("Dataset file or folder (your own copy)", key="eval_data_path",
                            placeholder="/data/fer2013/fer2013.csv or fer2013_trainval.npz")
     kind = right.selectbox("Format", ["auto", *DATASET_READERS], key="eval_data_kind")
     if not text.strip():
-        st.info("Give the path of a dataset on this machine (FER2013, CK+, JAFFE, RAF-DB or a .npz archive).")
+        st.info("Give the path of a dataset on this machine: FER2013, CK+, JAFFE, RAF-DB, a .npz archive, or "
+                "your own class folders (happy/, sad/, … — any case — or numbered 0/-6/ in FER2013 order).")
         return None
     try:
         path = resolve_dataset_path(text)
@@ -294,10 +295,10 @@ def dataset_form() -> tuple[FaceDataset, Path, str] | None:
     except (FervizError, ValueError, OSError) as exc:
         st.error(md_escape(exc))
         return None
-    ds = cached[1]
+    ds = images_are(cached[1], "eval")
     if ds.skipped:
-        st.warning(f"{len(ds.skipped)} items were skipped while reading, e.g. {ds.skipped[0]}")
-    return ds, path, kind
+        st.warning(f"{len(ds.skipped)} items were skipped while reading, e.g. {md_escape(ds.skipped[0])}")
+    return ds, path, f"{kind}|{'photos' if ds.whole_frames else 'crops'}"
 
 
 def split_picker(ds: FaceDataset) -> str:

@@ -100,21 +100,44 @@ def dataset_picker(key: str, text_label: str = "Dataset file or folder") -> tupl
     if not shared_mode():
         text = st.text_input(text_label, key=f"{key}_data",
                              help="fer2013.csv, an image-folder release, CK+48/, a JAFFE folder, RAF-DB, "
-                                  "or an .npz archive")
+                                  "an .npz archive, or your own class folders (happy/, sad/, … or 0/-6/)")
         if not text.strip():
             return None
-        return load_dataset_cached(text), str(resolve_dataset_path(text))
-    listed = listed_datasets()
-    choice = st.selectbox("Dataset", ["(upload one)", *listed], key=f"{key}_listed",
-                          help="the datasets the operator of this server offers")
-    if choice in listed:
-        return load_dataset_cached(str(listed[choice])), str(listed[choice])
-    up = st.file_uploader("Dataset (.npz, or a .zip of the class folders)", type=["npz", "zip"],
-                          key=f"{key}_dataset_upload", max_upload_size=MAX_UPLOAD_MB)
-    if up is None or not admit_uploads(f"{key}_dataset_upload", up):
-        return None
-    data = up.getvalue()
-    return load_uploaded_dataset(up.name, data), f"upload:{up.name}:{hashlib.sha256(data).hexdigest()[:16]}"
+        ds, ident = load_dataset_cached(text), str(resolve_dataset_path(text))
+    else:
+        listed = listed_datasets()
+        choice = st.selectbox("Dataset", ["(upload one)", *listed], key=f"{key}_listed",
+                              help="the datasets the operator of this server offers")
+        if choice in listed:
+            ds, ident = load_dataset_cached(str(listed[choice])), str(listed[choice])
+        else:
+            up = st.file_uploader("Dataset (.npz, or a .zip of the class folders)", type=["npz", "zip"],
+                                  key=f"{key}_dataset_upload", max_upload_size=MAX_UPLOAD_MB)
+            if up is None or not admit_uploads(f"{key}_dataset_upload", up):
+                return None
+            data = up.getvalue()
+            ds = load_uploaded_dataset(up.name, data)
+            ident = f"upload:{up.name}:{hashlib.sha256(data).hexdigest()[:16]}"
+    ds = images_are(ds, key)
+    return ds, f"{ident}|{'photos' if ds.whole_frames else 'crops'}"
+
+
+IMAGE_KINDS = {False: "face crops: use each image as it is", True: "photos: find the largest face in each first"}
+
+
+def images_are(ds: FaceDataset, key: str) -> FaceDataset:
+    """What the reader noticed (mixed sizes, numbered folders), and whether the images are crops or photos.
+
+    The choice defaults to what the format declares (JAFFE: photos; the others: face crops) and is
+    the app's ``--faces`` option.
+    """
+    for note in ds.notes:
+        st.info(f"While reading: {md_escape(note)}")
+    photos = st.radio("The images are", list(IMAGE_KINDS), index=int(ds.whole_frames), key=f"{key}_photos",
+                      format_func=IMAGE_KINDS.get, horizontal=True,
+                      help="photos go through the face detector (Face detection in the sidebar on Predict); "
+                           "a photo without a detected face is scored on its centre square")
+    return ds if photos == ds.whole_frames else ds.with_whole_frames(photos)
 
 
 def second_model_picker(loaded: LoadedModel) -> LoadedModel | None:
