@@ -112,6 +112,14 @@ def test_dataset_uploads_npz_and_zip_of_class_folders(tmp_path):
         folders[f"train/{label}/Training_{i}.png"] = buf.getvalue()
     ds = dataset_from_upload("faces.zip", zip_bytes(folders))
     assert len(ds) == 6 and set(ds.usage) == {"Training"}
+    own = {}
+    for i, (label, side) in enumerate([("Happy", 48), ("3", 60), ("sadness", 48)]):
+        buf = io.BytesIO()
+        Image.fromarray(np.full((side, side), 30 * i, np.uint8)).save(buf, "PNG")
+        own[f"mine/{label}/{i}.png"] = buf.getvalue()
+    ds = dataset_from_upload("mine.zip", zip_bytes(own))
+    assert ds.name == "folder" and sorted(ds.labels) == [3, 3, 4] and ds.images.shape[1:] == (48, 48)
+    assert ds.notes and not any("ferviz_upload_" in note for note in ds.notes + ds.skipped)
     with pytest.raises(AccessError, match="upload an .npz"):
         dataset_from_upload("x.exe", b"MZ")
     with pytest.raises(AccessError, match="limited to"):
