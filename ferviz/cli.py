@@ -99,6 +99,8 @@ def cmd_evaluate(args) -> int:
     result.report.meta.update({"kind": args.kind, "command": " ".join(args.argv),
                                "epochs": train.get("epochs"), "best_epoch": loaded.meta.get("epoch"),
                                "seed": train.get("seed"), "train_subset": loaded.meta.get("train_subset")})
+    if args.lever:  # a training lever's run (scripts/levers.sh): its name, and the whole recipe it had
+        result.report.meta.update({"kind": "lever", "lever": args.lever, "train": train})
     print(result.report.format_table())
     if args.json:
         result.report.to_json(args.json)
@@ -403,8 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="usage value to evaluate (e.g. PublicTest, PrivateTest); default all")
     p.add_argument("--json", help="write the report as JSON here")
     p.add_argument("--kind", default="evaluation",
-                   choices=["evaluation", "selection", "cross-dataset", "ablation", "comparison"],
+                   choices=["evaluation", "selection", "cross-dataset", "ablation", "comparison", "lever"],
                    help="what the report is, for the Compare page")
+    from ferviz.levers import LEVERS
+
+    p.add_argument("--lever", choices=list(LEVERS),
+                   help="the report is of a training-lever run (scripts/levers.sh): record the lever's name "
+                        "and the run's recipe (kind lever)")
     p.add_argument("--batch-size", type=int, default=256,
                    help="faces per forward pass (under torchrun, also the unit the items are sharded in)")
     p.add_argument("--tta", choices=["none", "flip"], default="none",

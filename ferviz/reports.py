@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ferviz.levers import LEVER_REPORTS, LEVERS
 from ferviz.metrics import MetricError, MetricReport
 from ferviz.model import DEFAULT_VARIANT
 from ferviz.modelcard import ModelCard
@@ -49,7 +50,7 @@ PAPER = "Jayaraman & Mahendran, Sci. Rep. 2025"
 #: Dataset kinds (``FaceDataset.name``) -> the names the paper and docs/REFERENCES.md use.
 DATASET_NAMES: dict[str, str] = {"fer2013": "FER2013", "ckplus": "CK+", "rafdb": "RAF-DB", "jaffe": "JAFFE"}
 #: ``meta["kind"]`` of a saved report; ``evaluation`` when the file does not say.
-REPORT_KINDS: tuple[str, ...] = ("selection", "cross-dataset", "ablation", "comparison", "evaluation")
+REPORT_KINDS: tuple[str, ...] = ("selection", "cross-dataset", "ablation", "comparison", "lever", "evaluation")
 #: Our variant -> the paper's model it stands for (docs/DESIGN.md §9); the proposed model is the default
 #: variant.
 PAPER_NAMES: dict[str, str] = {**{v: k for k, v in STAND_INS.items()}, DEFAULT_VARIANT: PROPOSED}
@@ -268,7 +269,8 @@ def discover(models_dir: str | Path | None = None) -> Discovery:
     found.uncarded = [p for p in sorted(found.models_dir.glob("*.pt")) if p.name not in carded]
     cards = {c.checkpoint.name: c for c in found.cards}
     reports = found.models_dir / "reports"
-    for path in [*sorted(reports.glob("*.json")), *sorted((reports / SEED_REPORTS).glob("*.json"))]:
+    for path in [*sorted(reports.glob("*.json")), *sorted((reports / SEED_REPORTS).glob("*.json")),
+                 *sorted((reports / LEVER_REPORTS).glob("*.json"))]:
         record = _guard(found, path, lambda data, p=path: _read_report(p, data, cards))
         if isinstance(record, CVRecord):
             found.cv.append(record)
@@ -608,6 +610,114 @@ def ablation_spread(ablations: pd.DataFrame) -> pd.DataFrame:
     frame = frame.sort_values(["dataset", "epochs", "train_faces", "_full", "accuracy"],
                               ascending=[True, True, True, True, False])
     return frame.drop(columns="_full").reset_index(drop=True)[SPREAD_COLUMNS]
+
+
+LEVER_COLUMNS = ["lever", "change", "dataset", "split", "budget", "runs", "seeds", "accuracy", "accuracy_std",
+                 "macro_f1", "macro_f1_std", "baseline", "baseline_accuracy", "delta_accuracy", "delta_macro_f1",
+                 "paired_seeds", "paired_p", "verdict", "files"]
+BASELINE_LEVER = "none (baseline)"
+
+
+def lever_table(found: Discovery) -> pd.DataFrame:
+    """Each training lever against the full model without it, paired over training seeds.
+
+    A lever report is a ``kind`` ``lever`` report whose ``meta["lever"]`` names the lever (a key of
+    :data:`LEVERS`); its baseline is the full model's (:data:`DEFAULT_VARIANT`) ablation runs on the same
+    dataset, split and training faces, with the same number of epochs when there are such runs, else
+    the budget with the most seeds (a longer schedule is compared with the usual one).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`LEVER_COLUMNS`, in percent: the baseline first (``lever`` :data:`BASELINE_LEVER`),
+        then one row per lever and budget, best mean accuracy first. ``delta_*`` is the mean paired
+        difference from the baseline over the seeds both have (the plain difference of means without
+        shared seeds), ``paired_p`` the paired t-test (NaN under two shared seeds), ``verdict`` says in
+        words whether the difference is beyond seed noise.
+    """
+    runs = []
+    for rec in found.reports:
+        meta = rec.report.meta
+        lever = meta.get("lever") if rec.kind == "lever" else (
+            BASELINE_LEVER if rec.kind == "ablation" and rec.variant == DEFAULT_VARIANT else None)
+        if lever is None:
+            continue
+        epochs, faces, seed = (meta.get(k) for k in ("epochs", "train_subset", "seed"))
+        runs.append({"lever": str(lever), "dataset": rec.dataset, "split": rec.split,
+                     "epochs": np.nan if epochs is None else int(epochs),
+                     "train_faces": np.nan if faces is None else int(faces),
+                     "seed": np.nan if seed is None else int(seed), "accuracy": 100 * rec.report.accuracy,
+                     "macro_f1": 100 * rec.report.macro["f1"], "file": rec.path.name})
+    runs = pd.DataFrame(runs, columns=["lever", "dataset", "split", "epochs", "train_faces", "seed", "accuracy",
+                                       "macro_f1", "file"])
+    levers = runs[runs["lever"] != BASELINE_LEVER]
+    if levers.empty:
+        return pd.DataFrame(columns=LEVER_COLUMNS)
+    base = runs[runs["lever"] == BASELINE_LEVER]
+    rows, baselines = [], {}
+    keys = ["lever", "dataset", "split", "epochs", "train_faces"]
+    for (lever, dataset, split, epochs, faces), group in levers.groupby(keys, dropna=False, sort=False):
+        ref = _lever_baseline(base, dataset, split, epochs, faces)
+        row = _lever_row(lever, LEVERS.get(lever, lever), group, ref)
+        rows.append(row)
+        if not ref.empty:
+            baselines[row["baseline"]] = ref
+    for budget, ref in baselines.items():
+        rows.append(_lever_row(BASELINE_LEVER, "the full model with recipe strong, nothing added", ref, ref))
+    frame = pd.DataFrame(rows, columns=LEVER_COLUMNS)
+    frame["_base"] = frame["lever"] != BASELINE_LEVER
+    frame = frame.sort_values(["dataset", "_base", "accuracy"], ascending=[True, True, False])
+    return frame.drop(columns="_base").reset_index(drop=True)
+
+
+def _lever_baseline(base: pd.DataFrame, dataset: str, split: str, epochs: float, faces: float) -> pd.DataFrame:
+    """The full model's runs a lever at (dataset, split, epochs, training faces) is compared with."""
+    same = base[(base["dataset"] == dataset) & (base["split"] == split)
+                & ((base["train_faces"] == faces) | (base["train_faces"].isna() & pd.isna(faces)))]
+    if same.empty or (same["epochs"] == epochs).any():
+        return same[same["epochs"] == epochs]
+    counts = same.groupby("epochs").size()
+    best = counts[counts == counts.max()].index.min()  # most seeds; the shorter schedule on a tie
+    return same[same["epochs"] == best]
+
+
+def _lever_row(lever: str, change: str, group: pd.DataFrame, ref: pd.DataFrame) -> dict:
+    acc, f1 = seed_spread(group["accuracy"]), seed_spread(group["macro_f1"])
+    row = {"lever": lever, "change": change, "dataset": group["dataset"].iloc[0], "split": group["split"].iloc[0],
+           "budget": budget_text(group["epochs"].iloc[0], group["train_faces"].iloc[0]), "runs": acc.runs,
+           "seeds": ", ".join(str(int(s)) for s in sorted(group["seed"].dropna())) or "?",
+           "accuracy": acc.mean, "accuracy_std": acc.std, "macro_f1": f1.mean, "macro_f1_std": f1.std,
+           "baseline": "", "baseline_accuracy": np.nan, "delta_accuracy": np.nan, "delta_macro_f1": np.nan,
+           "paired_seeds": 0, "paired_p": np.nan, "verdict": "no baseline run at this budget",
+           "files": ", ".join(group["file"])}
+    if ref.empty:
+        return row
+    row["baseline"] = budget_text(ref["epochs"].iloc[0], ref["train_faces"].iloc[0])
+    row["baseline_accuracy"] = float(ref["accuracy"].mean())
+    if lever == BASELINE_LEVER:
+        row.update(delta_accuracy=0.0, delta_macro_f1=0.0, verdict="the reference")
+        return row
+    mine = {int(s): a for s, a in zip(group["seed"], group["accuracy"], strict=True) if pd.notna(s)}
+    theirs = {int(s): a for s, a in zip(ref["seed"], ref["accuracy"], strict=True) if pd.notna(s)}
+    shared = sorted(set(mine) & set(theirs))
+    if shared:
+        f1_mine = dict(zip(group["seed"], group["macro_f1"], strict=True))
+        f1_theirs = dict(zip(ref["seed"], ref["macro_f1"], strict=True))
+        row["delta_accuracy"] = float(np.mean([mine[s] - theirs[s] for s in shared]))
+        row["delta_macro_f1"] = float(np.mean([f1_mine[s] - f1_theirs[s] for s in shared]))
+    else:
+        row["delta_accuracy"] = acc.mean - row["baseline_accuracy"]
+        row["delta_macro_f1"] = f1.mean - float(ref["macro_f1"].mean())
+    row["paired_seeds"] = len(shared)
+    if len(shared) >= 2:
+        pairs = paired_seeds(mine, theirs)
+        row["paired_p"] = pairs.p_value
+        word = "helps" if pairs.mean > 0 else "hurts"
+        row["verdict"] = (f"{word} (p = {pairs.p_value:.3f}, {len(shared)} seeds)" if pairs.significant
+                          else f"within seed noise (p = {pairs.p_value:.2f}, {len(shared)} seeds)")
+    else:
+        row["verdict"] = f"{len(shared) or 'no'} shared seed{'s' if len(shared) != 1 else ''}: not testable yet"
+    return row
 
 
 COMPARISON_COLUMNS = ["dataset", "metric", "entry", "series", "variant", "paper_model", "model", "protocol",

@@ -16,6 +16,7 @@ from ferviz.ui.analysis import (
     show_ablations,
     show_how_to_create,
     show_leakage_reports,
+    show_levers,
     show_paired_reports,
     two_decimals,
 )
@@ -57,6 +58,9 @@ show_paired_reports(found)
 
 st.subheader("Ablations (measured, equal short budget)")
 show_ablations(found)
+
+st.subheader("Training levers (measured, one change each, equal budget)")
+show_levers(found)
 
 st.subheader("Side by side, one dataset")
 dataset = st.selectbox("Dataset", list(DATASETS), key="compare_dataset")

@@ -15,7 +15,7 @@ EPOCHS=${EPOCHS:-30}          # the budget of the default and comparison models
 FINETUNE_EPOCHS=${FINETUNE_EPOCHS:-8}  # stage 2 of the default model
 ABLATION_EPOCHS=${ABLATION_EPOCHS:-4}
 ENSEMBLE_EPOCHS=${ENSEMBLE_EPOCHS:-24}  # stage 3 of the default model
-STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 cross audit cv hog_svm ablations seeds"}
+STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 cross audit cv hog_svm ablations seeds levers"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 train() {  # variant, epochs, out, extra options...
   ferviz train --dataset npz --data "$FER" --model "$1" --recipe strong --epochs "$2" --seed 0 --out "$3" --resume "${@:4}"
@@ -72,6 +72,8 @@ print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/sea
       done ;;
     seeds)  # seed spread: every ablation variant x seeds 0-2, 16 epochs on a fixed 5,000-face sample
       DATA="$DATA" RUNS="$RUNS" bash scripts/seeds.sh ;;
+    levers)  # training levers, one change each, at the seed budget and seeds 0-2 (after seeds: its baseline)
+      DATA="$DATA" RUNS="$RUNS" bash scripts/levers.sh ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

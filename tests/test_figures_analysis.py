@@ -210,3 +210,25 @@ def test_compare_figures_for_leakage_paired_tests_and_seed_spread():
     assert list(bars.data[0].error_x.array) == [0.0, 0.4] and "std over seeds" in bars.layout.title.text
     one = ablation_spread_figure(spread.assign(runs=1, accuracy_std=np.nan), "accuracy")
     assert one.data[0].error_x.visible is False and "one seed each" in one.layout.title.text
+
+
+def test_lever_figure_colours_by_verdict_and_shades_the_baselines_spread():
+    from ferviz.figures.compare import lever_figure
+    from ferviz.reports import BASELINE_LEVER, LEVER_COLUMNS
+
+    rows = [(BASELINE_LEVER, 51.0, 1.0, 0.0, "the reference"),
+            ("ema", 53.0, 1.5, 2.0, "helps (p = 0.010, 3 seeds)"),
+            ("mixup", 50.0, 0.5, -1.0, "within seed noise (p = 0.40, 3 seeds)"),
+            ("erase", 48.0, 0.7, -3.0, "hurts (p = 0.020, 3 seeds)")]
+    table = pd.DataFrame([{c: np.nan for c in LEVER_COLUMNS} | {
+        "lever": lever, "accuracy": acc, "accuracy_std": std, "delta_accuracy": delta, "verdict": verdict,
+        "budget": "16 epochs on 5,000 training faces", "seeds": "0, 1, 2", "change": lever, "files": "x"}
+        for lever, acc, std, delta, verdict in rows])
+    fig = lever_figure(table)
+    bar = fig.data[0]
+    assert list(bar.x) == [-3.0, -1.0, 2.0]  # the baseline is the zero line, not a bar
+    assert list(bar.marker.color) == ["#d62728", "#9a9a9a", "#2ca02c"]
+    assert list(bar.error_x.array) == [0.7, 0.5, 1.5]
+    band = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert len(band) == 1 and (band[0].x0, band[0].x1) == (-1.0, 1.0)
+    assert "baseline 51.00 % (seeds 0, 1, 2)" in fig.layout.title.text

@@ -148,7 +148,8 @@ def test_compare_page_lists_measured_numbers(app_env):
     at = page("7_Compare.py").run()
     assert not at.exception
     missing = texts(at.info)  # the ablations, the leakage report and the paired comparisons
-    assert len(at.info) == 3 and "--kind ablation" in missing and "python -m ferviz.audits" in missing
+    assert len(at.info) == 4 and "--kind ablation" in missing and "python -m ferviz.audits" in missing
+    assert "scripts/levers.sh" in missing
     assert len(at.dataframe) == 5
     measured = at.dataframe[0].value
     assert set(measured["model"]) >= {"tiny.pt", "lstm.pt", "bilstm.pt"}
@@ -170,6 +171,30 @@ def test_compare_page_shows_ablations_beside_the_full_model(app_env):
     at.radio(key="ablation_metric").set_value("macro_f1").run()
     assert not at.exception
 
+
+
+def test_compare_page_shows_each_lever_against_the_baseline_seeds(app_env):
+    from tests.test_reports import report_with_accuracy
+
+    shutil.rmtree(app_env)
+    write_models_dir(app_env)
+    seeds, levers = app_env / "reports" / "seeds", app_env / "reports" / "levers"
+    seeds.mkdir()
+    levers.mkdir()
+    budget = dict(model="best.pt", variant="dcnn_bilstm_dam", dataset="fer2013", split="PublicTest",
+                  epochs=16, train_subset=5000)
+    for seed, (base, ema) in enumerate([(50, 52), (51, 52), (52, 55)]):
+        report_with_accuracy(base, kind="ablation", seed=seed, **budget).to_json(seeds / f"s{seed}.json")
+        report_with_accuracy(ema, kind="lever", lever="ema", seed=seed, **budget).to_json(levers / f"e{seed}.json")
+    at = page("7_Compare.py").run()
+    assert not at.exception and "scripts/levers.sh" not in texts(at.info)
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    assert any(t.startswith("training levers") and "baseline 51.00 % (seeds 0, 1, 2)" in t for t in titles)
+    table = next(d.value for d in at.dataframe if "lever" in d.value.columns)
+    assert list(table["lever"]) == ["none (baseline)", "ema"]
+    assert table.iloc[1]["verdict"] == "within seed noise (p = 0.07, 3 seeds)"
+    at.radio(key="lever_metric").set_value("macro_f1").run()
+    assert not at.exception
 
 
 # ------------------------------------------------------------------------------- error analysis (#11)

@@ -321,3 +321,72 @@ def test_seed_reports_are_grouped_by_budget_and_paired_with_the_full_model(tmp_p
     pairs = seed_comparison(frame, "cnn_bilstm", "16 epochs on 5,000 training faces")
     assert pairs.p_value == pytest.approx(expected.p_value)
     assert seed_comparison(frame, "cnn_bilstm", "4 epochs, all training faces") is None
+
+
+def report_with_accuracy(correct: int, /, **meta):
+    """A 100-item report whose accuracy is exactly ``correct`` %."""
+    y = np.arange(100) % 7
+    pred = np.where(np.arange(100) < correct, y, (y + 1) % 7)
+    return compute_report(y, pred, EMOTIONS, meta=meta)
+
+
+def test_lever_table_pairs_each_lever_with_the_full_models_seed_runs(tmp_path):
+    from ferviz.levers import LEVER_REPORTS, LEVERS
+    from ferviz.reports import BASELINE_LEVER, SEED_REPORTS, lever_table
+
+    seeds_dir, levers_dir = tmp_path / "reports" / SEED_REPORTS, tmp_path / "reports" / LEVER_REPORTS
+    seeds_dir.mkdir(parents=True)
+    levers_dir.mkdir()
+    budget = dict(model="best.pt", dataset="fer2013", split="PublicTest", train_subset=5000)
+    for seed, acc in enumerate((50, 51, 52)):  # the baseline: the full model's seed runs
+        report_with_accuracy(acc, variant="dcnn_bilstm_dam", kind="ablation", epochs=16, seed=seed,
+                             **budget).to_json(seeds_dir / f"full_s{seed}.json")
+        report_with_accuracy(40, variant="cnn_bilstm", kind="ablation", epochs=16, seed=seed,
+                             **budget).to_json(seeds_dir / f"plain_s{seed}.json")  # not a baseline
+    runs = [("ema", 16, 0, 52), ("ema", 16, 1, 52), ("ema", 16, 2, 55),  # differences 2, 1, 3
+            ("long", 32, 0, 53), ("long", 32, 1, 54),  # 32 epochs: against the 16-epoch baseline
+            ("mixup", 16, 5, 49)]  # a seed the baseline does not have
+    for lever, epochs, seed, acc in runs:
+        report_with_accuracy(acc, variant="dcnn_bilstm_dam", kind="lever", lever=lever, epochs=epochs, seed=seed,
+                             **budget).to_json(levers_dir / f"{lever}_s{seed}.json")
+    report_with_accuracy(60, variant="dcnn_bilstm_dam", kind="lever", lever="erase", epochs=16, seed=0,
+                         **{**budget, "train_subset": 6000}).to_json(levers_dir / "erase_6000.json")
+    table = lever_table(discover(tmp_path))
+    assert list(table["lever"]) == [BASELINE_LEVER, "erase", "long", "ema", "mixup"]
+    rows = table.set_index("lever")
+    assert rows.loc[BASELINE_LEVER, "accuracy"] == pytest.approx(51) and rows.loc[BASELINE_LEVER, "runs"] == 3
+    assert rows.loc[BASELINE_LEVER, "accuracy_std"] == pytest.approx(1.0)
+    ema = rows.loc["ema"]
+    assert ema["change"] == LEVERS["ema"] and ema["seeds"] == "0, 1, 2"
+    assert ema["delta_accuracy"] == pytest.approx(2.0) and ema["paired_seeds"] == 3
+    # t = 2 / (1 / sqrt 3) = 3.464 with 2 degrees of freedom: two-sided p = 0.0742 (t table)
+    assert ema["paired_p"] == pytest.approx(0.0742, abs=5e-4)
+    assert ema["verdict"] == "within seed noise (p = 0.07, 3 seeds)"
+    long = rows.loc["long"]
+    assert long["budget"] == "32 epochs on 5,000 training faces"
+    assert long["baseline"] == "16 epochs on 5,000 training faces" and long["delta_accuracy"] == pytest.approx(3)
+    assert long["verdict"] == "helps (p = 0.000, 2 seeds)"  # the same +3 with both seeds
+    mixup = rows.loc["mixup"]
+    assert mixup["delta_accuracy"] == pytest.approx(49 - 51) and mixup["paired_seeds"] == 0
+    assert mixup["verdict"] == "no shared seeds: not testable yet"
+    assert rows.loc["erase", "verdict"] == "no baseline run at this budget"
+    assert np.isnan(rows.loc["erase", "delta_accuracy"])
+
+
+def test_lever_table_is_empty_without_lever_reports(models_dir):
+    from ferviz.reports import LEVER_COLUMNS, lever_table
+
+    table = lever_table(discover(models_dir))
+    assert table.empty and list(table.columns) == LEVER_COLUMNS
+
+
+def test_the_levers_script_trains_exactly_the_registered_levers():
+    import re
+    from pathlib import Path
+
+    from ferviz.levers import LEVERS
+
+    script = (Path(__file__).resolve().parents[1] / "scripts" / "levers.sh").read_text()
+    default = re.search(r'LEVERS=\$\{LEVERS:-"([^"]+)"\}', script).group(1).split()
+    cases = re.findall(r"^\s+([a-z_0-9.]+)\) echo", script, flags=re.M)
+    assert default == list(LEVERS) == cases

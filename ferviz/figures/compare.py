@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from pandas.io.formats.style import Styler
 
 from ferviz.model import DEFAULT_VARIANT
+from ferviz.reports import BASELINE_LEVER
 
 VIOLATED = "background-color: #fbd5d5; color: #7a0000"
 _MEASURED_COLOURS = ("#1f77b4", "#6baed6", "#08519c", "#9ecae1", "#3182bd", "#c6dbef")
@@ -167,6 +168,42 @@ def ablation_spread_figure(spread: pd.DataFrame, metric: str = "accuracy") -> go
                       title=f"ablations: {metric} (%) at an equal training budget — {note}")
     if len(rows):
         fig.update_xaxes(range=[max(0.0, float(rows[metric].min()) - 10), float(rows[metric].max()) + 6])
+    return fig
+
+
+def lever_figure(table: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
+    """Each training lever's difference from the baseline (a :func:`ferviz.reports.lever_table`), in points.
+
+    The bar is the mean paired difference over the seeds the lever shares with the baseline, its error
+    bar the lever's standard deviation over seeds (the baseline's own spread is the grey band around
+    zero); green where the paired test says it helps, red where it hurts, grey within seed noise or
+    untested. The hover gives the verdict and the files.
+    """
+    base = table[table["lever"] == BASELINE_LEVER]
+    rows = table[table["lever"] != BASELINE_LEVER].sort_values(f"delta_{metric}", ascending=True)
+    colours = ["#2ca02c" if v.startswith("helps") else "#d62728" if v.startswith("hurts") else "#9a9a9a"
+               for v in rows["verdict"]]
+    labels = [f"{lever} ({budget.split(' on ')[0]}, seeds {seeds})"
+              for lever, budget, seeds in zip(rows["lever"], rows["budget"], rows["seeds"], strict=True)]
+    std = rows[f"{metric}_std"].astype(float)
+    fig = go.Figure(go.Bar(x=rows[f"delta_{metric}"], y=labels, orientation="h", marker_color=colours,
+                           text=[f"{d:+.2f} pp" for d in rows[f"delta_{metric}"]], textposition="outside",
+                           error_x={"type": "data", "array": std.fillna(0).to_numpy(),
+                                    "visible": bool(std.notna().any())},
+                           customdata=rows[["change", "verdict", "files"]].to_numpy(),
+                           hovertemplate="%{y}: %{x:+.2f} points<br>%{customdata[0]}<br>%{customdata[1]}"
+                                         "<br>%{customdata[2]}<extra></extra>"))
+    spread = base[f"{metric}_std"].astype(float).dropna()
+    if len(spread):
+        band = float(spread.iloc[0])
+        fig.add_vrect(x0=-band, x1=band, fillcolor="#cccccc", opacity=0.35, line_width=0,
+                      annotation_text="baseline ± 1 std over seeds", annotation_position="top left")
+    fig.add_vline(x=0, line_dash="dash", line_color="#555555")
+    reference = (f"baseline {float(base[metric].iloc[0]):.2f} % (seeds {base['seeds'].iloc[0]})" if len(base)
+                 else "no baseline")
+    fig.update_layout(height=140 + 36 * len(rows), margin={"t": 50, "l": 10, "r": 10, "b": 10},
+                      xaxis_title=f"{metric} minus the baseline (points)",
+                      title=f"training levers, one change each: {metric} — {reference}")
     return fig
 
 

@@ -22,7 +22,7 @@ from ferviz.checkpoint import LoadedModel
 from ferviz.datasets import DATASET_READERS, FaceDataset, load_dataset
 from ferviz.errors import FervizError
 from ferviz.evaluation import Evaluation, evaluate
-from ferviz.figures.compare import ablation_spread_figure, leakage_figure, paired_figure
+from ferviz.figures.compare import ablation_spread_figure, leakage_figure, lever_figure, paired_figure
 from ferviz.figures.evaluate import (
     clicked_cell,
     confusion_figure,
@@ -45,6 +45,7 @@ from ferviz.reports import (
     cell_indices,
     discover,
     leakage_for,
+    lever_table,
     paired_frame,
     predictions_frame,
     record_caveats,
@@ -704,6 +705,22 @@ def show_ablations(found: Discovery) -> None:
         st.plotly_chart(ablation_spread_figure(rows, metric), key=f"ablation_bars_{k}")
         table = rows.drop(columns=["budget"])
         st.dataframe(table, hide_index=True, column_config=two_decimals(table, paired_p="%.3f"))
+
+
+def show_levers(found: Discovery) -> None:
+    """The training levers, one change each, against the full model's seed runs at the same budget."""
+    table = lever_table(found)
+    if table.empty:
+        st.info("No lever reports in models/reports/levers yet. `DATA=<folder holding fer2013/> bash "
+                "scripts/levers.sh` trains the full model once per lever and seed at the seed-spread budget "
+                "(after `scripts/seeds.sh`, whose full-model runs are the baseline).")
+        return
+    st.markdown("Each lever is **one change** to the full model's recipe (`strong`), trained at the same small "
+                "budget and with the same seeds as the baseline, so the difference is the lever's alone; the "
+                "verdict pairs the runs seed by seed. These are not the shipped model's numbers.")
+    metric = st.radio("Lever metric", ["accuracy", "macro_f1"], horizontal=True, key="lever_metric")
+    st.plotly_chart(lever_figure(table, metric), key="lever_bars")
+    st.dataframe(table, hide_index=True, column_config=two_decimals(table, paired_p="%.3f"))
 
 
 # ------------------------------------------------------------------------------------------------- HOG

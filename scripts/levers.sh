@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Training levers, one change each, at the seed-spread budget: the full model (dcnn_bilstm_dam, recipe
+# strong) trained with each lever in LEVERS and each seed in SEEDS on the same fixed class-stratified
+# sample of SUBSET FER2013 Training faces for EPOCHS epochs, selected on PublicTest, and evaluated there
+# into models/reports/levers/ (ferviz evaluate --lever records the lever and the run's recipe). The
+# baseline is the full model's own runs of scripts/seeds.sh at the same budget and seeds; the Compare page
+# and models/README.md pair every lever with it. Resumable and lockable like scripts/seeds.sh: a finished
+# run is skipped, a killed one continues; run one copy per free core.
+#
+#   DATA=/path/to/shared/data bash scripts/levers.sh
+#   DATA=... LEVERS="ema erase" SEEDS="0 1 2" bash scripts/levers.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:?set DATA to the folder holding fer2013/}
+RUNS=${RUNS:-runs}
+SUBSET=${SUBSET:-5000}
+EPOCHS=${EPOCHS:-16}
+SEEDS=${SEEDS:-"0 1 2"}
+LEVERS=${LEVERS:-"ema erase mixup smoothing_0 smoothing_0.2 long kd_ensemble"}
+FER=$DATA/fer2013/fer2013_trainval.npz
+OUT=models/reports/levers
+TEACHERS="--teacher models/fer2013_dcnn_bilstm_dam.pt --teacher models/fer2013_cnn_bilstm.pt \
+--teacher models/fer2013_cnn_lstm.pt --teacher models/fer2013_ngo_bilstm.pt --kd-cache"
+
+flags() {  # the one change each lever makes (its key in ferviz/levers.py LEVERS)
+  case "$1" in
+    ema) echo "--ema-decay 0.998" ;;
+    erase) echo "--erase 0.25" ;;
+    mixup) echo "--mixup 0.2" ;;
+    smoothing_0) echo "--label-smoothing 0" ;;
+    smoothing_0.2) echo "--label-smoothing 0.2" ;;
+    long) echo "" ;;  # the change is the number of epochs: 2 x EPOCHS, set below
+    kd_ensemble) echo "$TEACHERS" ;;
+    *) echo "unknown lever $1 (see ferviz/levers.py)" >&2; return 2 ;;
+  esac
+}
+
+mkdir -p "$OUT" "$RUNS/levers"
+for seed in $SEEDS; do
+  for lever in $LEVERS; do
+    extra=$(flags "$lever")
+    epochs=$EPOCHS
+    [ "$lever" = long ] && epochs=$((2 * EPOCHS))
+    run="$RUNS/levers/${lever}_s${seed}"
+    report="$OUT/fer2013_lever_${lever}_n${SUBSET}_e${epochs}_s${seed}.json"
+    [ -f "$report" ] && continue
+    rc=0
+    (
+      flock -n 9 || exit 75  # another copy of this script is training this run
+      # shellcheck disable=SC2086  # $extra is a list of flags
+      ferviz train --dataset npz --data "$FER" --model dcnn_bilstm_dam --recipe strong --epochs "$epochs" \
+        --warmup-epochs 1 --subset "$SUBSET" --seed "$seed" $extra --out "$run" --resume --quiet
+      ferviz evaluate --model "$run/best.pt" --dataset npz --data "$FER" --split PublicTest --lever "$lever" \
+        --json "$report"
+    ) 9>"$RUNS/levers/${lever}_s${seed}.lock" || rc=$?
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 75 ]; then exit "$rc"; fi
+  done
+done
