@@ -1,8 +1,10 @@
 """Inference engines for the same checkpoint: plain torch against the faster candidates, one run.
 
 Candidates: TorchScript (trace + freeze), bf16 autocast, int8 dynamic quantisation of the LSTM and
-Linear layers, ONNX Runtime (CPU, the exported graph ferviz.fastpath uses), and optionally
-``torch.compile`` (``--compile``: slow to build). Each is timed at batch 1 and batch 16 (ms per face),
+Linear layers, ONNX Runtime (CPU, the exported graph ferviz.fastpath uses), ONNX Runtime on that graph
+quantised to int8 statically (QDQ, per-channel weights, activations calibrated on 512 Training faces
+with ``--fer2013``, else on synthetic faces), and optionally ``torch.compile`` (``--compile``: slow to
+build). Each is timed at batch 1 and batch 16 (ms per face),
 in interleaved rounds, with its ratio against plain torch measured in the same run, and checked for
 parity on 256 synthetic faces (max |difference| of the probabilities, and how often the top class
 changes). With ``--fer2013`` (the user's npz), each candidate's PublicTest accuracy is measured too.
@@ -34,7 +36,42 @@ def synthetic_faces(n: int, seed: int = 0) -> np.ndarray:
     return np.stack([np.kron(im, np.ones((4, 4))) for im in small]).astype(np.uint8)
 
 
-def engines(model: torch.nn.Module, loaded, example: torch.Tensor, with_compile: bool) -> dict:
+def int8_static_session(loaded, calibration: np.ndarray, threads: int):
+    """ONNX Runtime session of the fast path's graph quantised to int8 (QDQ, per-channel weights).
+
+    ``calibration`` is a normalised (N, C, S, S) float32 batch whose activation ranges set the scales.
+    """
+    import tempfile
+
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Batches(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.start = 0
+
+        def get_next(self):
+            if self.start >= len(calibration):
+                return None
+            self.start += 32
+            return {"x": calibration[self.start - 32:self.start]}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plain, pre, quant = (Path(tmp) / name for name in ("plain.onnx", "pre.onnx", "int8.onnx"))
+        plain.write_bytes(fastpath.export_onnx(loaded.model, loaded.config.in_channels, loaded.preprocessing.size))
+        quant_pre_process(str(plain), str(pre))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_static(str(pre), str(quant), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads, options.log_severity_level = threads, 1, 3
+        return ort.InferenceSession(str(quant), options, providers=["CPUExecutionProvider"])
+
+
+def engines(model: torch.nn.Module, loaded, example: torch.Tensor, with_compile: bool,
+            calibration: np.ndarray | None = None) -> dict:
     """Name -> callable(x) -> logits (float32 tensor or array)."""
     out = {"torch (plain)": lambda x: model(x)}
 
@@ -52,6 +89,10 @@ def engines(model: torch.nn.Module, loaded, example: torch.Tensor, with_compile:
     out["int8 dynamic (LSTM, Linear)"] = lambda x: quantised(x)
     if fastpath.session_for(loaded) is not None:
         out["ONNX Runtime (ferviz.fastpath)"] = lambda x: torch.from_numpy(fastpath.fast_logits(loaded, x))
+        if calibration is not None:
+            session = int8_static_session(loaded, calibration, torch.get_num_threads())
+            out["ONNX Runtime int8 static (QDQ)"] = lambda x: torch.from_numpy(
+                session.run(None, {"x": np.ascontiguousarray(x.numpy(), dtype=np.float32)})[0])
     if with_compile:
         compiled = torch.compile(model)
         out["torch.compile"] = lambda x: compiled(x)
@@ -75,8 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     x256 = to_tensor(planes, prep)
     batches = {1: x256[:1].contiguous(), 16: x256[:16].contiguous()}
     rows = []
+    data = np.load(args.fer2013) if args.fer2013 else None
+    if data is not None:  # calibrate the int8 graph on real Training faces (never on the test split)
+        train = np.flatnonzero(data["usage"] == "Training")
+        pick = np.sort(np.random.default_rng(0).choice(train, 512, replace=False))
+        calibration = to_tensor(prepare_images(data["images"][pick], prep), prep).numpy()
+    else:
+        calibration = to_tensor(prepare_images(synthetic_faces(512, seed=1), prep), prep).numpy()
     with torch.no_grad():
-        calls = engines(model, loaded, batches[1], args.compile)
+        calls = engines(model, loaded, batches[1], args.compile, calibration)
         ref = torch.softmax(model(x256), 1).numpy()
         parity = {}
         for name, fn in calls.items():
@@ -86,8 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         timed = common.time_interleaved({(name, b): (lambda fn=fn, x=x: fn(x)) for name, fn in calls.items()
                                          for b, x in batches.items()}, repeats=args.repeats, warmup=3)
         accuracy = {}
-        if args.fer2013:
-            data = np.load(args.fer2013)
+        if data is not None:
             keep = data["usage"] == "PublicTest"
             test_planes, labels = prepare_images(data["images"][keep], prep), data["labels"][keep]
             for name, fn in calls.items():

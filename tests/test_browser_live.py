@@ -68,6 +68,7 @@ class LiveServer:
     url: str
     pid: int
     threads_file: Path
+    log: Path
 
     def thread_names(self) -> list[str]:
         """The names of the server's Python threads, now."""
@@ -124,7 +125,7 @@ def live_server(tmp: Path, timeout: float = 90.0):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc, timeout, log.read_text)
-        yield LiveServer(url, proc.pid, tmp / "threads.json")
+        yield LiveServer(url, proc.pid, tmp / "threads.json", log)
     finally:
         proc.terminate()
         try:
@@ -159,9 +160,19 @@ def camera(page):
     return page.frame_locator("iframe[title*='webrtc']").first
 
 
-def start_and_read_label(page) -> re.Match:
+def start_and_read_label(page, server_log: Path | None = None) -> re.Match:
+    """Press START and wait for a face label; on a timeout, fail with what the page and server showed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     camera(page).get_by_role("button", name="START").click(timeout=60_000)
-    page.get_by_text(LABEL).first.wait_for(timeout=90_000)
+    try:
+        page.get_by_text(LABEL).first.wait_for(timeout=90_000)
+    except PlaywrightTimeout:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser_live_no_label.png"))
+        log = server_log.read_text(errors="replace")[-3000:] if server_log and server_log.exists() else ""
+        pytest.fail(f"no face label within 90 s of START (screenshot artifacts/browser_live_no_label.png)\n"
+                    f"page: {page.inner_text('body')[-1500:]}\nserver log: {log}")
     match = LABEL.search(page.inner_text("body"))
     assert match is not None
     return match
@@ -184,7 +195,7 @@ def test_live_stream_labels_the_face_and_leaves_no_thread_behind(clip, tmp_path)
         page = open_live(browser, server.url)
         assert server.stream_threads() == []
         before = server.idle_steady_count()
-        match = start_and_read_label(page)
+        match = start_and_read_label(page, server.log)
         assert match.group(2) in EMOTIONS and 0 <= int(match.group(3)) <= 100
         page.get_by_text(re.compile(r"processing \d+\.\d fps · video \d+\.\d fps")).first.wait_for(
             timeout=30_000)
@@ -203,7 +214,7 @@ def test_live_stream_labels_the_face_and_leaves_no_thread_behind(clip, tmp_path)
         # closing the tab mid-stream: no frame comes any more, so ferviz's worker ends within its idle
         # timeout (5 s); the connection's own threads end when its ICE consent expires (about 30 s)
         page = open_live(browser, server.url)
-        start_and_read_label(page)
+        start_and_read_label(page, server.log)
         assert "ferviz-live-worker" in server.stream_threads()
         page.close()
         assert server.wait_no_stream_threads(20, prefix=("ferviz-live",)) == []
