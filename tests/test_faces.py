@@ -206,6 +206,39 @@ def test_min_confidence_drops_weak_yunet_detections():
     assert len(find_faces(ASTRONAUT, detector="yunet", min_confidence=0.5).faces) == 1
 
 
+def astronaut_grid(side: int, tile: int) -> tuple[np.ndarray, int]:
+    """A grey ``side`` x ``side`` canvas tiled with shrunken astronauts (face about 18 % of a tile)."""
+    canvas = np.full((side, side, 3), 128, np.uint8)
+    small = cv2.resize(ASTRONAUT, (tile, tile), interpolation=cv2.INTER_AREA)
+    starts = range(0, side - tile + 1, tile + 10)
+    for y in starts:
+        for x in starts:
+            canvas[y:y + tile, x:x + tile] = small
+    return canvas, len(starts) ** 2
+
+
+@pytest.mark.parametrize("shape, searched", [((512, 512), (400, 400)), ((1200, 1200), (400, 400)),
+                                             ((480, 640), (400, 534)), ((256, 256), (256, 256))])
+def test_yunet_searches_a_copy_just_large_enough_for_the_smallest_kept_face(monkeypatch, shape, searched):
+    """Faces under min_size_frac (3 %) of the shorter side are dropped anyway: a shorter side of 12 / 0.03
+    = 400 px still shows the smallest kept face at 12 px, so larger images are searched at that size."""
+    import ferviz.faces as faces
+
+    seen = []
+    real = faces._yunet_rows
+    monkeypatch.setattr(faces, "_yunet_rows", lambda bgr: seen.append(bgr.shape[:2]) or real(bgr))
+    find_faces(np.zeros((*shape, 3), np.uint8), detector="yunet")
+    assert seen == [searched]
+    find_faces(np.zeros((*shape, 3), np.uint8), detector="yunet", min_size_frac=0.01)  # smaller faces wanted
+    assert min(seen[1]) == min(min(shape), 960 * min(shape) // max(shape))
+
+
+def test_every_face_at_the_reporting_threshold_is_still_found():
+    grid, n = astronaut_grid(1200, 240)  # 16 faces of about 43 px: 3.6 % of the side, searched at 400 px
+    found = find_faces(grid, detector="yunet", max_faces=50)
+    assert len(found.faces) == n == 16
+
+
 def test_missing_yuface_falls_back_to_haar_with_one_notice(monkeypatch, caplog):
     import ferviz.faces as faces
 
