@@ -139,15 +139,20 @@ def _probs(forward, batch: torch.Tensor, target: int, batch_size: int) -> np.nda
 def _curves(forward, x, base, orders, steps, target, batch_size) -> list[tuple[np.ndarray, np.ndarray]]:
     """Deletion and insertion probabilities (each (steps+1,)) for every pixel order, in one batched stream.
 
-    All 2 * (steps+1) images of every order go through the model in chunks of ``batch_size``.
+    Every curve starts and ends on the same two images whatever the order (deletion: the face, then the
+    baseline; insertion: the reverse), so those two go through the model once, and only the
+    2 * (steps-1) images in between of every order do, in chunks of ``batch_size``.
     """
-    images = []
+    images = [x, base]
     for order in orders:
-        m = _masks(order, tuple(x.shape[-2:]), steps).to(x.device)
-        images.append(torch.where(m, base, x))  # (steps+1, C, H, W): chosen pixels replaced by the baseline
+        m = _masks(order, tuple(x.shape[-2:]), steps)[1:-1].to(x.device)  # the steps strictly in between
+        images.append(torch.where(m, base, x))  # (steps-1, C, H, W): chosen pixels replaced by the baseline
         images.append(torch.where(m, x, base))  # the baseline with the chosen pixels put back
-    probs = _probs(forward, torch.cat(images), target, batch_size).reshape(len(orders), 2, steps + 1)
-    return [(p[0], p[1]) for p in probs]
+    probs = _probs(forward, torch.cat(images), target, batch_size)
+    p_face, p_base = probs[:2]
+    inner = probs[2:].reshape(len(orders), 2, steps - 1)
+    return [(np.concatenate([[p_face], p[0], [p_base]]), np.concatenate([[p_base], p[1], [p_face]]))
+            for p in inner]
 
 
 def _curve(probs: np.ndarray) -> Curve:
