@@ -233,3 +233,28 @@ def test_faithfulness_curves_on_the_fast_path_match_the_torch_model(tiny_checkpo
     for a, b in ((fast.deletion, plain.deletion), (fast.insertion, plain.insertion),
                  (fast.random_deletion, plain.random_deletion)):
         np.testing.assert_allclose(a.probs, b.probs, atol=1e-4)
+
+
+def test_curves_forward_the_face_and_the_baseline_once_and_match_the_image_by_image_curves(quadrant_face):
+    """Every curve starts and ends on the face or the baseline: those two images go through the model once,
+    then 2 * (steps - 1) images per order; the probabilities equal one forward pass per image."""
+    model, x, steps = Quadrant(), quadrant_face, 4
+    seen = []
+
+    def forward(chunk):
+        seen.append(len(chunk))
+        return model(chunk)
+
+    base = faith.baseline_image(x, "mean")
+    rng = np.random.default_rng(0)
+    orders = [rng.permutation(64 * 64) for _ in range(3)]
+    curves = faith._curves(forward, x, base, orders, steps, 0, batch_size=1000)
+    assert sum(seen) == 2 + 3 * 2 * (steps - 1)
+    with torch.no_grad():
+        for order, (deletion, insertion) in zip(orders, curves, strict=True):
+            masks = faith._masks(order, (64, 64), steps)
+            for i, m in enumerate(masks):
+                p_del = torch.softmax(model(torch.where(m, base, x)), 1)[0, 0].item()
+                p_ins = torch.softmax(model(torch.where(m, x, base)), 1)[0, 0].item()
+                assert deletion[i] == pytest.approx(p_del, abs=1e-6)
+                assert insertion[i] == pytest.approx(p_ins, abs=1e-6)
