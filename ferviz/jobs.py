@@ -41,6 +41,48 @@ def default_workers() -> int:
     return max(1, cores // 2)
 
 
+THREADS_ENV = "FERVIZ_TORCH_THREADS"
+
+
+def default_threads(shared: bool) -> int | None:
+    """Threads for torch, ONNX Runtime and OpenCV in this server process, or None (the libraries' default).
+
+    ``FERVIZ_TORCH_THREADS`` if set to a positive integer (anything else is logged and ignored); else one
+    in shared mode, where several visitors' requests run at once and each extra thread per request only
+    oversubscribes the cores (``bench/concurrency.py`` measures it); else None: a local, single-user app
+    gives each request every core.
+    """
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if raw.isdigit() and int(raw) >= 1:
+        return int(raw)
+    if raw:
+        log.warning("%s must be a positive integer, got %r; using the default", THREADS_ENV, raw)
+    return 1 if shared else None
+
+
+_threads_applied: int | None = None
+
+
+def apply_threads(shared: bool) -> int:
+    """Set :func:`default_threads` for torch and OpenCV once per process; return torch's thread count.
+
+    ONNX Runtime sessions made afterwards take the same count (:mod:`ferviz.fastpath`).
+    """
+    global _threads_applied
+    wanted = default_threads(shared)
+    if wanted is not None and _threads_applied != wanted:
+        import cv2
+        import torch
+
+        torch.set_num_threads(wanted)
+        cv2.setNumThreads(wanted)
+        _threads_applied = wanted
+        log.info("torch, ONNX Runtime and OpenCV: %d thread(s) per request", wanted)
+    import torch
+
+    return torch.get_num_threads()
+
+
 class WorkQueue:
     """At most ``workers`` jobs hold a slot at once; the others wait in arrival order.
 

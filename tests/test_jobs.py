@@ -120,3 +120,32 @@ def test_heavy_work_skips_the_queue_for_work_already_done_and_says_the_position(
     assert ran.wait(2)  # the queue is full, but a cache hit does not wait
     release.set()
     holder.join(5)
+
+
+def test_thread_budget_is_one_per_request_when_shared_unless_set(monkeypatch, caplog):
+    from ferviz.jobs import THREADS_ENV, default_threads
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert default_threads(shared=True) == 1 and default_threads(shared=False) is None
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert default_threads(shared=True) == default_threads(shared=False) == 3
+    monkeypatch.setenv(THREADS_ENV, "many")
+    assert default_threads(shared=True) == 1 and "FERVIZ_TORCH_THREADS must be a positive integer" in caplog.text
+
+
+def test_apply_threads_sets_torch_and_opencv(monkeypatch):
+    import cv2
+    import torch
+
+    import ferviz.jobs as jobs
+
+    before_torch, before_cv = torch.get_num_threads(), cv2.getNumThreads()
+    monkeypatch.setattr(jobs, "_threads_applied", None)
+    monkeypatch.setenv(jobs.THREADS_ENV, "1")
+    try:
+        assert jobs.apply_threads(shared=False) == 1 == torch.get_num_threads() == cv2.getNumThreads()
+        monkeypatch.delenv(jobs.THREADS_ENV)
+        assert jobs.apply_threads(shared=False) == 1  # local mode leaves the count as it is
+    finally:
+        torch.set_num_threads(before_torch)
+        cv2.setNumThreads(before_cv)

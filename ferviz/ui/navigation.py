@@ -10,6 +10,9 @@ from typing import NamedTuple
 
 import streamlit as st
 
+from ferviz.access import shared_mode
+from ferviz.jobs import apply_threads
+
 
 class PageEntry(NamedTuple):
     """One page: its file, its title in the navigation and a line on what it shows."""
@@ -58,8 +61,9 @@ def ensure_navigation() -> None:
     When a server's first visitor opens a deep link (``/Predict``), the page runs directly in that older
     mode. This switches the server to ``app.py``'s navigation and reruns, so the same URL opens the same
     page with the "Home" navigation. Elsewhere (inside the navigation, or a lone page under AppTest) it
-    does nothing.
+    does nothing. It also sets the process's thread budget first (:func:`ferviz.jobs.apply_threads`).
     """
+    apply_threads(shared_mode())  # one thread per request on a shared server (FERVIZ_TORCH_THREADS)
     try:
         from streamlit.runtime.pages_manager import PagesManager
     except ImportError:  # a Streamlit without it has no older mode to leave
