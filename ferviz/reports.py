@@ -421,7 +421,36 @@ def _ship_command(card: ModelCard) -> str:
 # ---------------------------------------------------------------------------------------------- frames
 
 MEASURED_COLUMNS = ["model", "variant", "dataset", "protocol", "kind", "metric", "value", "std", "n",
-                    "source", "command", "file"]
+                    "source", "training", "command", "file"]
+
+
+def training_text(card: ModelCard | None, meta: dict | None = None) -> str:
+    """The recipe and budget a measured model had, in words, from its card (else a report's meta).
+
+    ``'recipe strong, 30 epochs'``; ``'recipe strong, 56 epochs in 3 stages: 30 + 8 (distilled from 1
+    model) + 18 (distilled from 4 models, EMA, random erasing)'``; ``'16 epochs on 5,000 training
+    faces, seed 1'`` for a report without a card; ``'not recorded'`` when nothing says.
+    """
+    if card is not None and (card.stages or card.epochs):
+        stages = card.stages or ()
+        if len(stages) < 2:
+            return f"recipe {card.recipe or '?'}, {stages[0].epochs if stages else card.epochs} epochs"
+        parts = []
+        for stage in stages:
+            extras = []
+            if stage.teacher:
+                n = len(stage.teacher.split(","))
+                extras.append(f"distilled from {n} model{'s' if n > 1 else ''}")
+            extras += [name for flag, name in (("--ema-decay", "EMA"), ("--erase", "random erasing"),
+                                               ("--mixup", "mixup")) if flag in stage.command]
+            parts.append(f"{stage.epochs}" + (f" ({', '.join(extras)})" if extras else ""))
+        total = sum(stage.epochs or 0 for stage in stages)
+        return f"recipe {card.recipe or '?'}, {total} epochs in {len(stages)} stages: {' + '.join(parts)}"
+    meta = meta or {}
+    if meta.get("epochs") is not None:
+        text = budget_text(meta["epochs"], meta["train_subset"] if meta.get("train_subset") else np.nan)
+        return text + (f", seed {meta['seed']}" if meta.get("seed") is not None else "")
+    return "not recorded"
 
 
 def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | None = None) -> pd.DataFrame:
@@ -446,16 +475,17 @@ def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | N
     rows = []
     for rec in found.metric_records():
         protocol = f"{rec.split or 'all'} ({rec.kind})"
+        training = training_text(card_for(found, rec), rec.report.meta)
         for metric, value in rec.report.paper_metrics("macro").items():
             rows.append((rec.model, rec.variant, rec.dataset, protocol, rec.kind, metric, 100 * value, np.nan,
-                         rec.report.n, SOURCE_MEASURED, rec.command, rec.path.name))
+                         rec.report.n, SOURCE_MEASURED, training, rec.command, rec.path.name))
     for cv in found.cv:
         n = int(sum(f.get("n_test", 0) for f in cv.folds))
         command = f"ferviz cv --dataset <KIND> --data <PATH> --model {cv.variant} --folds {len(cv.folds)}"
         for metric, mean, std in (("accuracy", cv.accuracy_mean, cv.accuracy_std),
                                   ("f1", cv.macro_f1_mean, cv.macro_f1_std)):
             rows.append((f"{cv.variant} (CV)", cv.variant, cv.dataset, cv.protocol, "cv", metric, 100 * mean,
-                         100 * std, n, SOURCE_MEASURED, command, cv.path.name))
+                         100 * std, n, SOURCE_MEASURED, f"{len(cv.folds)} folds", command, cv.path.name))
     frame = pd.DataFrame(rows, columns=MEASURED_COLUMNS)
     frame.attrs["warnings"] = list(found.warnings)
     return frame

@@ -390,3 +390,23 @@ def test_the_levers_script_trains_exactly_the_registered_levers():
     default = re.search(r'LEVERS=\$\{LEVERS:-"([^"]+)"\}', script).group(1).split()
     cases = re.findall(r"^\s+([a-z_0-9.]+)\) echo", script, flags=re.M)
     assert default == list(LEVERS) == cases
+
+
+def test_training_text_says_recipe_and_budget_from_the_card_or_the_report():
+    from ferviz.modelcard import Stage
+    from ferviz.reports import training_text
+
+    one = ModelCard(name="a", file="a.pt", variant="cnn_bilstm", recipe="strong", epochs=30)
+    assert training_text(one) == "recipe strong, 30 epochs"
+    stages = (Stage(command="ferviz train --epochs 30", epochs=30),
+              Stage(command="ferviz train --epochs 8 --teacher a.pt", epochs=8, teacher="a.pt"),
+              Stage(command="ferviz train --epochs 18 --ema-decay 0.999 --erase 0.25", epochs=18,
+                    teacher="a.pt,b.pt,c.pt,d.pt"))
+    three = ModelCard(name="b", file="b.pt", variant="dcnn_bilstm_dam", recipe="strong",
+                      epochs=18, stages=stages)
+    assert training_text(three) == ("recipe strong, 56 epochs in 3 stages: 30 + 8 (distilled from 1 model) + "
+                                    "18 (distilled from 4 models, EMA, random erasing)")
+    assert training_text(None, {"epochs": 16, "train_subset": 5000, "seed": 2}) == \
+        "16 epochs on 5,000 training faces, seed 2"
+    assert training_text(None, {"epochs": 4}) == "4 epochs, all training faces"
+    assert training_text(None, {}) == "not recorded"

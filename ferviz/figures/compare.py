@@ -86,14 +86,16 @@ def side_by_side_table(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
 
 
 def measured_table(measured: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`ferviz.reports.measured_frame` with one column per metric (percent) and its command."""
+    """A :func:`ferviz.reports.measured_frame` with one column per metric (percent), the recipe and budget
+    each model had (``training``) and its command."""
     if measured.empty:
-        return pd.DataFrame(columns=["model", "variant", "dataset", "protocol", "n", "command"])
-    table = measured.pivot_table(index=["model", "variant", "dataset", "protocol", "n", "file", "command"],
+        return pd.DataFrame(columns=["model", "variant", "dataset", "protocol", "training", "n", "command"])
+    table = measured.pivot_table(index=["model", "variant", "dataset", "protocol", "training", "n", "file",
+                                        "command"],
                                  columns="metric", values="value", aggfunc="first", sort=False).reset_index()
     metrics = [m for m in ("accuracy", "specificity", "precision", "recall", "f1", "gar", "far")
                if m in table]
-    return table[["model", "variant", "dataset", "protocol", "n", *metrics, "file", "command"]]
+    return table[["model", "variant", "dataset", "protocol", "training", "n", *metrics, "file", "command"]]
 
 
 def audit_styler(audit: pd.DataFrame) -> Styler:
