@@ -9,16 +9,9 @@
 #
 #   DATA=/path/to/shared/data bash scripts/levers.sh
 #   DATA=... LEVERS="ema erase" SEEDS="0 1 2" bash scripts/levers.sh
-set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:?set DATA to the folder holding fer2013/}
-RUNS=${RUNS:-runs}
-SUBSET=${SUBSET:-5000}
-EPOCHS=${EPOCHS:-16}
-SEEDS=${SEEDS:-"0 1 2"}
+source scripts/_budget.sh
 LEVERS=${LEVERS:-"ema erase mixup smoothing_0 smoothing_0.2 long kd_ensemble"}
-FER=$DATA/fer2013/fer2013_trainval.npz
-OUT=models/reports/levers
 TEACHERS="--teacher models/fer2013_dcnn_bilstm_dam.pt --teacher models/fer2013_cnn_bilstm.pt \
 --teacher models/fer2013_cnn_lstm.pt --teacher models/fer2013_ngo_bilstm.pt --kd-cache"
 
@@ -35,24 +28,14 @@ flags() {  # the one change each lever makes (its key in ferviz/levers.py LEVERS
   esac
 }
 
-mkdir -p "$OUT" "$RUNS/levers"
 for seed in $SEEDS; do
   for lever in $LEVERS; do
     extra=$(flags "$lever")
     epochs=$EPOCHS
     [ "$lever" = long ] && epochs=$((2 * EPOCHS))
-    run="$RUNS/levers/${lever}_s${seed}"
-    report="$OUT/fer2013_lever_${lever}_n${SUBSET}_e${epochs}_s${seed}.json"
-    [ -f "$report" ] && continue
-    rc=0
-    (
-      flock -n 9 || exit 75  # another copy of this script is training this run
-      # shellcheck disable=SC2086  # $extra is a list of flags
-      ferviz train --dataset npz --data "$FER" --model dcnn_bilstm_dam --recipe strong --epochs "$epochs" \
-        --warmup-epochs 1 --subset "$SUBSET" --seed "$seed" $extra --out "$run" --resume --quiet
-      ferviz evaluate --model "$run/best.pt" --dataset npz --data "$FER" --split PublicTest --lever "$lever" \
-        --json "$report"
-    ) 9>"$RUNS/levers/${lever}_s${seed}.lock" || rc=$?
-    if [ "$rc" -ne 0 ] && [ "$rc" -ne 75 ]; then exit "$rc"; fi
+    # shellcheck disable=SC2086  # $extra is a list of flags
+    locked_run "$RUNS/levers/${lever}_s${seed}" \
+      "models/reports/levers/fer2013_lever_${lever}_n${SUBSET}_e${epochs}_s${seed}.json" "--lever $lever" \
+      --model dcnn_bilstm_dam --epochs "$epochs" --seed "$seed" $extra
   done
 done

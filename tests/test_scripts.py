@@ -1,0 +1,75 @@
+"""scripts/seeds.sh and scripts/levers.sh with a stand-in ``ferviz`` on PATH: the commands they run, the
+reports they name, and that a finished run is skipped (no training happens here)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FAKE = """#!/usr/bin/env bash
+echo "ferviz $*" >> "$FAKE_LOG"
+if [ "$1" = evaluate ]; then
+  while [ $# -gt 0 ]; do [ "$1" = --json ] && { mkdir -p "$(dirname "$2")"; echo '{}' > "$2"; }; shift; done
+fi
+"""
+
+pytestmark = pytest.mark.skipif(shutil.which("flock") is None, reason="needs flock (util-linux)")
+
+
+@pytest.fixture
+def repo(tmp_path):
+    """A copy of scripts/ in an empty repository, and a PATH whose ``ferviz`` only logs its arguments."""
+    (tmp_path / "repo" / "scripts").mkdir(parents=True)
+    for name in ("_budget.sh", "seeds.sh", "levers.sh"):
+        shutil.copy(ROOT / "scripts" / name, tmp_path / "repo" / "scripts" / name)
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "ferviz"
+    fake.write_text(FAKE)
+    fake.chmod(0o755)
+    return tmp_path
+
+
+def run(repo: Path, script: str, **env) -> list[str]:
+    log = repo / "calls.log"
+    log.unlink(missing_ok=True)
+    subprocess.run(["bash", f"scripts/{script}"], cwd=repo / "repo", check=True, timeout=60,
+                   env={**os.environ, "PATH": f"{repo / 'bin'}:{os.environ['PATH']}", "FAKE_LOG": str(log),
+                        "DATA": "/data", "RUNS": str(repo / "runs"), **env})
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_seeds_trains_each_variant_and_seed_once_then_skips_it(repo):
+    calls = run(repo, "seeds.sh", VARIANTS="cnn_bilstm", SEEDS="0 1")
+    assert len(calls) == 4
+    train, evaluate = calls[0].split(), calls[1].split()
+    for flag, value in (("--model", "cnn_bilstm"), ("--epochs", "16"), ("--seed", "0"), ("--subset", "5000"),
+                        ("--recipe", "strong"), ("--warmup-epochs", "1")):
+        assert train[train.index(flag) + 1] == value
+    assert "--resume" in train and evaluate[evaluate.index("--kind") + 1] == "ablation"
+    assert evaluate[evaluate.index("--json") + 1] == \
+        "models/reports/seeds/fer2013_ablation_cnn_bilstm_n5000_e16_s0.json"
+    assert run(repo, "seeds.sh", VARIANTS="cnn_bilstm", SEEDS="0 1") == []  # both reports exist now
+
+
+def test_levers_make_one_change_each_against_the_seed_budget(repo):
+    calls = run(repo, "levers.sh", LEVERS="ema long kd_ensemble", SEEDS="2")
+    trains = [c.split() for c in calls if c.startswith("ferviz train")]
+    evaluates = [c.split() for c in calls if c.startswith("ferviz evaluate")]
+    assert [t[t.index("--model") + 1] for t in trains] == ["dcnn_bilstm_dam"] * 3
+    ema, long, kd = trains
+    assert ema[ema.index("--ema-decay") + 1] == "0.998" and ema[ema.index("--epochs") + 1] == "16"
+    assert long[long.index("--epochs") + 1] == "32" and "--ema-decay" not in long
+    assert kd.count("--teacher") == 4 and "--kd-cache" in kd
+    assert [e[e.index("--lever") + 1] for e in evaluates] == ["ema", "long", "kd_ensemble"]
+    assert evaluates[1][evaluates[1].index("--json") + 1] == \
+        "models/reports/levers/fer2013_lever_long_n5000_e32_s2.json"
+
+
+def test_an_unknown_lever_stops_the_script(repo):
+    with pytest.raises(subprocess.CalledProcessError):
+        run(repo, "levers.sh", LEVERS="magic", SEEDS="0")
