@@ -12,6 +12,16 @@ from ferviz.preprocess import Preprocessing
 from tests.helpers import TINY, write_npz
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """A test that runs a shared-mode page sets one thread per request (ferviz.jobs.apply_threads) for the
+    whole process; later tests get torch's thread count back."""
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def tiny_npz(tmp_path):
     return write_npz(tmp_path / "tiny.npz")
