@@ -46,7 +46,7 @@ def latencies(loaded, data: bytes, users: int, rounds: int) -> list[float]:
     for _ in range(rounds):
         gate = threading.Barrier(users)
 
-        def visitor():
+        def visitor(gate: threading.Barrier = gate):
             gate.wait()
             start = time.perf_counter()
             predict_image(loaded, data)
@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(before[0])
     cv2.setNumThreads(before[1])
     fastpath.clear()
-    common.print_table(rows, [("threads_per_request", "threads/request", "d"), ("p50_one_ms", "p50 one", ".1f"),
+    common.print_table(rows, [("threads_per_request", "threads/request", "d"),
+                              ("p50_one_ms", "p50 one", ".1f"),
                               (f"p50_{args.users}_ms", f"p50 {args.users} at once", ".1f"),
                               ("p90_ms", "p90", ".1f"), ("ratio", "ratio", ".2f")])
     common.finish(args, "concurrency", machine, rows)

@@ -59,7 +59,8 @@ def int8_static_session(loaded, calibration: np.ndarray, threads: int):
 
     with tempfile.TemporaryDirectory() as tmp:
         plain, pre, quant = (Path(tmp) / name for name in ("plain.onnx", "pre.onnx", "int8.onnx"))
-        plain.write_bytes(fastpath.export_onnx(loaded.model, loaded.config.in_channels, loaded.preprocessing.size))
+        graph = fastpath.export_onnx(loaded.model, loaded.config.in_channels, loaded.preprocessing.size)
+        plain.write_bytes(graph)
         quant_pre_process(str(plain), str(pre))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -135,7 +135,7 @@ class ImageStack:
         self.images.append(image)
 
     def array(self) -> np.ndarray:
-        """The stacked images, ``(N, H, W)`` uint8 (``(0, 0, 0)`` when empty); see the class for mixed sizes."""
+        """The stacked images, ``(N, H, W)`` uint8 (``(0, 0, 0)`` when empty); mixed sizes: see the class."""
         if not self.images:
             side = self.size or 0
             return np.zeros((0, side, side), dtype=np.uint8)

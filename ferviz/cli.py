@@ -297,9 +297,9 @@ def _add_data(p, required=True) -> None:
                    help="resize every image to N x N pixels while reading (default: as they are; images of "
                         "mixed sizes are resized to their median side, and the reader says so)")
     p.add_argument("--faces", choices=["auto", "crops", "detect"], default="auto",
-                   help="crops: the images are face crops, used as they are; detect: they are photos, find the "
-                        "largest face in each first; auto (default): as the format says (JAFFE: detect, "
-                        "the others: crops)")
+                   help="crops: the images are face crops, used as they are; detect: they are photos, "
+                        "find the largest face in each first; auto (default): as the format says (JAFFE: "
+                        "detect, the others: crops)")
 
 
 def _add_faces(p) -> None:

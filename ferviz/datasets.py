@@ -137,7 +137,8 @@ class FaceDataset:
 
     def with_whole_frames(self, whole_frames: bool) -> FaceDataset:
         """The same items, declared whole photos (find the face first) or face crops (use as they are)."""
-        return replace(self, whole_frames=bool(whole_frames), skipped=list(self.skipped), notes=list(self.notes))
+        return replace(self, whole_frames=bool(whole_frames), skipped=list(self.skipped),
+                       notes=list(self.notes))
 
     def stratified_sample(self, n: int, seed: int = 0) -> FaceDataset:
         """``n`` rows drawn without replacement, each class in proportion to its share (largest remainders).
@@ -281,7 +282,8 @@ def read_jaffe(path: str | Path, *, size: int | None = None, strict: bool = Fals
         match = _JAFFE_NAME.match(file.name)
         code = match.group(2).upper() if match else ""
         if code not in JAFFE_CODES:
-            skips.skip(f"{file.relative_to(base).as_posix()}: file name is not SUBJECT.CODEn.NUMBER.tiff with a code among "
+            skips.skip(f"{file.relative_to(base).as_posix()}: file name is not SUBJECT.CODEn.NUMBER.tiff "
+                       "with a code among "
                        f"{', '.join(JAFFE_CODES)} (e.g. KA.AN1.39.tiff)")
             continue
         items.append(_Item(file, JAFFE_CODES[code], "", match.group(1).upper()))
@@ -518,7 +520,7 @@ def _raf_split(folder: str) -> str:
 
 
 def _jaffe_files(folder: Path) -> list[Path]:
-    """The images of ``folder`` and of its class sub-folders (``anger/``: sorted copies), if one is JAFFE's."""
+    """The images of ``folder`` and of its class sub-folders (sorted copies), if one is named like JAFFE's."""
     files = rd.image_files(folder)
     for sub in rd.child_dirs(folder):
         first = rd.first_image(sub) if _name_label(sub.name) is not None else None

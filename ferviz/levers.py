@@ -19,5 +19,6 @@ LEVERS: dict[str, str] = {
     "smoothing_0.2": "label smoothing 0.2 instead of 0.1",
     "long": "a cosine schedule twice as long (32 epochs instead of 16)",
     "kd_ensemble": "distillation from the four shipped models' mean (--teacher x4 --kd-cache); the teachers "
-                   "learnt from all 28,709 Training faces, so more than the budget's data reaches the student",
+                   "learnt from all 28,709 Training faces, so more than the budget's data reaches the "
+                   "student",
 }

@@ -50,7 +50,8 @@ PAPER = "Jayaraman & Mahendran, Sci. Rep. 2025"
 #: Dataset kinds (``FaceDataset.name``) -> the names the paper and docs/REFERENCES.md use.
 DATASET_NAMES: dict[str, str] = {"fer2013": "FER2013", "ckplus": "CK+", "rafdb": "RAF-DB", "jaffe": "JAFFE"}
 #: ``meta["kind"]`` of a saved report; ``evaluation`` when the file does not say.
-REPORT_KINDS: tuple[str, ...] = ("selection", "cross-dataset", "ablation", "comparison", "lever", "evaluation")
+REPORT_KINDS: tuple[str, ...] = ("selection", "cross-dataset", "ablation", "comparison", "lever",
+                                 "evaluation")
 #: Our variant -> the paper's model it stands for (docs/DESIGN.md §9); the proposed model is the default
 #: variant.
 PAPER_NAMES: dict[str, str] = {**{v: k for k, v in STAND_INS.items()}, DEFAULT_VARIANT: PROPOSED}
@@ -643,8 +644,8 @@ def ablation_spread(ablations: pd.DataFrame) -> pd.DataFrame:
 
 
 LEVER_COLUMNS = ["lever", "change", "dataset", "split", "budget", "runs", "seeds", "accuracy", "accuracy_std",
-                 "macro_f1", "macro_f1_std", "baseline", "baseline_accuracy", "delta_accuracy", "delta_macro_f1",
-                 "paired_seeds", "paired_p", "verdict", "files"]
+                 "macro_f1", "macro_f1_std", "baseline", "baseline_accuracy", "delta_accuracy",
+                 "delta_macro_f1", "paired_seeds", "paired_p", "verdict", "files"]
 BASELINE_LEVER = "none (baseline)"
 
 
@@ -678,8 +679,8 @@ def lever_table(found: Discovery) -> pd.DataFrame:
                      "train_faces": np.nan if faces is None else int(faces),
                      "seed": np.nan if seed is None else int(seed), "accuracy": 100 * rec.report.accuracy,
                      "macro_f1": 100 * rec.report.macro["f1"], "file": rec.path.name})
-    runs = pd.DataFrame(runs, columns=["lever", "dataset", "split", "epochs", "train_faces", "seed", "accuracy",
-                                       "macro_f1", "file"])
+    runs = pd.DataFrame(runs, columns=["lever", "dataset", "split", "epochs", "train_faces", "seed",
+                                       "accuracy", "macro_f1", "file"])
     levers = runs[runs["lever"] != BASELINE_LEVER]
     if levers.empty:
         return pd.DataFrame(columns=LEVER_COLUMNS)
@@ -692,7 +693,7 @@ def lever_table(found: Discovery) -> pd.DataFrame:
         rows.append(row)
         if not ref.empty:
             baselines[row["baseline"]] = ref
-    for budget, ref in baselines.items():
+    for ref in baselines.values():
         rows.append(_lever_row(BASELINE_LEVER, "the full model with recipe strong, nothing added", ref, ref))
     frame = pd.DataFrame(rows, columns=LEVER_COLUMNS)
     frame["_base"] = frame["lever"] != BASELINE_LEVER
@@ -700,7 +701,8 @@ def lever_table(found: Discovery) -> pd.DataFrame:
     return frame.drop(columns="_base").reset_index(drop=True)
 
 
-def _lever_baseline(base: pd.DataFrame, dataset: str, split: str, epochs: float, faces: float) -> pd.DataFrame:
+def _lever_baseline(base: pd.DataFrame, dataset: str, split: str, epochs: float,
+                    faces: float) -> pd.DataFrame:
     """The full model's runs a lever at (dataset, split, epochs, training faces) is compared with."""
     same = base[(base["dataset"] == dataset) & (base["split"] == split)
                 & ((base["train_faces"] == faces) | (base["train_faces"].isna() & pd.isna(faces)))]
@@ -713,7 +715,8 @@ def _lever_baseline(base: pd.DataFrame, dataset: str, split: str, epochs: float,
 
 def _lever_row(lever: str, change: str, group: pd.DataFrame, ref: pd.DataFrame) -> dict:
     acc, f1 = seed_spread(group["accuracy"]), seed_spread(group["macro_f1"])
-    row = {"lever": lever, "change": change, "dataset": group["dataset"].iloc[0], "split": group["split"].iloc[0],
+    row = {"lever": lever, "change": change, "dataset": group["dataset"].iloc[0],
+           "split": group["split"].iloc[0],
            "budget": budget_text(group["epochs"].iloc[0], group["train_faces"].iloc[0]), "runs": acc.runs,
            "seeds": ", ".join(str(int(s)) for s in sorted(group["seed"].dropna())) or "?",
            "accuracy": acc.mean, "accuracy_std": acc.std, "macro_f1": f1.mean, "macro_f1_std": f1.std,
@@ -746,7 +749,8 @@ def _lever_row(lever: str, change: str, group: pd.DataFrame, ref: pd.DataFrame) 
         row["verdict"] = (f"{word} (p = {pairs.p_value:.3f}, {len(shared)} seeds)" if pairs.significant
                           else f"within seed noise (p = {pairs.p_value:.2f}, {len(shared)} seeds)")
     else:
-        row["verdict"] = f"{len(shared) or 'no'} shared seed{'s' if len(shared) != 1 else ''}: not testable yet"
+        plural = "s" if len(shared) != 1 else ""
+        row["verdict"] = f"{len(shared) or 'no'} shared seed{plural}: not testable yet"
     return row
 
 

@@ -330,7 +330,8 @@ def test_mixed_sizes_are_resized_to_the_median_side_with_a_note_or_to_size(ck_fo
     save(ck_folder / "sadness" / "S012_001_00000003.png", face(6, 52))
     data = load_dataset("ckplus", ck_folder)  # sides 48, 48, 48, 64, 52 -> median 48
     assert data.images.shape == (5, 48, 48) and data.images.dtype == np.uint8
-    assert len(data.notes) == 1 and "from 48x48 to 64x64" in data.notes[0] and "resized to 48x48" in data.notes[0]
+    assert len(data.notes) == 1 and "from 48x48 to 64x64" in data.notes[0]
+    assert "resized to 48x48" in data.notes[0]
     assert "--size N" in data.notes[0] and data.notes[0] in caplog.text
     by_source = dict(zip(data.source, data.images, strict=True))
     assert np.array_equal(by_source["sadness/S012_001_00000002.png"], resize_square(face(5, 64), 48))

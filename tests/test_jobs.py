@@ -130,7 +130,8 @@ def test_thread_budget_is_one_per_request_when_shared_unless_set(monkeypatch, ca
     monkeypatch.setenv(THREADS_ENV, "3")
     assert default_threads(shared=True) == default_threads(shared=False) == 3
     monkeypatch.setenv(THREADS_ENV, "many")
-    assert default_threads(shared=True) == 1 and "FERVIZ_TORCH_THREADS must be a positive integer" in caplog.text
+    assert default_threads(shared=True) == 1
+    assert "FERVIZ_TORCH_THREADS must be a positive integer" in caplog.text
 
 
 def test_apply_threads_sets_torch_and_opencv(monkeypatch):

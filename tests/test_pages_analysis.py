@@ -185,10 +185,12 @@ def test_compare_page_shows_each_lever_against_the_baseline_seeds(app_env):
                   epochs=16, train_subset=5000)
     for seed, (base, ema) in enumerate([(50, 52), (51, 52), (52, 55)]):
         report_with_accuracy(base, kind="ablation", seed=seed, **budget).to_json(seeds / f"s{seed}.json")
-        report_with_accuracy(ema, kind="lever", lever="ema", seed=seed, **budget).to_json(levers / f"e{seed}.json")
+        report_with_accuracy(ema, kind="lever", lever="ema", seed=seed, **budget).to_json(
+            levers / f"e{seed}.json")
     at = page("7_Compare.py").run()
     assert not at.exception and "scripts/levers.sh" not in texts(at.info)
-    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
+              for c in at.get("plotly_chart")]
     assert any(t.startswith("training levers") and "baseline 51.00 % (seeds 0, 1, 2)" in t for t in titles)
     table = next(d.value for d in at.dataframe if "lever" in d.value.columns)
     assert list(table["lever"]) == ["none (baseline)", "ema"]

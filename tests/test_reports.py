@@ -347,8 +347,8 @@ def test_lever_table_pairs_each_lever_with_the_full_models_seed_runs(tmp_path):
             ("long", 32, 0, 53), ("long", 32, 1, 54),  # 32 epochs: against the 16-epoch baseline
             ("mixup", 16, 5, 49)]  # a seed the baseline does not have
     for lever, epochs, seed, acc in runs:
-        report_with_accuracy(acc, variant="dcnn_bilstm_dam", kind="lever", lever=lever, epochs=epochs, seed=seed,
-                             **budget).to_json(levers_dir / f"{lever}_s{seed}.json")
+        report_with_accuracy(acc, variant="dcnn_bilstm_dam", kind="lever", lever=lever, epochs=epochs,
+                             seed=seed, **budget).to_json(levers_dir / f"{lever}_s{seed}.json")
     report_with_accuracy(60, variant="dcnn_bilstm_dam", kind="lever", lever="erase", epochs=16, seed=0,
                          **{**budget, "train_subset": 6000}).to_json(levers_dir / "erase_6000.json")
     table = lever_table(discover(tmp_path))
@@ -364,7 +364,8 @@ def test_lever_table_pairs_each_lever_with_the_full_models_seed_runs(tmp_path):
     assert ema["verdict"] == "within seed noise (p = 0.07, 3 seeds)"
     long = rows.loc["long"]
     assert long["budget"] == "32 epochs on 5,000 training faces"
-    assert long["baseline"] == "16 epochs on 5,000 training faces" and long["delta_accuracy"] == pytest.approx(3)
+    assert long["baseline"] == "16 epochs on 5,000 training faces"
+    assert long["delta_accuracy"] == pytest.approx(3)
     assert long["verdict"] == "helps (p = 0.000, 2 seeds)"  # the same +3 with both seeds
     mixup = rows.loc["mixup"]
     assert mixup["delta_accuracy"] == pytest.approx(49 - 51) and mixup["paired_seeds"] == 0

@@ -715,9 +715,9 @@ def show_levers(found: Discovery) -> None:
                 "scripts/levers.sh` trains the full model once per lever and seed at the seed-spread budget "
                 "(after `scripts/seeds.sh`, whose full-model runs are the baseline).")
         return
-    st.markdown("Each lever is **one change** to the full model's recipe (`strong`), trained at the same small "
-                "budget and with the same seeds as the baseline, so the difference is the lever's alone; the "
-                "verdict pairs the runs seed by seed. These are not the shipped model's numbers.")
+    st.markdown("Each lever is **one change** to the full model's recipe (`strong`), trained at the same "
+                "small budget and with the same seeds as the baseline, so the difference is the lever's "
+                "alone; the verdict pairs the runs seed by seed. These are not the shipped model's numbers.")
     metric = st.radio("Lever metric", ["accuracy", "macro_f1"], horizontal=True, key="lever_metric")
     st.plotly_chart(lever_figure(table, metric), key="lever_bars")
     st.dataframe(table, hide_index=True, column_config=two_decimals(table, paired_p="%.3f"))

@@ -122,7 +122,8 @@ def dataset_picker(key: str, text_label: str = "Dataset file or folder") -> tupl
     return ds, f"{ident}|{'photos' if ds.whole_frames else 'crops'}"
 
 
-IMAGE_KINDS = {False: "face crops: use each image as it is", True: "photos: find the largest face in each first"}
+IMAGE_KINDS = {False: "face crops: use each image as it is",
+               True: "photos: find the largest face in each first"}
 
 
 def images_are(ds: FaceDataset, key: str) -> FaceDataset:
