@@ -66,7 +66,11 @@ def cross_validate(ds: FaceDataset, *, variant: str, train_cfg: TrainConfig, out
                    seed: int = 0, size: int = 64, progress: bool = True) -> CVSummary:
     """Run (or resume) every fold and write ``summary.json``; returns per-fold and mean ± std scores."""
     if (ds.subject == "").any():
-        raise ValueError(f"{ds.name}: cross-validation needs a subject id for every item (e.g. S010, KA)")
+        missing = int((ds.subject == "").sum())
+        raise ValueError(f"{ds.name}: cross-validation needs a subject id for every item (e.g. S010, KA), "
+                         f"and {missing} of {len(ds)} items have none; subject-grouped CV is for CK+ "
+                         "(S###_ file names) and JAFFE (KA.AN1.39.tiff); score other data with "
+                         "ferviz evaluate")
     faces = dataset_faces(ds, size)
     names = class_names_for(ds.labels)
     tests = subject_folds(ds.subject, folds)

@@ -40,3 +40,15 @@ def test_cv_command_writes_per_fold_reports_and_a_summary(tmp_path, capsys):
     mtime = (out / "fold_0" / "report.json").stat().st_mtime
     assert main(args) == 0  # finished folds are not trained again
     assert (out / "fold_0" / "report.json").stat().st_mtime == mtime
+
+
+def test_cv_without_subjects_says_which_data_it_is_for(tmp_path):
+    from ferviz.crossval import cross_validate
+    from ferviz.datasets import FaceDataset
+    from ferviz.engine import TrainConfig
+
+    n = 6
+    ds = FaceDataset(np.zeros((n, 48, 48), np.uint8), np.arange(n) % 3, np.full(n, ""), np.full(n, ""),
+                     np.full(n, "x"), "folder")
+    with pytest.raises(ValueError, match=r"6 of 6 items have none; .*CK\+.*JAFFE.*ferviz evaluate"):
+        cross_validate(ds, variant="cnn_bilstm", train_cfg=TrainConfig(), out_dir=tmp_path, folds=2)
