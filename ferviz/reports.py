@@ -421,6 +421,9 @@ def _ship_command(card: ModelCard) -> str:
 
 # ---------------------------------------------------------------------------------------------- frames
 
+#: Report kinds of the equal-budget training studies (ablations, levers): each run is one point of a study,
+#: shown in the study's own chart and table, not beside the shipped models.
+STUDY_KINDS: tuple[str, ...] = ("ablation", "lever")
 MEASURED_COLUMNS = ["model", "variant", "dataset", "protocol", "kind", "metric", "value", "std", "n",
                     "source", "training", "command", "file"]
 
@@ -454,7 +457,8 @@ def training_text(card: ModelCard | None, meta: dict | None = None) -> str:
     return "not recorded"
 
 
-def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | None = None) -> pd.DataFrame:
+def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | None = None,
+                   studies: bool = True) -> pd.DataFrame:
     """Every committed measurement in long form, values in percent.
 
     Parameters
@@ -463,6 +467,8 @@ def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | N
         The folder to read (see :func:`discover`); ignored when ``found`` is given.
     found : Discovery, optional
         An earlier :func:`discover` result to use instead of reading ``models_dir``.
+    studies : bool
+        Include the runs of the training studies (:data:`STUDY_KINDS`: ablations, levers).
 
     Returns
     -------
@@ -475,6 +481,8 @@ def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | N
     found = discover(models_dir) if found is None else found
     rows = []
     for rec in found.metric_records():
+        if not studies and rec.kind in STUDY_KINDS:
+            continue
         protocol = f"{rec.split or 'all'} ({rec.kind})"
         training = training_text(card_for(found, rec), rec.report.meta)
         for metric, value in rec.report.paper_metrics("macro").items():
@@ -763,7 +771,8 @@ def comparison_frame(models_dir: str | Path | None = None, *, found: Discovery |
 
     Each paper baseline is aligned with its stand-in (:data:`ferviz.reported.STAND_INS`) and the
     proposed model with :data:`ferviz.model.DEFAULT_VARIANT`: rows that should be compared share one
-    ``entry`` (``'ICNN-BiLSTM / cnn_bilstm'``).
+    ``entry`` (``'ICNN-BiLSTM / cnn_bilstm'``). The training studies' runs (ablations, levers) are left
+    out: each is one point of an equal-budget study, drawn in that study's own chart.
 
     Parameters
     ----------
@@ -781,7 +790,7 @@ def comparison_frame(models_dir: str | Path | None = None, *, found: Discovery |
         (``'measured · PublicTest (selection)'``). Published anchors known only as a range have
         ``value`` NaN and ``low`` / ``high`` set. ``attrs['warnings']`` lists skipped files.
     """
-    measured = measured_frame(models_dir, found=found)
+    measured = measured_frame(models_dir, found=found, studies=False)  # the studies have their own charts
     ours = pd.DataFrame({
         "dataset": measured["dataset"], "metric": measured["metric"],
         "entry": measured["variant"].map(aligned_name),

@@ -34,7 +34,7 @@ st.markdown(
 
 found = discover_reports()
 frame = comparison_frame(found=found)
-measured = measured_frame(found=found)
+measured = measured_frame(found=found, studies=False)
 left, right = st.columns([1, 2])
 metric = left.selectbox("Metric", PAPER_METRICS, key="compare_metric")
 datasets = right.multiselect("Datasets", list(DATASETS), default=list(DATASETS), key="compare_datasets")
@@ -48,7 +48,8 @@ else:
     st.dataframe(table, hide_index=True, column_config=two_decimals(table))
 
 st.caption("Every number in this table is one training run (one seed); its intervals cover test-set sampling "
-           "only. Training noise is measured in the ablations below, where a budget has several seeds.")
+           "only. Training noise is measured in the ablations below, where a budget has several seeds. The "
+           "ablation and lever runs are in their own sections below, not in this table or the chart above.")
 
 st.subheader("Test items that are also training items")
 show_leakage_reports(found)

@@ -232,3 +232,14 @@ def test_lever_figure_colours_by_verdict_and_shades_the_baselines_spread():
     band = [s for s in fig.layout.shapes if s.type == "rect"]
     assert len(band) == 1 and (band[0].x0, band[0].x1) == (-1.0, 1.0)
     assert "baseline 51.00 % (seeds 0, 1, 2)" in fig.layout.title.text
+
+
+def test_ablation_differences_are_written_clear_of_the_error_bars():
+    spread = pd.DataFrame({"variant": ["dcnn_bilstm_dam", "relu_gate"], "epochs": [16, 16], "runs": [3, 3],
+                           "seeds": ["3 seeds", "3 seeds"], "accuracy": [50.0, 51.0],
+                           "accuracy_std": [1.0, 0.5], "delta_accuracy": [0.0, 1.0],
+                           "change": ["none", "relu"], "files": ["x", "y"]})
+    text = ablation_spread_figure(spread, "accuracy").data[1]
+    assert list(text.text) == ["full model", "+1.00 pp"]
+    assert list(text.x) == pytest.approx([50 + 1.0 + 0.3, 51 + 0.5 + 0.3])  # right of mean + std
+    assert ablation_spread_figure(spread, "accuracy").layout.showlegend is False

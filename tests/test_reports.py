@@ -411,3 +411,20 @@ def test_training_text_says_recipe_and_budget_from_the_card_or_the_report():
         "16 epochs on 5,000 training faces, seed 2"
     assert training_text(None, {"epochs": 4}) == "4 epochs, all training faces"
     assert training_text(None, {}) == "not recorded"
+
+
+def test_study_runs_stay_out_of_the_main_comparison(tmp_path):
+    from ferviz.reports import STUDY_KINDS
+
+    reports = tmp_path / "reports"
+    reports.mkdir(parents=True)
+    meta = dict(dataset="fer2013", split="PublicTest", variant="dcnn_bilstm_dam")
+    report_with_accuracy(60, model="shipped.pt", kind="evaluation", **meta).to_json(reports / "shipped.json")
+    report_with_accuracy(50, model="a.pt", kind="ablation", epochs=16, **meta).to_json(reports / "abl.json")
+    report_with_accuracy(51, model="l.pt", kind="lever", lever="ema", epochs=16, **meta).to_json(
+        reports / "lev.json")
+    assert set(STUDY_KINDS) == {"ablation", "lever"}
+    assert set(measured_frame(tmp_path)["model"]) == {"shipped.pt", "a.pt", "l.pt"}
+    assert set(measured_frame(tmp_path, studies=False)["model"]) == {"shipped.pt"}
+    ours = comparison_frame(tmp_path)
+    assert set(ours.loc[ours["source"] == SOURCE_MEASURED, "model"]) == {"shipped.pt"}

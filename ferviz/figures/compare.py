@@ -143,7 +143,8 @@ def ablation_spread_figure(spread: pd.DataFrame, metric: str = "accuracy") -> go
 
     A variant with several runs carries its standard deviation over seeds as an error bar; a variant with
     one run has none and its label says ``one seed``. Colours and the dashed line are those of
-    :func:`ablation_figure`; the bar text is the difference from the full model in points.
+    :func:`ablation_figure`; the text right of each error bar is the difference from the full model in
+    points.
     """
     rows = spread.sort_values(metric, ascending=True)
     delta = rows[f"delta_{metric}"]
@@ -155,19 +156,21 @@ def ablation_spread_figure(spread: pd.DataFrame, metric: str = "accuracy") -> go
     labels = [f"{v} ({int(e)} ep, {s})" if pd.notna(e) else f"{v} ({s})"
               for v, e, s in zip(rows["variant"], rows["epochs"], rows["seeds"], strict=True)]
     std = rows[f"{metric}_std"].astype(float)
-    fig = go.Figure(go.Bar(x=rows[metric], y=labels, orientation="h", marker_color=colours, text=text,
-                           textposition="outside",
+    fig = go.Figure(go.Bar(x=rows[metric], y=labels, orientation="h", marker_color=colours,
                            error_x={"type": "data", "array": std.fillna(0).to_numpy(),
                                     "visible": bool(std.notna().any())},
                            customdata=rows[["change", "files"]].to_numpy(),
                            hovertemplate="%{y}: %{x:.2f} %<br>change: %{customdata[0]}<br>%{customdata[1]}"
                                          "<extra></extra>"))
+    # the difference, written just right of each bar's error bar (never on top of it)
+    fig.add_trace(go.Scatter(x=rows[metric] + std.fillna(0) + 0.3, y=labels, mode="text", text=text,
+                             textposition="middle right", showlegend=False, hoverinfo="skip"))
     for value in rows.loc[full, metric]:
         fig.add_vline(x=float(value), line_dash="dash", line_color="#555555")
     several = int((rows["runs"] > 1).sum())
     note = "error bars: std over seeds" if several else "one seed each: no spread measured"
     fig.update_layout(height=120 + 34 * len(rows), margin={"t": 40, "l": 10, "r": 10, "b": 10},
-                      title=f"ablations: {metric} (%) at an equal training budget — {note}")
+                      showlegend=False, title=f"ablations: {metric} (%) at an equal training budget — {note}")
     if len(rows):
         fig.update_xaxes(range=[max(0.0, float(rows[metric].min()) - 10), float(rows[metric].max()) + 6])
     return fig
@@ -189,7 +192,7 @@ def lever_figure(table: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
               for lever, budget, seeds in zip(rows["lever"], rows["budget"], rows["seeds"], strict=True)]
     std = rows[f"{metric}_std"].astype(float)
     fig = go.Figure(go.Bar(x=rows[f"delta_{metric}"], y=labels, orientation="h", marker_color=colours,
-                           text=[f"{d:+.2f} pp" for d in rows[f"delta_{metric}"]], textposition="outside",
+                           text=[f"{d:+.2f} pp" for d in rows[f"delta_{metric}"]], textposition="auto",
                            error_x={"type": "data", "array": std.fillna(0).to_numpy(),
                                     "visible": bool(std.notna().any())},
                            customdata=rows[["change", "verdict", "files"]].to_numpy(),
