@@ -451,6 +451,8 @@ def training_text(card: ModelCard | None, meta: dict | None = None) -> str:
         total = sum(stage.epochs or 0 for stage in stages)
         return f"recipe {card.recipe or '?'}, {total} epochs in {len(stages)} stages: {' + '.join(parts)}"
     meta = meta or {}
+    if meta.get("grid") is not None and meta.get("C") is not None:  # ferviz hog-svm: no epochs, a C grid
+        return f"linear SVM on HOG features, C = {meta['C']} chosen from {', '.join(map(str, meta['grid']))}"
     if meta.get("epochs") is not None:
         text = budget_text(meta["epochs"], meta["train_subset"] if meta.get("train_subset") else np.nan)
         return text + (f", seed {meta['seed']}" if meta.get("seed") is not None else "")

@@ -411,6 +411,8 @@ def test_training_text_says_recipe_and_budget_from_the_card_or_the_report():
         "16 epochs on 5,000 training faces, seed 2"
     assert training_text(None, {"epochs": 4}) == "4 epochs, all training faces"
     assert training_text(None, {}) == "not recorded"
+    assert training_text(None, {"C": 0.01, "grid": [0.01, 0.1, 1.0]}) == \
+        "linear SVM on HOG features, C = 0.01 chosen from 0.01, 0.1, 1.0"
 
 
 def test_study_runs_stay_out_of_the_main_comparison(tmp_path):
