@@ -69,17 +69,15 @@ def apply_threads(shared: bool) -> int:
     ONNX Runtime sessions made afterwards take the same count (:mod:`ferviz.fastpath`).
     """
     global _threads_applied
+    import cv2
+    import torch
+
     wanted = default_threads(shared)
     if wanted is not None and _threads_applied != wanted:
-        import cv2
-        import torch
-
         torch.set_num_threads(wanted)
         cv2.setNumThreads(wanted)
         _threads_applied = wanted
         log.info("torch, ONNX Runtime and OpenCV: %d thread(s) per request", wanted)
-    import torch
-
     return torch.get_num_threads()
 
 
