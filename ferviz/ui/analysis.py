@@ -276,7 +276,7 @@ def dataset_form() -> tuple[FaceDataset, Path, str] | None:
             st.info("Choose one of the datasets this server offers, or upload one (.npz, or a .zip of the "
                     "class folders).")
             return None
-        return picked[0], Path(picked[1].rsplit("|", 1)[0]), f"auto|{picked[1].rsplit('|', 1)[1]}"
+        return picked[0], Path(picked[1]), f"auto|{'photos' if picked[0].whole_frames else 'crops'}"
     left, right = st.columns([3, 1])
     text = left.text_input("Dataset file or folder (your own copy)", key="eval_data_path",
                            placeholder="/data/fer2013/fer2013.csv or fer2013_trainval.npz")

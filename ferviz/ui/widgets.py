@@ -118,8 +118,7 @@ def dataset_picker(key: str, text_label: str = "Dataset file or folder") -> tupl
             data = up.getvalue()
             ds = load_uploaded_dataset(up.name, data)
             ident = f"upload:{up.name}:{hashlib.sha256(data).hexdigest()[:16]}"
-    ds = images_are(ds, key)
-    return ds, f"{ident}|{'photos' if ds.whole_frames else 'crops'}"
+    return images_are(ds, key), ident
 
 
 IMAGE_KINDS = {False: "face crops: use each image as it is",
