@@ -57,8 +57,8 @@ def collect_inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
 
 def predict_path(loaded: LoadedModel, path: Path, *, options: FaceOptions = FaceOptions(), every: int = 1,
                  smoothing: float = 0.6, detect_side: int | None = DETECT_SIDE,
-                 annotate_dir: Path | None = None, progress: Callable[[int, int], None] | None = None
-                 ) -> tuple[list[dict], list[str]]:
+                 annotate_dir: Path | None = None, progress: Callable[[int, int], None] | None = None,
+                 tta: str = "none") -> tuple[list[dict], list[str]]:
     """One photo or video to its rows and messages.
 
     Parameters
@@ -77,6 +77,8 @@ def predict_path(loaded: LoadedModel, path: Path, *, options: FaceOptions = Face
         Videos only: write ``<stem>.annotated.mp4`` here.
     progress : callable, optional
         Videos only: ``progress(frames_read, frames_expected)``.
+    tta : str
+        Test-time augmentation (a key of :data:`ferviz.tta.TTA_VIEWS`); rows then carry a ``tta`` column.
 
     Returns
     -------
@@ -94,13 +96,13 @@ def predict_path(loaded: LoadedModel, path: Path, *, options: FaceOptions = Face
             annotate_dir.mkdir(parents=True, exist_ok=True)
             out = annotate_dir / f"{path.stem}.annotated.mp4"
         result = predict_video(loaded, path, every=every, smoothing=smoothing, options=options, annotated=out,
-                               detect_side=detect_side, progress=progress)
+                               detect_side=detect_side, progress=progress, tta=tta)
         for row in result.rows:
             row["image"] = str(path)
         summary = (f"{path}: video, {result.frames_processed} of {result.frames_read} frames processed, "
                    f"{len(result.tracks)} face(s) followed, {result.seconds:.1f} s")
         return result.rows, [summary, *result.messages]
-    pred = predict_image(loaded, path, name=str(path), options=options)
+    pred = predict_image(loaded, path, name=str(path), options=options, tta=tta)
     return pred.rows(), [pred.message] if pred.message else []
 
 

@@ -146,11 +146,12 @@ def cmd_predict(args) -> int:
 
                 found, messages = predict_path(loaded, path, options=options, every=args.every,
                                                smoothing=args.smoothing, annotate_dir=args.annotate,
-                                               detect_side=args.detect_side or None, progress=progress)
+                                               detect_side=args.detect_side or None, progress=progress,
+                                               tta=args.tta)
                 bar.close()
                 results.append((found, _video_lines(found, messages), None))
             else:
-                pred = predict_image(loaded, path, name=str(path), options=options)
+                pred = predict_image(loaded, path, name=str(path), options=options, tta=args.tta)
                 results.append((pred.rows(), _prediction_lines(pred), None))
         except FervizError as exc:
             results.append(([], [], str(exc)))
@@ -204,7 +205,9 @@ def _prediction_lines(pred) -> list[str]:
         return [f"{pred.name}: no face found ({pred.message}); no expression label"]
     faces = sum(not f.fallback for f in pred.faces)
     note = f" ({pred.message})" if pred.message else ""
-    lines = [f"{pred.name}: {faces} face(s) found by {pred.detector} in {pred.seconds * 1000:.0f} ms{note}"]
+    tta = "" if pred.tta == "none" else f", probabilities averaged over {pred.tta} test-time augmentation"
+    ms = pred.seconds * 1000
+    lines = [f"{pred.name}: {faces} face(s) found by {pred.detector} in {ms:.0f} ms{tta}{note}"]
     for f in pred.faces:
         top = sorted(f.probs.items(), key=lambda kv: -kv[1])[:3]
         others = ", ".join(f"{k} {v:.2f}" for k, v in top[1:])
@@ -300,6 +303,14 @@ def _add_data(p, required=True) -> None:
                    help="crops: the images are face crops, used as they are; detect: they are photos, "
                         "find the largest face in each first; auto (default): as the format says (JAFFE: "
                         "detect, the others: crops)")
+
+
+def _tta_argument(p, recorded: str) -> None:
+    from ferviz.tta import TTA_MODES
+
+    p.add_argument("--tta", choices=TTA_MODES, default="none",
+                   help="test-time augmentation: flip averages each face with its mirror image, ten_crop "
+                        f"over 5 crops (90%% of the side) and their mirrors; {recorded} (default none)")
 
 
 def _add_faces(p) -> None:
@@ -414,9 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "and the run's recipe (kind lever)")
     p.add_argument("--batch-size", type=int, default=256,
                    help="faces per forward pass (under torchrun, also the unit the items are sharded in)")
-    p.add_argument("--tta", choices=["none", "flip"], default="none",
-                   help="test-time augmentation: flip averages each face with its mirror image; "
-                        "recorded in the report, reported separately")
+    _tta_argument(p, "recorded in the report's meta, reported separately")
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", help="every face in photos, videos and folders: box, label, probabilities")
     p.add_argument("images", nargs="+", metavar="PATH",
@@ -432,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="videos: EMA strength of each face's probabilities over time, 0 = off (default 0.6)")
     p.add_argument("--annotate", type=Path, help="videos: write NAME.annotated.mp4 copies into this folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars and no text output")
+    _tta_argument(p, "every row then has a tta column")
     _add_faces(p)
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("cv", help="subject-grouped k-fold cross-validation (CK+, JAFFE)")

@@ -21,6 +21,7 @@ from ferviz.labels import ALL_LABELS
 from ferviz.metrics import MetricReport, compute_report
 from ferviz.preprocess import prepare_images, resize_faces
 from ferviz.sharding import gather_to_rank0, shard_bounds
+from ferviz.tta import check_mode, tta_views
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ class Evaluation:
         return wrong[np.argsort(-self.probs[wrong].max(1), kind="stable")]
 
 
-TTA_MODES = ("none", "flip")  # test-time augmentation of :func:`evaluate`
 
 #: Whole frames: the largest face of each; a frame where none is found is scored on its centre square
 #: (every item counts), and the number of such frames is reported.
@@ -123,9 +123,11 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
         ``progress(done, total)`` after every batch.
     face_options : FaceOptions
         Detector and alignment for whole-frame datasets (the largest face; centre square if none).
-    tta : {"none", "flip"}
-        Test-time augmentation: ``flip`` averages the probabilities of each face and its mirror image.
-        Recorded in the report's meta (``tta``), so a TTA number is never mistaken for a plain one.
+    tta : str
+        Test-time augmentation, a key of :data:`ferviz.tta.TTA_VIEWS`: ``flip`` averages the
+        probabilities of each face and its mirror image, ``ten_crop`` those of ten views (five crops
+        and their mirrors). Recorded in the report's meta (``tta``), so a TTA number is never mistaken
+        for a plain one.
 
     Returns
     -------
@@ -134,6 +136,7 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
         contiguous shard (:mod:`ferviz.sharding`) and rank 0 gathers them, in order, into the result a
         single process would give.
     """
+    check_mode(tta)
     kept, y_true, keep = model_view(ds, loaded.labels)
     dropped = int((~keep).sum())
     if len(kept) == 0:
@@ -148,13 +151,14 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
         part_faces, part_missed = _dataset_faces(part, prep.size, prep.face_margin, face_options)
     else:
         part_faces, part_missed = np.asarray(faces)[keep][start:stop], 0
-    if tta not in TTA_MODES:
-        raise ValueError(f"unknown test-time augmentation {tta!r}; choose one of {', '.join(TTA_MODES)}")
-    planes = prepare_images(part_faces, prep)
-    part_probs = predict_planes(loaded, planes, batch_size=batch_size, progress=progress)
-    if tta == "flip":
-        mirrored = np.ascontiguousarray(planes[..., ::-1])  # (N, C, S, S): every plane mirrored left-right
-        part_probs = (part_probs + predict_planes(loaded, mirrored, batch_size=batch_size)) / 2
+    # [(N, S, S) uint8]: one view for tta none, 2 for flip, 10 for ten_crop
+    views = tta_views(resize_faces(np.asarray(part_faces, np.uint8), prep.size), tta)
+    part_probs = np.zeros((len(part_faces), len(loaded.labels)), np.float64)
+    for v, view in enumerate(views):
+        step = None if progress is None else (
+            lambda done, total, v=v: progress(v * total + done, len(views) * total))
+        part_probs += predict_planes(loaded, prepare_images(view, prep), batch_size=batch_size, progress=step)
+    part_probs = (part_probs / len(views)).astype(np.float32)
     parts = gather_to_rank0((part_faces, part_probs, part_missed))
     if parts is None:
         return None

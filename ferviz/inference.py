@@ -18,7 +18,8 @@ from ferviz.errors import ImageError
 from ferviz.faces import FaceBox, FaceOptions, find_faces
 from ferviz.fastpath import fast_logits
 from ferviz.imageio import DecodedImage, decode_image
-from ferviz.preprocess import faces_to_tensor, resize_square
+from ferviz.preprocess import faces_to_tensor, resize_faces, resize_square
+from ferviz.tta import average_views, check_mode
 
 
 @dataclass
@@ -51,6 +52,7 @@ class ImagePrediction:
     seconds: float  # decode + detect + preprocess + model
     notes: tuple[str, ...] = field(default_factory=tuple)
     detector: str = ""  # the detector that searched ('' for a dataset crop: no detection)
+    tta: str = "none"  # test-time augmentation the probabilities were averaged over (ferviz.tta)
 
     def rows(self) -> list[dict]:
         """One flat dict per face, for CSV, JSON and DataFrames.
@@ -59,25 +61,35 @@ class ImagePrediction:
         -------
         list of dict
             One row per face (box, detector confidence, label, confidence, one probability per class);
-            a picture without a face gives one ``no face found`` row without a label.
+            a picture without a face gives one ``no face found`` row without a label. With test-time
+            augmentation every row also says which (``tta``), so it is never mistaken for a plain one.
         """
+        extra = {} if self.tta == "none" else {"tta": self.tta}
         if not self.faces:
             return [{"image": self.name, "face": None, "status": NO_FACE, "x": None, "y": None, "w": None,
-                     "h": None, "detector_confidence": None, "label": "", "confidence": None}]
+                     "h": None, "detector_confidence": None, "label": "", "confidence": None, **extra}]
         out = []
         for f in self.faces:
             detected = f.box.score if f.box.score is not None else f.box.neighbours
             out.append({"image": self.name, "face": f.index, "status": f.status, "x": f.box.x, "y": f.box.y,
                         "w": f.box.w, "h": f.box.h, "detector_confidence": detected, "label": f.label,
-                        "confidence": round(f.confidence, 6), **{k: round(v, 6) for k, v in f.probs.items()}})
+                        "confidence": round(f.confidence, 6), **{k: round(v, 6) for k, v in f.probs.items()},
+                        **extra})
         return out
 
 
 @torch.no_grad()
-def classify_crops(loaded: LoadedModel, crops: np.ndarray) -> np.ndarray:
-    """(N, H, W) uint8 face crops -> (N, classes) float probabilities."""
+def classify_crops(loaded: LoadedModel, crops: np.ndarray, tta: str = "none") -> np.ndarray:
+    """(N, H, W) uint8 face crops -> (N, classes) float probabilities.
+
+    ``tta`` (a key of :data:`ferviz.tta.TTA_VIEWS`) averages the probabilities over views of each face.
+    """
+    check_mode(tta)
     if len(crops) == 0:
         return np.zeros((0, len(loaded.labels)), np.float32)
+    if tta != "none":
+        faces = resize_faces(np.asarray(crops, dtype=np.uint8), loaded.preprocessing.size)
+        return average_views(lambda view: classify_crops(loaded, view), faces, tta)
     x = faces_to_tensor(np.asarray(crops), loaded.preprocessing)
     logits = fast_logits(loaded, x)  # ONNX Runtime where available (same answers, faster)
     logits = torch.from_numpy(logits) if logits is not None else loaded.model(x)
@@ -93,32 +105,34 @@ def _labelled(index: int, box: FaceBox, crop: np.ndarray, fallback: bool, labels
 
 
 def predict_decoded(loaded: LoadedModel, image: DecodedImage, *, options: FaceOptions = FaceOptions(),
-                    t0: float | None = None) -> ImagePrediction:
+                    t0: float | None = None, tta: str = "none") -> ImagePrediction:
     """Detect every face of an already decoded image and classify each one (none found: no label)."""
+    check_mode(tta)
     t0 = time.perf_counter() if t0 is None else t0
     prep = loaded.preprocessing
     search = find_faces(image.rgb, size=prep.size, margin=prep.face_margin, **options.kwargs())
     crops = (np.stack([f.crop64 for f in search.faces]) if search.faces
              else np.zeros((0, prep.size, prep.size)))
-    probs = classify_crops(loaded, crops)
+    probs = classify_crops(loaded, crops, tta)
     faces = [_labelled(face.index, face.box, face.crop64, face.fallback, loaded.labels, p)
              for face, p in zip(search.faces, probs, strict=True)]
     return ImagePrediction(image.name, image, faces, search.message, time.perf_counter() - t0, image.notes,
-                           search.detector)
+                           search.detector, tta)
 
 
-def predict_crop(loaded: LoadedModel, crop: np.ndarray, *, name: str = "face crop") -> ImagePrediction:
+def predict_crop(loaded: LoadedModel, crop: np.ndarray, *, name: str = "face crop",
+                 tta: str = "none") -> ImagePrediction:
     """Classify an image that is already a face crop (e.g. a dataset item): no detection, one face."""
     t0 = time.perf_counter()
     crop = np.asarray(crop, dtype=np.uint8)
     if crop.ndim != 2 or min(crop.shape) < 1:
         raise ImageError(f"{name}: expected a 2-D grayscale face crop, got shape {crop.shape}")
     gray = resize_square(crop, loaded.preprocessing.size)  # the resize training and Evaluate use
-    p = classify_crops(loaded, gray[None])[0]
+    p = classify_crops(loaded, gray[None], tta)[0]
     face = _labelled(0, FaceBox(0, 0, crop.shape[1], crop.shape[0]), gray, False, loaded.labels, p)
     image = DecodedImage(rgb=np.repeat(crop[..., None], 3, axis=2), name=name,
                          original_size=(crop.shape[1], crop.shape[0]), scale=1.0)
-    return ImagePrediction(name, image, [face], None, time.perf_counter() - t0)
+    return ImagePrediction(name, image, [face], None, time.perf_counter() - t0, tta=tta)
 
 
 def reclassify(loaded: LoadedModel, pred: ImagePrediction) -> ImagePrediction:
@@ -156,7 +170,7 @@ def side_by_side(a: ImagePrediction, b: ImagePrediction, name_a: str, name_b: st
 
 
 def predict_image(loaded: LoadedModel, data: bytes | str | Path, *, name: str | None = None,
-                  options: FaceOptions = FaceOptions()) -> ImagePrediction:
+                  options: FaceOptions = FaceOptions(), tta: str = "none") -> ImagePrediction:
     """Decode untrusted bytes or a path and predict every face.
 
     Parameters
@@ -169,6 +183,8 @@ def predict_image(loaded: LoadedModel, data: bytes | str | Path, *, name: str | 
         Shown in messages and results (defaults to the path, or "uploaded image").
     options : FaceOptions
         Detector, minimum confidence, no-face fallback, alignment, face cap.
+    tta : str
+        Test-time augmentation (a key of :data:`ferviz.tta.TTA_VIEWS`; default none).
 
     Returns
     -------
@@ -180,12 +196,13 @@ def predict_image(loaded: LoadedModel, data: bytes | str | Path, *, name: str | 
         For a file that cannot be decoded safely.
     """
     t0 = time.perf_counter()
+    check_mode(tta)
     image = decode_image(data, name=name)
-    return predict_decoded(loaded, image, options=options, t0=t0)
+    return predict_decoded(loaded, image, options=options, t0=t0, tta=tta)
 
 
 def predict(loaded: LoadedModel, content: bytes | str | Path | np.ndarray, *, name: str | None = None,
-            options: FaceOptions = FaceOptions()) -> ImagePrediction:
+            options: FaceOptions = FaceOptions(), tta: str = "none") -> ImagePrediction:
     """The one prediction entry point: a file's bytes, a path, or an array, to every face's expression.
 
     Parameters
@@ -200,6 +217,8 @@ def predict(loaded: LoadedModel, content: bytes | str | Path | np.ndarray, *, na
         Shown in messages and results (defaults to the file name, or "image").
     options : FaceOptions
         Detector, minimum confidence, no-face fallback, alignment, face cap.
+    tta : str
+        Test-time augmentation (a key of :data:`ferviz.tta.TTA_VIEWS`; default none).
 
     Returns
     -------
@@ -213,13 +232,13 @@ def predict(loaded: LoadedModel, content: bytes | str | Path | np.ndarray, *, na
         An undecodable file or an array of another shape or dtype, with a message naming ``name``.
     """
     if not isinstance(content, np.ndarray):
-        return predict_image(loaded, content, name=name, options=options)
+        return predict_image(loaded, content, name=name, options=options, tta=tta)
     shown = name or "image"
     if content.ndim == 2:
-        return predict_crop(loaded, content, name=shown)
+        return predict_crop(loaded, content, name=shown, tta=tta)
     if content.ndim != 3 or content.shape[2] != 3 or content.dtype != np.uint8 or min(content.shape[:2]) < 1:
         raise ImageError(f"{shown}: expected an (H, W) gray face crop or an (H, W, 3) uint8 RGB picture, "
                          f"got {content.dtype} {content.shape}")
     rgb = np.ascontiguousarray(content)
     image = DecodedImage(rgb=rgb, name=shown, original_size=(rgb.shape[1], rgb.shape[0]), scale=1.0)
-    return predict_decoded(loaded, image, options=options)
+    return predict_decoded(loaded, image, options=options, tta=tta)

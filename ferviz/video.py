@@ -32,6 +32,7 @@ from ferviz.faces import FaceOptions, find_faces
 from ferviz.inference import NO_FACE, classify_crops
 from ferviz.text import printable
 from ferviz.tracking import Tracker
+from ferviz.tta import check_mode
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".webm", ".avi", ".mov", ".mkv")
 MAX_SECONDS = 600.0  # longer videos are processed up to this point
@@ -135,7 +136,7 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
                   options: FaceOptions = FaceOptions(), smoothing: float = 0.6, max_age: int | None = None,
                   max_seconds: float = MAX_SECONDS, detect_side: int | None = DETECT_SIDE,
                   annotated: str | Path | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> VideoPrediction:
+                  progress: Callable[[int, int], None] | None = None, tta: str = "none") -> VideoPrediction:
     """Every face of every ``every``-th frame: box, track id, detector confidence, label, probabilities.
 
     Parameters
@@ -162,6 +163,9 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
         Write an annotated copy (mp4, ``mp4v``) here.
     progress : callable, optional
         ``progress(frames_read, frames_expected)`` after every frame.
+    tta : str
+        Test-time augmentation of every face (a key of :data:`ferviz.tta.TTA_VIEWS`); with one, every
+        row has a ``tta`` column.
 
     Returns
     -------
@@ -174,6 +178,7 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
     """
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every}")
+    extra = {} if check_mode(tta) == "none" else {"tta": tta}  # a TTA row says so
     t0 = time.perf_counter()
     cap, info, name = _open(path)
     options = FaceOptions(**{**options.kwargs(), "fallback": "none"})
@@ -207,7 +212,8 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
                 search = find_faces(rgb, size=prep.size, margin=prep.face_margin, detect_side=detect_side,
                                     **options.kwargs())
                 crops = np.stack([f.crop64 for f in search.faces]) if search.faces else np.zeros((0, 1, 1))
-                probs = classify_crops(loaded, crops) if search.faces else np.zeros((0, len(loaded.labels)))
+                probs = (classify_crops(loaded, crops, tta) if search.faces
+                         else np.zeros((0, len(loaded.labels))))
                 tracked = tracker.update([f.box for f in search.faces], list(probs))
                 latest = []
                 frame_rows = []
@@ -223,12 +229,12 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
                                        "detector_confidence": detected, "label": loaded.labels[k],
                                        "confidence": round(float(p[k]), 6),
                                        **{n: round(float(v), 6)
-                                          for n, v in zip(loaded.labels, p, strict=True)}})
+                                          for n, v in zip(loaded.labels, p, strict=True)}, **extra})
                 if not frame_rows:
                     frame_rows.append({"image": name, "frame": read, "time": round(read / info.fps, 4),
                                        "track": None, "face": None, "status": NO_FACE, "x": None, "y": None,
                                        "w": None, "h": None, "detector_confidence": None, "label": "",
-                                       "confidence": None})
+                                       "confidence": None, **extra})
                 rows.extend(frame_rows)
                 processed += 1
             if writer is not None:

@@ -81,3 +81,19 @@ def test_flip_tta_averages_a_face_and_its_mirror_and_is_recorded(tiny_checkpoint
     assert plain.report.meta["tta"] == "none" and tta.report.meta["tta"] == "flip"
     with pytest.raises(ValueError, match="test-time augmentation"):
         evaluate(loaded, ds, tta="tencrop")
+
+
+def test_ten_crop_tta_is_the_mean_over_ten_views_with_one_progress_bar(tiny_checkpoint):
+    from ferviz.preprocess import resize_faces
+    from ferviz.tta import tta_views
+
+    loaded = load_checkpoint(tiny_checkpoint)
+    ds = _dataset(7)
+    seen = []
+    ten = evaluate(loaded, ds, tta="ten_crop", batch_size=4, progress=lambda d, t: seen.append((d, t)))
+    views = tta_views(resize_faces(ds.images, 64), "ten_crop")
+    by_hand = np.mean([evaluate(loaded, ds, faces=v).probs for v in views], axis=0)
+    np.testing.assert_allclose(ten.probs, by_hand, atol=1e-5)
+    assert ten.report.meta["tta"] == "ten_crop"
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and seen[-1] == (10 * len(ds), 10 * len(ds))  # 10 views, one bar
