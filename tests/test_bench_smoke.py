@@ -161,3 +161,22 @@ def test_concurrency_compares_thread_budgets_against_one_visitor(bench, tmp_path
     assert [r["threads_per_request"] for r in rows] == [1, 2]
     for r in rows:
         assert r["p50_one_ms"] > 0 and r["ratio"] == pytest.approx(r["p50_2_ms"] / r["p50_one_ms"])
+
+
+def test_roofline_counts_flops_by_hand_and_sets_them_against_matmul(bench, tmp_path, tiny_checkpoint):
+    module = bench("roofline")
+    lstm = torch.nn.LSTM(128, 128, batch_first=True, bidirectional=True)
+    # 2 directions x 81 steps x 2 FLOPs x 4 gates x 128 outputs x (128 inputs + 128 hidden)
+    assert module.lstm_flops(lstm, 81) == 2 * 81 * 2 * 4 * 128 * 256 == 42_467_328
+    conv = torch.nn.Conv2d(1, 2, 3)  # 2 x 3x3 kernels over a 4x4 input: 2 x 2x2 outputs x 9 MACs x 2
+    assert module.model_flops(conv, torch.zeros(1, 1, 4, 4))["conv"] == 2 * 4 * 9 * 2
+    argv = ["--model", str(tiny_checkpoint), "--repeats", "1", "--matmul", "64", "--widths", "4,4,8"]
+    rows = run_main(module, argv, tmp_path / "roofline.json")["results"]
+    matmuls = [r for r in rows if r["what"].startswith("matmul")]
+    assert len(matmuls) == 4 and max(r["pct_of_fp32_peak"] for r in matmuls if "fp32" in r["what"]) == 100
+    nets = [r for r in rows if not r["what"].startswith("matmul")]
+    assert [r["engine"] for r in nets] == ["torch", "onnx", "onnx"]
+    for r in nets:
+        assert r["flops"]["total"] == r["flops"]["conv"] + r["flops"]["matmul"] + r["flops"]["lstm"] > 0
+        assert r["floor_ms"] == pytest.approx(r["target_needs_x_peak"])  # a 1-ms target: same number
+    assert nets[2]["mflops_per_face"] < nets[1]["mflops_per_face"]  # narrower channels, fewer FLOPs
