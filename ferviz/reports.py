@@ -86,10 +86,16 @@ class ReportRecord:
         return str(self.report.meta.get("sha256", ""))
 
     @property
+    def tta(self) -> str:
+        """The test-time augmentation the report averaged over (:data:`ferviz.tta.TTA_VIEWS`; ``none``)."""
+        return str(self.report.meta.get("tta") or "none")
+
+    @property
     def label(self) -> str:
         sha = f", sha {self.sha256[:12]}" if self.sha256 else ""
         variant = f" [{self.variant}]" if self.variant and self.variant not in self.model else ""
-        return (f"{self.model}{variant} · {self.dataset} {self.split or 'all'} ({self.kind}{sha}) — "
+        tta = "" if self.tta == "none" else f" + TTA {self.tta}"
+        return (f"{self.model}{variant}{tta} · {self.dataset} {self.split or 'all'} ({self.kind}{sha}) — "
                 f"{self.path.name}")
 
 
@@ -270,8 +276,9 @@ def discover(models_dir: str | Path | None = None) -> Discovery:
     found.uncarded = [p for p in sorted(found.models_dir.glob("*.pt")) if p.name not in carded]
     cards = {c.checkpoint.name: c for c in found.cards}
     reports = found.models_dir / "reports"
-    for path in [*sorted(reports.glob("*.json")), *sorted((reports / SEED_REPORTS).glob("*.json")),
-                 *sorted((reports / LEVER_REPORTS).glob("*.json"))]:
+    for path in [*sorted(reports.glob("*.json")),
+                 *(p for folder in (SEED_REPORTS, LEVER_REPORTS, TTA_REPORTS)
+                   for p in sorted((reports / folder).glob("*.json")))]:
         record = _guard(found, path, lambda data, p=path: _read_report(p, data, cards))
         if isinstance(record, CVRecord):
             found.cv.append(record)
@@ -485,11 +492,13 @@ def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | N
     for rec in found.metric_records():
         if not studies and rec.kind in STUDY_KINDS:
             continue
-        protocol = f"{rec.split or 'all'} ({rec.kind})"
+        # a test-time-augmented number is its own row, named as such: never mixed into a plain one
+        tta = "" if rec.tta == "none" else f" + TTA {rec.tta}"
+        protocol = f"{rec.split or 'all'} ({rec.kind}{', TTA ' + rec.tta if tta else ''})"
         training = training_text(card_for(found, rec), rec.report.meta)
         for metric, value in rec.report.paper_metrics("macro").items():
-            rows.append((rec.model, rec.variant, rec.dataset, protocol, rec.kind, metric, 100 * value, np.nan,
-                         rec.report.n, SOURCE_MEASURED, training, rec.command, rec.path.name))
+            rows.append((rec.model + tta, rec.variant, rec.dataset, protocol, rec.kind, metric, 100 * value,
+                         np.nan, rec.report.n, SOURCE_MEASURED, training, rec.command, rec.path.name))
     for cv in found.cv:
         n = int(sum(f.get("n_test", 0) for f in cv.folds))
         command = f"ferviz cv --dataset <KIND> --data <PATH> --model {cv.variant} --folds {len(cv.folds)}"
@@ -519,6 +528,7 @@ ABLATIONS: dict[str, str] = {
 ABLATION_COLUMNS = ["variant", "change", "dataset", "split", "epochs", "train_faces", "budget", "seed",
                     "accuracy", "macro_f1", "delta_accuracy", "delta_macro_f1", "n", "file"]
 SEED_REPORTS = "seeds"  # models/reports/seeds/: one ablation report per variant and training seed
+TTA_REPORTS = "tta"  # models/reports/tta/: the shipped models evaluated with test-time augmentation
 
 
 def budget_text(epochs: float, train_faces: float) -> str:

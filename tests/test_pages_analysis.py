@@ -94,6 +94,23 @@ def test_evaluate_runs_on_a_dataset_path(app_env, tiny_npz):
     assert "Open **Attention maps** from the sidebar." in texts(at.caption)  # pages absent in a lone AppTest
 
 
+def test_evaluate_with_test_time_augmentation_is_labelled_and_kept_apart(app_env, tiny_npz):
+    at = page("6_Evaluate.py").run()
+    at.radio(key="eval_mode").set_value("run an evaluation").run()
+    at.text_input(key="eval_data_path").input(str(tiny_npz)).run()
+    assert at.selectbox(key="eval_tta").value == "none"
+    at.button(key="eval_run").click().run()
+    plain = at.metric[0].value
+    assert "test-time augmentation" not in texts(at.info)
+    at.selectbox(key="eval_tta").set_value("ten_crop").run()  # another measurement: nothing stale shown
+    assert not at.exception and not at.metric
+    at.button(key="eval_run").click().run()
+    assert not at.exception and not at.error and at.metric
+    assert "ten crops" in texts(at.info) and "not the model's plain score" in texts(at.info)
+    at.selectbox(key="eval_tta").set_value("none").run()
+    assert not at.metric or at.metric[0].value == plain  # the plain result is never replaced by a TTA one
+
+
 def test_evaluate_runs_on_the_reviewers_own_class_folders(app_env, tmp_path):
     """happy/, Sad/, 3/ of mixed sizes: read as 'folder', the resize said, crops or photos chosen."""
     from PIL import Image

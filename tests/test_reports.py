@@ -430,3 +430,24 @@ def test_study_runs_stay_out_of_the_main_comparison(tmp_path):
     assert set(measured_frame(tmp_path, studies=False)["model"]) == {"shipped.pt"}
     ours = comparison_frame(tmp_path)
     assert set(ours.loc[ours["source"] == SOURCE_MEASURED, "model"]) == {"shipped.pt"}
+
+
+def test_tta_reports_are_found_and_named_as_such_never_as_the_plain_number(tmp_path):
+    from ferviz.reports import TTA_REPORTS
+
+    reports = tmp_path / "reports"
+    (reports / TTA_REPORTS).mkdir(parents=True)
+    meta = dict(dataset="fer2013", split="PublicTest", variant="dcnn_bilstm_dam", model="m.pt")
+    report_with_accuracy(60, kind="evaluation", tta="none", **meta).to_json(reports / "plain.json")
+    flip = report_with_accuracy(62, kind="evaluation", tta="flip", **meta)
+    flip.to_json(reports / TTA_REPORTS / "flip.json")
+    found = discover(tmp_path)
+    by_tta = {r.tta: r for r in found.reports}
+    assert set(by_tta) == {"none", "flip"}
+    assert "+ TTA flip" in by_tta["flip"].label and "TTA" not in by_tta["none"].label
+    frame = measured_frame(tmp_path)
+    accuracy = frame[frame["metric"] == "accuracy"].set_index("model")["value"]
+    assert accuracy["m.pt"] == pytest.approx(60, abs=1)
+    assert accuracy["m.pt + TTA flip"] == pytest.approx(62, abs=1)
+    protocol = frame.loc[frame["model"] == "m.pt + TTA flip", "protocol"].iloc[0]
+    assert protocol == "PublicTest (evaluation, TTA flip)"

@@ -54,6 +54,7 @@ from ferviz.reports import (
 )
 from ferviz.significance import Interval, PairedComparison, disagreements
 from ferviz.text import md_escape
+from ferviz.tta import TTA_MODES
 from ferviz.ui.cache import load_model, shipped_models
 from ferviz.ui.queue import heavy_work
 from ferviz.ui.widgets import FACE_SOURCE_KEY, choose_face, dataset_picker, images_are, page_link
@@ -312,6 +313,10 @@ def split_picker(ds: FaceDataset) -> str:
                         format_func=lambda s: f"{s} ({len(ds) if s == 'all' else sizes[s]} items)")
 
 
+TTA_CHOICES = {"none": "none (the model's own score)", "flip": "flip: each face and its mirror image",
+               "ten_crop": "ten crops: 5 squares of 90 % of the face and their mirrors"}
+
+
 def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str,
                    split: str) -> Evaluation | None:
     """A Run button that evaluates ``loaded`` on one split of ``ds``.
@@ -322,13 +327,18 @@ def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str,
         The evaluation kept in the session under (model sha256, dataset path, kind, split); None until
         the button has been pressed for these.
     """
-    key = (loaded.sha256, str(path), kind, split)
+    tta = st.selectbox("Test-time augmentation", TTA_MODES, key="eval_tta",
+                       format_func=lambda m: TTA_CHOICES.get(m, m),
+                       help="Average each face's probabilities over several views of it. A TTA score is a "
+                            "different measurement from the model's own: it is labelled as such and never "
+                            "replaces the plain number.")
+    key = (loaded.sha256, str(path), kind, split, tta)
     if st.button("Run evaluation", type="primary", key="eval_run"):
         try:
             with heavy_work("the evaluation"):
                 bar = st.progress(0.0, text="Evaluating…")
                 part = ds if split == "all" else ds.split(split)
-                result = evaluate(loaded, part, split=split,
+                result = evaluate(loaded, part, split=split, tta=tta,
                                   progress=lambda done, total: bar.progress(done / max(total, 1),
                                                                             f"{done} / {total} faces"))
         except (FervizError, ValueError) as exc:
@@ -341,6 +351,9 @@ def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str,
     result = st.session_state.get(_EVAL_KEY, {}).get(key)
     if result is None:
         st.info("Press **Run evaluation** to score the model on this split.")
+    elif tta != "none":
+        st.info(f"Scores below average the probabilities over {TTA_CHOICES[tta]}: test-time augmentation, "
+                "not the model's plain score (set *Test-time augmentation* to none for that).")
     elif result.report.meta.get("n_left_out"):
         st.warning(f"{result.report.meta['n_left_out']} items of classes the model does not predict "
                    "were left out.")
