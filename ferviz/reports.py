@@ -477,7 +477,8 @@ def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | N
     found : Discovery, optional
         An earlier :func:`discover` result to use instead of reading ``models_dir``.
     studies : bool
-        Include the runs of the training studies (:data:`STUDY_KINDS`: ablations, levers).
+        Include the runs of the training studies (:data:`STUDY_KINDS`: ablations, levers) and the
+        test-time-augmented reports (:func:`tta_table` shows those beside their plain numbers).
 
     Returns
     -------
@@ -490,7 +491,7 @@ def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | N
     found = discover(models_dir) if found is None else found
     rows = []
     for rec in found.metric_records():
-        if not studies and rec.kind in STUDY_KINDS:
+        if not studies and (rec.kind in STUDY_KINDS or rec.tta != "none"):
             continue
         # a test-time-augmented number is its own row, named as such: never mixed into a plain one
         tta = "" if rec.tta == "none" else f" + TTA {rec.tta}"
@@ -509,6 +510,41 @@ def measured_frame(models_dir: str | Path | None = None, *, found: Discovery | N
     frame = pd.DataFrame(rows, columns=MEASURED_COLUMNS)
     frame.attrs["warnings"] = list(found.warnings)
     return frame
+
+
+TTA_COLUMNS = ["model", "dataset", "split", "tta", "accuracy", "macro_f1", "delta_accuracy", "delta_macro_f1",
+               "plain_accuracy", "plain_macro_f1", "file"]
+
+
+def tta_table(found: Discovery) -> pd.DataFrame:
+    """Every test-time-augmented report beside the plain number of the same checkpoint on the same items.
+
+    The plain number is a report of the same checkpoint (sha256; the file name when no sha256 is
+    recorded), dataset, split and item count without TTA: a model card's or a committed report's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TTA_COLUMNS`, values in percent; ``delta_*`` is TTA minus plain (NaN when no plain
+        report was found).
+    """
+    records = found.metric_records()
+    plain = [r for r in records if r.tta == "none"]
+    rows = []
+    for rec in records:
+        if rec.tta == "none":
+            continue
+        items = (rec.dataset, rec.split, rec.report.n)
+        same = next((p for p in plain if (p.dataset, p.split, p.report.n) == items
+                     and (p.sha256 == rec.sha256 if rec.sha256 else p.model == rec.model)), None)
+        acc, f1 = 100 * rec.report.accuracy, 100 * rec.report.macro["f1"]
+        base_acc = np.nan if same is None else 100 * same.report.accuracy
+        base_f1 = np.nan if same is None else 100 * same.report.macro["f1"]
+        rows.append({"model": rec.model, "dataset": rec.dataset, "split": rec.split or "all", "tta": rec.tta,
+                     "accuracy": acc, "macro_f1": f1, "delta_accuracy": acc - base_acc,
+                     "delta_macro_f1": f1 - base_f1, "plain_accuracy": base_acc, "plain_macro_f1": base_f1,
+                     "file": rec.path.name})
+    return pd.DataFrame(rows, columns=TTA_COLUMNS)
 
 
 #: Ablation variants (docs/DESIGN.md §9) -> what each changes in the full model. Keys are

@@ -18,6 +18,7 @@ from ferviz.ui.analysis import (
     show_leakage_reports,
     show_levers,
     show_paired_reports,
+    show_tta,
     two_decimals,
 )
 from ferviz.ui.navigation import ensure_navigation
@@ -49,7 +50,8 @@ else:
 
 st.caption("Every number in this table is one training run (one seed); its intervals cover test-set sampling "
            "only. Training noise is measured in the ablations below, where a budget has several seeds. The "
-           "ablation and lever runs are in their own sections below, not in this table or the chart above.")
+           "ablation and lever runs and the test-time-augmented numbers are in their own sections below, not "
+           "in this table or the chart above.")
 
 st.subheader("Test items that are also training items")
 show_leakage_reports(found)
@@ -62,6 +64,9 @@ show_ablations(found)
 
 st.subheader("Training levers (measured, one change each, equal budget)")
 show_levers(found)
+
+st.subheader("Test-time augmentation (measured, reported separately)")
+show_tta(found)
 
 st.subheader("Side by side, one dataset")
 dataset = st.selectbox("Dataset", list(DATASETS), key="compare_dataset")

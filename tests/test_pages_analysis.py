@@ -106,7 +106,7 @@ def test_evaluate_with_test_time_augmentation_is_labelled_and_kept_apart(app_env
     assert not at.exception and not at.metric
     at.button(key="eval_run").click().run()
     assert not at.exception and not at.error and at.metric
-    assert "ten crops" in texts(at.info) and "not the model's plain score" in texts(at.info)
+    assert "ten crops" in texts(at.info) and "test-time augmented" in texts(at.info)
     at.selectbox(key="eval_tta").set_value("none").run()
     assert not at.metric or at.metric[0].value == plain  # the plain result is never replaced by a TTA one
 
@@ -165,8 +165,8 @@ def test_compare_page_lists_measured_numbers(app_env):
     at = page("7_Compare.py").run()
     assert not at.exception
     missing = texts(at.info)  # the ablations, the leakage report and the paired comparisons
-    assert len(at.info) == 4 and "--kind ablation" in missing and "python -m ferviz.audits" in missing
-    assert "scripts/levers.sh" in missing
+    assert len(at.info) == 5 and "--kind ablation" in missing and "python -m ferviz.audits" in missing
+    assert "scripts/levers.sh" in missing and "--tta flip" in missing
     assert len(at.dataframe) == 5
     measured = at.dataframe[0].value
     assert set(measured["model"]) >= {"tiny.pt", "lstm.pt", "bilstm.pt"}
@@ -188,6 +188,22 @@ def test_compare_page_shows_ablations_beside_the_full_model(app_env):
     at.radio(key="ablation_metric").set_value("macro_f1").run()
     assert not at.exception
 
+
+
+def test_compare_page_shows_tta_only_in_its_own_section(app_env):
+    from tests.test_reports import report_with_accuracy
+
+    shutil.rmtree(app_env)
+    write_models_dir(app_env)
+    (app_env / "reports" / "tta").mkdir()
+    meta = dict(model="lstm.pt", variant="cnn_lstm", dataset="fer2013", split="PublicTest")
+    flip = report_with_accuracy(90, kind="comparison", tta="flip", **meta)
+    flip.to_json(app_env / "reports" / "tta" / "f.json")
+    at = page("7_Compare.py").run()
+    assert not at.exception and "--tta flip" not in texts(at.info)
+    assert not any("TTA" in m for m in at.dataframe[0].value["model"])  # not in the measured table
+    table = next(d.value for d in at.dataframe if "tta" in d.value.columns)
+    assert list(table["tta"]) == ["flip"] and table.iloc[0]["accuracy"] == 90
 
 
 def test_compare_page_shows_each_lever_against_the_baseline_seeds(app_env):

@@ -451,3 +451,25 @@ def test_tta_reports_are_found_and_named_as_such_never_as_the_plain_number(tmp_p
     assert accuracy["m.pt + TTA flip"] == pytest.approx(62, abs=1)
     protocol = frame.loc[frame["model"] == "m.pt + TTA flip", "protocol"].iloc[0]
     assert protocol == "PublicTest (evaluation, TTA flip)"
+
+
+def test_tta_table_puts_each_tta_number_beside_the_plain_one_and_the_comparison_leaves_it_out(tmp_path):
+    from ferviz.reports import TTA_REPORTS, tta_table
+
+    reports = tmp_path / "reports"
+    (reports / TTA_REPORTS).mkdir(parents=True)
+    meta = dict(dataset="fer2013", split="PublicTest", variant="dcnn_bilstm_dam", model="m.pt",
+                sha256="a" * 64)
+    report_with_accuracy(60, kind="evaluation", **meta).to_json(reports / "plain.json")
+    report_with_accuracy(63, kind="evaluation", tta="flip", **meta).to_json(reports / TTA_REPORTS / "f.json")
+    other = {**meta, "sha256": "b" * 64}  # another checkpoint: no plain number to pair with
+    ten = report_with_accuracy(58, kind="evaluation", tta="ten_crop", **other)
+    ten.to_json(reports / TTA_REPORTS / "t.json")
+    table = tta_table(discover(tmp_path)).set_index("tta")
+    assert table.loc["flip", "accuracy"] == pytest.approx(63)
+    assert table.loc["flip", "plain_accuracy"] == pytest.approx(60)
+    assert table.loc["flip", "delta_accuracy"] == pytest.approx(3)
+    assert np.isnan(table.loc["ten_crop", "delta_accuracy"])
+    assert set(measured_frame(tmp_path, studies=False)["model"]) == {"m.pt"}
+    assert set(comparison_frame(tmp_path)["model"]) >= {"m.pt"}
+    assert not any("TTA" in m for m in comparison_frame(tmp_path)["model"])

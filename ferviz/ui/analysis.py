@@ -51,6 +51,7 @@ from ferviz.reports import (
     record_caveats,
     record_for_model,
     seed_comparison,
+    tta_table,
 )
 from ferviz.significance import Interval, PairedComparison, disagreements
 from ferviz.text import md_escape
@@ -352,8 +353,8 @@ def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str,
     if result is None:
         st.info("Press **Run evaluation** to score the model on this split.")
     elif tta != "none":
-        st.info(f"Scores below average the probabilities over {TTA_CHOICES[tta]}: test-time augmentation, "
-                "not the model's plain score (set *Test-time augmentation* to none for that).")
+        st.info(f"The scores below are **test-time augmented** ({TTA_CHOICES[tta]}), not the model's plain "
+                "score: set *Test-time augmentation* to none for that.")
     elif result.report.meta.get("n_left_out"):
         st.warning(f"{result.report.meta['n_left_out']} items of classes the model does not predict "
                    "were left out.")
@@ -734,6 +735,21 @@ def show_levers(found: Discovery) -> None:
     metric = st.radio("Lever metric", ["accuracy", "macro_f1"], horizontal=True, key="lever_metric")
     st.plotly_chart(lever_figure(table, metric), key="lever_bars")
     st.dataframe(table, hide_index=True, column_config=two_decimals(table, paired_p="%.3f"))
+
+
+def show_tta(found: Discovery) -> None:
+    """The test-time-augmented reports, each beside the plain number of the same model on the same items."""
+    table = tta_table(found)
+    if table.empty:
+        st.info("No test-time-augmented report in models/reports/tta yet. `ferviz evaluate --tta flip` (or "
+                "`ten_crop`) `--json models/reports/tta/<name>.json` writes one.")
+        return
+    st.markdown("Test-time augmentation averages each face's probabilities over several views of it (flip: "
+                "the face and its mirror image; ten crops: five squares of 90 % of the face and their "
+                "mirrors). It is a different measurement from the model's own, so it is shown **only here**, "
+                "beside the plain number of the same checkpoint on the same items, never in the table and "
+                "chart above.")
+    st.dataframe(table, hide_index=True, column_config=two_decimals(table))
 
 
 # ------------------------------------------------------------------------------------------------- HOG
