@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import common
-from app_load import drive, percentiles, rss_mb
+from app_load import cpu_seconds, drive, machine_busy_seconds, percentiles, rss_mb
 from PIL import Image
 from skimage import data
 
@@ -42,12 +42,24 @@ def p95(samples: list[float]) -> float | None:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def phase(url: str, photo: Path, users: int, seconds: float, max_rounds: int) -> dict:
+def phase(url: str, photo: Path, users: int, seconds: float, max_rounds: int, pids: list[int] = ()) -> dict:
+    """One load phase; with the replicas' ``pids``, also the CPU the server and everything else used.
+
+    ``server_cpu_s_per_round`` is the CPU time of the replicas' processes (Streamlit, its model, detector
+    and ONNX Runtime threads) per finished round (a round opens the Predict page in a new session, which
+    shows the default sample's result, switches to uploads and uploads the photo: 3 script runs, 2
+    predictions); ``server_cpu_share`` is their part of all the CPU time the machine was busy for during
+    the phase, the rest being the browsers, nginx and anything else.
+    """
+    server0, busy0 = sum(cpu_seconds(p) for p in pids), machine_busy_seconds()
     latencies, failures, wall = asyncio.run(drive(url, photo, users, seconds, max_rounds))
+    server, busy = sum(cpu_seconds(p) for p in pids) - server0, machine_busy_seconds() - busy0
     stats = percentiles(latencies)
     return {"users": users, "rounds": len(latencies), "errors": failures, "p50": stats["p50"],
             "p95": p95(latencies), "mean": stats["mean"],
-            "throughput_per_min": 60 * len(latencies) / wall if wall else None}
+            "throughput_per_min": 60 * len(latencies) / wall if wall else None,
+            "server_cpu_s_per_round": server / len(latencies) if pids and latencies else None,
+            "server_cpu_share": server / busy if pids and busy > 0 else None}
 
 
 def soak(url: str, photo: Path, users: int, seconds: float, pids: list[int], every: float) -> list[dict]:
@@ -55,7 +67,7 @@ def soak(url: str, photo: Path, users: int, seconds: float, pids: list[int], eve
     rows, t0 = [], time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         window = min(every, seconds - (time.perf_counter() - t0))
-        row = phase(url, photo, users, window, 10_000)
+        row = phase(url, photo, users, window, 10_000, pids)
         row.update(minute=round((time.perf_counter() - t0) / 60, 2),
                    rss_mb=[round(rss_mb(p), 1) for p in pids])
         print(row, flush=True)
@@ -95,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             pids = dep.replica_pids()
             phase(dep.url, photo, 2 * replicas, 1e9, 1)  # warm the replicas' caches (model, detector) first
             for users in args.users:
-                row = {"replicas": replicas, **phase(dep.url, photo, users, args.seconds, args.max_rounds),
-                       "rss_mb": [round(rss_mb(p), 1) for p in pids]}
+                measured = phase(dep.url, photo, users, args.seconds, args.max_rounds, pids)
+                row = {"replicas": replicas, **measured, "rss_mb": [round(rss_mb(p), 1) for p in pids]}
                 print(row, flush=True)
                 rows.append(row)
     base = next((r["p50"] for r in rows if r["replicas"] == args.replicas[0] and r["users"] == args.users[0]),
@@ -107,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                               ("rounds", "rounds", "d"), ("errors", "errors", "d"), ("p50", "p50 s", ".2f"),
                               ("p95", "p95 s", ".2f"),
                               ("ratio_p50", "p50 ratio", ".2f"),
-                              ("throughput_per_min", "labels/min", ".1f")])
+                              ("throughput_per_min", "labels/min", ".1f"),
+                              ("server_cpu_s_per_round", "server CPU s/round", ".3f"),
+                              ("server_cpu_share", "server share of CPU", ".2f")])
     common.finish(args, "classroom", machine, rows)
     return 0
 

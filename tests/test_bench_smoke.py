@@ -141,6 +141,20 @@ def test_classroom_runs_one_user_against_one_replica_behind_nginx(bench, tmp_pat
     (row,) = record["results"]
     assert row["replicas"] == 1 and row["users"] == 1 and row["rounds"] + row["errors"] == 1
     assert row["ratio_p50"] in (1.0, None) and len(row["rss_mb"]) == 1 and row["rss_mb"][0] > 50
+    assert row["server_cpu_share"] is None or 0 < row["server_cpu_share"] <= 1.05  # ticks: a little slack
+
+
+def test_cpu_accounting_reads_this_process(bench):
+    import os
+    import time
+
+    module = bench("app_load")
+    before, busy = module.cpu_seconds(os.getpid()), module.machine_busy_seconds()
+    end = time.process_time() + 0.3
+    while time.process_time() < end:  # burn 0.3 s of CPU
+        pass
+    assert module.cpu_seconds(os.getpid()) - before >= 0.2
+    assert module.machine_busy_seconds() - busy >= 0.2
 
 
 def test_attributions_times_every_method_and_the_page_work(bench, tmp_path, tiny_checkpoint):
