@@ -731,7 +731,10 @@ def show_levers(found: Discovery) -> None:
         return
     st.markdown("Each lever is **one change** to the full model's recipe (`strong`), trained at the same "
                 "small budget and with the same seeds as the baseline, so the difference is the lever's "
-                "alone; the verdict pairs the runs seed by seed. These are not the shipped model's numbers.")
+                "alone; the verdict pairs the runs seed by seed. These are not the shipped model's numbers. "
+                "At this small budget the model still underfits (its training accuracy, under augmentation, "
+                "ends within a few points of its test accuracy), so levers that regularise (erasing, mixup, "
+                "more smoothing, a slow EMA) start at a disadvantage they may not have on the full data.")
     metric = st.radio("Lever metric", ["accuracy", "macro_f1"], horizontal=True, key="lever_metric")
     st.plotly_chart(lever_figure(table, metric), key="lever_bars")
     st.dataframe(table, hide_index=True, column_config=two_decimals(table, paired_p="%.3f"))
