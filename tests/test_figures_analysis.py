@@ -232,6 +232,11 @@ def test_lever_figure_colours_by_verdict_and_shades_the_baselines_spread():
     band = [s for s in fig.layout.shapes if s.type == "rect"]
     assert len(band) == 1 and (band[0].x0, band[0].x1) == (-1.0, 1.0)
     assert "baseline 51.00 % (seeds 0, 1, 2)" in fig.layout.title.text
+    text = fig.data[1]  # the differences, beyond each error bar's end on its own side of zero
+    assert list(text.text) == ["-3.00 pp", "-1.00 pp", "+2.00 pp"]
+    np.testing.assert_allclose(text.x, [-3.95, -1.75, 3.75])
+    assert list(text.textposition) == ["middle left", "middle left", "middle right"]
+    assert fig.layout.xaxis.range[0] < -3.7 and fig.layout.xaxis.range[1] > 3.5
 
 
 def test_ablation_differences_are_written_clear_of_the_error_bars():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -191,23 +192,30 @@ def lever_figure(table: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
     labels = [f"{lever} ({budget.split(' on ')[0]}, seeds {seeds})"
               for lever, budget, seeds in zip(rows["lever"], rows["budget"], rows["seeds"], strict=True)]
     std = rows[f"{metric}_std"].astype(float)
-    fig = go.Figure(go.Bar(x=rows[f"delta_{metric}"], y=labels, orientation="h", marker_color=colours,
-                           text=[f"{d:+.2f} pp" for d in rows[f"delta_{metric}"]], textposition="auto",
+    delta = rows[f"delta_{metric}"].astype(float)
+    fig = go.Figure(go.Bar(x=delta, y=labels, orientation="h", marker_color=colours,
                            error_x={"type": "data", "array": std.fillna(0).to_numpy(),
                                     "visible": bool(std.notna().any())},
                            customdata=rows[["change", "verdict", "files"]].to_numpy(),
                            hovertemplate="%{y}: %{x:+.2f} points<br>%{customdata[0]}<br>%{customdata[1]}"
                                          "<br>%{customdata[2]}<extra></extra>"))
+    # each difference written beyond the end of its error bar, on the bar's side of zero, never across it
+    outward = np.where(delta >= 0, 1.0, -1.0)
+    fig.add_trace(go.Scatter(x=delta + outward * (std.fillna(0) + 0.25), y=labels, mode="text",
+                             text=[f"{d:+.2f} pp" for d in delta], showlegend=False, hoverinfo="skip",
+                             textposition=["middle right" if o > 0 else "middle left" for o in outward]))
     spread = base[f"{metric}_std"].astype(float).dropna()
     if len(spread):
         band = float(spread.iloc[0])
-        fig.add_vrect(x0=-band, x1=band, fillcolor="#cccccc", opacity=0.35, line_width=0,
-                      annotation_text="baseline ± 1 std over seeds", annotation_position="top left")
+        fig.add_vrect(x0=-band, x1=band, fillcolor="#cccccc", opacity=0.35, line_width=0)
     fig.add_vline(x=0, line_dash="dash", line_color="#555555")
     reference = (f"baseline {float(base[metric].iloc[0]):.2f} % (seeds {base['seeds'].iloc[0]})" if len(base)
                  else "no baseline")
+    reach = float((delta.abs() + std.fillna(0)).max()) if len(rows) else 1.0
+    title = f"{metric} minus the baseline (points); grey band: the baseline ± 1 std over its seeds"
     fig.update_layout(height=140 + 36 * len(rows), margin={"t": 50, "l": 10, "r": 10, "b": 10},
-                      xaxis_title=f"{metric} minus the baseline (points)",
+                      showlegend=False, xaxis={"title": title,
+                             "range": [-(reach + 2.5), reach + 2.5]},  # room for the text either side
                       title=f"training levers, one change each: {metric} — {reference}")
     return fig
 
