@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -49,8 +50,6 @@ def rss_mb(pid: int) -> float:
 
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) a process and its children have used so far, in seconds (Linux /proc)."""
-    import os
-
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for proc in [pid, *_children(pid)]:
@@ -64,8 +63,6 @@ def cpu_seconds(pid: int) -> float:
 
 def machine_busy_seconds() -> float:
     """CPU seconds every core of the machine has spent busy since boot (/proc/stat: all but idle, iowait)."""
-    import os
-
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 

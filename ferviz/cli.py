@@ -306,11 +306,12 @@ def _add_data(p, required=True) -> None:
 
 
 def _tta_argument(p, recorded: str) -> None:
-    from ferviz.tta import TTA_MODES
+    from ferviz.tta import TTA_MODES, TTA_TEXT
 
+    modes = "; ".join(TTA_TEXT[m] for m in TTA_MODES[1:]).replace("%", "%%")
     p.add_argument("--tta", choices=TTA_MODES, default="none",
-                   help="test-time augmentation: flip averages each face with its mirror image, ten_crop "
-                        f"over 5 crops (90%% of the side) and their mirrors; {recorded} (default none)")
+                   help=f"test-time augmentation, probabilities averaged over ({modes}); {recorded} "
+                        "(default none)")
 
 
 def _add_faces(p) -> None:

@@ -53,6 +53,12 @@ TTA_VIEWS: dict[str, Callable[[np.ndarray], list[np.ndarray]]] = {
     "ten_crop": _ten_crop,
 }
 TTA_MODES = tuple(TTA_VIEWS)
+#: What each mode averages over, in words (the CLI's help, the Evaluate page's choices and notes).
+TTA_TEXT: dict[str, str] = {
+    "none": "none (the model's own score)",
+    "flip": "flip: each face and its mirror image",
+    "ten_crop": f"ten crops: 5 squares of {CROP_FRACTION:.0%} of the face and their mirrors",
+}
 
 
 def check_mode(mode: str) -> str:

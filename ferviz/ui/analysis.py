@@ -55,7 +55,7 @@ from ferviz.reports import (
 )
 from ferviz.significance import Interval, PairedComparison, disagreements
 from ferviz.text import md_escape
-from ferviz.tta import TTA_MODES
+from ferviz.tta import TTA_MODES, TTA_TEXT
 from ferviz.ui.cache import load_model, shipped_models
 from ferviz.ui.queue import heavy_work
 from ferviz.ui.widgets import FACE_SOURCE_KEY, choose_face, dataset_picker, images_are, page_link
@@ -314,10 +314,6 @@ def split_picker(ds: FaceDataset) -> str:
                         format_func=lambda s: f"{s} ({len(ds) if s == 'all' else sizes[s]} items)")
 
 
-TTA_CHOICES = {"none": "none (the model's own score)", "flip": "flip: each face and its mirror image",
-               "ten_crop": "ten crops: 5 squares of 90 % of the face and their mirrors"}
-
-
 def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str,
                    split: str) -> Evaluation | None:
     """A Run button that evaluates ``loaded`` on one split of ``ds``.
@@ -329,7 +325,7 @@ def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str,
         the button has been pressed for these.
     """
     tta = st.selectbox("Test-time augmentation", TTA_MODES, key="eval_tta",
-                       format_func=lambda m: TTA_CHOICES.get(m, m),
+                       format_func=TTA_TEXT.get,
                        help="Average each face's probabilities over several views of it. A TTA score is a "
                             "different measurement from the model's own: it is labelled as such and never "
                             "replaces the plain number.")
@@ -353,7 +349,7 @@ def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str,
     if result is None:
         st.info("Press **Run evaluation** to score the model on this split.")
     elif tta != "none":
-        st.info(f"The scores below are **test-time augmented** ({TTA_CHOICES[tta]}), not the model's plain "
+        st.info(f"The scores below are **test-time augmented** ({TTA_TEXT[tta]}), not the model's plain "
                 "score: set *Test-time augmentation* to none for that.")
     elif result.report.meta.get("n_left_out"):
         st.warning(f"{result.report.meta['n_left_out']} items of classes the model does not predict "
