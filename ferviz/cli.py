@@ -31,7 +31,7 @@ def _train_config(args):
 
     values = dict(RECIPES[args.recipe])
     for key in ("epochs", "batch_size", "lr", "seed", "max_steps", "warmup_epochs", "ema_decay", "erase",
-                "mixup", "label_smoothing", "kd_alpha", "kd_temperature"):
+                "mixup", "label_smoothing", "kd_alpha", "kd_temperature", "keep_epochs_from"):
         if getattr(args, key, None) is not None:
             values[key] = getattr(args, key)
     values["bf16"] = not args.fp32
@@ -238,9 +238,42 @@ def cmd_ship(args) -> int:
     kind, ds = _load(args)
     part = ds.split(split) if split else ds
     card = ship(Path(args.run), args.name, lambda lm: evaluate(lm, part, split=split),
-                Path(args.models_dir or MODELS_DIR), notes=args.notes or "")
+                Path(args.models_dir or MODELS_DIR), notes=args.notes or "", checkpoint=args.checkpoint)
     print(f"shipped {card.file}: accuracy {card.report['accuracy']:.4f}, "
           f"macro-F1 {card.report['macro']['f1']:.4f} on {split or 'all'}")
+    return 0
+
+
+def cmd_average(args) -> int:
+    from tqdm import tqdm
+
+    from ferviz.checkpoint import load_checkpoint
+    from ferviz.preprocess import prepare_images
+    from ferviz.swa import average_checkpoints, kept_epochs, save_averaged
+
+    paths = list(args.checkpoint or [])
+    if args.run:
+        paths += kept_epochs(args.run, args.from_epoch, args.to_epoch)
+    if not paths:
+        raise FervizError("nothing to average: give --run DIR (its kept epochs) or --checkpoint files")
+    planes = None
+    first = load_checkpoint(paths[0], verify=False)
+    if not args.no_bn_update:
+        if not args.data:
+            raise FervizError("--data is needed to recompute the BatchNorm statistics on the training faces "
+                              "(or pass --no-bn-update to average them instead)")
+        kind, ds = _load(args)
+        split = args.train_split or first.meta.get("train_split") or SPLITS.get(kind, ("Training",))[0]
+        train = ds.split(split)
+        if first.meta.get("train_subset"):  # the run trained on a fixed sample: the same faces
+            train = train.stratified_sample(int(first.meta["train_subset"]), seed=0)
+        planes = prepare_images(train.images, first.preprocessing)
+    total = len(paths) + (len(planes) if planes is not None else 0)
+    with tqdm(total=total, unit="item", desc="averaging", disable=args.quiet, mininterval=1.0) as bar:
+        avg = average_checkpoints(paths, planes, progress=bar.update)
+    out = save_averaged(avg, args.out, command=" ".join(args.argv))
+    bn = f"BatchNorm recomputed on {avg.bn_faces} training faces" if avg.bn_faces else "BatchNorm averaged"
+    print(f"averaged {len(paths)} checkpoints ({bn}) -> {out}")
     return 0
 
 
@@ -355,6 +388,8 @@ def _add_training(p) -> None:
                    help="keep an EMA of the weights (e.g. 0.999); it is evaluated and saved")
     p.add_argument("--erase", type=float, help="random-erasing probability per image (e.g. 0.25)")
     p.add_argument("--mixup", type=float, help="mixup Beta(alpha, alpha) parameter (e.g. 0.2); 0 = off")
+    p.add_argument("--keep-epochs-from", type=int, metavar="N",
+                   help="also keep every epoch's weights from epoch N on (OUT/epochs/), for `ferviz average`")
     p.add_argument("--max-steps", type=int, help="limit steps per epoch (smoke tests)")
     p.add_argument("--fp32", action="store_true", help="disable bfloat16 autocast")
     p.add_argument("--no-augment", action="store_true")
@@ -457,7 +492,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="split to report on (default: the one the run selected on)")
     p.add_argument("--models-dir", help="default: the repository's models/")
     p.add_argument("--notes", help="free text added to the card")
+    p.add_argument("--checkpoint", default="best.pt",
+                   help="the run's file to ship (default best.pt; e.g. swa.pt from `ferviz average`)")
     p.set_defaults(func=cmd_ship)
+    p = sub.add_parser("average", help="weight averaging (SWA): the mean of a run's kept epochs, BatchNorm "
+                                       "recomputed")
+    p.add_argument("--run", help="training folder trained with --keep-epochs-from (its epochs/ files)")
+    p.add_argument("--from-epoch", type=int, default=1, help="first kept epoch to average (default 1)")
+    p.add_argument("--to-epoch", type=int, help="last kept epoch to average (default: the last kept)")
+    p.add_argument("--checkpoint", action="append", help="a checkpoint to average (repeatable; with or "
+                                                         "instead of --run)")
+    _add_data(p, required=False)
+    p.add_argument("--train-split", help="usage value of the training faces (default: the run's)")
+    p.add_argument("--no-bn-update", action="store_true",
+                   help="average the BatchNorm statistics instead of recomputing them (no --data needed)")
+    p.add_argument("--out", required=True, help="the averaged checkpoint to write (.pt)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_average)
     p = sub.add_parser("hog-svm", help="the HOG + linear SVM baseline: fit, select C, write its report")
     _add_data(p)
     p.add_argument("--train-split")

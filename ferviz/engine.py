@@ -6,6 +6,7 @@ Outputs of a run in ``out_dir``::
     log.csv    one row per epoch (loss, accuracy, macro-F1, lr, seconds, images/s)
     last.pt    resume state (model, optimizer, scheduler, epoch, best so far), written atomically
     best.pt    the best epoch on the selection split, as a self-describing checkpoint
+    epochs/    with ``keep_epochs_from``: each later epoch's weights, for ``ferviz average`` (SWA)
 
 Data parallelism uses an existing engine only: launch with ``torchrun --nproc_per_node N -m ferviz
 train ...``; every rank trains on its :class:`~torch.utils.data.DistributedSampler` shard, DDP averages
@@ -41,6 +42,7 @@ from ferviz.errors import CheckpointError
 from ferviz.metrics import average, class_rates, confusion, overall_accuracy
 from ferviz.model import FERNet, ModelConfig
 from ferviz.preprocess import Preprocessing, to_tensor
+from ferviz.swa import epoch_file
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class TrainConfig:
     ema_decay: float = 0.0  # > 0: keep an exponential moving average of the weights; evaluated and saved
     erase: float = 0.0  # probability of random erasing (one rectangle of noise per image)
     mixup: float = 0.0  # > 0: mixup with Beta(alpha, alpha) mixing weights (alpha = this value)
+    keep_epochs_from: int = 0  # > 0: also save every epoch from this one on as epochs/epoch_NNN.pt (SWA)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -322,6 +325,13 @@ class Trainer:
                                           variant=self.variant, metrics=scores, meta=meta),
                           self.out_dir / "best.pt")
 
+    def _save_epoch(self, epoch: int, scores: dict) -> None:
+        """This epoch's live weights (not the EMA) as ``epochs/epoch_NNN.pt``, for weight averaging."""
+        meta = {**self.meta, "epoch": epoch + 1, "train": self.cfg.to_dict()}
+        atomic_torch_save(checkpoint_dict(self.model, labels=self.labels, preprocessing=self.prep,
+                                          variant=self.variant, metrics=scores, meta=meta),
+                          epoch_file(self.out_dir, epoch + 1))
+
     def _rewrite_log(self) -> None:
         path = self.out_dir / "log.csv"
         path.unlink(missing_ok=True)
@@ -467,6 +477,8 @@ class Trainer:
                "best": int(improved)}
         self.history.append(row)
         self._append_log(row)
+        if self.cfg.keep_epochs_from and epoch + 1 >= self.cfg.keep_epochs_from:
+            self._save_epoch(epoch, scores)  # before last.pt: a kill in between redoes this epoch
         self._save_last(epoch)
         log.info("epoch %d: loss %.4f, val acc %.4f, macro-F1 %.4f%s", epoch + 1, stats["train_loss"],
                  scores["accuracy"], scores["macro_f1"], " (best)" if improved else "")

@@ -21,4 +21,6 @@ LEVERS: dict[str, str] = {
     "kd_ensemble": "distillation from the four shipped models' mean (--teacher x4 --kd-cache); the teachers "
                    "learnt from all 28,709 Training faces, so more than the budget's data reaches the "
                    "student",
+    "swa": "weight averaging (SWA): the mean of epochs 9-16's weights, BatchNorm recomputed (ferviz "
+           "average); evaluated as it is, without the best-epoch choice the baseline gets",
 }

@@ -36,6 +36,7 @@ from ferviz.checkpoint import LoadedModel, card_path, file_sha256, load_checkpoi
 from ferviz.errors import CheckpointError, FervizError
 from ferviz.metrics import MetricReport
 from ferviz.reported import DATASETS, PROPOSED, TABLES
+from ferviz.swa import describe_average
 
 if TYPE_CHECKING:
     from ferviz.evaluation import Evaluation
@@ -428,8 +429,9 @@ def _stage_lines(card: ModelCard) -> list[str]:
     return lines
 
 
-def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str = "") -> ModelCard:
-    """Copy ``run_dir/best.pt`` to ``models_dir/name.pt``, evaluate it, write the card (.json + .md).
+def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str = "",
+         checkpoint: str = "best.pt") -> ModelCard:
+    """Copy ``run_dir/<checkpoint>`` to ``models_dir/name.pt``, evaluate it, write the card (.json + .md).
 
     Parameters
     ----------
@@ -444,18 +446,27 @@ def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str =
         Where the files are written (created if missing).
     notes : str, optional
         Free text for the card's end.
+    checkpoint : str, optional
+        The file of the run to ship (default its ``best.pt``; e.g. an averaged ``swa.pt`` made by
+        ``ferviz average``, whose making the card then states).
 
     Returns
     -------
     ModelCard
         The card written, with its ``path``.
     """
+    source = run_dir / checkpoint
+    if not source.is_file():
+        raise CheckpointError(f"{source}: no such checkpoint in the run folder")
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / f"{name}.pt"
     run = run_summary(run_dir)  # before the copy: a run fine-tuned from the model it replaces reads its card
-    shutil.copyfile(run_dir / "best.pt", target)
+    shutil.copyfile(source, target)
     card_path(target).unlink(missing_ok=True)  # the old card's sha256 no longer applies
-    evaluation = evaluation_fn(load_checkpoint(target))
+    loaded = load_checkpoint(target)
+    evaluation = evaluation_fn(loaded)
+    made = describe_average(loaded.meta)
+    notes = " ".join(filter(None, [made, notes]))
     card = build_card(name, target, run, evaluation, notes)
     card.path.write_text(json.dumps(card.to_dict(), indent=1))
     target.with_suffix(".md").write_text(card_markdown(card))

@@ -11,7 +11,7 @@
 #   DATA=... LEVERS="ema erase" SEEDS="0 1 2" bash scripts/levers.sh
 cd "$(dirname "$0")/.."
 source scripts/_budget.sh
-LEVERS=${LEVERS:-"ema erase mixup smoothing_0 smoothing_0.2 long kd_ensemble"}
+LEVERS=${LEVERS:-"ema erase mixup smoothing_0 smoothing_0.2 long kd_ensemble swa"}
 TEACHERS="--teacher models/fer2013_dcnn_bilstm_dam.pt --teacher models/fer2013_cnn_bilstm.pt \
 --teacher models/fer2013_cnn_lstm.pt --teacher models/fer2013_ngo_bilstm.pt --kd-cache"
 
@@ -24,6 +24,7 @@ flags() {  # the one change each lever makes (its key in ferviz/levers.py LEVERS
     smoothing_0.2) echo "--label-smoothing 0.2" ;;
     long) echo "" ;;  # the change is the number of epochs: 2 x EPOCHS, set below
     kd_ensemble) echo "$TEACHERS" ;;
+    swa) echo "--keep-epochs-from $((EPOCHS / 2 + 1))" ;;  # and the report is of their mean, below
     *) echo "unknown lever $1 (see ferviz/levers.py)" >&2; return 2 ;;
   esac
 }
@@ -33,8 +34,10 @@ for seed in $SEEDS; do
     extra=$(flags "$lever")
     epochs=$EPOCHS
     [ "$lever" = long ] && epochs=$((2 * EPOCHS))
+    average=""
+    [ "$lever" = swa ] && average=$((EPOCHS / 2 + 1))
     # shellcheck disable=SC2086  # $extra is a list of flags
-    locked_run "$RUNS/levers/${lever}_s${seed}" \
+    AVERAGE_FROM=$average locked_run "$RUNS/levers/${lever}_s${seed}" \
       "models/reports/levers/fer2013_lever_${lever}_n${SUBSET}_e${epochs}_s${seed}.json" "--lever $lever" \
       --model dcnn_bilstm_dam --epochs "$epochs" --seed "$seed" $extra
   done

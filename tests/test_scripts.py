@@ -70,6 +70,21 @@ def test_levers_make_one_change_each_against_the_seed_budget(repo):
         "models/reports/levers/fer2013_lever_long_n5000_e32_s2.json"
 
 
+def test_the_swa_lever_keeps_the_second_half_and_reports_its_mean(repo):
+    calls = run(repo, "levers.sh", LEVERS="swa ema", SEEDS="0")
+    assert [c.split()[1] for c in calls] == ["train", "average", "evaluate", "train", "evaluate"]
+    train, average, evaluate = (c.split() for c in calls[:3])
+    assert train[train.index("--keep-epochs-from") + 1] == "9" and train[train.index("--epochs") + 1] == "16"
+    run_dir = train[train.index("--out") + 1]
+    def value(call, flag):
+        return call[call.index(flag) + 1]
+
+    assert value(average, "--run") == run_dir and value(average, "--from-epoch") == "9"
+    assert value(evaluate, "--model") == value(average, "--out") == f"{run_dir}/swa.pt"
+    ema_eval = calls[4].split()
+    assert ema_eval[ema_eval.index("--model") + 1].endswith("ema_s0/best.pt")  # the next lever: best.pt again
+
+
 def test_an_unknown_lever_stops_the_script(repo):
     with pytest.raises(subprocess.CalledProcessError):
         run(repo, "levers.sh", LEVERS="magic", SEEDS="0")
