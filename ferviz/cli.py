@@ -230,15 +230,21 @@ def cmd_cv(args) -> int:
 
 def cmd_ship(args) -> int:
     from ferviz.evaluation import evaluate
+    from ferviz.model import DEFAULT_VARIANT
     from ferviz.modelcard import run_summary, ship
     from ferviz.paths import MODELS_DIR
+    from ferviz.reports import discover, lever_records, lever_table
 
     run = run_summary(Path(args.run))
     split = args.split or run["meta"].get("select_split", "")
     kind, ds = _load(args)
     part = ds.split(split) if split else ds
-    card = ship(Path(args.run), args.name, lambda lm: evaluate(lm, part, split=split),
-                Path(args.models_dir or MODELS_DIR), notes=args.notes or "", checkpoint=args.checkpoint)
+    models_dir = Path(args.models_dir or MODELS_DIR)
+    levers = []
+    if run["variant"] == DEFAULT_VARIANT:  # the levers are one change each to this model's recipe
+        levers = lever_records(lever_table(discover(models_dir)))
+    card = ship(Path(args.run), args.name, lambda lm: evaluate(lm, part, split=split), models_dir,
+                notes=args.notes or "", checkpoint=args.checkpoint, levers=levers)
     print(f"shipped {card.file}: accuracy {card.report['accuracy']:.4f}, "
           f"macro-F1 {card.report['macro']['f1']:.4f} on {split or 'all'}")
     return 0

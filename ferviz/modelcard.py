@@ -110,6 +110,15 @@ class ModelCard:
         The wall time of every stage together; None in cards older than stages.
     history : tuple of dict
         One row of ``log.csv`` (as floats) per epoch of the last stage.
+    run_file : str
+        The file of the last stage's run that was shipped (``best.pt``; e.g. ``swa.pt`` for averaged
+        weights).
+    average_command : str
+        The ``ferviz average`` command that made ``run_file`` from the run's kept epochs; "" when the
+        weights are one epoch's.
+    levers : tuple of dict
+        The training-lever table (:func:`ferviz.reports.lever_table` rows) as it stood when the model was
+        shipped; ``()`` when none was measured.
     path : Path or None
         Where the card was read from or will be written; it is not part of the JSON.
     """
@@ -135,6 +144,9 @@ class ModelCard:
     history: tuple[dict[str, float], ...] = ()
     report: dict[str, Any] | None = None
     notes: tuple[str, ...] = ()
+    run_file: str = "best.pt"
+    average_command: str = ""
+    levers: tuple[dict[str, Any], ...] = ()
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -163,8 +175,9 @@ class ModelCard:
         Returns
         -------
         dict
-            A deep copy, sharing nothing with the card. ``stages`` and ``total_train_seconds`` are left
-            out when empty, as older cards have them; one note is written as a string (what
+            A deep copy, sharing nothing with the card. ``stages``, ``total_train_seconds``,
+            ``run_file`` (when ``best.pt``), ``average_command`` and ``levers`` are left out when empty
+            or default, as older cards have them; one note is written as a string (what
             ``ferviz ship --notes`` gives), several as a list.
         """
         data = {"name": self.name, "file": self.file, "variant": self.variant, "sha256": self.sha256,
@@ -179,6 +192,12 @@ class ModelCard:
             data["total_train_seconds"] = self.total_train_seconds
         data.update(history=list(self.history), report=self.report,
                     notes=self.notes[0] if len(self.notes) == 1 else (list(self.notes) or ""))
+        if self.run_file != "best.pt":
+            data["run_file"] = self.run_file
+        if self.average_command:
+            data["average_command"] = self.average_command
+        if self.levers:
+            data["levers"] = list(self.levers)
         return copy.deepcopy(data)
 
     @classmethod
@@ -219,7 +238,9 @@ class ModelCard:
             stages=tuple(Stage.from_dict(s, f"{where}: stage {k}")
                          for k, s in enumerate(get.rows("stages"), 1)),
             total_train_seconds=get.number("total_train_seconds"), history=tuple(get.rows("history")),
-            report=get.mapping("report"), notes=get.sentences("notes"), path=path)
+            report=get.mapping("report"), notes=get.sentences("notes"),
+            run_file=get.text("run_file", default="best.pt"), average_command=get.text("average_command"),
+            levers=tuple(get.rows("levers")), path=path)
 
 
 def read_card(path: str | Path) -> ModelCard:
@@ -332,7 +353,9 @@ def stages(run: dict) -> list[Stage]:
                             init=run["train"].get("init", ""), teacher=run["train"].get("teacher", ""))]
 
 
-def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: str = "") -> ModelCard:
+def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: str = "", *,
+               run_file: str = "best.pt", average_command: str = "",
+               levers: list[dict] | tuple[dict, ...] = ()) -> ModelCard:
     """The card of checkpoint ``ckpt``: trained by ``run`` (:func:`run_summary`), measured by ``evaluation``.
 
     Parameters
@@ -347,6 +370,8 @@ def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: 
         ``ckpt`` evaluated on the split it was selected on.
     notes : str, optional
         Free text for the card's end.
+    run_file, average_command, levers
+        As the :class:`ModelCard` fields of the same names.
 
     Returns
     -------
@@ -365,7 +390,7 @@ def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: 
         machine=" ".join(filter(None, [platform.machine(), platform.processor(), f"({_cpu_count()} cores)"])),
         stages=tuple(steps), total_train_seconds=sum(s.train_seconds for s in steps),
         history=tuple(run["history"]), report=report.to_dict(), notes=(notes,) if notes else (),
-        path=card_path(ckpt))
+        run_file=run_file, average_command=average_command, levers=tuple(levers), path=card_path(ckpt))
 
 
 def _cpu_count() -> int:
@@ -398,7 +423,9 @@ def card_markdown(card: ModelCard) -> str:
              *_stage_lines(card),
              f"- sha256 `{card.sha256}` (verified on load)", "", "Reproduce:", "", "```",
              *[s.command for s in card.stages[:-1]], card.command,
-             f"ferviz ship --run <OUT> --name {card.name} --data <fer2013 copy>", "```", "",
+             *([card.average_command] if card.average_command else []),
+             f"ferviz ship --run <OUT> --name {card.name} --data <fer2013 copy>"
+             + (f" --checkpoint {card.run_file}" if card.run_file != "best.pt" else ""), "```", "",
              "| class | precision | recall | specificity | F1 | support |", "|---|---|---|---|---|---|"]
     for row in report["per_class"]:
         lines.append(f"| {row['class']} | {row['precision'] * 100:.1f} | {row['recall'] * 100:.1f} | "
@@ -407,9 +434,33 @@ def card_markdown(card: ModelCard) -> str:
               "```"]
     lines += [" ".join(f"{v:5d}" for v in row) for row in report["confusion"]]
     lines += ["```", ""]
+    lines += _lever_lines(card.levers)
     if card.notes:
         lines += ["\n".join(card.notes), ""]
     return "\n".join(lines)
+
+
+def _lever_lines(levers: tuple[dict[str, Any], ...]) -> list[str]:
+    """The lever table as markdown (nothing without levers): one change each, at the smaller budget."""
+    if not levers:
+        return []
+    lines = ["## Training levers (one change each, measured when this model was shipped)", "",
+             "Each lever is one change to the recipe, trained at a smaller equal budget and paired seed by "
+             "seed with the same model trained without it; only the differences mean something.", "",
+             "| lever | budget | seeds | accuracy | Δ accuracy | Δ macro-F1 | paired p | verdict |",
+             "|---|---|---|---|---:|---:|---:|---|"]
+    def number(value, fmt: str) -> str:
+        return format(value, fmt) if isinstance(value, (int, float)) else ""
+
+    for row in levers:
+        acc, std = row.get("accuracy"), row.get("accuracy_std")
+        acc_text = number(acc, ".2f") + (f" ± {std:.2f}" if isinstance(std, (int, float)) else "") + " %"
+        name = f"`{row.get('lever', '')}`" + (f": {row['change']}" if row.get("change") else "")
+        lines.append(f"| {name} | {row.get('budget', '')} | {row.get('seeds', '')} | "
+                     f"{acc_text} | {number(row.get('delta_accuracy'), '+.2f')} | "
+                     f"{number(row.get('delta_macro_f1'), '+.2f')} | {number(row.get('paired_p'), '.3f')} | "
+                     f"{row.get('verdict', '')} |")
+    return [*lines, ""]
 
 
 def _stage_lines(card: ModelCard) -> list[str]:
@@ -430,7 +481,7 @@ def _stage_lines(card: ModelCard) -> list[str]:
 
 
 def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str = "",
-         checkpoint: str = "best.pt") -> ModelCard:
+         checkpoint: str = "best.pt", levers: list[dict] | tuple[dict, ...] = ()) -> ModelCard:
     """Copy ``run_dir/<checkpoint>`` to ``models_dir/name.pt``, evaluate it, write the card (.json + .md).
 
     Parameters
@@ -449,6 +500,8 @@ def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str =
     checkpoint : str, optional
         The file of the run to ship (default its ``best.pt``; e.g. an averaged ``swa.pt`` made by
         ``ferviz average``, whose making the card then states).
+    levers : list of dict, optional
+        The lever table to carry (:func:`ferviz.reports.lever_table` rows, as records).
 
     Returns
     -------
@@ -467,7 +520,8 @@ def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str =
     evaluation = evaluation_fn(loaded)
     made = describe_average(loaded.meta)
     notes = " ".join(filter(None, [made, notes]))
-    card = build_card(name, target, run, evaluation, notes)
+    card = build_card(name, target, run, evaluation, notes, run_file=checkpoint,
+                      average_command=str(loaded.meta.get("average_command") or ""), levers=levers)
     card.path.write_text(json.dumps(card.to_dict(), indent=1))
     target.with_suffix(".md").write_text(card_markdown(card))
     return card

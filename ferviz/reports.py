@@ -757,6 +757,21 @@ def lever_table(found: Discovery) -> pd.DataFrame:
     return frame.drop(columns="_base").reset_index(drop=True)
 
 
+#: What a model card keeps of each lever-table row (:func:`lever_records`).
+LEVER_RECORD_COLUMNS = ["lever", "change", "budget", "seeds", "accuracy", "accuracy_std", "delta_accuracy",
+                        "delta_macro_f1", "paired_p", "verdict"]
+
+
+def lever_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of :func:`lever_table` as JSON values for a model card: numbers rounded, NaN as None."""
+    out = []
+    for row in table[LEVER_RECORD_COLUMNS].to_dict("records"):
+        out.append({k: (None if isinstance(v, float) and np.isnan(v) else
+                        round(float(v), 4) if isinstance(v, (float, np.floating)) else v)
+                     for k, v in row.items()})
+    return out
+
+
 def _lever_baseline(base: pd.DataFrame, dataset: str, split: str, epochs: float,
                     faces: float) -> pd.DataFrame:
     """The full model's runs a lever at (dataset, split, epochs, training faces) is compared with."""

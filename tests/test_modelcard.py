@@ -221,6 +221,38 @@ def test_ship_writes_the_card_it_returns(tiny_checkpoint, tmp_path):
     assert card.notes == ("shipped by a test",) and card.report["accuracy"] == 1.0
 
 
+def test_a_card_carries_its_averaging_command_and_the_lever_table(tiny_checkpoint, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copyfile(tiny_checkpoint, run / "swa.pt")
+    (run / "run.json").write_text(json.dumps({"variant": "dcnn_bilstm_dam", "argv": ["ferviz", "train"],
+                                              "train": {"epochs": 2, "init": ""}, "meta": {}}))
+    (run / "log.csv").write_text("epoch,accuracy,best,seconds,images_per_s\n1,0.2,1,30,100\n")
+    report = compute_report(np.arange(7), np.arange(7), list(EMOTIONS), meta={"dataset": "fer2013"})
+    levers = [{"lever": "none (baseline)", "change": "", "budget": "16 epochs", "seeds": "0, 1",
+               "accuracy": 50.5, "accuracy_std": 1.25, "delta_accuracy": 0.0, "delta_macro_f1": 0.0,
+               "paired_p": None, "verdict": "the reference"},
+              {"lever": "long", "change": "32 epochs", "budget": "32 epochs", "seeds": "0, 1",
+               "accuracy": 54.0, "accuracy_std": None, "delta_accuracy": 3.5, "delta_macro_f1": -0.25,
+               "paired_p": 0.0123, "verdict": "helps"}]
+    models = tmp_path / "models"
+    evaluate = lambda loaded: SimpleNamespace(report=report)  # noqa: E731
+    with pytest.raises(CheckpointError, match="best.pt: no such checkpoint"):
+        ship(run, "tiny", evaluate, models)
+    card = ship(run, "tiny", evaluate, models, checkpoint="swa.pt", levers=levers)
+    assert read_card(card.path) == card and card.run_file == "swa.pt" and card.levers == tuple(levers)
+    text = card_markdown(card)
+    assert "--name tiny --data <fer2013 copy> --checkpoint swa.pt" in text
+    assert "| `long`: 32 epochs | 32 epochs | 0, 1 | 54.00 % | +3.50 | -0.25 | 0.012 | helps |" in text
+    assert ("| `none (baseline)` | 16 epochs | 0, 1 | 50.50 ± 1.25 % | +0.00 | +0.00 |  | the reference |"
+            in text)
+    plain = replace(card, run_file="best.pt", levers=(), average_command="")
+    assert not {"run_file", "levers", "average_command"} & set(plain.to_dict())  # older cards' shape
+    assert "Training levers" not in card_markdown(plain) and "--checkpoint" not in card_markdown(plain)
+    averaged = replace(card, average_command="ferviz average --run R --from-epoch 9 --out R/swa.pt")
+    assert "ferviz average --run R --from-epoch 9 --out R/swa.pt\nferviz ship" in card_markdown(averaged)
+
+
 # ---- the home page's summary ----------------------------------------------------------------------
 
 def test_without_a_card_the_checkpoint_speaks_for_itself(tiny_checkpoint):
