@@ -93,6 +93,8 @@ def average_checkpoints(paths: list[str | Path], planes: np.ndarray | None = Non
     """
     if not paths:
         raise CheckpointError("nothing to average: give at least one checkpoint")
+    if planes is not None and not len(planes):
+        planes = None  # no faces to recompute on: average the statistics instead
     first = load_checkpoint(paths[0], verify=False)
     # AveragedModel keeps an equal-weight running mean; its first update copies, later ones average.
     # Buffers (BatchNorm statistics) are averaged too only when they are not recomputed afterwards.
@@ -105,7 +107,7 @@ def average_checkpoints(paths: list[str | Path], planes: np.ndarray | None = Non
             progress(1)
     model = first.model
     model.load_state_dict(swa.module.state_dict())
-    if planes is not None and len(planes):
+    if planes is not None:
         def batches():
             for start in range(0, len(planes), batch_size):
                 x = to_tensor(planes[start:start + batch_size], first.preprocessing)
