@@ -9,10 +9,14 @@
 #
 #   DATA=/path/to/shared/data bash scripts/levers.sh
 #   DATA=... LEVERS="ema erase" SEEDS="0 1 2" bash scripts/levers.sh
+#   DATA=... DAM_TEACHER=old/fer2013_dcnn_bilstm_dam.pt bash scripts/levers.sh
 cd "$(dirname "$0")/.."
 source scripts/_budget.sh
 LEVERS=${LEVERS:-"ema erase mixup smoothing_0 smoothing_0.2 long kd_ensemble swa"}
-TEACHERS="--teacher models/fer2013_dcnn_bilstm_dam.pt --teacher models/fer2013_cnn_bilstm.pt \
+# kd_ensemble's teachers: the four shipped models. DAM_TEACHER pins the default's file when the shipped
+# default changes between seeds (every seed of a lever must distil from the same teachers).
+DAM_TEACHER=${DAM_TEACHER:-models/fer2013_dcnn_bilstm_dam.pt}
+TEACHERS="--teacher $DAM_TEACHER --teacher models/fer2013_cnn_bilstm.pt \
 --teacher models/fer2013_cnn_lstm.pt --teacher models/fer2013_ngo_bilstm.pt --kd-cache"
 
 flags() {  # the one change each lever makes (its key in ferviz/levers.py LEVERS)

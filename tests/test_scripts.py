@@ -65,9 +65,16 @@ def test_levers_make_one_change_each_against_the_seed_budget(repo):
     assert ema[ema.index("--ema-decay") + 1] == "0.998" and ema[ema.index("--epochs") + 1] == "16"
     assert long[long.index("--epochs") + 1] == "32" and "--ema-decay" not in long
     assert kd.count("--teacher") == 4 and "--kd-cache" in kd
+    assert kd[kd.index("--teacher") + 1] == "models/fer2013_dcnn_bilstm_dam.pt"
     assert [e[e.index("--lever") + 1] for e in evaluates] == ["ema", "long", "kd_ensemble"]
     assert evaluates[1][evaluates[1].index("--json") + 1] == \
         "models/reports/levers/fer2013_lever_long_n5000_e32_s2.json"
+
+
+def test_the_default_teacher_can_be_pinned_for_later_seeds(repo):
+    calls = run(repo, "levers.sh", LEVERS="kd_ensemble", SEEDS="1", DAM_TEACHER="/pinned/stage3.pt")
+    kd = calls[0].split()
+    assert kd[kd.index("--teacher") + 1] == "/pinned/stage3.pt" and kd.count("--teacher") == 4
 
 
 def test_the_swa_lever_keeps_the_second_half_and_reports_its_mean(repo):
