@@ -273,6 +273,8 @@ def cmd_average(args) -> int:
         train = ds.split(split)
         if first.meta.get("train_subset"):  # the run trained on a fixed sample: the same faces
             train = train.stratified_sample(int(first.meta["train_subset"]), seed=0)
+        if args.bn_faces:
+            train = train.stratified_sample(args.bn_faces, seed=0)
         planes = prepare_images(train.images, first.preprocessing)
     total = len(paths) + (len(planes) if planes is not None else 0)
     with tqdm(total=total, unit="item", desc="averaging", disable=args.quiet, mininterval=1.0) as bar:
@@ -510,6 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "instead of --run)")
     _add_data(p, required=False)
     p.add_argument("--train-split", help="usage value of the training faces (default: the run's)")
+    p.add_argument("--bn-faces", type=int, metavar="N",
+                   help="recompute BatchNorm on a fixed class-stratified sample of N training faces "
+                        "(default: all of them)")
     p.add_argument("--no-bn-update", action="store_true",
                    help="average the BatchNorm statistics instead of recomputing them (no --data needed)")
     p.add_argument("--out", required=True, help="the averaged checkpoint to write (.pt)")

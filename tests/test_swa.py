@@ -109,6 +109,10 @@ def test_train_keeps_epochs_and_average_and_ship_use_them(tmp_path):
                          capture_output=True, text=True)
     assert avg.returncode == 0, avg.stderr
     assert "averaged 2 checkpoints (BatchNorm recomputed on 56 training faces)" in avg.stdout
+    fewer = subprocess.run([*base, "average", "--run", str(run), "--dataset", "npz", "--data", str(data),
+                            "--bn-faces", "21", "--out", str(tmp_path / "swa21.pt"), "--quiet"],
+                           capture_output=True, text=True)
+    assert "averaged 2 checkpoints (BatchNorm recomputed on 21 training faces)" in fewer.stdout, fewer.stderr
     models = tmp_path / "models"
     ship = subprocess.run([*base, "ship", "--run", str(run), "--name", "m", "--dataset", "npz", "--data",
                            str(data), "--checkpoint", "swa.pt", "--models-dir", str(models)],
