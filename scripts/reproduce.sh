@@ -15,7 +15,10 @@ EPOCHS=${EPOCHS:-30}          # the budget of the default and comparison models
 FINETUNE_EPOCHS=${FINETUNE_EPOCHS:-8}  # stage 2 of the default model
 ABLATION_EPOCHS=${ABLATION_EPOCHS:-4}
 ENSEMBLE_EPOCHS=${ENSEMBLE_EPOCHS:-24}  # stage 3 of the default model
-STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 cross audit cv hog_svm ablations seeds levers"}
+LONG_EPOCHS=${LONG_EPOCHS:-30}  # stage 4 of the default model
+SWA_FROM=${SWA_FROM:-SWAFROM}  # stage 4 ships the mean of its epochs SWA_FROM..LONG_EPOCHS
+STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 long average ship4 tta cross audit cv \
+hog_svm ablations seeds levers"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 train() {  # variant, epochs, out, extra options...
   ferviz train --dataset npz --data "$FER" --model "$1" --recipe strong --epochs "$2" --seed 0 --out "$3" --resume "${@:4}"
@@ -37,10 +40,26 @@ for step in $STEPS; do
         --teacher models/fer2013_cnn_bilstm.pt --teacher models/fer2013_cnn_lstm.pt \
         --teacher models/fer2013_ngo_bilstm.pt --kd-cache --ema-decay 0.999 --erase 0.25 ;;
     ship3) ship "$RUNS/dam_ens" fer2013_dcnn_bilstm_dam ;;
+    long)  # stage 4: from the shipped stage-3 model, a longer cycle distilled from the four shipped models,
+      # without the EMA and random erasing (the levers that hurt at the lever budget); every epoch kept
+      train dcnn_bilstm_dam "$LONG_EPOCHS" "$RUNS/dam_long" --lr 5e-4 --warmup-epochs 1 \
+        --init models/fer2013_dcnn_bilstm_dam.pt --teacher models/fer2013_dcnn_bilstm_dam.pt \
+        --teacher models/fer2013_cnn_bilstm.pt --teacher models/fer2013_cnn_lstm.pt \
+        --teacher models/fer2013_ngo_bilstm.pt --kd-cache --keep-epochs-from "$SWA_FROM" ;;
+    average)  # weight averaging of stage 4's later epochs, BatchNorm recomputed on all Training faces
+      ferviz average --run "$RUNS/dam_long" --from-epoch "$SWA_FROM" --dataset npz --data "$FER" \
+        --out "$RUNS/dam_long/swa.pt" ;;
+    ship4) ferviz ship --run "$RUNS/dam_long" --name fer2013_dcnn_bilstm_dam --dataset npz --data "$FER" \
+      --checkpoint swa.pt ;;
     audit)  # training-set copies in PublicTest, and the shipped models compared on the same items
       ferviz audit --dataset npz --data "$FER" --split PublicTest --out models/reports \
         --models models/fer2013_dcnn_bilstm_dam.pt models/fer2013_cnn_bilstm.pt models/fer2013_cnn_lstm.pt \
         models/fer2013_ngo_bilstm.pt ;;
+    tta)  # test-time augmentation of the default, reported apart from its plain score
+      for mode in flip ten_crop; do
+        ferviz evaluate --model models/fer2013_dcnn_bilstm_dam.pt --dataset npz --data "$FER" --split PublicTest \
+          --tta "$mode" --json "models/reports/tta/fer2013_dcnn_bilstm_dam_publictest_tta_$mode.json"
+      done ;;
     cross)
       for ds in ckplus jaffe; do
         ferviz evaluate --model models/fer2013_dcnn_bilstm_dam.pt --dataset npz --data "$DATA/$ds/$ds.npz" \

@@ -137,7 +137,7 @@ def test_train_init_fine_tunes_from_a_run_and_records_it(tiny_npz, tmp_path, cap
 
 
 def test_reproduce_script_parses_and_uses_only_existing_options():
-    """scripts/reproduce.sh and seeds.sh are bash-valid and every --option they pass exists on that ferviz
+    """scripts/reproduce.sh, seeds.sh and levers.sh are bash-valid and every --option they pass exists on that ferviz
     subcommand."""
     import re
     import subprocess
@@ -147,13 +147,13 @@ def test_reproduce_script_parses_and_uses_only_existing_options():
 
     scripts = Path(__file__).resolve().parent.parent / "scripts"
     text = ""
-    for name in ("reproduce.sh", "seeds.sh"):
+    for name in ("reproduce.sh", "seeds.sh", "levers.sh", "_budget.sh"):
         subprocess.run(["bash", "-n", str(scripts / name)], check=True)
         text += (scripts / name).read_text().replace("\\\n", " ") + "\n"
     subparsers = next(a for a in build_parser()._actions if a.choices and "train" in a.choices).choices
     uses = [(m.group(1), m.group(2)) for m in re.finditer(r"\bferviz (\w[\w-]*)([^;\n]*)", text)]
     uses += [("train", m.group(1)) for m in re.finditer(r"^\s*(?:\w+\)\s*)?train (.*)$", text, re.M)]
-    assert {cmd for cmd, _ in uses} >= {"train", "ship", "evaluate", "cv", "hog-svm", "ngo"}
+    assert {cmd for cmd, _ in uses} >= {"train", "ship", "evaluate", "cv", "hog-svm", "ngo", "average"}
     from ferviz.audits import build_parser as audit_parser
 
     for cmd, rest in uses:
