@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ferviz.checkpoint import LoadedModel, card_path, file_sha256, load_checkpoint
+from ferviz.engine import teacher_paths
 from ferviz.errors import CheckpointError, FervizError
 from ferviz.metrics import MetricReport
 from ferviz.reported import DATASETS, PROPOSED, TABLES
@@ -413,12 +414,15 @@ def card_markdown(card: ModelCard) -> str:
     report = card.report
     acc = report["accuracy"] * 100
     f1 = report["macro"]["f1"] * 100
+    chosen = "averaging window" if card.average_command else "best epoch"
+    weights = (f"the mean of several epochs' weights ({card.run_file}; the single best was epoch "
+               f"{card.best_epoch})" if card.average_command else f"best at {card.best_epoch}")
     lines = [f"# {card.name}", "", f"Variant `{card.variant}`, trained on {card.dataset} "
-             f"{card.train_split}, best epoch selected on **{card.selected_on}** "
+             f"{card.train_split}, {chosen} selected on **{card.selected_on}** "
              f"(so these numbers are selection-split numbers, not a held-out test).", "",
              f"- accuracy **{acc:.2f} %**, macro-F1 **{f1:.2f} %** on {card.selected_on} "
              f"({report['n']} images)",
-             f"- recipe `{card.recipe}`; {card.epochs} epochs, best at {card.best_epoch}; "
+             f"- recipe `{card.recipe}`; {card.epochs} epochs, {weights}; "
              f"{card.train_seconds / 60:.0f} min on {card.machine} (~{card.images_per_s} img/s)",
              *_stage_lines(card),
              f"- sha256 `{card.sha256}` (verified on load)", "", "Reproduce:", "", "```",
@@ -475,7 +479,10 @@ def _stage_lines(card: ModelCard) -> list[str]:
                         if len(steps) > 1 else ""))
     if last.teacher:
         kd = card.train_config
-        lines.append(f"- knowledge distillation from teacher `{Path(last.teacher).name}` "
+        names = [f"`{Path(t).name}`" for t in teacher_paths(last.teacher)]
+        whom = (f"teacher {names[0]}" if len(names) == 1
+                else f"the mean of {len(names)} teachers ({', '.join(names)})")
+        lines.append(f"- knowledge distillation from {whom} "
                      f"(T = {kd.get('kd_temperature')}, weight {kd.get('kd_alpha')})")
     return lines
 

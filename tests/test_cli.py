@@ -137,8 +137,8 @@ def test_train_init_fine_tunes_from_a_run_and_records_it(tiny_npz, tmp_path, cap
 
 
 def test_reproduce_script_parses_and_uses_only_existing_options():
-    """scripts/reproduce.sh, seeds.sh and levers.sh are bash-valid and every --option they pass exists on that ferviz
-    subcommand."""
+    """scripts/reproduce.sh, seeds.sh and levers.sh are bash-valid and every --option they pass exists on
+    that ferviz subcommand."""
     import re
     import subprocess
     from pathlib import Path

@@ -250,7 +250,15 @@ def test_a_card_carries_its_averaging_command_and_the_lever_table(tiny_checkpoin
     assert not {"run_file", "levers", "average_command"} & set(plain.to_dict())  # older cards' shape
     assert "Training levers" not in card_markdown(plain) and "--checkpoint" not in card_markdown(plain)
     averaged = replace(card, average_command="ferviz average --run R --from-epoch 9 --out R/swa.pt")
-    assert "ferviz average --run R --from-epoch 9 --out R/swa.pt\nferviz ship" in card_markdown(averaged)
+    text = card_markdown(averaged)
+    assert "ferviz average --run R --from-epoch 9 --out R/swa.pt\nferviz ship" in text
+    assert "averaging window selected on" in text and "the mean of several epochs' weights (swa.pt" in text
+    assert "best epoch selected on" in card_markdown(plain) and "best at 1;" in card_markdown(plain)
+    ensemble = replace(plain, stages=(Stage("ferviz train", 1, 1, 30, init="a.pt",
+                                            teacher="m/a.pt,m/b.pt,m/c.pt"),),
+                       train_config={"kd_temperature": 4.0, "kd_alpha": 0.5})
+    assert ("- knowledge distillation from the mean of 3 teachers (`a.pt`, `b.pt`, `c.pt`) (T = 4.0, "
+            "weight 0.5)") in card_markdown(ensemble)
 
 
 # ---- the home page's summary ----------------------------------------------------------------------
