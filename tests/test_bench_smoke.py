@@ -187,7 +187,8 @@ def test_roofline_counts_flops_by_hand_and_sets_them_against_matmul(bench, tmp_p
     argv = ["--model", str(tiny_checkpoint), "--repeats", "1", "--matmul", "64", "--widths", "4,4,8"]
     rows = run_main(module, argv, tmp_path / "roofline.json")["results"]
     matmuls = [r for r in rows if r["what"].startswith("matmul")]
-    assert len(matmuls) == 4 and max(r["pct_of_fp32_peak"] for r in matmuls if "fp32" in r["what"]) == pytest.approx(100)
+    assert len(matmuls) == 4
+    assert max(r["pct_of_fp32_peak"] for r in matmuls if "fp32" in r["what"]) == pytest.approx(100)
     nets = [r for r in rows if not r["what"].startswith("matmul")]
     assert [r["engine"] for r in nets] == ["torch", "onnx", "onnx"]
     for r in nets:
