@@ -319,18 +319,11 @@ class Trainer:
         atomic_torch_save(checkpoint_dict(self.model, labels=self.labels, preprocessing=self.prep,
                                           variant=self.variant, meta=meta), self.out_dir / "last.pt")
 
-    def _save_best(self, epoch: int, scores: dict) -> None:
+    def _save_weights(self, model: FERNet, epoch: int, scores: dict, path: Path) -> None:
+        """``model`` after ``epoch`` as a self-describing checkpoint (recipe and epoch in its meta)."""
         meta = {**self.meta, "epoch": epoch + 1, "train": self.cfg.to_dict()}
-        atomic_torch_save(checkpoint_dict(self.selected_model, labels=self.labels, preprocessing=self.prep,
-                                          variant=self.variant, metrics=scores, meta=meta),
-                          self.out_dir / "best.pt")
-
-    def _save_epoch(self, epoch: int, scores: dict) -> None:
-        """This epoch's live weights (not the EMA) as ``epochs/epoch_NNN.pt``, for weight averaging."""
-        meta = {**self.meta, "epoch": epoch + 1, "train": self.cfg.to_dict()}
-        atomic_torch_save(checkpoint_dict(self.model, labels=self.labels, preprocessing=self.prep,
-                                          variant=self.variant, metrics=scores, meta=meta),
-                          epoch_file(self.out_dir, epoch + 1))
+        atomic_torch_save(checkpoint_dict(model, labels=self.labels, preprocessing=self.prep,
+                                          variant=self.variant, metrics=scores, meta=meta), path)
 
     def _rewrite_log(self) -> None:
         path = self.out_dir / "log.csv"
@@ -471,14 +464,16 @@ class Trainer:
         improved = score > self.best_score
         if improved:
             self.best_score, self.best_epoch = score, epoch + 1
-            self._save_best(epoch, scores)
+            self._save_weights(self.selected_model, epoch, scores, self.out_dir / "best.pt")
         row = {"epoch": epoch + 1, "lr": self.lr_at(epoch), **{k: round(v, 5) for k, v in stats.items()},
                "val_acc": round(scores["accuracy"], 5), "val_macro_f1": round(scores["macro_f1"], 5),
                "best": int(improved)}
         self.history.append(row)
         self._append_log(row)
         if self.cfg.keep_epochs_from and epoch + 1 >= self.cfg.keep_epochs_from:
-            self._save_epoch(epoch, scores)  # before last.pt: a kill in between redoes this epoch
+            # the live weights (not the EMA), for weight averaging; before last.pt: a kill in between
+            # redoes this epoch
+            self._save_weights(self.model, epoch, scores, epoch_file(self.out_dir, epoch + 1))
         self._save_last(epoch)
         log.info("epoch %d: loss %.4f, val acc %.4f, macro-F1 %.4f%s", epoch + 1, stats["train_loss"],
                  scores["accuracy"], scores["macro_f1"], " (best)" if improved else "")

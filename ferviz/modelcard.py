@@ -453,6 +453,7 @@ def _lever_lines(levers: tuple[dict[str, Any], ...]) -> list[str]:
              "seed with the same model trained without it; only the differences mean something.", "",
              "| lever | budget | seeds | accuracy | Δ accuracy | Δ macro-F1 | paired p | verdict |",
              "|---|---|---|---|---:|---:|---:|---|"]
+
     def number(value, fmt: str) -> str:
         return format(value, fmt) if isinstance(value, (int, float)) else ""
 
