@@ -453,9 +453,9 @@ def protocol_caveats(evaluated_usages: Sequence[str], *, train_split: str | None
                        "these numbers measure memory, not generalisation.")
     if selected_on and selected_on in usages:
         where = "are" if usages == {selected_on} else "include"
-        caveats.append(f"The evaluated items {where} **{selected_on}**, the split this model's best epoch "
-                       "was selected on: the numbers are optimistic (a held-out split, e.g. PrivateTest, "
-                       "gives unbiased ones).")
+        caveats.append(f"The evaluated items {where} **{selected_on}**, the split this model was selected "
+                       "on (its best epoch, or its averaging window): the numbers are optimistic (a "
+                       "held-out split, e.g. PrivateTest, gives unbiased ones).")
     return caveats
 
 
