@@ -278,7 +278,7 @@ def cmd_average(args) -> int:
         planes = prepare_images(train.images, first.preprocessing)
     total = len(paths) + (len(planes) if planes is not None else 0)
     with tqdm(total=total, unit="item", desc="averaging", disable=args.quiet, mininterval=1.0) as bar:
-        avg = average_checkpoints(paths, planes, progress=bar.update)
+        avg = average_checkpoints(paths, planes, progress=bar.update, first=first)
     out = save_averaged(avg, args.out, command=" ".join(args.argv))
     bn = f"BatchNorm recomputed on {avg.bn_faces} training faces" if avg.bn_faces else "BatchNorm averaged"
     print(f"averaged {len(paths)} checkpoints ({bn}) -> {out}")

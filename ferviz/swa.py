@@ -73,7 +73,7 @@ def _same_model(first: LoadedModel, other: LoadedModel) -> None:
 
 
 def average_checkpoints(paths: list[str | Path], planes: np.ndarray | None = None, batch_size: int = 256,
-                        progress=None) -> Averaged:
+                        progress=None, first: LoadedModel | None = None) -> Averaged:
     """The equal-weight mean of the checkpoints' weights, with BatchNorm recomputed on ``planes``.
 
     Parameters
@@ -86,6 +86,8 @@ def average_checkpoints(paths: list[str | Path], planes: np.ndarray | None = Non
         Planes per forward pass of the BatchNorm pass.
     progress : callable, optional
         Called as ``progress(n)`` after each checkpoint (n = 1) and each BatchNorm batch (n = its size).
+    first : LoadedModel, optional
+        ``paths[0]`` already loaded (the caller read its preprocessing); it is not read again.
 
     Returns
     -------
@@ -95,7 +97,7 @@ def average_checkpoints(paths: list[str | Path], planes: np.ndarray | None = Non
         raise CheckpointError("nothing to average: give at least one checkpoint")
     if planes is not None and not len(planes):
         planes = None  # no faces to recompute on: average the statistics instead
-    first = load_checkpoint(paths[0], verify=False)
+    first = first if first is not None else load_checkpoint(paths[0], verify=False)
     # AveragedModel keeps an equal-weight running mean; its first update copies, later ones average.
     # Buffers (BatchNorm statistics) are averaged too only when they are not recomputed afterwards.
     swa = AveragedModel(first.model, use_buffers=planes is None)
@@ -120,8 +122,12 @@ def average_checkpoints(paths: list[str | Path], planes: np.ndarray | None = Non
     return Averaged(first, [str(p) for p in paths], len(planes) if planes is not None else 0)
 
 
-def describe_average(meta: dict) -> str:
-    """One sentence on how an averaged checkpoint was made ("" for an ordinary one), for its model card."""
+def describe_average(meta: dict, with_command: bool = True) -> str:
+    """One sentence on how an averaged checkpoint was made ("" for an ordinary one), for its model card.
+
+    ``with_command=False`` leaves the ``ferviz average`` command out, for a card whose reproduce block
+    already lists it.
+    """
     sources = meta.get("averaged_from") or []
     if not sources:
         return ""
@@ -129,7 +135,7 @@ def describe_average(meta: dict) -> str:
     bn = meta.get("bn_recomputed_on") or 0
     how = (f"BatchNorm statistics recomputed on {bn} un-augmented training faces" if bn
            else "BatchNorm statistics averaged")
-    cmd = meta.get("average_command") or ""
+    cmd = (meta.get("average_command") or "") if with_command else ""
     return (f"Weights: the mean of {len(names)} checkpoints ({names[0]} … {names[-1]}) of the last stage "
             f"(stochastic weight averaging), {how}" + (f"; made with `{cmd}`." if cmd else "."))
 

@@ -16,7 +16,7 @@ FINETUNE_EPOCHS=${FINETUNE_EPOCHS:-8}  # stage 2 of the default model
 ABLATION_EPOCHS=${ABLATION_EPOCHS:-4}
 ENSEMBLE_EPOCHS=${ENSEMBLE_EPOCHS:-24}  # stage 3 of the default model
 LONG_EPOCHS=${LONG_EPOCHS:-30}  # stage 4 of the default model
-SWA_FROM=${SWA_FROM:-SWAFROM}  # stage 4 ships the mean of its epochs SWA_FROM..LONG_EPOCHS
+SWA_FROM=${SWA_FROM:-27}  # stage 4 ships the mean of its epochs SWA_FROM..LONG_EPOCHS
 STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 long average ship4 tta cross audit cv \
 hog_svm ablations seeds levers"}
 FER=$DATA/fer2013/fer2013_trainval.npz

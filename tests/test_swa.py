@@ -34,6 +34,11 @@ def test_the_average_of_three_checkpoints_is_their_elementwise_mean(tmp_path):
             torch.testing.assert_close(value, sum(s[name] for s in states) / 3, rtol=0, atol=1e-6)
     assert avg.sources == [str(p) for p in paths] and avg.bn_faces == 0
     assert not avg.loaded.model.training
+    preloaded = load_checkpoint(paths[0], verify=False)  # the CLI passes the first source it already read
+    again = average_checkpoints(paths, first=preloaded)
+    assert again.loaded is preloaded
+    for name, value in got.items():
+        torch.testing.assert_close(again.loaded.model.state_dict()[name], value, rtol=0, atol=0)
 
 
 def test_one_checkpoint_averages_to_itself(tmp_path):
@@ -90,6 +95,7 @@ def test_saved_average_names_its_sources_and_drops_resume_state(tmp_path):
     text = describe_average(meta)
     assert "mean of 2 checkpoints (e0.pt … e1.pt)" in text and "BatchNorm statistics averaged" in text
     assert "`ferviz average ...`" in text
+    assert describe_average(meta, with_command=False) == text.split("; made with")[0] + "."
     assert describe_average({}) == ""
 
 
