@@ -26,7 +26,7 @@ import os
 import platform
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,11 +61,15 @@ class Stage:
     train_seconds: float | None = None
     init: str = ""  # the checkpoint this run started from (``--init``); "" for a run from scratch
     teacher: str = ""  # the knowledge-distillation teacher (``--teacher``); "" without one
+    average: str = ""  # the ``ferviz average`` command that made this stage's shipped weights; "" for best.pt
 
     def to_dict(self) -> dict[str, Any]:
-        """The stage as it is written in a card's ``stages`` list."""
-        return {"command": self.command, "epochs": self.epochs, "best_epoch": self.best_epoch,
+        """The stage as it is written in a card's ``stages`` list (``average`` only when there is one)."""
+        data = {"command": self.command, "epochs": self.epochs, "best_epoch": self.best_epoch,
                 "train_seconds": self.train_seconds, "init": self.init, "teacher": self.teacher}
+        if self.average:
+            data["average"] = self.average
+        return data
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Stage:
@@ -90,7 +94,7 @@ class Stage:
         get = _Reader(data, where, "a stage")
         return cls(command=get.text("command"), epochs=get.integer("epochs"),
                    best_epoch=get.integer("best_epoch"), train_seconds=get.number("train_seconds"),
-                   init=get.text("init"), teacher=get.text("teacher"))
+                   init=get.text("init"), teacher=get.text("teacher"), average=get.text("average"))
 
 
 @dataclass(frozen=True)
@@ -339,11 +343,19 @@ def run_summary(run_dir: Path) -> dict:
             "meta": info.get("meta", {}),
             "init_run": run_summary(init_dir) if init and (init_dir / "run.json").is_file() else None,
             # fine-tuned from a shipped model: the stages its card lists
-            "init_stages": list(init_card.stages) if init_card is not None else [],
+            "init_stages": _card_stages(init_card) if init_card is not None else [],
             "epochs_run": len(rows), "best_epoch": int(best["epoch"]),
             "train_seconds": round(sum(float(r["seconds"]) for r in rows)),
             "images_per_s": round(sum(float(r["images_per_s"]) for r in rows) / len(rows)),
             "history": [{k: float(v) for k, v in r.items()} for r in rows]}
+
+
+def _card_stages(card: ModelCard) -> list[Stage]:
+    """A shipped card's stages, its last one carrying the card's ``ferviz average`` command (if any)."""
+    steps = list(card.stages)
+    if steps and card.average_command and not steps[-1].average:
+        steps[-1] = replace(steps[-1], average=card.average_command)
+    return steps
 
 
 def stages(run: dict) -> list[Stage]:
@@ -426,7 +438,7 @@ def card_markdown(card: ModelCard) -> str:
              f"{card.train_seconds / 60:.0f} min on {card.machine} (~{card.images_per_s} img/s)",
              *_stage_lines(card),
              f"- sha256 `{card.sha256}` (verified on load)", "", "Reproduce:", "", "```",
-             *[s.command for s in card.stages[:-1]], card.command,
+             *[line for s in card.stages[:-1] for line in (s.command, s.average) if line], card.command,
              *([card.average_command] if card.average_command else []),
              f"ferviz ship --run <OUT> --name {card.name} --data <fer2013 copy>"
              + (f" --checkpoint {card.run_file}" if card.run_file != "best.pt" else ""), "```", "",

@@ -351,3 +351,11 @@ def test_shipping_over_the_model_a_run_was_fine_tuned_from_keeps_its_stages(tiny
     card = ship(run, "tiny", lambda loaded: SimpleNamespace(report=report), models)
     assert [s.epochs for s in card.stages] == [30, 8, 1]  # the replaced model's two stages, then this run
     assert card.total_train_seconds == 4800 and card.stages[-1].init == str(shipped)
+    assert not any(s.average for s in card.stages) and "average" not in card.to_dict()["stages"][0]
+    # the replaced model was itself an average of its run's epochs: its stage keeps that command
+    write_card(shipped, stages=earlier, total_train_seconds=4700, average_command="ferviz average --run b")
+    card = ship(run, "tiny", lambda loaded: SimpleNamespace(report=report), models)
+    assert [s.average for s in card.stages] == ["", "ferviz average --run b", ""]
+    assert read_card(card.path) == card
+    assert ("ferviz train --init a.pt --epochs 8\nferviz average --run b\nferviz train --init"
+            in card_markdown(card))
