@@ -25,8 +25,19 @@ FER=$DATA/fer2013/fer2013_trainval.npz
 train() {  # variant, epochs, out, extra options...
   ferviz train --dataset npz --data "$FER" --model "$1" --recipe strong --epochs "$2" --seed 0 --out "$3" --resume "${@:4}"
 }
-ship() {  # run dir, name
-  ferviz ship --run "$1" --name "$2" --dataset npz --data "$FER"
+ship() {  # run dir, name, extra options...
+  ferviz ship --run "$1" --name "$2" --dataset npz --data "$FER" "${@:3}"
+}
+distil() {  # epochs, out, default model to start from, extra options... (stages 3-5 of the default model)
+  # a new cosine cycle from that model, distilled from the mean of it and the three comparison models
+  # (soft targets computed once on the un-augmented training faces and cached)
+  train dcnn_bilstm_dam "$1" "$2" --lr 5e-4 --warmup-epochs 1 --init "$3" --teacher "$3" \
+    --teacher models/fer2013_cnn_bilstm.pt --teacher models/fer2013_cnn_lstm.pt \
+    --teacher models/fer2013_ngo_bilstm.pt --kd-cache "${@:4}"
+}
+average() {  # run dir, first epoch: the mean of its kept epochs from there on, BatchNorm recomputed on all
+  # Training faces, as the run's swa.pt
+  ferviz average --run "$1" --from-epoch "$2" --dataset npz --data "$FER" --out "$1/swa.pt"
 }
 for step in $STEPS; do
   case $step in
@@ -35,39 +46,25 @@ for step in $STEPS; do
       train dcnn_bilstm_dam "$FINETUNE_EPOCHS" "$RUNS/dcnn_bilstm_dam_ft" --lr 3e-4 --warmup-epochs 1 \
         --init "$RUNS/dcnn_bilstm_dam/best.pt" --teacher models/fer2013_cnn_bilstm.pt ;;
     ship) ship "$RUNS/dcnn_bilstm_dam_ft" fer2013_dcnn_bilstm_dam ;;
-    ensemble)  # stage 3: from the shipped stage-2 model, distilled from the mean of the four shipped models
-      # (soft targets cached once), with an EMA of the weights and random erasing
-      train dcnn_bilstm_dam "$ENSEMBLE_EPOCHS" "$RUNS/dam_ens" --lr 5e-4 --warmup-epochs 1 \
-        --init models/fer2013_dcnn_bilstm_dam.pt --teacher models/fer2013_dcnn_bilstm_dam.pt \
-        --teacher models/fer2013_cnn_bilstm.pt --teacher models/fer2013_cnn_lstm.pt \
-        --teacher models/fer2013_ngo_bilstm.pt --kd-cache --ema-decay 0.999 --erase 0.25 ;;
+    ensemble)  # stage 3: from the shipped stage-2 model, with an EMA of the weights and random erasing
+      distil "$ENSEMBLE_EPOCHS" "$RUNS/dam_ens" models/fer2013_dcnn_bilstm_dam.pt --ema-decay 0.999 --erase 0.25 ;;
     ship3) ship "$RUNS/dam_ens" fer2013_dcnn_bilstm_dam ;;
-    long)  # stage 4: from the shipped stage-3 model, a longer cycle distilled from the four shipped models,
-      # without the EMA and random erasing (the levers that hurt at the lever budget); every epoch kept
-      train dcnn_bilstm_dam "$LONG_EPOCHS" "$RUNS/dam_long" --lr 5e-4 --warmup-epochs 1 \
-        --init models/fer2013_dcnn_bilstm_dam.pt --teacher models/fer2013_dcnn_bilstm_dam.pt \
-        --teacher models/fer2013_cnn_bilstm.pt --teacher models/fer2013_cnn_lstm.pt \
-        --teacher models/fer2013_ngo_bilstm.pt --kd-cache --keep-epochs-from "$SWA_FROM" ;;
-    average)  # weight averaging of stage 4's later epochs, BatchNorm recomputed on all Training faces
-      ferviz average --run "$RUNS/dam_long" --from-epoch "$SWA_FROM" --dataset npz --data "$FER" \
-        --out "$RUNS/dam_long/swa.pt" ;;
-    ship4) ferviz ship --run "$RUNS/dam_long" --name fer2013_dcnn_bilstm_dam --dataset npz --data "$FER" \
-      --checkpoint swa.pt ;;
+    long)  # stage 4: from the shipped stage-3 model, a longer cycle without the EMA and random erasing (the
+      # levers that hurt at the lever budget); the later epochs kept for averaging
+      distil "$LONG_EPOCHS" "$RUNS/dam_long" models/fer2013_dcnn_bilstm_dam.pt --keep-epochs-from "$SWA_FROM" ;;
+    average) average "$RUNS/dam_long" "$SWA_FROM" ;;  # weight averaging of stage 4's later epochs
+    ship4) ship "$RUNS/dam_long" fer2013_dcnn_bilstm_dam --checkpoint swa.pt ;;
     stage5)  # stage 5: the stage-4 recipe again, 20 epochs, epochs from 12 kept, from the shipped stage-4
-      # model (a copy, so that shipping cannot change a file the run reads; copied once: a rerun after ship5 keeps the stage-4 copy)
+      # model (a copy, so that shipping cannot change a file the run reads; copied once: a rerun after
+      # ship5 keeps the stage-4 copy)
       mkdir -p "$RUNS"
       if [ ! -f "$RUNS/stage4_dcnn_bilstm_dam.pt" ]; then
         cp models/fer2013_dcnn_bilstm_dam.pt "$RUNS/stage4_dcnn_bilstm_dam.pt"
         cp models/fer2013_dcnn_bilstm_dam.json "$RUNS/stage4_dcnn_bilstm_dam.json"  # its card: earlier stages
       fi
-      train dcnn_bilstm_dam "$STAGE5_EPOCHS" "$RUNS/dam_s5" --lr 5e-4 --warmup-epochs 1 \
-        --init "$RUNS/stage4_dcnn_bilstm_dam.pt" --teacher "$RUNS/stage4_dcnn_bilstm_dam.pt" \
-        --teacher models/fer2013_cnn_bilstm.pt --teacher models/fer2013_cnn_lstm.pt \
-        --teacher models/fer2013_ngo_bilstm.pt --kd-cache --keep-epochs-from 12 ;;
-    average5) ferviz average --run "$RUNS/dam_s5" --from-epoch "$STAGE5_SWA_FROM" --dataset npz --data "$FER" \
-      --out "$RUNS/dam_s5/swa.pt" ;;
-    ship5) ferviz ship --run "$RUNS/dam_s5" --name fer2013_dcnn_bilstm_dam --dataset npz --data "$FER" \
-      --checkpoint swa.pt ;;
+      distil "$STAGE5_EPOCHS" "$RUNS/dam_s5" "$RUNS/stage4_dcnn_bilstm_dam.pt" --keep-epochs-from 12 ;;
+    average5) average "$RUNS/dam_s5" "$STAGE5_SWA_FROM" ;;
+    ship5) ship "$RUNS/dam_s5" fer2013_dcnn_bilstm_dam --checkpoint swa.pt ;;
     audit)  # training-set copies in PublicTest, and the shipped models compared on the same items
       ferviz audit --dataset npz --data "$FER" --split PublicTest --out models/reports \
         --models models/fer2013_dcnn_bilstm_dam.pt models/fer2013_cnn_bilstm.pt models/fer2013_cnn_lstm.pt \

@@ -152,7 +152,11 @@ def test_reproduce_script_parses_and_uses_only_existing_options():
         text += (scripts / name).read_text().replace("\\\n", " ") + "\n"
     subparsers = next(a for a in build_parser()._actions if a.choices and "train" in a.choices).choices
     uses = [(m.group(1), m.group(2)) for m in re.finditer(r"\bferviz (\w[\w-]*)([^;\n]*)", text)]
-    uses += [("train", m.group(1)) for m in re.finditer(r"^\s*(?:\w+\)\s*)?train (.*)$", text, re.M)]
+    # the scripts' shell helpers: train and distil call `ferviz train`, ship calls `ferviz ship`
+    helpers = {"train": "train", "distil": "train", "ship": "ship"}
+    uses += [(helpers[m.group(1)], m.group(2))
+             for m in re.finditer(r"^\s*(?:\w+\)\s*)?(train|distil|ship) (.*)$", text, re.M)]
+    assert sum(cmd == "ship" and "--checkpoint" in rest for cmd, rest in uses) >= 2  # ship4, ship5
     assert {cmd for cmd, _ in uses} >= {"train", "ship", "evaluate", "cv", "hog-svm", "ngo", "average"}
     from ferviz.audits import build_parser as audit_parser
 
