@@ -538,7 +538,7 @@ def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str =
     card_path(target).unlink(missing_ok=True)  # the old card's sha256 no longer applies
     loaded = load_checkpoint(target)
     evaluation = evaluation_fn(loaded)
-    made = describe_average(loaded.meta, with_command=False)  # the reproduce block has it
+    made = describe_average(loaded.meta)  # the command: in the reproduce block
     notes = " ".join(filter(None, [made, notes]))
     card = build_card(name, target, run, evaluation, notes, run_file=checkpoint,
                       average_command=str(loaded.meta.get("average_command") or ""), levers=levers)

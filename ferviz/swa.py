@@ -122,22 +122,32 @@ def average_checkpoints(paths: list[str | Path], planes: np.ndarray | None = Non
     return Averaged(first, [str(p) for p in paths], len(planes) if planes is not None else 0)
 
 
-def describe_average(meta: dict, with_command: bool = True) -> str:
+def describe_average(meta: dict) -> str:
     """One sentence on how an averaged checkpoint was made ("" for an ordinary one), for its model card.
 
-    ``with_command=False`` leaves the ``ferviz average`` command out, for a card whose reproduce block
-    already lists it.
+    The ``ferviz average`` command is left out: the card's reproduce block lists it. Checkpoints from
+    more than one run folder (a soup of runs) are named per folder, in the order given.
     """
-    sources = meta.get("averaged_from") or []
+    sources = [Path(p) for p in meta.get("averaged_from") or []]
     if not sources:
         return ""
-    names = [Path(p).name for p in sources]
+    runs: dict[str, list[str]] = {}  # run folder -> its checkpoint names, in order
+    for path in sources:
+        folder = path.parent.parent if path.parent.name == "epochs" else path.parent
+        runs.setdefault(folder.name, []).append(path.name)
+
+    def span(names: list[str]) -> str:
+        return names[0] if len(names) == 1 else f"{names[0]} … {names[-1]}"
+
+    if len(runs) == 1:
+        what = f"({span([p.name for p in sources])}) of the last stage"
+    else:
+        what = "(" + "; ".join(f"{len(n)} of run {run}: {span(n)}" for run, n in runs.items()) + \
+            f") of {len(runs)} runs of the last stage"
     bn = meta.get("bn_recomputed_on") or 0
     how = (f"BatchNorm statistics recomputed on {bn} un-augmented training faces" if bn
            else "BatchNorm statistics averaged")
-    cmd = (meta.get("average_command") or "") if with_command else ""
-    return (f"Weights: the mean of {len(names)} checkpoints ({names[0]} … {names[-1]}) of the last stage "
-            f"(stochastic weight averaging), {how}" + (f"; made with `{cmd}`." if cmd else "."))
+    return f"Weights: the mean of {len(sources)} checkpoints {what} (stochastic weight averaging), {how}."
 
 
 def save_averaged(avg: Averaged, out: str | Path, command: str = "") -> Path:
