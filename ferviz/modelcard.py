@@ -62,13 +62,16 @@ class Stage:
     init: str = ""  # the checkpoint this run started from (``--init``); "" for a run from scratch
     teacher: str = ""  # the knowledge-distillation teacher (``--teacher``); "" without one
     average: str = ""  # the ``ferviz average`` command that made this stage's shipped weights; "" for best.pt
+    parallel: bool = False  # a run beside the last stage, from its start, that the shipped average also has
 
     def to_dict(self) -> dict[str, Any]:
-        """The stage as it is written in a card's ``stages`` list (``average`` only when there is one)."""
+        """The stage as written in a card's ``stages`` list (``average`` and ``parallel`` only when set)."""
         data = {"command": self.command, "epochs": self.epochs, "best_epoch": self.best_epoch,
                 "train_seconds": self.train_seconds, "init": self.init, "teacher": self.teacher}
         if self.average:
             data["average"] = self.average
+        if self.parallel:
+            data["parallel"] = True
         return data
 
     @classmethod
@@ -94,7 +97,8 @@ class Stage:
         get = _Reader(data, where, "a stage")
         return cls(command=get.text("command"), epochs=get.integer("epochs"),
                    best_epoch=get.integer("best_epoch"), train_seconds=get.number("train_seconds"),
-                   init=get.text("init"), teacher=get.text("teacher"), average=get.text("average"))
+                   init=get.text("init"), teacher=get.text("teacher"), average=get.text("average"),
+                   parallel=get.flag("parallel"))
 
 
 @dataclass(frozen=True)
@@ -299,6 +303,13 @@ class _Reader:
     def integer(self, key: str) -> int | None:
         return self._get(key, int, "an integer")
 
+    def flag(self, key: str) -> bool:
+        """``data[key]`` as a bool (False when missing or null); any other type is refused."""
+        value = self.data.get(key)
+        if value is not None and not isinstance(value, bool):
+            raise ModelCardError(f"{self.where}: {key!r} must be true or false, got {type(value).__name__}")
+        return bool(value)
+
     def number(self, key: str) -> float | None:
         return self._get(key, (int, float), "a number")
 
@@ -358,17 +369,44 @@ def _card_stages(card: ModelCard) -> list[Stage]:
     return steps
 
 
-def stages(run: dict) -> list[Stage]:
-    """The runs that led to ``run``, first stage first: a fine-tuned run (``--init``) lists its start too."""
+def stages(run: dict, parallel: list[dict] | tuple[dict, ...] = ()) -> list[Stage]:
+    """The runs that led to ``run``, first stage first: a fine-tuned run (``--init``) lists its start too.
+
+    ``parallel`` (:func:`run_summary` of each) are runs beside ``run`` whose epochs the shipped average
+    also has; they come just before it, marked ``parallel``, so a card's commands stay in an order that
+    reproduces the weights.
+    """
     earlier = stages(run["init_run"]) if run.get("init_run") else list(run.get("init_stages", []))
-    return [*earlier, Stage(command=" ".join(run["argv"]), epochs=run["epochs_run"],
-                            best_epoch=run["best_epoch"], train_seconds=run["train_seconds"],
-                            init=run["train"].get("init", ""), teacher=run["train"].get("teacher", ""))]
+    beside = [replace(_own_stage(r), parallel=True) for r in parallel]
+    return [*earlier, *beside, _own_stage(run)]
+
+
+def _own_stage(run: dict) -> Stage:
+    """The stage of ``run`` itself (what :func:`stages` lists last)."""
+    return Stage(command=" ".join(run["argv"]), epochs=run["epochs_run"], best_epoch=run["best_epoch"],
+                 train_seconds=run["train_seconds"], init=run["train"].get("init", ""),
+                 teacher=run["train"].get("teacher", ""))
+
+
+def parallel_runs(run_dir: Path, meta: dict) -> list[Path]:
+    """The other run folders whose kept epochs an averaged checkpoint (its ``meta``) was made from.
+
+    A checkpoint in ``<run>/epochs/`` or ``<run>/`` counts when ``<run>/run.json`` exists; ``run_dir``
+    itself is not listed. In the order of the averaged files.
+    """
+    found: list[Path] = []
+    for source in meta.get("averaged_from") or []:
+        source = Path(source)
+        folder = source.parent.parent if source.parent.name == "epochs" else source.parent
+        if (folder / "run.json").is_file() and folder.resolve() != run_dir.resolve() and folder not in found:
+            found.append(folder)
+    return found
 
 
 def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: str = "", *,
                run_file: str = "best.pt", average_command: str = "",
-               levers: list[dict] | tuple[dict, ...] = ()) -> ModelCard:
+               levers: list[dict] | tuple[dict, ...] = (), parallel: list[dict] | tuple[dict, ...] = ()
+               ) -> ModelCard:
     """The card of checkpoint ``ckpt``: trained by ``run`` (:func:`run_summary`), measured by ``evaluation``.
 
     Parameters
@@ -385,6 +423,9 @@ def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: 
         Free text for the card's end.
     run_file, average_command, levers
         As the :class:`ModelCard` fields of the same names.
+    parallel : list of dict, optional
+        :func:`run_summary` of the runs beside ``run`` whose epochs ``ckpt`` averages too (their
+        stages, marked ``parallel``, come just before ``run``'s; their time counts in the total).
 
     Returns
     -------
@@ -392,7 +433,7 @@ def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: 
     """
     report = evaluation.report
     meta = run["meta"]
-    steps = stages(run)
+    steps = stages(run, parallel)
     return ModelCard(
         name=name, file=ckpt.name, variant=run["variant"], sha256=file_sha256(ckpt),
         dataset=report.meta.get("dataset") or meta.get("dataset", ""), data_file=meta.get("data", ""),
@@ -485,11 +526,16 @@ def _stage_lines(card: ModelCard) -> list[str]:
     steps = card.stages
     lines = []
     last = steps[-1] if steps else Stage()
+    beside = [s for s in steps if s.parallel]
+    earlier = len(steps) - 1 - len(beside)
     if last.init:
         lines.append(f"- fine-tuned from `{Path(last.init).name}` of an earlier run"
-                     + (f" ({len(steps) - 1} earlier stage(s), commands below; "
+                     + (f" ({earlier} earlier stage(s), commands below; "
                         f"{card.training_seconds / 60:.0f} min of training in all)"
-                        if len(steps) > 1 else ""))
+                        if earlier else ""))
+    if beside:
+        lines.append(f"- the weights also average {len(beside)} parallel run(s) of the last stage, from the "
+                     f"same start ({', '.join(f'{s.epochs} epochs' for s in beside)}; commands below)")
     if last.teacher:
         kd = card.train_config
         names = [f"`{Path(t).name}`" for t in teacher_paths(last.teacher)]
@@ -534,6 +580,8 @@ def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str =
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / f"{name}.pt"
     run = run_summary(run_dir)  # before the copy: a run fine-tuned from the model it replaces reads its card
+    others = parallel_runs(run_dir, load_checkpoint(source, verify=False).meta)
+    beside = [run_summary(folder) for folder in others]
     shutil.copyfile(source, target)
     card_path(target).unlink(missing_ok=True)  # the old card's sha256 no longer applies
     loaded = load_checkpoint(target)
@@ -541,7 +589,8 @@ def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str =
     made = describe_average(loaded.meta)  # the command: in the reproduce block
     notes = " ".join(filter(None, [made, notes]))
     card = build_card(name, target, run, evaluation, notes, run_file=checkpoint,
-                      average_command=str(loaded.meta.get("average_command") or ""), levers=levers)
+                      average_command=str(loaded.meta.get("average_command") or ""), levers=levers,
+                      parallel=beside)
     card.path.write_text(json.dumps(card.to_dict(), indent=1))
     target.with_suffix(".md").write_text(card_markdown(card))
     return card

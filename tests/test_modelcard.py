@@ -30,6 +30,7 @@ from ferviz.modelcard import (
     settings_frame,
     ship,
 )
+from ferviz.swa import average_checkpoints, save_averaged
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = sorted((ROOT / "models").glob("*.json"))
@@ -359,3 +360,39 @@ def test_shipping_over_the_model_a_run_was_fine_tuned_from_keeps_its_stages(tiny
     assert read_card(card.path) == card
     assert ("ferviz train --init a.pt --epochs 8\nferviz average --run b\nferviz train --init"
             in card_markdown(card))
+
+
+def test_an_average_of_two_runs_lists_the_parallel_run_before_the_shipped_one(tiny_checkpoint, tmp_path):
+    """A soup of two runs from one start: the other run's command, epochs and time go into the card."""
+    runs = {}
+    for name, epochs, seconds in (("a", 2, 100), ("b", 3, 50)):
+        run = runs[name] = tmp_path / name
+        (run / "epochs").mkdir(parents=True)
+        shutil.copyfile(tiny_checkpoint, run / "epochs" / f"epoch_{epochs:03d}.pt")
+        (run / "run.json").write_text(json.dumps({
+            "variant": "dcnn_bilstm_dam", "argv": ["ferviz", "train", "--out", name, "--init", "s.pt"],
+            "train": {"epochs": epochs, "init": "s.pt"}, "meta": {}}))
+        (run / "log.csv").write_text("epoch,accuracy,best,seconds,images_per_s\n" + "".join(
+            f"{e},0.2,{int(e == 1)},{seconds},100\n" for e in range(1, epochs + 1)))
+    out = runs["a"] / "swa.pt"
+    save_averaged(average_checkpoints([runs["a"] / "epochs/epoch_002.pt", runs["b"] / "epochs/epoch_003.pt"]),
+                  out, command="ferviz average --checkpoint a/epochs/epoch_002.pt --checkpoint b/...")
+    report = compute_report(np.arange(7), np.arange(7), list(EMOTIONS), meta={"dataset": "fer2013"})
+    card = ship(runs["a"], "tiny", lambda loaded: SimpleNamespace(report=report), tmp_path / "models",
+                checkpoint="swa.pt")
+    assert [(s.epochs, s.parallel) for s in card.stages] == [(3, True), (2, False)]
+    assert card.total_train_seconds == 150 + 200 and card.train_seconds == 200
+    assert card.to_dict()["stages"][0]["parallel"] is True and "parallel" not in card.to_dict()["stages"][1]
+    assert read_card(card.path) == card
+    text = card_markdown(card)
+    assert ("- the weights also average 1 parallel run(s) of the last stage, from the same start (3 epochs; "
+            "commands below)") in text
+    assert "- fine-tuned from `s.pt` of an earlier run\n" in text  # no earlier stage: a parallel one is none
+    assert ("ferviz train --out b --init s.pt\nferviz train --out a --init s.pt\nferviz average --checkpoint"
+            in text)
+    assert "(1 of run a: epoch_002.pt; 1 of run b: epoch_003.pt) of 2 runs" in card.notes[0]
+
+
+def test_a_stage_parallel_flag_must_be_a_bool():
+    with pytest.raises(ModelCardError, match="'parallel' must be true or false, got str"):
+        Stage.from_dict({"command": "x", "parallel": "yes"}, "card.json: stage 2")
