@@ -730,10 +730,15 @@ def details_frame(summary: CardSummary) -> pd.DataFrame:
             ("classes", ", ".join(summary.labels)), ("sha256", summary.sha_short),
             ("command", summary.command)]
     if len(summary.stages) > 1:  # fine-tuned: say so, and give every stage's command in order
-        epochs = " + ".join("?" if s.epochs is None else str(s.epochs) for s in summary.stages)
-        rows = [("epochs", f"{epochs} (each stage starts from the previous one's selected epoch)")
+        def count(s: Stage) -> str:
+            return "?" if s.epochs is None else str(s.epochs)
+        beside = [count(s) for s in summary.stages if s.parallel]
+        epochs = " + ".join(count(s) for s in summary.stages if not s.parallel) + (
+            f" (the last beside {len(beside)} parallel run(s) of {', '.join(beside)})" if beside else "")
+        rows = [("epochs", f"{epochs}; each stage starts from the previous one's shipped weights")
                 if k == "epochs" else (k, v) for k, v in rows if k != "command"]
-        rows += [(f"command, stage {k}", s.command) for k, s in enumerate(summary.stages, 1)]
+        rows += [(f"command, stage {k}" + (" (parallel run)" if s.parallel else ""), s.command)
+                 for k, s in enumerate(summary.stages, 1)]
     return pd.DataFrame([(k, str(v)) for k, v in rows if v not in (None, "")], columns=["field", "value"])
 
 

@@ -302,6 +302,14 @@ def test_a_fine_tuned_card_lists_its_stages_and_their_total_time(tiny_checkpoint
     assert fields["command, stage 1"] == stages[0]["command"]
     assert fields["command, stage 2"] == stages[1]["command"]
     assert "command" not in fields
+    # a parallel run beside the last stage: its epochs are not added to the chain
+    stages.insert(1, {"command": "ferviz train --epochs 5 --init a/best.pt", "epochs": 5, "parallel": True})
+    write_card(tiny_checkpoint, stages=stages, total_train_seconds=800, epochs=8)
+    summary = card_summary(load_checkpoint(tiny_checkpoint), card_beside(tiny_checkpoint))
+    fields = dict(details_frame(summary).values)
+    assert fields["epochs"] == ("30 + 8 (the last beside 1 parallel run(s) of 5); each stage starts from the "
+                                "previous one's shipped weights")
+    assert fields["command, stage 2 (parallel run)"] == stages[1]["command"]
 
 
 def test_an_unreadable_report_is_a_problem_not_a_crash(tiny_checkpoint):
