@@ -19,7 +19,9 @@ LONG_EPOCHS=${LONG_EPOCHS:-30}  # stage 4 of the default model
 SWA_FROM=${SWA_FROM:-27}  # stage 4 ships the mean of its epochs SWA_FROM..LONG_EPOCHS
 STAGE5_EPOCHS=${STAGE5_EPOCHS:-20}  # stage 5 of the default model
 STAGE5_SWA_FROM=${STAGE5_SWA_FROM:-16}  # stage 5 ships the mean of its epochs STAGE5_SWA_FROM..STAGE5_EPOCHS
-STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 long average ship4 stage5 average5 ship5 tta cross audit cv \
+STAGE6_EPOCHS=${STAGE6_EPOCHS:-30}  # stage 6 of the default model (seed 0)
+STAGE6_SWA_FROM=${STAGE6_SWA_FROM:-28}  # stage 6 ships the mean of its epochs STAGE6_SWA_FROM..STAGE6_EPOCHS
+STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 long average ship4 stage5 average5 ship5 stage6 average6 ship6 tta cross audit cv \
 hog_svm ablations seeds levers"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 train() {  # variant, epochs, out, extra options...
@@ -34,6 +36,15 @@ distil() {  # epochs, out, default model to start from, extra options... (stages
   train dcnn_bilstm_dam "$1" "$2" --lr 5e-4 --warmup-epochs 1 --init "$3" --teacher "$3" \
     --teacher models/fer2013_cnn_bilstm.pt --teacher models/fer2013_cnn_lstm.pt \
     --teacher models/fer2013_ngo_bilstm.pt --kd-cache "${@:4}"
+}
+keep_copy() {  # stage number: the shipped default copied once to $RUNS/stage<N>_dcnn_bilstm_dam.pt with its
+  # card (the earlier stages), so that shipping the next stage cannot change a file its run reads; a rerun
+  # after the next ship keeps the copy
+  mkdir -p "$RUNS"
+  if [ ! -f "$RUNS/stage$1_dcnn_bilstm_dam.pt" ]; then
+    cp models/fer2013_dcnn_bilstm_dam.pt "$RUNS/stage$1_dcnn_bilstm_dam.pt"
+    cp models/fer2013_dcnn_bilstm_dam.json "$RUNS/stage$1_dcnn_bilstm_dam.json"
+  fi
 }
 average() {  # run dir, first epoch: the mean of its kept epochs from there on, BatchNorm recomputed on all
   # Training faces, as the run's swa.pt
@@ -55,16 +66,16 @@ for step in $STEPS; do
     average) average "$RUNS/dam_long" "$SWA_FROM" ;;  # weight averaging of stage 4's later epochs
     ship4) ship "$RUNS/dam_long" fer2013_dcnn_bilstm_dam --checkpoint swa.pt ;;
     stage5)  # stage 5: the stage-4 recipe again, 20 epochs, epochs from 12 kept, from the shipped stage-4
-      # model (a copy, so that shipping cannot change a file the run reads; copied once: a rerun after
-      # ship5 keeps the stage-4 copy)
-      mkdir -p "$RUNS"
-      if [ ! -f "$RUNS/stage4_dcnn_bilstm_dam.pt" ]; then
-        cp models/fer2013_dcnn_bilstm_dam.pt "$RUNS/stage4_dcnn_bilstm_dam.pt"
-        cp models/fer2013_dcnn_bilstm_dam.json "$RUNS/stage4_dcnn_bilstm_dam.json"  # its card: earlier stages
-      fi
+      # model (a copy)
+      keep_copy 4
       distil "$STAGE5_EPOCHS" "$RUNS/dam_s5" "$RUNS/stage4_dcnn_bilstm_dam.pt" --keep-epochs-from 12 ;;
     average5) average "$RUNS/dam_s5" "$STAGE5_SWA_FROM" ;;
     ship5) ship "$RUNS/dam_s5" fer2013_dcnn_bilstm_dam --checkpoint swa.pt ;;
+    stage6)  # stage 6: the same recipe for 30 epochs from the shipped stage-5 model (a copy), epochs from 18 kept
+      keep_copy 5
+      distil "$STAGE6_EPOCHS" "$RUNS/dam_s6" "$RUNS/stage5_dcnn_bilstm_dam.pt" --keep-epochs-from 18 ;;
+    average6) average "$RUNS/dam_s6" "$STAGE6_SWA_FROM" ;;
+    ship6) ship "$RUNS/dam_s6" fer2013_dcnn_bilstm_dam --checkpoint swa.pt ;;
     audit)  # training-set copies in PublicTest, and the shipped models compared on the same items
       ferviz audit --dataset npz --data "$FER" --split PublicTest --out models/reports \
         --models models/fer2013_dcnn_bilstm_dam.pt models/fer2013_cnn_bilstm.pt models/fer2013_cnn_lstm.pt \
