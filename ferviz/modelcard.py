@@ -37,7 +37,7 @@ from ferviz.engine import teacher_paths
 from ferviz.errors import CheckpointError, FervizError
 from ferviz.metrics import MetricReport
 from ferviz.reported import DATASETS, PROPOSED, TABLES
-from ferviz.swa import describe_average
+from ferviz.swa import describe_average, run_folder
 
 if TYPE_CHECKING:
     from ferviz.evaluation import Evaluation
@@ -396,8 +396,7 @@ def parallel_runs(run_dir: Path, meta: dict) -> list[Path]:
     """
     found: list[Path] = []
     for source in meta.get("averaged_from") or []:
-        source = Path(source)
-        folder = source.parent.parent if source.parent.name == "epochs" else source.parent
+        folder = run_folder(source)
         if (folder / "run.json").is_file() and folder.resolve() != run_dir.resolve() and folder not in found:
             found.append(folder)
     return found

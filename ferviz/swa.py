@@ -35,6 +35,12 @@ def epoch_file(run_dir: str | Path, epoch: int) -> Path:
     return Path(run_dir) / EPOCHS_DIR / f"epoch_{epoch:03d}.pt"
 
 
+def run_folder(checkpoint: str | Path) -> Path:
+    """The run a checkpoint belongs to: ``<run>`` for ``<run>/epochs/epoch_NNN.pt`` and for ``<run>/x.pt``."""
+    parent = Path(checkpoint).parent
+    return parent.parent if parent.name == EPOCHS_DIR else parent
+
+
 def kept_epochs(run_dir: str | Path, first: int = 1, last: int | None = None) -> list[Path]:
     """The kept epoch files of a run with ``first <= epoch <= last``, in epoch order.
 
@@ -133,14 +139,13 @@ def describe_average(meta: dict) -> str:
         return ""
     runs: dict[str, list[str]] = {}  # run folder -> its checkpoint names, in order
     for path in sources:
-        folder = path.parent.parent if path.parent.name == "epochs" else path.parent
-        runs.setdefault(folder.name, []).append(path.name)
+        runs.setdefault(run_folder(path).name, []).append(path.name)
 
     def span(names: list[str]) -> str:
         return names[0] if len(names) == 1 else f"{names[0]} … {names[-1]}"
 
     if len(runs) == 1:
-        what = f"({span([p.name for p in sources])}) of the last stage"
+        what = f"({span(next(iter(runs.values())))}) of the last stage"
     else:
         what = "(" + "; ".join(f"{len(n)} of run {run}: {span(n)}" for run, n in runs.items()) + \
             f") of {len(runs)} runs of the last stage"

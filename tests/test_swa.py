@@ -13,7 +13,14 @@ from ferviz.errors import CheckpointError
 from ferviz.labels import EMOTIONS
 from ferviz.model import build_model
 from ferviz.preprocess import Preprocessing, prepare_images, to_tensor
-from ferviz.swa import average_checkpoints, describe_average, epoch_file, kept_epochs, save_averaged
+from ferviz.swa import (
+    average_checkpoints,
+    describe_average,
+    epoch_file,
+    kept_epochs,
+    run_folder,
+    save_averaged,
+)
 from tests.helpers import TINY, synthetic_faces, write_npz
 
 
@@ -79,6 +86,7 @@ def test_kept_epochs_picks_a_range_and_says_what_exists(tmp_path):
     for k in (3, 4, 5, 12):
         _checkpoint(epoch_file(tmp_path, k), seed=k)
     assert epoch_file(tmp_path, 7).name == "epoch_007.pt"
+    assert run_folder(epoch_file(tmp_path, 7)) == tmp_path == run_folder(tmp_path / "swa.pt")
     assert [p.name for p in kept_epochs(tmp_path, 4)] == ["epoch_004.pt", "epoch_005.pt", "epoch_012.pt"]
     assert [p.name for p in kept_epochs(tmp_path, 4, 5)] == ["epoch_004.pt", "epoch_005.pt"]
     with pytest.raises(CheckpointError, match="epochs 3-12, none in 13-end.*--keep-epochs-from"):
