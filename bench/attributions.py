@@ -20,12 +20,12 @@ import sys
 import common
 
 import ferviz.explain.attention as att
-from ferviz.checkpoint import load_checkpoint
+from ferviz.data.samples import SAMPLES, load_sample
 from ferviz.explain.attributions import METHODS, timed_attribution
 from ferviz.explain.faithfulness import deletion_insertion, random_curves, sanity_check
-from ferviz.inference import predict
+from ferviz.model.checkpoint import load_checkpoint
 from ferviz.paths import DEFAULT_MODEL
-from ferviz.samples import SAMPLES, load_sample
+from ferviz.pipeline.inference import predict
 
 PAGE_DEFAULT = ("integrated_gradients", "saliency", "grad_cam")  # pages/4_Attributions.py's selection
 

@@ -1,6 +1,6 @@
 """A classroom server under load: 1, 4, 8 and 16 users against 1 replica and against 2 behind nginx.
 
-Each setup is started with :func:`ferviz.deploy.start` (Streamlit replicas in shared mode behind nginx on
+Each setup is started with :func:`ferviz.serve.deploy.start` (Streamlit replicas in shared mode behind nginx on
 127.0.0.1, the same as ``ferviz serve``); for each number of users, that many Chromium browser contexts
 (headless, the system Chromium driven by Playwright, nothing downloaded) open the Predict page, upload a
 public-domain photo and wait for "face(s) found", over and over for ``--seconds``. Per row: upload ->
@@ -31,7 +31,7 @@ from skimage import data
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from ferviz.deploy import find_nginx, free_ports, start  # noqa: E402
+from ferviz.serve.deploy import find_nginx, free_ports, start  # noqa: E402
 from tests.browser import chromium_path  # noqa: E402
 
 

@@ -1,9 +1,9 @@
 """Concurrent visitors on one server process: upload -> label latency with 1 and with N at once.
 
-Each simulated visitor runs :func:`ferviz.inference.predict_image` (decode, detect, crop, model) on the
+Each simulated visitor runs :func:`ferviz.pipeline.inference.predict_image` (decode, detect, crop, model) on the
 astronaut photo as JPEG bytes in its own thread, as Streamlit runs every browser session's script in its
 own thread of one process. For each thread budget (torch, ONNX Runtime and OpenCV threads per request,
-``ferviz.jobs.apply_threads``), it measures the median latency of one visitor alone and of ``--users``
+``ferviz.serve.jobs.apply_threads``), it measures the median latency of one visitor alone and of ``--users``
 visitors sending at the same moment, and prints their ratio. No browser runs, so no client's CPU is in
 the measurement: it isolates what the server's thread choice does.
 
@@ -26,11 +26,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ferviz import fastpath
-from ferviz.checkpoint import load_checkpoint
-from ferviz.inference import predict_image
+from ferviz.data.samples import load_sample
+from ferviz.model.checkpoint import load_checkpoint
 from ferviz.paths import DEFAULT_MODEL
-from ferviz.samples import load_sample
+from ferviz.pipeline import fastpath
+from ferviz.pipeline.inference import predict_image
 
 
 def jpeg(rgb: np.ndarray) -> bytes:

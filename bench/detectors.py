@@ -1,6 +1,6 @@
 """Face detectors: speed, faces found / missed / false, and what they do to the expression model.
 
-(a) speed: ms per call of :func:`ferviz.faces.find_faces` (detect + crop) on a 640x480 frame and on a
+(a) speed: ms per call of :func:`ferviz.pipeline.faces.find_faces` (detect + crop) on a 640x480 frame and on a
     2048-pixel photo, YuNet and Haar, timed in interleaved rounds; ratios against Haar, same run;
 (b) detection: faces found, missed and false on composites with a known number of faces, built from
     public-domain photos (scikit-image's astronaut, matplotlib's Grace Hopper when matplotlib is
@@ -24,13 +24,13 @@ import cv2
 import numpy as np
 from skimage import data
 
-from ferviz.checkpoint import load_checkpoint
-from ferviz.datasets import load_dataset
-from ferviz.evaluation import DATASET_FACE_OPTIONS, evaluate
-from ferviz.faces import DETECTORS, FaceOptions, find_faces, resolve_detector
-from ferviz.inference import predict
+from ferviz.data.datasets import load_dataset
+from ferviz.data.samples import load_sample
+from ferviz.model.checkpoint import load_checkpoint
 from ferviz.paths import DEFAULT_MODEL
-from ferviz.samples import load_sample
+from ferviz.pipeline.faces import DETECTORS, FaceOptions, find_faces, resolve_detector
+from ferviz.pipeline.inference import predict
+from ferviz.results.evaluation import DATASET_FACE_OPTIONS, evaluate
 
 
 def grace_hopper() -> np.ndarray | None:

@@ -1,7 +1,7 @@
 """Inference engines for the same checkpoint: plain torch against the faster candidates, one run.
 
 Candidates: TorchScript (trace + freeze), bf16 autocast, int8 dynamic quantisation of the LSTM and
-Linear layers, ONNX Runtime (CPU, the exported graph ferviz.fastpath uses), ONNX Runtime on that graph
+Linear layers, ONNX Runtime (CPU, the exported graph ferviz.pipeline.fastpath uses), ONNX Runtime on that graph
 quantised to int8 statically (QDQ, per-channel weights, activations calibrated on 512 Training faces
 with ``--fer2013``, else on synthetic faces), and optionally ``torch.compile`` (``--compile``: slow to
 build). Each is timed at batch 1 and batch 16 (ms per face),
@@ -23,10 +23,10 @@ import common
 import numpy as np
 import torch
 
-from ferviz import fastpath
-from ferviz.checkpoint import load_checkpoint
+from ferviz.data.preprocess import prepare_images, to_tensor
+from ferviz.model.checkpoint import load_checkpoint
 from ferviz.paths import DEFAULT_MODEL
-from ferviz.preprocess import prepare_images, to_tensor
+from ferviz.pipeline import fastpath
 
 
 def synthetic_faces(n: int, seed: int = 0) -> np.ndarray:
@@ -89,7 +89,7 @@ def engines(model: torch.nn.Module, loaded, example: torch.Tensor, with_compile:
     out["TorchScript (trace+freeze)"] = lambda x: traced(x)
     out["int8 dynamic (LSTM, Linear)"] = lambda x: quantised(x)
     if fastpath.session_for(loaded) is not None:
-        out["ONNX Runtime (ferviz.fastpath)"] = lambda x: torch.from_numpy(fastpath.fast_logits(loaded, x))
+        out["ONNX Runtime (ferviz.pipeline.fastpath)"] = lambda x: torch.from_numpy(fastpath.fast_logits(loaded, x))
         if calibration is not None:
             session = int8_static_session(loaded, calibration, torch.get_num_threads())
             out["ONNX Runtime int8 static (QDQ)"] = lambda x: torch.from_numpy(

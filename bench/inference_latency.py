@@ -1,7 +1,7 @@
 """Per-face inference latency: the model alone, the whole photo-to-labels path, and where the time goes.
 
 (a) the model alone on random normalised input, batch 1 and batch 16 (per face);
-(b) :func:`ferviz.inference.predict_image` on a public-domain sample photo encoded as JPEG bytes
+(b) :func:`ferviz.pipeline.inference.predict_image` on a public-domain sample photo encoded as JPEG bytes
     (decode + detect + crop + preprocess + model + softmax), per face found;
 (c) the same path stage by stage: decode, detect (+ crop), preprocess, model (+ softmax).
 All calls are timed in interleaved rounds; ratios are against (a) at batch 1, measured in the same
@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ferviz.checkpoint import LoadedModel, load_checkpoint
-from ferviz.faces import find_faces
-from ferviz.imageio import decode_image
-from ferviz.inference import predict_image
+from ferviz.data.imageio import decode_image
+from ferviz.data.preprocess import faces_to_tensor
+from ferviz.data.samples import SAMPLES, load_sample
+from ferviz.model.checkpoint import LoadedModel, load_checkpoint
 from ferviz.paths import DEFAULT_MODEL
-from ferviz.preprocess import faces_to_tensor
-from ferviz.samples import SAMPLES, load_sample
+from ferviz.pipeline.faces import find_faces
+from ferviz.pipeline.inference import predict_image
 
 DEFAULT_SAMPLE = "astronaut (NASA, public domain)"
 

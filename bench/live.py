@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from app_load import rss_mb  # noqa: E402  (the same RSS reader as the load benchmark)
 
-from ferviz.live import sliding_frames, write_y4m  # noqa: E402
+from ferviz.pipeline.live import sliding_frames, write_y4m  # noqa: E402
 from tests.browser import chromium_path  # noqa: E402
 from tests.test_browser_live import LABEL, camera, fake_camera_browser, live_server, open_live  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 Forward (no autograd) and forward + backward on one large random tensor, by default (64, 81, 128):
 a batch of 64, 81 tokens, 128 channels, which is what each ILM gate of the default model sees.
-PCP is :func:`ferviz.model.pcp` with the model's defaults (knot a = 1, alpha = 0.1), leaky ReLU uses
+PCP is :func:`ferviz.model.network.pcp` with the model's defaults (knot a = 1, alpha = 0.1), leaky ReLU uses
 the same slope 0.1. All eight calls are timed in interleaved rounds; ratios are against ReLU,
 measured in the same run.
 
@@ -20,7 +20,7 @@ import common
 import torch
 import torch.nn.functional as F
 
-from ferviz.model import FULL, pcp
+from ferviz.model.network import FULL, pcp
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": F.relu,  # the baseline

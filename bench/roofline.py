@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ferviz.checkpoint import load_checkpoint
-from ferviz.fastpath import export_onnx
-from ferviz.model import build_model
+from ferviz.model.checkpoint import load_checkpoint
+from ferviz.model.network import build_model
 from ferviz.paths import DEFAULT_MODEL
+from ferviz.pipeline.fastpath import export_onnx
 
 
 def lstm_flops(lstm: torch.nn.LSTM, steps: int) -> int:

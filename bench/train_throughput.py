@@ -1,6 +1,6 @@
 """Training throughput (images/s) of every model variant, fp32 vs bf16 autocast, on random 64x64 inputs.
 
-One timed call is one real training step of :class:`ferviz.engine.Trainer` (uint8 planes -> tensor,
+One timed call is one real training step of :class:`ferviz.train.engine.Trainer` (uint8 planes -> tensor,
 augmentation, forward under autocast, loss, backward, Adam step) on a one-batch random dataset, so
 the numbers include everything an epoch costs except the end-of-epoch evaluation. All pairs are
 timed in interleaved rounds (one step of each, then again), so a background load that comes and goes
@@ -20,10 +20,10 @@ from collections.abc import Callable
 import common
 import numpy as np
 
-from ferviz.engine import ArrayData, TrainConfig, Trainer
-from ferviz.labels import EMOTIONS
-from ferviz.model import VARIANTS
-from ferviz.preprocess import Preprocessing
+from ferviz.data.labels import EMOTIONS
+from ferviz.data.preprocess import Preprocessing
+from ferviz.model.network import VARIANTS
+from ferviz.train.engine import ArrayData, TrainConfig, Trainer
 
 BASELINE = ("cnn_bilstm", "fp32")
 FER2013_TRAIN = 28_709  # images in FER2013's Training split
@@ -85,7 +85,7 @@ def parse_list(text: str, allowed) -> list[str]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--variants", type=lambda s: parse_list(s, VARIANTS), default=list(VARIANTS),
-                   help="comma-separated variant names (default: all of ferviz.model.VARIANTS)")
+                   help="comma-separated variant names (default: all of ferviz.model.network.VARIANTS)")
     p.add_argument("--precisions", type=lambda s: parse_list(s, ("fp32", "bf16")), default=["fp32", "bf16"],
                    help="comma-separated: fp32, bf16 (CPU autocast)")
     p.add_argument("--batch", type=int, default=64, help="images per step")

@@ -2,7 +2,7 @@
 
 Builds a clip the script writes itself (no dataset image): scikit-image's public-domain astronaut photo,
 her head and shoulders moving along a slow figure-eight over a 640x480 background, ``--seconds`` long
-at 30 fps, written as mp4 (``mp4v``). Then runs :func:`ferviz.video.predict_video` (the same call as
+at 30 fps, written as mp4 (``mp4v``). Then runs :func:`ferviz.pipeline.video.predict_video` (the same call as
 ``ferviz predict clip.mp4``: decode, detect, track, classify, smooth) on it with every frame, every 2nd
 and every 3rd frame processed (faces searched on a 480-pixel copy, the default), every 2nd frame with
 faces searched at 320 pixels and at full size, and a decode-only pass as the floor. Each row gives the
@@ -25,9 +25,9 @@ import cv2
 import numpy as np
 from skimage import data
 
-from ferviz.checkpoint import load_checkpoint
+from ferviz.model.checkpoint import load_checkpoint
 from ferviz.paths import DEFAULT_MODEL
-from ferviz.video import DETECT_SIDE, predict_video
+from ferviz.pipeline.video import DETECT_SIDE, predict_video
 
 SIZE, FPS = (640, 480), 30.0
 

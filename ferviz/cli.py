@@ -27,7 +27,7 @@ SPLITS = {"fer2013": ("Training", "PublicTest"), "rafdb": ("train", "test")}
 
 
 def _train_config(args):
-    from ferviz.engine import TrainConfig
+    from ferviz.train.engine import TrainConfig
 
     values = dict(RECIPES[args.recipe])
     for key in ("epochs", "batch_size", "lr", "seed", "max_steps", "warmup_epochs", "ema_decay", "erase",
@@ -46,7 +46,7 @@ def _train_config(args):
 
 
 def _load(args):
-    from ferviz.datasets import detect_kind, load_dataset
+    from ferviz.data.datasets import detect_kind, load_dataset
 
     ds = load_dataset(args.dataset or detect_kind(args.data), args.data,  # the reader reports skipped items
                       size=getattr(args, "size", None))
@@ -63,7 +63,7 @@ def _split_names(kind: str, ds, args) -> tuple[str, str]:
 
 
 def cmd_train(args) -> int:
-    from ferviz.training import run_training
+    from ferviz.train.runner import run_training
 
     kind, ds = _load(args)
     train_name, val_name = _split_names(kind, ds, args)
@@ -84,9 +84,9 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from ferviz.checkpoint import load_checkpoint
-    from ferviz.evaluation import evaluate
+    from ferviz.model.checkpoint import load_checkpoint
     from ferviz.paths import DEFAULT_MODEL
+    from ferviz.results.evaluation import evaluate
 
     loaded = load_checkpoint(args.model or DEFAULT_MODEL)
     kind, ds = _load(args)
@@ -109,7 +109,7 @@ def cmd_evaluate(args) -> int:
 
 
 def _face_options(args):
-    from ferviz.faces import FaceOptions
+    from ferviz.pipeline.faces import FaceOptions
 
     return FaceOptions(detector=args.detector, min_confidence=args.min_confidence, fallback=args.fallback,
                        align=args.align, max_faces=args.max_faces)
@@ -118,13 +118,13 @@ def _face_options(args):
 def cmd_predict(args) -> int:
     from tqdm import tqdm
 
-    from ferviz.batch import collect_inputs, csv_bytes, predict_path
-    from ferviz.checkpoint import load_checkpoint
-    from ferviz.engine import dist_info
-    from ferviz.inference import predict_image
+    from ferviz.model.checkpoint import load_checkpoint
     from ferviz.paths import DEFAULT_MODEL
-    from ferviz.sharding import gather_to_rank0, shard_bounds
-    from ferviz.video import is_video
+    from ferviz.pipeline.batch import collect_inputs, csv_bytes, predict_path
+    from ferviz.pipeline.inference import predict_image
+    from ferviz.pipeline.video import is_video
+    from ferviz.train.engine import dist_info
+    from ferviz.train.sharding import gather_to_rank0, shard_bounds
 
     loaded = load_checkpoint(args.model or DEFAULT_MODEL)
     options = _face_options(args)
@@ -219,7 +219,7 @@ def _prediction_lines(pred) -> list[str]:
 
 
 def cmd_cv(args) -> int:
-    from ferviz.crossval import cross_validate
+    from ferviz.train.crossval import cross_validate
 
     kind, ds = _load(args)
     summary = cross_validate(ds, variant=args.model, train_cfg=_train_config(args), out_dir=Path(args.out),
@@ -229,11 +229,11 @@ def cmd_cv(args) -> int:
 
 
 def cmd_ship(args) -> int:
-    from ferviz.evaluation import evaluate
-    from ferviz.model import DEFAULT_VARIANT
-    from ferviz.modelcard import run_summary, ship
+    from ferviz.model.network import DEFAULT_VARIANT
     from ferviz.paths import MODELS_DIR
-    from ferviz.reports import discover, lever_records, lever_table
+    from ferviz.results.evaluation import evaluate
+    from ferviz.results.modelcard import run_summary, ship
+    from ferviz.results.reports import discover, lever_records, lever_table
 
     run = run_summary(Path(args.run))
     split = args.split or run["meta"].get("select_split", "")
@@ -253,9 +253,9 @@ def cmd_ship(args) -> int:
 def cmd_average(args) -> int:
     from tqdm import tqdm
 
-    from ferviz.checkpoint import load_checkpoint
-    from ferviz.preprocess import prepare_images
-    from ferviz.swa import average_checkpoints, kept_epochs, save_averaged
+    from ferviz.data.preprocess import prepare_images
+    from ferviz.model.checkpoint import load_checkpoint
+    from ferviz.train.swa import average_checkpoints, kept_epochs, save_averaged
 
     paths = list(args.checkpoint or [])
     if args.run:
@@ -288,7 +288,7 @@ def cmd_average(args) -> int:
 def cmd_hog_svm(args) -> int:
     import numpy as np
 
-    from ferviz.baselines import train_hog_svm
+    from ferviz.model.baselines import train_hog_svm
 
     kind, ds = _load(args)
     train_name, val_name = _split_names(kind, ds, args)
@@ -306,7 +306,7 @@ def cmd_hog_svm(args) -> int:
 
 
 def cmd_ngo(args) -> int:
-    from ferviz.baselines import ngo_search
+    from ferviz.model.baselines import ngo_search
 
     kind, ds = _load(args)
     train_name, val_name = _split_names(kind, ds, args)
@@ -325,7 +325,7 @@ def cmd_ngo(args) -> int:
 
 
 def cmd_variants(args) -> int:
-    from ferviz.model import VARIANTS
+    from ferviz.model.network import VARIANTS
 
     for name, cfg in VARIANTS.items():
         print(f"{name:18s} attention={cfg.attention:8s} recurrent={cfg.recurrent:7s} input={cfg.input_mode}")
@@ -333,7 +333,7 @@ def cmd_variants(args) -> int:
 
 
 def _add_data(p, required=True) -> None:
-    from ferviz.datasets import DATASET_READERS
+    from ferviz.data.datasets import DATASET_READERS
 
     p.add_argument("--dataset", choices=sorted(DATASET_READERS), help="format of --data (guessed if omitted)")
     p.add_argument("--data", required=required, help="dataset file or folder (your own copy)")
@@ -347,7 +347,7 @@ def _add_data(p, required=True) -> None:
 
 
 def _tta_argument(p, recorded: str) -> None:
-    from ferviz.tta import TTA_MODES, TTA_TEXT
+    from ferviz.pipeline.tta import TTA_MODES, TTA_TEXT
 
     modes = "; ".join(TTA_TEXT[m] for m in TTA_MODES[1:]).replace("%", "%%")
     p.add_argument("--tta", choices=TTA_MODES, default="none",
@@ -356,7 +356,7 @@ def _tta_argument(p, recorded: str) -> None:
 
 
 def _add_faces(p) -> None:
-    from ferviz.faces import DETECTORS, FALLBACKS, MIN_CONFIDENCE
+    from ferviz.pipeline.faces import DETECTORS, FALLBACKS, MIN_CONFIDENCE
 
     p.add_argument("--detector", choices=list(DETECTORS),
                    help="face detector (default yunet; haar where the yuface package is missing)")
@@ -370,7 +370,7 @@ def _add_faces(p) -> None:
 
 
 def _add_training(p) -> None:
-    from ferviz.model import DEFAULT_VARIANT, VARIANTS
+    from ferviz.model.network import DEFAULT_VARIANT, VARIANTS
 
     p.add_argument("--model", default=DEFAULT_VARIANT, choices=list(VARIANTS), help="model variant")
     p.add_argument("--recipe", default="paper", choices=list(RECIPES), help="training recipe (see README)")
@@ -409,7 +409,7 @@ def cmd_serve(args) -> int:
     import signal
     import time
 
-    from ferviz.deploy import nginx_config, start
+    from ferviz.serve.deploy import nginx_config, start
 
     if args.print_config:
         upstreams = [f"127.0.0.1:{8501 + k}" for k in range(args.replicas)] + list(args.upstream)
@@ -462,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", default="evaluation",
                    choices=["evaluation", "selection", "cross-dataset", "ablation", "comparison", "lever"],
                    help="what the report is, for the Compare page")
-    from ferviz.levers import LEVERS
+    from ferviz.train.levers import LEVERS
 
     p.add_argument("--lever", choices=list(LEVERS),
                    help="the report is of a training-lever run (scripts/levers.sh): record the lever's name "
@@ -557,7 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("audit", add_help=False,
                        help="training-set copies in a split and paired tests of models (--help for options)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)  # handled before parsing, by ferviz.audits
+    p.add_argument("rest", nargs=argparse.REMAINDER)  # handled before parsing, by ferviz.results.audits
     p = sub.add_parser("variants", help="list the registered model variants")
     p.set_defaults(func=cmd_variants)
     return parser
@@ -565,8 +565,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["audit"]:  # its own parser (ferviz.audits), options and --help included
-        from ferviz.audits import main as audit_main
+    if argv[:1] == ["audit"]:  # its own parser (ferviz.results.audits), options and --help included
+        from ferviz.results.audits import main as audit_main
 
         return audit_main(argv[1:])
     args = build_parser().parse_args(argv)
@@ -575,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     distributed = False
     if args.command in ("train", "evaluate", "predict"):  # data-parallel under torchrun, else one process
-        from ferviz.engine import init_distributed
+        from ferviz.train.engine import init_distributed
 
         distributed = init_distributed()
     try:

@@ -39,8 +39,8 @@ def resolve_user_path(text: str, *, suffixes: tuple[str, ...] = (), folders: boo
     FervizError
         When the path does not exist, or names a file with another suffix.
     """
-    from ferviz.access import NOT_AVAILABLE
     from ferviz.errors import FervizError
+    from ferviz.serve.access import NOT_AVAILABLE
     from ferviz.text import printable
 
     path = Path(text.strip()).expanduser().resolve()

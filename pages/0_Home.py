@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from ferviz import modelcard
 from ferviz.errors import FervizError
+from ferviz.results import modelcard
 from ferviz.text import md_escape
 from ferviz.ui.navigation import HOME, PAGES, ensure_navigation
 from ferviz.ui.widgets import model_picker, page_link

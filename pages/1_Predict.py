@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from ferviz.batch import csv_bytes
 from ferviz.figures.predict import faces_figure, probs_figure
-from ferviz.inference import reclassify, side_by_side
+from ferviz.pipeline.batch import csv_bytes
+from ferviz.pipeline.inference import reclassify, side_by_side
 from ferviz.text import md_escape
 from ferviz.ui.navigation import ensure_navigation
 from ferviz.ui.predict import choose_mode, choose_sources, predict_many, results_frame

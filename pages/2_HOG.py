@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ferviz.data.hog import hog_steps
 from ferviz.figures.hog import (
     ANGLE_MIN_MAGNITUDE,
     block_figure,
@@ -15,7 +16,6 @@ from ferviz.figures.hog import (
     input_planes,
     input_planes_figure,
 )
-from ferviz.hog import hog_steps
 from ferviz.ui.analysis import cell_picker, hog_controls
 from ferviz.ui.explain import how_to_read, pick_face
 from ferviz.ui.navigation import ensure_navigation

@@ -8,9 +8,16 @@ from ferviz.figures.compare import (
     measured_table,
     side_by_side_table,
 )
-from ferviz.metrics import PAPER_METRICS
-from ferviz.reported import DATASETS, MODELS, PROPOSED, anchors_frame, consistency_audit, reported_table
-from ferviz.reports import comparison_frame, measured_frame
+from ferviz.results.metrics import PAPER_METRICS
+from ferviz.results.reported import (
+    DATASETS,
+    MODELS,
+    PROPOSED,
+    anchors_frame,
+    consistency_audit,
+    reported_table,
+)
+from ferviz.results.reports import comparison_frame, measured_frame
 from ferviz.ui.analysis import (
     discover_reports,
     show_ablations,

@@ -19,7 +19,7 @@ DAM_TEACHER=${DAM_TEACHER:-models/fer2013_dcnn_bilstm_dam.pt}
 TEACHERS="--teacher $DAM_TEACHER --teacher models/fer2013_cnn_bilstm.pt \
 --teacher models/fer2013_cnn_lstm.pt --teacher models/fer2013_ngo_bilstm.pt --kd-cache"
 
-flags() {  # the one change each lever makes (its key in ferviz/levers.py LEVERS)
+flags() {  # the one change each lever makes (its key in ferviz/train/levers.py LEVERS)
   case "$1" in
     ema) echo "--ema-decay 0.998" ;;
     erase) echo "--erase 0.25" ;;
@@ -29,7 +29,7 @@ flags() {  # the one change each lever makes (its key in ferviz/levers.py LEVERS
     long) echo "" ;;  # the change is the number of epochs: 2 x EPOCHS, set below
     kd_ensemble) echo "$TEACHERS" ;;
     swa) echo "--keep-epochs-from $((EPOCHS / 2 + 1))" ;;  # and the report is of their mean, below
-    *) echo "unknown lever $1 (see ferviz/levers.py)" >&2; return 2 ;;
+    *) echo "unknown lever $1 (see ferviz/train/levers.py)" >&2; return 2 ;;
   esac
 }
 

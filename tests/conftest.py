@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ferviz.checkpoint import save_checkpoint
-from ferviz.labels import EMOTIONS
-from ferviz.model import build_model
-from ferviz.preprocess import Preprocessing
+from ferviz.data.labels import EMOTIONS
+from ferviz.data.preprocess import Preprocessing
+from ferviz.model.checkpoint import save_checkpoint
+from ferviz.model.network import build_model
 from tests.helpers import TINY, write_npz
 
 
 @pytest.fixture(autouse=True)
 def _torch_threads_restored():
-    """A test that runs a shared-mode page sets one thread per request (ferviz.jobs.apply_threads) for the
+    """A test that runs a shared-mode page sets one thread per request (ferviz.serve.jobs.apply_threads) for the
     whole process; later tests get torch's thread count back."""
     threads = torch.get_num_threads()
     yield

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 
-from ferviz.engine import ArrayData, TrainConfig, Trainer, dist_info, init_distributed
-from ferviz.labels import EMOTIONS
-from ferviz.model import VARIANTS
-from ferviz.preprocess import Preprocessing, prepare_images
+from ferviz.data.labels import EMOTIONS
+from ferviz.data.preprocess import Preprocessing, prepare_images
+from ferviz.model.network import VARIANTS
+from ferviz.train.engine import ArrayData, TrainConfig, Trainer, dist_info, init_distributed
 from tests.helpers import TINY, synthetic_faces
 
 

@@ -8,7 +8,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from ferviz.access import (
+from ferviz.errors import DatasetError
+from ferviz.serve.access import (
     NOT_AVAILABLE,
     AccessError,
     dataset_from_upload,
@@ -17,7 +18,6 @@ from ferviz.access import (
     resolve_dataset_path,
     shared_mode,
 )
-from ferviz.errors import DatasetError
 from tests.helpers import write_npz
 
 
@@ -130,7 +130,7 @@ def test_dataset_uploads_npz_and_zip_of_class_folders(tmp_path):
 
 
 def test_the_upload_budget_counts_what_each_widget_holds_now(monkeypatch, caplog):
-    from ferviz.access import SESSION_UPLOAD_MB, UploadBudget, session_upload_limit_mb
+    from ferviz.serve.access import SESSION_UPLOAD_MB, UploadBudget, session_upload_limit_mb
 
     mb = 2**20
     budget = UploadBudget(limit_mb=10)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from ferviz.checkpoint import load_checkpoint
-from ferviz.modelcard import card_beside
+from ferviz.model.checkpoint import load_checkpoint
+from ferviz.results.modelcard import card_beside
 from ferviz.ui.navigation import HOME, PAGES
 from ferviz.ui.predict import md_escape
 from tests.test_modelcard import write_card

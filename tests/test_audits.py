@@ -1,4 +1,4 @@
-"""Tests for ferviz.audits: the committed leakage and paired reports, written and read back by discover()."""
+"""Tests for ferviz.results.audits: the committed leakage and paired reports, written and read back by discover()."""
 
 import json
 
@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from ferviz.audits import (
+from ferviz.data.datasets import load_dataset
+from ferviz.data.labels import EMOTIONS
+from ferviz.data.preprocess import Preprocessing
+from ferviz.errors import FervizError
+from ferviz.model.checkpoint import load_checkpoint, save_checkpoint
+from ferviz.model.network import build_model
+from ferviz.results.audits import (
     Scored,
     compare_evaluations,
     duplicates_of,
@@ -16,14 +22,8 @@ from ferviz.audits import (
     paired_name,
     paired_report,
 )
-from ferviz.checkpoint import load_checkpoint, save_checkpoint
-from ferviz.datasets import load_dataset
-from ferviz.errors import FervizError
-from ferviz.evaluation import evaluate
-from ferviz.labels import EMOTIONS
-from ferviz.model import build_model
-from ferviz.preprocess import Preprocessing
-from ferviz.reports import LeakageRecord, PairedRecord, discover, paired_frame
+from ferviz.results.evaluation import evaluate
+from ferviz.results.reports import LeakageRecord, PairedRecord, discover, paired_frame
 from tests.helpers import TINY, synthetic_faces
 
 
@@ -108,7 +108,7 @@ def test_main_writes_reports_that_discover_reads_back(tmp_path, leaky_npz, capsy
     assert leak.path.name == "npz_publictest_leakage.json" and leak.counts["exact"] == 4
     assert pair.path.name == "npz_publictest_paired_a_vs_b.json" and pair.all.n == 28 and pair.clean.n <= 24
     assert list(leak.frame()["model"]) == ["npz_a.pt", "npz_b.pt"]
-    assert leak.data["command"].startswith("python -m ferviz.audits --data")
+    assert leak.data["command"].startswith("python -m ferviz.results.audits --data")
     frame = paired_frame(found=found)
     assert list(frame["items"]) == ["all", "clean (no training copy)"] and frame["n"].iloc[0] == 28
     entry = leak.entry(load_checkpoint(a).sha256)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ferviz.augment import AugmentConfig, _beta, augment_batch, mixup_batch, random_erase
+from ferviz.data.augment import AugmentConfig, _beta, augment_batch, mixup_batch, random_erase
 
 IDENTITY = AugmentConfig(rotate_deg=0, scale=0, shift=0, flip=0, brightness=0, contrast=0)
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from ferviz.baselines import hog_features, ngo_search, train_hog_svm
 from ferviz.cli import main
-from ferviz.engine import TrainConfig
+from ferviz.model.baselines import hog_features, ngo_search, train_hog_svm
+from ferviz.train.engine import TrainConfig
 from tests.helpers import synthetic_faces
 
 

@@ -4,8 +4,8 @@ import pandas as pd
 from PIL import Image
 from skimage import data
 
-from ferviz.batch import collect_inputs, csv_bytes, predict_path
-from ferviz.checkpoint import load_checkpoint
+from ferviz.model.checkpoint import load_checkpoint
+from ferviz.pipeline.batch import collect_inputs, csv_bytes, predict_path
 from tests.test_video import write_clip
 
 

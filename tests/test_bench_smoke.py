@@ -101,10 +101,10 @@ def test_fast_inference_compares_every_engine_with_plain_torch(bench, tmp_path, 
                       tmp_path / "f.json")
     rows = record["results"]
     engines = {r["engine"] for r in rows}
-    assert {"torch (plain)", "ONNX Runtime (ferviz.fastpath)", "int8 dynamic (LSTM, Linear)"} <= engines
+    assert {"torch (plain)", "ONNX Runtime (ferviz.pipeline.fastpath)", "int8 dynamic (LSTM, Linear)"} <= engines
     plain = [r for r in rows if r["engine"] == "torch (plain)"]
     assert all(r["speedup"] == 1.0 and r["max_abs_dprob"] == 0.0 for r in plain)
-    onnx = [r for r in rows if r["engine"] == "ONNX Runtime (ferviz.fastpath)"]
+    onnx = [r for r in rows if r["engine"] == "ONNX Runtime (ferviz.pipeline.fastpath)"]
     assert len(onnx) == 2 and all(r["max_abs_dprob"] <= 1e-4 for r in onnx)
     int8 = [r for r in rows if r["engine"] == "ONNX Runtime int8 static (QDQ)"]
     assert len(int8) == 2 and all(0 <= r["top1_changed"] <= 100 for r in int8)  # approximate: no parity bound
@@ -131,7 +131,7 @@ def test_video_clip_times_every_stride_against_every_frame(bench, tmp_path, tiny
 
 
 def test_classroom_runs_one_user_against_one_replica_behind_nginx(bench, tmp_path):
-    from ferviz.deploy import find_nginx
+    from ferviz.serve.deploy import find_nginx
     from tests.browser import chromium_path
 
     if chromium_path() is None or find_nginx() is None:

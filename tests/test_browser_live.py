@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 from skimage import data
 
-from ferviz.labels import EMOTIONS
-from ferviz.live import sliding_frames, write_y4m
+from ferviz.data.labels import EMOTIONS
 from ferviz.paths import DEFAULT_MODEL
+from ferviz.pipeline.live import sliding_frames, write_y4m
 from tests.browser import CHROMIUM_FLAGS, ROOT, chromium_path, free_port, wait_healthy
 
 pytestmark = [

@@ -7,11 +7,11 @@ import pickle
 import pytest
 import torch
 
-from ferviz.checkpoint import FORMAT, atomic_torch_save, file_sha256, load_checkpoint, save_checkpoint
+from ferviz.data.labels import EMOTIONS
+from ferviz.data.preprocess import Preprocessing
 from ferviz.errors import CheckpointError
-from ferviz.labels import EMOTIONS
-from ferviz.model import build_model
-from ferviz.preprocess import Preprocessing
+from ferviz.model.checkpoint import FORMAT, atomic_torch_save, file_sha256, load_checkpoint, save_checkpoint
+from ferviz.model.network import build_model
 from tests.helpers import TINY
 
 

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from ferviz.checkpoint import load_checkpoint
 from ferviz.cli import main
-from ferviz.model import VARIANTS
+from ferviz.model.checkpoint import load_checkpoint
+from ferviz.model.network import VARIANTS
 from ferviz.paths import DEFAULT_MODEL
 
 
@@ -158,7 +158,7 @@ def test_reproduce_script_parses_and_uses_only_existing_options():
              for m in re.finditer(r"^\s*(?:\w+\)\s*)?(train|distil|ship) (.*)$", text, re.M)]
     assert sum(cmd == "ship" and "--checkpoint" in rest for cmd, rest in uses) >= 2  # ship4, ship5
     assert {cmd for cmd, _ in uses} >= {"train", "ship", "evaluate", "cv", "hog-svm", "ngo", "average"}
-    from ferviz.audits import build_parser as audit_parser
+    from ferviz.results.audits import build_parser as audit_parser
 
     for cmd, rest in uses:
         parser = audit_parser() if cmd == "audit" else subparsers[cmd]  # audit has a parser of its own

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ferviz.cli import main
-from ferviz.crossval import subject_folds
+from ferviz.train.crossval import subject_folds
 from tests.helpers import synthetic_faces
 
 
@@ -43,9 +43,9 @@ def test_cv_command_writes_per_fold_reports_and_a_summary(tmp_path, capsys):
 
 
 def test_cv_without_subjects_says_which_data_it_is_for(tmp_path):
-    from ferviz.crossval import cross_validate
-    from ferviz.datasets import FaceDataset
-    from ferviz.engine import TrainConfig
+    from ferviz.data.datasets import FaceDataset
+    from ferviz.train.crossval import cross_validate
+    from ferviz.train.engine import TrainConfig
 
     n = 6
     ds = FaceDataset(np.zeros((n, 48, 48), np.uint8), np.arange(n) % 3, np.full(n, ""), np.full(n, ""),

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from ferviz import _readers as rd
-from ferviz._readers import parse_pixels
-from ferviz.datasets import (
+from ferviz.data import _readers as rd
+from ferviz.data._readers import parse_pixels
+from ferviz.data.datasets import (
     CKPLUS_CSV_CODES,
     DATASET_READERS,
     JAFFE_CODES,
@@ -26,9 +26,9 @@ from ferviz.datasets import (
     detect_kind,
     load_dataset,
 )
+from ferviz.data.labels import ALL_LABELS
+from ferviz.data.preprocess import resize_square
 from ferviz.errors import DatasetError
-from ferviz.labels import ALL_LABELS
-from ferviz.preprocess import resize_square
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -182,7 +182,7 @@ def test_bad_csv_row_is_skipped_with_line_or_raised_when_strict(tmp_path, caplog
     path = fer_csv(tmp_path, row)
     with pytest.raises(DatasetError, match=rf"fer2013\.csv line 5: .*{reason}"):
         load_dataset("fer2013", path, strict=True)
-    with caplog.at_level(logging.WARNING, logger="ferviz.datasets"):
+    with caplog.at_level(logging.WARNING, logger="ferviz.data.datasets"):
         data = load_dataset("fer2013", path)
     assert len(data) == 3 and len(data.skipped) == 1 and data.skipped[0].startswith("fer2013.csv line 5: ")
     assert "skipped 1 item(s), kept 3" in caplog.text
@@ -242,7 +242,7 @@ def test_fer_folder_usage_from_prefix_class_from_folder(fer_folder):
 
 def test_fer_folder_without_prefix_has_empty_usage_and_warns(tmp_path, caplog):
     save(tmp_path / "train" / "fear" / "img1.png", face(1))
-    with caplog.at_level(logging.WARNING, logger="ferviz.datasets"):
+    with caplog.at_level(logging.WARNING, logger="ferviz.data.datasets"):
         data = load_dataset("fer2013", tmp_path)
     assert data.usage.tolist() == [""] and data.labels.tolist() == [2] and "1 of 1 files" in caplog.text
 
@@ -310,7 +310,7 @@ def test_corrupt_image_is_skipped_with_count_or_raised_when_strict(ck_folder, ca
     (ck_folder / "anger" / "S010_004_00000018.png").write_bytes(good[: len(good) // 2])  # truncated
     (ck_folder / "fear" / "S099_001_00000001.png").parent.mkdir()
     (ck_folder / "fear" / "S099_001_00000001.png").write_bytes(b"not an image at all")
-    with caplog.at_level(logging.WARNING, logger="ferviz.datasets"):
+    with caplog.at_level(logging.WARNING, logger="ferviz.data.datasets"):
         data = load_dataset("ckplus", ck_folder)
     assert len(data) == 3 and "skipped 2 item(s), kept 3" in caplog.text
     assert data.skipped[0].startswith("anger/S010_004_00000018.png: cannot decode image")
@@ -589,7 +589,7 @@ def test_every_option_a_dataset_message_names_exists():
     """Messages tell users to pass --size, --dataset ...: each must be an option of the data commands."""
     from ferviz.cli import build_parser
 
-    sources = "".join(Path(m.__file__).read_text() for m in (rd, __import__("ferviz.datasets").datasets))
+    sources = "".join(Path(m.__file__).read_text() for m in (rd, __import__("ferviz.data.datasets").data.datasets))
     named = set(re.findall(r"(--[a-z][a-z-]+)", sources))
     assert {"--size", "--dataset", "--faces"} <= named
     parser = build_parser()
@@ -610,7 +610,7 @@ def test_shared_ckplus_archive_counts():
 
 
 def test_stratified_sample_keeps_class_shares_and_ignores_the_training_seed():
-    from ferviz.datasets import FaceDataset
+    from ferviz.data.datasets import FaceDataset
 
     labels = np.array([0] * 60 + [3] * 30 + [6] * 10)
     n = len(labels)

@@ -12,8 +12,8 @@ from PIL import Image
 from skimage import data
 
 from ferviz.cli import main
-from ferviz.deploy import STICKY_COOKIE, DeployError, find_nginx, nginx_config, start
 from ferviz.paths import DEFAULT_MODEL
+from ferviz.serve.deploy import STICKY_COOKIE, DeployError, find_nginx, nginx_config, start
 from tests.browser import ROOT, browser_page, chromium_path
 
 needs_nginx = pytest.mark.skipif(find_nginx() is None, reason="no nginx (apt-get install nginx)")
@@ -51,10 +51,10 @@ def test_the_committed_example_is_what_serve_prints(capsys):
 
 
 def test_nothing_to_serve_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr("ferviz.deploy.find_nginx", lambda: None)
+    monkeypatch.setattr("ferviz.serve.deploy.find_nginx", lambda: None)
     with pytest.raises(DeployError, match="apt-get install nginx"):
         start(1)
-    monkeypatch.setattr("ferviz.deploy.find_nginx", lambda: "/usr/sbin/nginx")
+    monkeypatch.setattr("ferviz.serve.deploy.find_nginx", lambda: "/usr/sbin/nginx")
     with pytest.raises(DeployError, match="nothing to serve"):
         start(0)
 
@@ -112,7 +112,7 @@ def test_two_replicas_behind_nginx_serve_a_prediction_and_keep_each_browser_on_o
 
 
 def free_port() -> int:
-    from ferviz.deploy import free_ports
+    from ferviz.serve.deploy import free_ports
 
     return free_ports(1)[0]
 

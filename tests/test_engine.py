@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from ferviz.augment import AugmentConfig, augment_batch
-from ferviz.checkpoint import load_checkpoint, read_checkpoint
-from ferviz.engine import ArrayData, TrainConfig, Trainer, predict_probs, quick_scores
-from ferviz.labels import EMOTIONS
-from ferviz.model import VARIANTS
-from ferviz.preprocess import Preprocessing, prepare_images
+from ferviz.data.augment import AugmentConfig, augment_batch
+from ferviz.data.labels import EMOTIONS
+from ferviz.data.preprocess import Preprocessing, prepare_images
+from ferviz.model.checkpoint import load_checkpoint, read_checkpoint
+from ferviz.model.network import VARIANTS
+from ferviz.train.engine import ArrayData, TrainConfig, Trainer, predict_probs, quick_scores
 from tests.helpers import TINY, synthetic_faces, write_npz
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,10 +6,10 @@ The same face gets the same probabilities as on the Predict page.
 import numpy as np
 import pytest
 
-from ferviz.checkpoint import load_checkpoint
-from ferviz.datasets import FaceDataset, load_dataset
-from ferviz.evaluation import dataset_faces, evaluate, model_view
-from ferviz.inference import predict, predict_crop
+from ferviz.data.datasets import FaceDataset, load_dataset
+from ferviz.model.checkpoint import load_checkpoint
+from ferviz.pipeline.inference import predict, predict_crop
+from ferviz.results.evaluation import dataset_faces, evaluate, model_view
 from tests.helpers import synthetic_faces
 
 
@@ -84,8 +84,8 @@ def test_flip_tta_averages_a_face_and_its_mirror_and_is_recorded(tiny_checkpoint
 
 
 def test_ten_crop_tta_is_the_mean_over_ten_views_with_one_progress_bar(tiny_checkpoint):
-    from ferviz.preprocess import resize_faces
-    from ferviz.tta import tta_views
+    from ferviz.data.preprocess import resize_faces
+    from ferviz.pipeline.tta import tta_views
 
     loaded = load_checkpoint(tiny_checkpoint)
     ds = _dataset(7)

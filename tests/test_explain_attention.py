@@ -11,14 +11,14 @@ import pytest
 import torch
 from skimage import color, data, transform
 
-from ferviz.checkpoint import load_checkpoint, save_checkpoint
+from ferviz.data.labels import EMOTIONS
+from ferviz.data.preprocess import Preprocessing
 from ferviz.explain import attention as att
 from ferviz.explain.walkthrough import KINDS, PARTS, walkthrough
 from ferviz.figures import attention as fig_att
 from ferviz.figures.explain import stage_figure
-from ferviz.labels import EMOTIONS
-from ferviz.model import build_model
-from ferviz.preprocess import Preprocessing
+from ferviz.model.checkpoint import load_checkpoint, save_checkpoint
+from ferviz.model.network import build_model
 from tests.helpers import TINY
 
 

@@ -8,11 +8,11 @@ import torch
 from skimage import color, data, transform
 from torch import nn
 
-from ferviz.checkpoint import load_checkpoint
 from ferviz.explain import attributions as attr
 from ferviz.explain import faithfulness as faith
 from ferviz.figures import explain as fig_ex
-from ferviz.model import build_model
+from ferviz.model.checkpoint import load_checkpoint
+from ferviz.model.network import build_model
 from tests.helpers import TINY
 
 FAST = {"integrated_gradients": {"n_steps": 8}, "smoothgrad": {"nt_samples": 4}, "occlusion": {"stride": 8}}
@@ -219,9 +219,9 @@ def test_integrated_gradients_reports_its_completeness_gap(quadrant_face, tiny, 
 
 
 def test_faithfulness_curves_on_the_fast_path_match_the_torch_model(tiny_checkpoint, monkeypatch):
-    from ferviz.checkpoint import load_checkpoint
     from ferviz.explain.faithfulness import deletion_insertion
-    from ferviz.fastpath import fast_path_enabled
+    from ferviz.model.checkpoint import load_checkpoint
+    from ferviz.pipeline.fastpath import fast_path_enabled
 
     if not fast_path_enabled():
         pytest.skip("onnxruntime is not installed: there is no fast path to compare")

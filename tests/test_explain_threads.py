@@ -14,11 +14,11 @@ import pytest
 import torch
 from skimage import color, data, transform
 
-from ferviz.checkpoint import load_checkpoint
 from ferviz.explain.attention import face_attention, face_input
 from ferviz.explain.attributions import attribute
-from ferviz.inference import classify_crops
+from ferviz.model.checkpoint import load_checkpoint
 from ferviz.paths import DEFAULT_MODEL
+from ferviz.pipeline.inference import classify_crops
 
 pytestmark = pytest.mark.slow
 METHODS = {"saliency": {}, "integrated_gradients": {"n_steps": 16}, "grad_cam": {}}

@@ -1,4 +1,4 @@
-"""Tests for ferviz.faces: detection on a real face, fallback, ordering, cap, crops and robustness."""
+"""Tests for ferviz.pipeline.faces: detection on a real face, fallback, ordering, cap, crops and robustness."""
 
 import io
 import threading
@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from skimage import data as skdata
 
+from ferviz.data.imageio import decode_image
 from ferviz.errors import ImageError
-from ferviz.faces import (
+from ferviz.pipeline.faces import (
     DETECTORS,
     NO_FACE_MESSAGE,
     FaceBox,
@@ -22,7 +23,6 @@ from ferviz.faces import (
     find_faces,
     to_gray,
 )
-from ferviz.imageio import decode_image
 
 ASTRONAUT = skdata.astronaut()  # (512, 512, 3) uint8, public-domain NASA photo with one frontal face
 FACE_TILE = ASTRONAUT[13:213, 123:323]  # 200x200 around the face, without the rest of the suit
@@ -222,7 +222,7 @@ def astronaut_grid(side: int, tile: int) -> tuple[np.ndarray, int]:
 def test_yunet_searches_a_copy_just_large_enough_for_the_smallest_kept_face(monkeypatch, shape, searched):
     """Faces under min_size_frac (3 %) of the shorter side are dropped anyway: a shorter side of 12 / 0.03
     = 400 px still shows the smallest kept face at 12 px, so larger images are searched at that size."""
-    import ferviz.faces as faces
+    import ferviz.pipeline.faces as faces
 
     seen = []
     real = faces._yunet_rows
@@ -240,12 +240,12 @@ def test_every_face_at_the_reporting_threshold_is_still_found():
 
 
 def test_missing_yuface_falls_back_to_haar_with_one_notice(monkeypatch, caplog):
-    import ferviz.faces as faces
+    import ferviz.pipeline.faces as faces
 
     monkeypatch.setattr(faces, "_yunet_available", lambda: False)
     monkeypatch.setattr(faces, "_warned", set())
     assert faces.default_detector() == "haar"
-    with caplog.at_level("WARNING", logger="ferviz.faces"):
+    with caplog.at_level("WARNING", logger="ferviz.pipeline.faces"):
         assert find_faces(ASTRONAUT, detector="yunet").detector == "haar"
         find_faces(ASTRONAUT, detector="yunet")
     assert sum("yuface" in r.message for r in caplog.records) == 1

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from ferviz import fastpath
-from ferviz.checkpoint import load_checkpoint, save_checkpoint
-from ferviz.engine import predict_probs
-from ferviz.inference import classify_crops
-from ferviz.labels import EMOTIONS
-from ferviz.model import build_model
+from ferviz.data.labels import EMOTIONS
+from ferviz.data.preprocess import Preprocessing, prepare_images
+from ferviz.model.checkpoint import load_checkpoint, save_checkpoint
+from ferviz.model.network import build_model
 from ferviz.paths import DEFAULT_MODEL
-from ferviz.preprocess import Preprocessing, prepare_images
+from ferviz.pipeline import fastpath
+from ferviz.pipeline.inference import classify_crops
+from ferviz.train.engine import predict_probs
 from tests.helpers import TINY, synthetic_faces
 
 pytest.importorskip("onnxruntime")
@@ -56,7 +56,7 @@ def test_switched_off_or_failing_export_falls_back_to_torch(tiny_checkpoint, mon
         raise RuntimeError("exporter exploded")
 
     monkeypatch.setattr(fastpath, "export_onnx", broken)
-    with caplog.at_level("WARNING", logger="ferviz.fastpath"):
+    with caplog.at_level("WARNING", logger="ferviz.pipeline.fastpath"):
         assert fastpath.session_for(loaded) is None
     assert "exporter exploded" in caplog.text
     np.testing.assert_allclose(classify_crops(loaded, crops), off, atol=1e-6)

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ferviz.data.hog import hog_steps
 from ferviz.figures.compare import (
     ablation_spread_figure,
     audit_styler,
@@ -36,10 +37,9 @@ from ferviz.figures.hog import (
     input_planes,
     input_planes_figure,
 )
-from ferviz.hog import hog_steps
-from ferviz.metrics import compute_report, reliability
-from ferviz.reported import consistency_audit, reported_frame
-from ferviz.reports import comparison_frame
+from ferviz.results.metrics import compute_report, reliability
+from ferviz.results.reported import consistency_audit, reported_frame
+from ferviz.results.reports import comparison_frame
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +214,7 @@ def test_compare_figures_for_leakage_paired_tests_and_seed_spread():
 
 def test_lever_figure_colours_by_verdict_and_shades_the_baselines_spread():
     from ferviz.figures.compare import lever_figure
-    from ferviz.reports import BASELINE_LEVER, LEVER_COLUMNS
+    from ferviz.results.reports import BASELINE_LEVER, LEVER_COLUMNS
 
     rows = [(BASELINE_LEVER, 51.0, 1.0, 0.0, "the reference"),
             ("ema", 53.0, 1.5, 2.0, "helps (p = 0.010, 3 seeds)"),

@@ -8,7 +8,7 @@ import torch
 
 from ferviz.explain import attention as att
 from ferviz.figures import attention as fig_att
-from ferviz.model import build_model
+from ferviz.model.network import build_model
 from tests.helpers import TINY
 
 FACE = (np.arange(64 * 64) % 251).astype(np.uint8).reshape(64, 64)

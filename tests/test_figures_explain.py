@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from ferviz.checkpoint import load_checkpoint
 from ferviz.explain.faithfulness import SanityCheck
 from ferviz.explain.walkthrough import Stage, walkthrough
 from ferviz.figures import explain as fig_ex
+from ferviz.model.checkpoint import load_checkpoint
 
 FACE = (np.arange(64 * 64) % 251).astype(np.uint8).reshape(64, 64)
 
@@ -74,10 +74,10 @@ def test_sanity_figure_uses_the_display_name_and_says_pass_or_fail():
 
 @pytest.fixture(scope="module")
 def stages(tmp_path_factory) -> list[Stage]:
-    from ferviz.checkpoint import save_checkpoint
-    from ferviz.labels import EMOTIONS
-    from ferviz.model import build_model
-    from ferviz.preprocess import Preprocessing
+    from ferviz.data.labels import EMOTIONS
+    from ferviz.data.preprocess import Preprocessing
+    from ferviz.model.checkpoint import save_checkpoint
+    from ferviz.model.network import build_model
     from tests.helpers import TINY
 
     torch.manual_seed(0)

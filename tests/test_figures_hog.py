@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ferviz.data.hog import hog_steps
 from ferviz.figures.hog import (
     ANGLE_MIN_MAGNITUDE,
     glyph_figure,
@@ -15,7 +16,6 @@ from ferviz.figures.hog import (
     input_planes_figure,
     masked_angle,
 )
-from ferviz.hog import hog_steps
 
 
 def _vertical_edge(side: int = 64, at: int = 40) -> np.ndarray:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ferviz.faces import FaceBox
+from ferviz.data.imageio import DecodedImage
+from ferviz.data.labels import EMOTIONS
 from ferviz.figures.predict import (
     DISPLAY_SIDE,
     FALLBACK_TEXT,
@@ -21,9 +22,8 @@ from ferviz.figures.predict import (
     label_colour,
     probs_figure,
 )
-from ferviz.imageio import DecodedImage
-from ferviz.inference import FacePrediction, ImagePrediction
-from ferviz.labels import EMOTIONS
+from ferviz.pipeline.faces import FaceBox
+from ferviz.pipeline.inference import FacePrediction, ImagePrediction
 
 
 def face(index: int, box: FaceBox, label: str = "happy", fallback: bool = False,

@@ -1,4 +1,4 @@
-"""Tests of ferviz.hog: agreement with scikit-image, hand-computed values, shapes, ranges, errors."""
+"""Tests of ferviz.data.hog: agreement with scikit-image, hand-computed values, shapes, ranges, errors."""
 
 import dataclasses
 
@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from skimage.feature import hog as skimage_hog
 
+from ferviz.data.hog import HogSteps, hog_descriptor, hog_steps, render_hog
 from ferviz.errors import ImageError
-from ferviz.hog import HogSteps, hog_descriptor, hog_steps, render_hog
 
 
 def _skimage(image, cell_size=8, n_bins=9, block_size=2):

@@ -1,4 +1,4 @@
-"""Tests for ferviz.imageio: every bad upload becomes one ImageError, every good one an RGB array."""
+"""Tests for ferviz.data.imageio: every bad upload becomes one ImageError, every good one an RGB array."""
 
 import io
 import resource
@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
+from ferviz.data.imageio import SUPPORTED_FORMATS, DecodedImage, decode_image
 from ferviz.errors import ImageError
-from ferviz.imageio import SUPPORTED_FORMATS, DecodedImage, decode_image
 
 
 def encode(img: Image.Image, fmt: str, **kwargs) -> bytes:

@@ -8,11 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from ferviz.checkpoint import load_checkpoint
+from ferviz.data.samples import SAMPLES, load_sample
 from ferviz.errors import ImageError
-from ferviz.faces import DETECTORS, FaceOptions
-from ferviz.inference import predict, predict_crop, predict_image
-from ferviz.samples import SAMPLES, load_sample
+from ferviz.model.checkpoint import load_checkpoint
+from ferviz.pipeline.faces import DETECTORS, FaceOptions
+from ferviz.pipeline.inference import predict, predict_crop, predict_image
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
@@ -25,10 +25,10 @@ def png_bytes(rgb: np.ndarray) -> bytes:
 def loaded(tmp_path_factory):
     import torch
 
-    from ferviz.checkpoint import save_checkpoint
-    from ferviz.labels import EMOTIONS
-    from ferviz.model import build_model
-    from ferviz.preprocess import Preprocessing
+    from ferviz.data.labels import EMOTIONS
+    from ferviz.data.preprocess import Preprocessing
+    from ferviz.model.checkpoint import save_checkpoint
+    from ferviz.model.network import build_model
     from tests.helpers import TINY
 
     torch.manual_seed(0)
@@ -125,11 +125,11 @@ def test_predict_is_the_one_entry_point_for_bytes_paths_and_arrays(loaded, tmp_p
 def test_reclassify_keeps_the_faces_and_side_by_side_marks_disagreement(loaded, tmp_path):
     import torch
 
-    from ferviz.checkpoint import save_checkpoint
-    from ferviz.inference import reclassify, side_by_side
-    from ferviz.labels import EMOTIONS
-    from ferviz.model import build_model
-    from ferviz.preprocess import Preprocessing
+    from ferviz.data.labels import EMOTIONS
+    from ferviz.data.preprocess import Preprocessing
+    from ferviz.model.checkpoint import save_checkpoint
+    from ferviz.model.network import build_model
+    from ferviz.pipeline.inference import reclassify, side_by_side
     from tests.helpers import TINY
 
     torch.manual_seed(7)

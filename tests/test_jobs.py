@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ferviz.jobs import QueueTimeout, WorkQueue, default_workers
+from ferviz.serve.jobs import QueueTimeout, WorkQueue, default_workers
 
 
 def hold(queue: WorkQueue, release: threading.Event, started: threading.Event) -> threading.Thread:
@@ -123,7 +123,7 @@ def test_heavy_work_skips_the_queue_for_work_already_done_and_says_the_position(
 
 
 def test_thread_budget_is_one_per_request_when_shared_unless_set(monkeypatch, caplog):
-    from ferviz.jobs import THREADS_ENV, default_threads
+    from ferviz.serve.jobs import THREADS_ENV, default_threads
 
     monkeypatch.delenv(THREADS_ENV, raising=False)
     assert default_threads(shared=True) == 1 and default_threads(shared=False) is None
@@ -138,7 +138,7 @@ def test_apply_threads_sets_torch_and_opencv(monkeypatch):
     import cv2
     import torch
 
-    import ferviz.jobs as jobs
+    import ferviz.serve.jobs as jobs
 
     before_torch, before_cv = torch.get_num_threads(), cv2.getNumThreads()
     monkeypatch.setattr(jobs, "_threads_applied", None)

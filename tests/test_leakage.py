@@ -1,4 +1,4 @@
-"""Tests for ferviz.leakage: exact and near duplicates across splits, scores on duplicated vs clean items."""
+"""Tests for ferviz.results.leakage: exact and near duplicates across splits, scores on duplicated vs clean items."""
 
 import math
 
@@ -8,9 +8,11 @@ import pytest
 import torch
 from scipy import stats
 
-from ferviz.checkpoint import load_checkpoint, save_checkpoint
-from ferviz.labels import EMOTIONS
-from ferviz.leakage import (
+from ferviz.data.labels import EMOTIONS
+from ferviz.data.preprocess import Preprocessing
+from ferviz.model.checkpoint import load_checkpoint, save_checkpoint
+from ferviz.model.network import build_model
+from ferviz.results.leakage import (
     NEAR_THRESHOLD,
     LeakageError,
     deduplicated,
@@ -23,8 +25,6 @@ from ferviz.leakage import (
     nearest_similarity,
     protocol_caveats,
 )
-from ferviz.model import build_model
-from ferviz.preprocess import Preprocessing
 from tests.helpers import TINY
 
 

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from skimage import data
 
-from ferviz.checkpoint import load_checkpoint
 from ferviz.errors import FervizError
-from ferviz.faces import FaceBox, FaceOptions, default_detector
-from ferviz.live import (
+from ferviz.model.checkpoint import load_checkpoint
+from ferviz.pipeline.faces import FaceBox, FaceOptions, default_detector
+from ferviz.pipeline.live import (
     ICE_ENV,
     STALE_AFTER_S,
     LiveFace,
@@ -43,10 +43,10 @@ FAST = LiveSettings(max_rate=1000.0)  # no rate cap: the tests decide when frame
 def tiny(tmp_path_factory):
     import torch
 
-    from ferviz.checkpoint import save_checkpoint
-    from ferviz.labels import EMOTIONS
-    from ferviz.model import build_model
-    from ferviz.preprocess import Preprocessing
+    from ferviz.data.labels import EMOTIONS
+    from ferviz.data.preprocess import Preprocessing
+    from ferviz.model.checkpoint import save_checkpoint
+    from ferviz.model.network import build_model
     from tests.helpers import TINY
 
     torch.manual_seed(0)
@@ -189,10 +189,10 @@ def test_an_overlay_map_is_laid_over_each_face(tiny, face_frame, overlay):
 def test_a_model_without_the_map_says_so_and_still_labels(tmp_path, face_frame):
     import torch
 
-    from ferviz.checkpoint import save_checkpoint
-    from ferviz.labels import EMOTIONS
-    from ferviz.model import build_model
-    from ferviz.preprocess import Preprocessing
+    from ferviz.data.labels import EMOTIONS
+    from ferviz.data.preprocess import Preprocessing
+    from ferviz.model.checkpoint import save_checkpoint
+    from ferviz.model.network import build_model
     from tests.helpers import TINY
 
     torch.manual_seed(0)
@@ -429,7 +429,7 @@ def rss_kib() -> int:
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads VmRSS from /proc/self/status")
 @pytest.mark.skipif(default_detector() != "yunet", reason="yuface (YuNet) is not installed")
 def test_the_analysis_keeps_memory_flat_frame_after_frame(tiny, face_frame):
-    # yuface 2023.5.1's detect() leaks a 36 KiB buffer per call; ferviz.faces calls the library itself
+    # yuface 2023.5.1's detect() leaks a 36 KiB buffer per call; ferviz.pipeline.faces calls the library itself
     settings = LiveSettings(options=FaceOptions(detector="yunet"))
     for _ in range(30):  # warm-up: ONNX Runtime's arena, OpenCV's buffers
         analyse_frame(face_frame, tiny, settings)

@@ -1,4 +1,4 @@
-"""Tests for ferviz.metrics: scikit-learn agreement, hand-computed values, identities, calibration, JSON."""
+"""Tests for ferviz.results.metrics: scikit-learn agreement, hand-computed values, identities, calibration, JSON."""
 
 import json
 
@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
+from ferviz.data.labels import EMOTIONS
 from ferviz.errors import FervizError
-from ferviz.labels import EMOTIONS
-from ferviz.metrics import (
+from ferviz.results.metrics import (
     COUNTS,
     PAPER_METRICS,
     RATES,

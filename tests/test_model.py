@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from ferviz.model import VARIANTS, FERNet, ModelConfig, build_model, pcp
+from ferviz.model.network import VARIANTS, FERNet, ModelConfig, build_model, pcp
 from tests.helpers import TINY
 
 

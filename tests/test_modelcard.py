@@ -1,4 +1,4 @@
-"""Tests for ferviz.modelcard: the typed card, the committed cards, shipping, the home page's summary."""
+"""Tests for ferviz.results.modelcard: the typed card, the committed cards, shipping, the home page's summary."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from ferviz.checkpoint import card_path, file_sha256, load_checkpoint
+from ferviz.data.labels import EMOTIONS
 from ferviz.errors import CheckpointError
-from ferviz.labels import EMOTIONS
-from ferviz.metrics import compute_report
-from ferviz.modelcard import (
+from ferviz.model.checkpoint import card_path, file_sha256, load_checkpoint
+from ferviz.results.metrics import compute_report
+from ferviz.results.modelcard import (
     ModelCard,
     ModelCardError,
     Stage,
@@ -30,7 +30,7 @@ from ferviz.modelcard import (
     settings_frame,
     ship,
 )
-from ferviz.swa import average_checkpoints, save_averaged
+from ferviz.train.swa import average_checkpoints, save_averaged
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = sorted((ROOT / "models").glob("*.json"))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ferviz.ngo import decode_bilstm_params, ngo_minimize
+from ferviz.model.ngo import decode_bilstm_params, ngo_minimize
 
 
 def sphere(x):

@@ -17,8 +17,8 @@ import pytest
 from skimage import data
 from streamlit.testing.v1 import AppTest
 
-from ferviz.checkpoint import load_checkpoint
-from ferviz.live import ICE_ENV, LiveProcessor, LiveSettings, LiveStatus, sliding_frames
+from ferviz.model.checkpoint import load_checkpoint
+from ferviz.pipeline.live import ICE_ENV, LiveProcessor, LiveSettings, LiveStatus, sliding_frames
 from ferviz.text import md_escape
 from ferviz.ui.live import WebrtcLive, status_markdown
 
@@ -70,7 +70,7 @@ def test_a_malformed_ice_setting_is_an_error_on_the_page_not_a_crash(no_session_
 def _settings_script():
     import streamlit as st
 
-    from ferviz.faces import FaceOptions
+    from ferviz.pipeline.faces import FaceOptions
     from ferviz.ui.live import live_settings
 
     s = live_settings("t", FaceOptions(fallback="centre"))

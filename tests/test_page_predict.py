@@ -12,10 +12,10 @@ from PIL import Image
 from skimage import data
 from streamlit.testing.v1 import AppTest
 
-from ferviz.batch import csv_bytes
-from ferviz.checkpoint import load_checkpoint
-from ferviz.faces import FaceOptions
-from ferviz.inference import ImagePrediction
+from ferviz.model.checkpoint import load_checkpoint
+from ferviz.pipeline.batch import csv_bytes
+from ferviz.pipeline.faces import FaceOptions
+from ferviz.pipeline.inference import ImagePrediction
 from ferviz.text import md_escape
 from ferviz.ui import predict as ui_predict
 from ferviz.ui.predict import predict_many, results_frame

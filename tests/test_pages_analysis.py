@@ -9,8 +9,8 @@ import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
-from ferviz.checkpoint import file_sha256
 from ferviz.figures.evaluate import most_confused
+from ferviz.model.checkpoint import file_sha256
 from ferviz.paths import MODELS_DIR_ENV
 from ferviz.text import md_escape
 from ferviz.ui.widgets import FACE_CROP_KEY, FACE_SOURCE_KEY
@@ -165,7 +165,7 @@ def test_compare_page_lists_measured_numbers(app_env):
     at = page("7_Compare.py").run()
     assert not at.exception
     missing = texts(at.info)  # the ablations, the leakage report and the paired comparisons
-    assert len(at.info) == 5 and "--kind ablation" in missing and "python -m ferviz.audits" in missing
+    assert len(at.info) == 5 and "--kind ablation" in missing and "python -m ferviz.results.audits" in missing
     assert "scripts/levers.sh" in missing and "--tta flip" in missing
     assert len(at.dataframe) == 5
     measured = at.dataframe[0].value
@@ -378,7 +378,7 @@ def test_committed_reports_open_on_the_loaded_model_with_its_deduplicated_number
 
 
 def test_compare_page_shows_committed_paired_tests(app_env):
-    from ferviz.audits import Scored, paired_report
+    from ferviz.results.audits import Scored, paired_report
 
     shutil.rmtree(app_env)
     write_models_dir(app_env)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from ferviz.preprocess import (
+from ferviz.data.preprocess import (
     Preprocessing,
     faces_to_tensor,
     prepare_images,

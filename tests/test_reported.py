@@ -1,10 +1,10 @@
-"""Tests for ferviz.reported: the transcribed tables, the anchors, and the identity audit."""
+"""Tests for ferviz.results.reported: the transcribed tables, the anchors, and the identity audit."""
 
 import pandas as pd
 import pytest
 
-from ferviz.metrics import PAPER_METRICS
-from ferviz.reported import (
+from ferviz.results.metrics import PAPER_METRICS
+from ferviz.results.reported import (
     ANCHORS,
     DATASETS,
     MODELS,

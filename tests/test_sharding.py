@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from ferviz.sharding import gather_to_rank0, shard_bounds
+from ferviz.train.sharding import gather_to_rank0, shard_bounds
 from tests.helpers import write_npz
 from tests.test_video import write_clip
 

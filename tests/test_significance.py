@@ -1,4 +1,4 @@
-"""Tests for ferviz.significance: McNemar's test, bootstrap intervals, paired comparisons, seed spread."""
+"""Tests for ferviz.results.significance: McNemar's test, bootstrap intervals, paired comparisons, seed spread."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ferviz.metrics import compute_report
-from ferviz.significance import (
+from ferviz.results.metrics import compute_report
+from ferviz.results.significance import (
     Interval,
     McNemar,
     PairedComparison,
@@ -171,7 +171,7 @@ def test_seed_spread_says_one_seed_and_measures_several():
 
 
 def test_paired_seeds_matches_the_closed_form_t_test_with_two_degrees_of_freedom():
-    from ferviz.significance import paired_seeds
+    from ferviz.results.significance import paired_seeds
 
     # differences 1, 2, 0: mean 1, std 1, t = sqrt(3); with 2 df the two-sided p is 1 - t / sqrt(2 + t^2)
     pairs = paired_seeds({0: 61.0, 1: 62.0, 2: 60.0, 7: 50.0}, {0: 60.0, 1: 60.0, 2: 60.0, 9: 70.0})

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from ferviz.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from ferviz.data.labels import EMOTIONS
+from ferviz.data.preprocess import Preprocessing, prepare_images, to_tensor
 from ferviz.errors import CheckpointError
-from ferviz.labels import EMOTIONS
-from ferviz.model import build_model
-from ferviz.preprocess import Preprocessing, prepare_images, to_tensor
-from ferviz.swa import (
+from ferviz.model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from ferviz.model.network import build_model
+from ferviz.train.swa import (
     average_checkpoints,
     describe_average,
     epoch_file,

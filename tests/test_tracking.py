@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from ferviz.faces import FaceBox
-from ferviz.tracking import Tracker, iou_xywh
+from ferviz.pipeline.faces import FaceBox
+from ferviz.pipeline.tracking import Tracker, iou_xywh
 
 
 def box_at(cx: float, cy: float, side: int = 40) -> FaceBox:

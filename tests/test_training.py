@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from ferviz.checkpoint import load_checkpoint, read_checkpoint
-from ferviz.engine import ArrayData, TrainConfig, Trainer, teacher_paths
+from ferviz.data.labels import EMOTIONS
+from ferviz.data.preprocess import Preprocessing, prepare_images
 from ferviz.errors import CheckpointError
-from ferviz.labels import EMOTIONS
-from ferviz.model import VARIANTS
-from ferviz.preprocess import Preprocessing, prepare_images
-from ferviz.training import cached_soft_targets, class_names_for, remap_labels, run_training
+from ferviz.model.checkpoint import load_checkpoint, read_checkpoint
+from ferviz.model.network import VARIANTS
+from ferviz.train.engine import ArrayData, TrainConfig, Trainer, teacher_paths
+from ferviz.train.runner import cached_soft_targets, class_names_for, remap_labels, run_training
 from tests.helpers import TINY, synthetic_faces
 
 
@@ -44,7 +44,7 @@ def test_ensemble_soft_targets_are_the_mean_of_the_teachers(tmp_path, tiny_check
     np.testing.assert_allclose(both, one, atol=1e-6)  # the mean of two identical teachers is one teacher
     t = 4.0
     teacher = load_checkpoint(tiny_checkpoint, verify=False).model.eval()
-    from ferviz.preprocess import to_tensor
+    from ferviz.data.preprocess import to_tensor
 
     with torch.no_grad():
         expect = torch.softmax(teacher(to_tensor(planes, Preprocessing())) / t, 1).numpy()

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from ferviz.checkpoint import load_checkpoint
-from ferviz.inference import classify_crops, predict
-from ferviz.tta import TTA_MODES, TTA_VIEWS, average_views, check_mode, crop_windows, tta_views
+from ferviz.model.checkpoint import load_checkpoint
+from ferviz.pipeline.inference import classify_crops, predict
+from ferviz.pipeline.tta import TTA_MODES, TTA_VIEWS, average_views, check_mode, crop_windows, tta_views
 
 
 def _faces(n=3, size=64, seed=0):
@@ -104,7 +104,7 @@ def test_predict_rows_say_which_tta_was_used(loaded):
 
 
 def test_video_rows_carry_the_tta_column(loaded, tmp_path):
-    from ferviz.video import predict_video
+    from ferviz.pipeline.video import predict_video
     from tests.test_video import write_clip
 
     clip = write_clip(tmp_path / "clip.mp4", frames=4)

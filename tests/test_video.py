@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from skimage import data
 
-from ferviz.checkpoint import load_checkpoint
 from ferviz.errors import VideoError
-from ferviz.faces import find_faces
-from ferviz.video import MAX_SIDE, draw_faces, is_video, predict_video, probe_video
+from ferviz.model.checkpoint import load_checkpoint
+from ferviz.pipeline.faces import find_faces
+from ferviz.pipeline.video import MAX_SIDE, draw_faces, is_video, predict_video, probe_video
 
 FACE = data.astronaut()[10:230, 110:330]  # 220x220 around the public-domain astronaut's face
 
@@ -129,7 +129,7 @@ def test_missing_file_and_suffixes(tmp_path, loaded):
 
 
 def test_draw_faces_leaves_the_input_alone():
-    from ferviz.faces import FaceBox
+    from ferviz.pipeline.faces import FaceBox
 
     frame = np.zeros((100, 100, 3), np.uint8)
     out = draw_faces(frame, [(FaceBox(10, 30, 40, 40), 3, "happy", 0.9)])

@@ -171,9 +171,9 @@ def test_wheel_installs_and_imports_in_clean_venv(tmp_path):
     _run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", str(wheel)],
          cwd=tmp_path, env=env)
 
-    code = ("import ferviz, ferviz.cli, ferviz.model, ferviz.inference\n"
+    code = ("import ferviz, ferviz.cli, ferviz.model.network, ferviz.pipeline.inference\n"
             "print(ferviz.__file__)\n"
-            "print(ferviz.inference.__file__)")
+            "print(ferviz.pipeline.inference.__file__)")
     out = _run([str(python), "-c", code], cwd=tmp_path, env=env).stdout.split()
     for file in out:
         path = Path(file).resolve()

@@ -27,11 +27,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ferviz.checkpoint import LoadedModel, load_checkpoint, read_checkpoint
+from ferviz.data.preprocess import faces_to_tensor
 from ferviz.errors import CheckpointError
-from ferviz.model import FERNet, ForwardTrace, ModelConfig
+from ferviz.model.checkpoint import LoadedModel, load_checkpoint, read_checkpoint
+from ferviz.model.network import FERNet, ForwardTrace, ModelConfig
 from ferviz.paths import MODELS_DIR
-from ferviz.preprocess import faces_to_tensor
 
 log = logging.getLogger(__name__)
 FACE_SIZE = 64

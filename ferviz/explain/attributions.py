@@ -50,7 +50,7 @@ from captum.attr import (
 )
 from torch import nn
 
-from ferviz.checkpoint import LoadedModel
+from ferviz.model.checkpoint import LoadedModel
 
 Runner = Callable[[nn.Module, torch.Tensor, int, dict], torch.Tensor]
 
@@ -155,7 +155,7 @@ def face_batch(face_tensor: torch.Tensor) -> torch.Tensor:
         x = x[None]
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"expected one preprocessed face, (C, S, S) or (1, C, S, S), got {tuple(x.shape)}; "
-                         "use ferviz.preprocess.faces_to_tensor on a (64, 64) crop")
+                         "use ferviz.data.preprocess.faces_to_tensor on a (64, 64) crop")
     return x.detach().float()
 
 

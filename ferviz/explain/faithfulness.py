@@ -17,7 +17,7 @@
 
 Ordering uses the raw values, so for signed maps the strongest evidence *for* the target goes first.
 Every function only reads the model (forward passes under ``no_grad``) or works on a private copy. The
-curves' forward passes (no gradients) use the fast path of :mod:`ferviz.fastpath` when given a
+curves' forward passes (no gradients) use the fast path of :mod:`ferviz.pipeline.fastpath` when given a
 :class:`LoadedModel` and it is on (the same probabilities within 1e-4, about 1.5x faster here); maps and
 the sanity check stay on the torch model.
 """
@@ -33,8 +33,8 @@ from scipy.ndimage import gaussian_filter
 from scipy.stats import spearmanr
 from torch import nn
 
-from ferviz.checkpoint import LoadedModel
 from ferviz.explain.attributions import attribute, face_batch, model_of, predicted_class, private_copy
+from ferviz.model.checkpoint import LoadedModel
 
 log = logging.getLogger(__name__)
 BASELINES = ("blur", "mean")
@@ -121,7 +121,7 @@ def _forward(loaded_or_model: LoadedModel | nn.Module):
     model = model_of(loaded_or_model)
     if not isinstance(loaded_or_model, LoadedModel):
         return model
-    from ferviz.fastpath import fast_logits
+    from ferviz.pipeline.fastpath import fast_logits
 
     def forward(chunk: torch.Tensor) -> torch.Tensor:
         logits = fast_logits(loaded_or_model, chunk)

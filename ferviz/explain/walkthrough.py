@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ferviz.checkpoint import LoadedModel
 from ferviz.explain.attention import attention_from_trace, face_input, received_cells
+from ferviz.model.checkpoint import LoadedModel
 
 KINDS = ("image", "maps", "grid", "channels", "matrix", "vector")
 PARTS = ("Input and convolutions", "Tokens and BiLSTM", "Dual attention", "Fusion and classifier")

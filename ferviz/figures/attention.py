@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from plotly.subplots import make_subplots
 
 from ferviz.explain import attention as att
-from ferviz.model import pcp
+from ferviz.model.network import pcp
 
 FACE_SIZE = 64
 SCALE_MODES = ("absolute", "relative")

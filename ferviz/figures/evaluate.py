@@ -1,7 +1,7 @@
 """Figures for one evaluation: confusion matrix, reliability diagram, per-class rates.
 
-Every builder takes plain arrays or :mod:`ferviz.metrics` objects and returns a ``go.Figure``; none
-computes a metric that :mod:`ferviz.metrics` already gives.
+Every builder takes plain arrays or :mod:`ferviz.results.metrics` objects and returns a ``go.Figure``; none
+computes a metric that :mod:`ferviz.results.metrics` already gives.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ferviz.metrics import Reliability
+from ferviz.results.metrics import Reliability
 
 HIGHLIGHT = "#d62728"
 
@@ -121,7 +121,7 @@ def clicked_cell(points: Sequence[dict] | None, class_names: Sequence[str]) -> t
 
 
 def reliability_arrays(rel: Reliability | dict) -> Reliability:
-    """A :class:`~ferviz.metrics.Reliability` from itself or from its ``to_dict()`` (``None`` -> NaN)."""
+    """A :class:`~ferviz.results.metrics.Reliability` from itself or from its ``to_dict()`` (``None`` -> NaN)."""
     if isinstance(rel, Reliability):
         return rel
 
@@ -160,7 +160,7 @@ def reliability_figure(rel: Reliability | dict) -> go.Figure:
 
 def per_class_figure(per_class: pd.DataFrame,
                      rates: Sequence[str] = ("precision", "recall", "f1")) -> go.Figure:
-    """Grouped bars of per-class rates (a :meth:`~ferviz.metrics.MetricReport.per_class_frame`), in %."""
+    """Grouped bars of per-class rates (a :meth:`~ferviz.results.metrics.MetricReport.per_class_frame`), in %."""
     fig = go.Figure([go.Bar(x=per_class.index.astype(str), y=100 * per_class[rate], name=rate)
                      for rate in rates])
     fig.update_layout(barmode="group", title="Per-class rates (%)", height=360, yaxis={"range": [0, 100]},
@@ -171,7 +171,7 @@ def per_class_figure(per_class: pd.DataFrame,
 def disagreement_figure(matrix: Any, name_a: str, name_b: str) -> go.Figure:
     """The 2x2 table of two models' correctness on the same items, outlined where they disagree.
 
-    ``matrix`` is a :func:`ferviz.significance.disagreement_matrix`: rows A right / wrong, columns B
+    ``matrix`` is a :func:`ferviz.results.significance.disagreement_matrix`: rows A right / wrong, columns B
     right / wrong. The off-diagonal cells, where exactly one model is right, are the only ones McNemar's
     test uses.
     """
@@ -197,7 +197,7 @@ def similarity_figure(histogram: dict, threshold: float) -> go.Figure:
     Parameters
     ----------
     histogram : dict
-        :meth:`ferviz.leakage.Duplicates.histogram` (``edges``, ``counts``, ``below``).
+        :meth:`ferviz.results.leakage.Duplicates.histogram` (``edges``, ``counts``, ``below``).
     threshold : float
         The near-duplicate threshold, drawn as a dashed line: bars right of it are near duplicates (a bin
         the line cuts is pale red).

@@ -1,4 +1,4 @@
-"""Figures that walk through HOG (paper eqs. 1-8) on one face, from a :class:`ferviz.hog.HogSteps`.
+"""Figures that walk through HOG (paper eqs. 1-8) on one face, from a :class:`ferviz.data.hog.HogSteps`.
 
 Images are drawn as heatmaps with row 0 at the top, square pixels and axes in pixels; values are shown
 as computed (grey levels in [0, 1], gradients as grey-level differences over two pixels, angles in
@@ -17,9 +17,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ferviz.hog import HogSteps
-from ferviz.model import INPUT_MODES
-from ferviz.preprocess import Preprocessing, prepare_images
+from ferviz.data.hog import HogSteps
+from ferviz.data.preprocess import Preprocessing, prepare_images
+from ferviz.model.network import INPUT_MODES
 
 _MARGIN = {"t": 40, "l": 10, "r": 40, "b": 10}  # r: room for the colour bar's vertical title
 #: Below this gradient magnitude (grey levels in [0, 1]; 0.02 is about 5 of 255 grey levels over two
@@ -104,7 +104,7 @@ def gradient_figures(steps: HogSteps, threshold: float = ANGLE_MIN_MAGNITUDE) ->
 def glyph_picture(steps: HogSteps, upscale: int = 4, width: float = 0.6) -> np.ndarray:
     """The rendered HOG drawn for reading: one glyph per cell, legible at every cell size.
 
-    Like :func:`ferviz.hog.render_hog`, every bin of every cell is a line through the cell centre
+    Like :func:`ferviz.data.hog.render_hog`, every bin of every cell is a line through the cell centre
     perpendicular to the bin's middle direction (so along the edge). Here the lines are drawn on a grid
     ``upscale`` times finer, anti-aliased, ``width`` image pixels wide and almost as long as the cell
     (0.9 of its side, whatever the cell size); each line's brightness is its bin value divided by the

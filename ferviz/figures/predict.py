@@ -14,11 +14,11 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from ferviz.inference import FacePrediction, ImagePrediction
-from ferviz.labels import ALL_LABELS
+from ferviz.data.labels import ALL_LABELS
+from ferviz.pipeline.inference import FacePrediction, ImagePrediction
 
 #: Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), one per class of
-#: :data:`ferviz.labels.ALL_LABELS`; unknown class names get one chosen from their spelling.
+#: :data:`ferviz.data.labels.ALL_LABELS`; unknown class names get one chosen from their spelling.
 PALETTE: tuple[str, ...] = ("#D55E00", "#009E73", "#CC79A7", "#E69F00", "#0072B2", "#56B4E9", "#7F7F7F",
                             "#F0E442")
 FALLBACK_TEXT = "centre crop (no face found)"
@@ -71,7 +71,7 @@ def faces_figure(pred: ImagePrediction, *, max_height: int = 640) -> go.Figure:
 
     Detected faces get a solid box in their predicted class's colour; the centre-crop fallback (no
     face found) gets a dashed box captioned :data:`FALLBACK_TEXT`. Coordinates are the decoded
-    image's pixels (``pred.image.rgb``), the frame of :class:`ferviz.faces.FaceBox`.
+    image's pixels (``pred.image.rgb``), the frame of :class:`ferviz.pipeline.faces.FaceBox`.
 
     Parameters
     ----------

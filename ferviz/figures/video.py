@@ -17,7 +17,7 @@ def timeline_figure(rows: pd.DataFrame, labels: list[str], max_tracks: int = 6) 
     Parameters
     ----------
     rows : DataFrame
-        :attr:`ferviz.video.VideoPrediction.rows`: ``time``, ``track``, ``status`` and one column per label.
+        :attr:`ferviz.pipeline.video.VideoPrediction.rows`: ``time``, ``track``, ``status`` and one column per label.
     labels : list of str
         The model's classes, in order (the probability columns).
     max_tracks : int

@@ -1,7 +1,7 @@
 """Widgets and renderers of the analysis pages (HOG, Evaluate, Compare).
 
-Widgets return plain values; renderers take core objects (:mod:`ferviz.reports`, :mod:`ferviz.metrics`,
-:mod:`ferviz.evaluation`) and draw them with the figures of :mod:`ferviz.figures`. Errors the user can fix
+Widgets return plain values; renderers take core objects (:mod:`ferviz.results.reports`, :mod:`ferviz.results.metrics`,
+:mod:`ferviz.results.evaluation`) and draw them with the figures of :mod:`ferviz.figures`. Errors the user can fix
 (a bad path, a malformed dataset) are shown with ``st.error`` and the core's message, never raised.
 """
 
@@ -16,12 +16,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ferviz.access import resolve_dataset_path, shared_mode
-from ferviz.audits import compare_evaluations
-from ferviz.checkpoint import LoadedModel
-from ferviz.datasets import DATASET_READERS, FaceDataset, load_dataset
+from ferviz.data.datasets import DATASET_READERS, FaceDataset, load_dataset
 from ferviz.errors import FervizError
-from ferviz.evaluation import Evaluation, evaluate
 from ferviz.figures.compare import ablation_spread_figure, leakage_figure, lever_figure, paired_figure
 from ferviz.figures.evaluate import (
     clicked_cell,
@@ -32,10 +28,14 @@ from ferviz.figures.evaluate import (
     reliability_figure,
     similarity_figure,
 )
-from ferviz.leakage import Deduplicated, Duplicates, deduplicated, find_duplicates, model_caveats
-from ferviz.metrics import MetricReport
+from ferviz.model.checkpoint import LoadedModel
 from ferviz.paths import MODELS_DIR, MODELS_DIR_ENV
-from ferviz.reports import (
+from ferviz.pipeline.tta import TTA_MODES, TTA_TEXT
+from ferviz.results.audits import compare_evaluations
+from ferviz.results.evaluation import Evaluation, evaluate
+from ferviz.results.leakage import Deduplicated, Duplicates, deduplicated, find_duplicates, model_caveats
+from ferviz.results.metrics import MetricReport
+from ferviz.results.reports import (
     CVRecord,
     Discovery,
     LeakageRecord,
@@ -53,9 +53,9 @@ from ferviz.reports import (
     seed_comparison,
     tta_table,
 )
-from ferviz.significance import Interval, PairedComparison, disagreements
+from ferviz.results.significance import Interval, PairedComparison, disagreements
+from ferviz.serve.access import resolve_dataset_path, shared_mode
 from ferviz.text import md_escape
-from ferviz.tta import TTA_MODES, TTA_TEXT
 from ferviz.ui.cache import load_model, shipped_models
 from ferviz.ui.queue import heavy_work
 from ferviz.ui.widgets import FACE_SOURCE_KEY, choose_face, dataset_picker, images_are, page_link
@@ -613,7 +613,7 @@ def download_predictions(evaluation: Evaluation) -> None:
 
 def _audit_command(found: Discovery) -> str:
     models = " ".join(f"models/{p.name}" for p in sorted(found.models_dir.glob("*.pt"))) or "models/<name>.pt"
-    return (f"python -m ferviz.audits --data <PATH> --split PublicTest --models {models} "
+    return (f"python -m ferviz.results.audits --data <PATH> --split PublicTest --models {models} "
             f"--out {found.models_dir.name}/reports")
 
 
@@ -642,7 +642,7 @@ def show_leakage_reports(found: Discovery) -> None:
             st.plotly_chart(similarity_figure(hist, leak.threshold), key=f"leakage_hist_{leak.path.stem}")
             st.caption("Bimodal: most test images are far from every training image, a second mode is the "
                        "same photo again. The threshold sits above the trough; pairs were inspected by eye "
-                       "(ferviz/leakage.py says how).")
+                       "(ferviz/results/leakage.py says how).")
         with st.expander("Which items (file names; the images are not part of this repository)"):
             items = leak.data.get("items", {})
             rows = [(kind, *pair[:2], pair[2] if len(pair) > 2 else 1.0)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from ferviz.access import dataset_from_upload, resolve_dataset_path
-from ferviz.checkpoint import LoadedModel, load_checkpoint
-from ferviz.datasets import FaceDataset, load_dataset
+from ferviz.data.datasets import FaceDataset, load_dataset
+from ferviz.model.checkpoint import LoadedModel, load_checkpoint
 from ferviz.paths import DEFAULT_MODEL, MODELS_DIR
+from ferviz.serve.access import dataset_from_upload, resolve_dataset_path
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)

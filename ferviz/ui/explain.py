@@ -14,7 +14,6 @@ from typing import TypeVar
 import numpy as np
 import streamlit as st
 
-from ferviz.checkpoint import LoadedModel
 from ferviz.errors import FervizError
 from ferviz.explain import attention as att
 from ferviz.explain.attributions import METHODS, Attribution, timed_attribution
@@ -30,7 +29,8 @@ from ferviz.explain.walkthrough import Stage, walkthrough
 from ferviz.figures import attention as fig_att
 from ferviz.figures import explain as fig_ex
 from ferviz.figures.card_export import ExplanationCard, card_html, card_png
-from ferviz.inference import FacePrediction
+from ferviz.model.checkpoint import LoadedModel
+from ferviz.pipeline.inference import FacePrediction
 from ferviz.text import md_escape, printable
 from ferviz.ui.queue import heavy_work
 from ferviz.ui.widgets import FACE_SOURCE_KEY, face_picker, model_picker

@@ -1,14 +1,14 @@
 """The Live page's bridge to ``streamlit-webrtc``: the browser camera in, annotated frames back, text beside.
 
 The browser sends its camera over WebRTC to this server; :class:`WebrtcLive` hands each frame to a
-:class:`ferviz.live.LiveProcessor` (one per stream, made when the stream starts) and sends the
+:class:`ferviz.pipeline.live.LiveProcessor` (one per stream, made when the stream starts) and sends the
 annotated frame back. The processor never waits for the model, so it runs in streamlit-webrtc's
 synchronous mode (no thread or frame queue of the library's own). STOP ends the stream at once and
 :meth:`WebrtcLive.on_ended` closes the processor. When the tab is closed mid-stream, no frame comes any
 more: the processor's worker exits after its idle timeout (5 s), and the connection ends when its ICE
 consent expires (about 30 s), which calls ``on_ended`` too (checked by ``tests/test_browser_live.py``).
 
-No STUN/TURN server is configured unless ``FERVIZ_ICE_SERVERS`` says so (:func:`ferviz.live.ice_servers`):
+No STUN/TURN server is configured unless ``FERVIZ_ICE_SERVERS`` says so (:func:`ferviz.pipeline.live.ice_servers`):
 on localhost the stream needs no network at all.
 """
 
@@ -20,10 +20,10 @@ import av
 import streamlit as st
 from streamlit_webrtc import VideoProcessorBase, WebRtcMode, WebRtcStreamerContext, webrtc_streamer
 
-from ferviz.checkpoint import LoadedModel
 from ferviz.errors import FervizError
-from ferviz.faces import FaceOptions
-from ferviz.live import ICE_ENV, OVERLAYS, LiveProcessor, LiveSettings, LiveStatus, rtc_configuration
+from ferviz.model.checkpoint import LoadedModel
+from ferviz.pipeline.faces import FaceOptions
+from ferviz.pipeline.live import ICE_ENV, OVERLAYS, LiveProcessor, LiveSettings, LiveStatus, rtc_configuration
 from ferviz.text import md_escape
 
 TEXT_REFRESH_S = 0.25  # the faces beside the video are refreshed this often while the stream plays

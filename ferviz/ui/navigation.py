@@ -10,8 +10,8 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from ferviz.access import shared_mode
-from ferviz.jobs import apply_threads
+from ferviz.serve.access import shared_mode
+from ferviz.serve.jobs import apply_threads
 
 
 class PageEntry(NamedTuple):
@@ -61,7 +61,7 @@ def ensure_navigation() -> None:
     When a server's first visitor opens a deep link (``/Predict``), the page runs directly in that older
     mode. This switches the server to ``app.py``'s navigation and reruns, so the same URL opens the same
     page with the "Home" navigation. Elsewhere (inside the navigation, or a lone page under AppTest) it
-    does nothing. It also sets the process's thread budget first (:func:`ferviz.jobs.apply_threads`).
+    does nothing. It also sets the process's thread budget first (:func:`ferviz.serve.jobs.apply_threads`).
     """
     apply_threads(shared_mode())  # one thread per request on a shared server (FERVIZ_TORCH_THREADS)
     try:

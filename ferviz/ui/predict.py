@@ -2,7 +2,7 @@
 
 :func:`choose_sources` is the only function here that draws widgets; the others are plain Python, so
 that the per-file processing can be tested without a browser: :func:`predict_many` turns every picture
-into an :class:`~ferviz.inference.ImagePrediction` or a one-line error naming the file, and one bad file
+into an :class:`~ferviz.pipeline.inference.ImagePrediction` or a one-line error naming the file, and one bad file
 never stops the others.
 """
 
@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ferviz.checkpoint import LoadedModel
-from ferviz.datasets import FaceDataset
+from ferviz.data.datasets import FaceDataset
+from ferviz.data.labels import ALL_LABELS
+from ferviz.data.samples import SAMPLES, load_sample
 from ferviz.errors import FervizError
-from ferviz.faces import FaceOptions
-from ferviz.inference import ImagePrediction, predict
-from ferviz.labels import ALL_LABELS
-from ferviz.samples import SAMPLES, load_sample
+from ferviz.model.checkpoint import LoadedModel
+from ferviz.pipeline.faces import FaceOptions
+from ferviz.pipeline.inference import ImagePrediction, predict
 from ferviz.text import md_escape, printable
 from ferviz.ui.widgets import admit_uploads, dataset_picker
 

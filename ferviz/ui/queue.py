@@ -1,4 +1,4 @@
-"""Heavy work waits its turn (:data:`ferviz.jobs.QUEUE`), and the page says so with its position."""
+"""Heavy work waits its turn (:data:`ferviz.serve.jobs.QUEUE`), and the page says so with its position."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from ferviz.jobs import QUEUE, WorkQueue
+from ferviz.serve.jobs import QUEUE, WorkQueue
 
 _DONE: OrderedDict[Hashable, None] = OrderedDict()  # work this process has finished (and cached)
 _DONE_LOCK = threading.Lock()

@@ -1,6 +1,6 @@
 """The Predict page's video mode: upload a clip, process it with a progress bar, show and export the result.
 
-The processing itself is :func:`ferviz.video.predict_video`; this module only handles the upload (OpenCV
+The processing itself is :func:`ferviz.pipeline.video.predict_video`; this module only handles the upload (OpenCV
 reads from a path, so the bytes go to a private temporary file that is removed afterwards), the
 settings widgets, the session cache and the rendering.
 """
@@ -16,15 +16,22 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ferviz.batch import csv_bytes
-from ferviz.checkpoint import LoadedModel
 from ferviz.errors import FervizError
-from ferviz.faces import FaceOptions
 from ferviz.figures.video import timeline_figure
+from ferviz.model.checkpoint import LoadedModel
+from ferviz.pipeline.batch import csv_bytes
+from ferviz.pipeline.faces import FaceOptions
+from ferviz.pipeline.video import (
+    MAX_SECONDS,
+    MAX_SIDE,
+    VIDEO_SUFFIXES,
+    VideoPrediction,
+    draw_faces,
+    predict_video,
+)
 from ferviz.text import md_escape
 from ferviz.ui.queue import heavy_work
 from ferviz.ui.widgets import admit_uploads
-from ferviz.video import MAX_SECONDS, MAX_SIDE, VIDEO_SUFFIXES, VideoPrediction, draw_faces, predict_video
 
 MAX_UPLOAD_MB = 200  # this uploader's own limit (photos keep the server's 20 MB)
 _RESULT_KEY = "ferviz_video_result"
@@ -103,7 +110,7 @@ def key_frame(result: VideoPrediction, content: bytes) -> np.ndarray | None:
         cap.release()
     if not ok:
         return None
-    from ferviz.faces import FaceBox
+    from ferviz.pipeline.faces import FaceBox
 
     drawn = [(FaceBox(r["x"], r["y"], r["w"], r["h"]), r["track"], r["label"], r["confidence"])
              for r in faces if r["frame"] == frame_no]

@@ -8,7 +8,14 @@ import numpy as np
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from ferviz.access import (
+from ferviz.data.datasets import FaceDataset
+from ferviz.data.samples import SAMPLES, load_sample
+from ferviz.errors import FervizError
+from ferviz.model.checkpoint import LoadedModel
+from ferviz.paths import resolve_user_path
+from ferviz.pipeline.faces import DETECTORS, MIN_CONFIDENCE, FaceOptions, default_detector, resolve_detector
+from ferviz.pipeline.inference import ImagePrediction, predict
+from ferviz.serve.access import (
     MAX_UPLOAD_MB,
     UploadBudget,
     listed_datasets,
@@ -16,13 +23,6 @@ from ferviz.access import (
     session_upload_limit_mb,
     shared_mode,
 )
-from ferviz.checkpoint import LoadedModel
-from ferviz.datasets import FaceDataset
-from ferviz.errors import FervizError
-from ferviz.faces import DETECTORS, MIN_CONFIDENCE, FaceOptions, default_detector, resolve_detector
-from ferviz.inference import ImagePrediction, predict
-from ferviz.paths import resolve_user_path
-from ferviz.samples import SAMPLES, load_sample
 from ferviz.text import md_escape
 from ferviz.ui.cache import load_dataset_cached, load_model, load_uploaded_dataset, shipped_models
 

@@ -1,0 +1,26 @@
+"""Training levers: single changes to the full model's recipe, measured at one equal budget over seeds.
+
+``scripts/levers.sh`` trains the full model (``dcnn_bilstm_dam``, recipe ``strong``) once per lever and
+seed on the seed-spread budget (16 epochs on a fixed stratified sample of 5,000 FER2013 Training faces)
+with exactly one change, and ``ferviz evaluate --lever NAME`` writes each run's report into
+``models/reports/levers/``. :func:`ferviz.results.reports.lever_table` pairs every lever with the full model's
+own seed runs at that budget (``models/reports/seeds/``). Kept free of heavy imports: the CLI's parser
+reads :data:`LEVERS`.
+"""
+
+LEVER_REPORTS = "levers"  # models/reports/levers/: one report per training lever and seed
+#: The levers, each one change to the full model's recipe (``strong``) at the seed budget. The keys
+#: are what ``ferviz evaluate --lever`` records and ``scripts/levers.sh`` trains.
+LEVERS: dict[str, str] = {
+    "ema": "EMA of the weights (--ema-decay 0.998), the average evaluated",
+    "erase": "random erasing (--erase 0.25)",
+    "mixup": "mixup (--mixup 0.2)",
+    "smoothing_0": "label smoothing 0 instead of 0.1",
+    "smoothing_0.2": "label smoothing 0.2 instead of 0.1",
+    "long": "a cosine schedule twice as long (32 epochs instead of 16)",
+    "kd_ensemble": "distillation from the four shipped models' mean (--teacher x4 --kd-cache); the teachers "
+                   "learnt from all 28,709 Training faces, so more than the budget's data reaches the "
+                   "student",
+    "swa": "weight averaging (SWA): the mean of epochs 9-16's weights, BatchNorm recomputed (ferviz "
+           "average); evaluated as it is, without the best-epoch choice the baseline gets",
+}
