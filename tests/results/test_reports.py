@@ -387,7 +387,7 @@ def test_the_levers_script_trains_exactly_the_registered_levers():
 
     from ferviz.train.levers import LEVERS
 
-    script = (Path(__file__).resolve().parents[1] / "scripts" / "levers.sh").read_text()
+    script = (Path(__file__).resolve().parents[2] / "scripts" / "levers.sh").read_text()
     default = re.search(r'LEVERS=\$\{LEVERS:-"([^"]+)"\}', script).group(1).split()
     cases = re.findall(r"^\s+([a-z_0-9.]+)\) echo", script, flags=re.M)
     assert default == list(LEVERS) == cases
