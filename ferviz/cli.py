@@ -35,6 +35,8 @@ def _train_config(args):
         if getattr(args, key, None) is not None:
             values[key] = getattr(args, key)
     values["bf16"] = not args.fp32
+    values["labels"] = getattr(args, "labels", "fer2013")
+    values["camera"] = getattr(args, "camera", 0.0)
     values["augment"] = not args.no_augment
     values["select_metric"] = args.select
     if args.teacher:
@@ -62,6 +64,24 @@ def _split_names(kind: str, ds, args) -> tuple[str, str]:
     return args.train_split or default[0], args.val_split or default[1]
 
 
+def _relabel(args, train, val, meta: dict):
+    """``--labels``: FER+ majority or vote targets for FER2013 faces; selection on the FER+ majority too."""
+    from ferviz.data.ferplus import relabel
+
+    if args.labels == "fer2013":
+        return train, val, None
+    tr = relabel(args.labels, train.labels, train.source, args.data)
+    va = relabel("ferplus-majority", val.labels, val.source, args.data)
+    print(tr.describe())
+    print(f"selection split: {int(va.keep.sum())} faces with a FER+ majority, scored against it")
+    train = train.subset(tr.keep)
+    train.labels[:] = tr.labels[tr.keep]
+    val = val.subset(va.keep)
+    val.labels[:] = va.labels[va.keep]
+    meta.update({"labels": args.labels, "labels_dropped": tr.dropped, "select_labels": "ferplus-majority"})
+    return train, val, (tr.soft[tr.keep] if tr.soft is not None else None)
+
+
 def cmd_train(args) -> int:
     from ferviz.train.runner import run_training
 
@@ -75,9 +95,11 @@ def cmd_train(args) -> int:
         meta["train_subset"] = len(train)
     overrides = {k: v for k, v in (("input_mode", args.input), ("fc_hidden", args.fc_hidden),
                                    ("dropout", args.dropout)) if v is not None}
+    train, val, train_targets = _relabel(args, train, val, meta)
     result = run_training(train.images, train.labels, val.images, val.labels, variant=args.model,
                           train_cfg=_train_config(args), out_dir=args.out, model_overrides=overrides,
-                          resume=args.resume, progress=not args.quiet, argv=args.argv, meta=meta)
+                          resume=args.resume, progress=not args.quiet, argv=args.argv, meta=meta,
+                          train_targets=train_targets)
     print(f"best {args.select} {result.best_score:.4f} at epoch {result.best_epoch}; "
           f"checkpoint {Path(args.out) / 'best.pt'}")
     return 0
@@ -370,6 +392,7 @@ def _add_faces(p) -> None:
 
 
 def _add_training(p) -> None:
+    from ferviz.data.ferplus import LABEL_SOURCES
     from ferviz.model.network import DEFAULT_VARIANT, VARIANTS
 
     p.add_argument("--model", default=DEFAULT_VARIANT, choices=list(VARIANTS), help="model variant")
@@ -401,6 +424,12 @@ def _add_training(p) -> None:
     p.add_argument("--max-steps", type=int, help="limit steps per epoch (smoke tests)")
     p.add_argument("--fp32", action="store_true", help="disable bfloat16 autocast")
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--labels", default="fer2013", choices=list(LABEL_SOURCES),
+                   help="FER2013's labels, or FER+'s 10 annotators: their majority or their vote distribution "
+                        "(votes from ferplus_votes.npz beside --data; selection then on the FER+ majority)")
+    p.add_argument("--camera", type=float, default=0.0, metavar="P",
+                   help="probability per face of each camera-photo degradation (gamma, blur, low resolution, "
+                        "JPEG); e.g. 0.3")
     p.add_argument("--out", default="runs/latest", help="output folder (checkpoints, log.csv, run.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
