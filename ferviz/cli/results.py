@@ -33,7 +33,8 @@ def cmd_ship(args) -> int:
     from ferviz.model.network import DEFAULT_VARIANT
     from ferviz.paths import MODELS_DIR
     from ferviz.results.modelcard import run_summary, ship
-    from ferviz.results.reports import discover, lever_records, lever_table
+    from ferviz.results.records import discover
+    from ferviz.results.studies import lever_records, lever_table
 
     run = run_summary(Path(args.run))
     split = args.split or run["meta"].get("select_split", "")
