@@ -15,20 +15,15 @@ from ferviz.data.labels import EMOTIONS
 from ferviz.errors import CheckpointError
 from ferviz.model.checkpoint import card_path, file_sha256, load_checkpoint
 from ferviz.results.metrics import compute_report
-from ferviz.results.modelcard import (
-    ModelCard,
-    ModelCardError,
-    Stage,
-    card_beside,
-    card_markdown,
+from ferviz.results.modelcard import ModelCard, ModelCardError, Stage, card_beside, read_card
+from ferviz.results.shipping import card_markdown, ship
+from ferviz.results.summary import (
     card_summary,
     details_frame,
     format_metric,
     ordered_metrics,
-    read_card,
     reported_accuracy,
     settings_frame,
-    ship,
 )
 from ferviz.train.swa import average_checkpoints, save_averaged
 
