@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ferviz.errors import CheckpointError
 from ferviz.model.checkpoint import card_path, file_sha256, load_checkpoint
+from ferviz.paths import portable_tree
 from ferviz.results.modelcard import ModelCard, Stage, card_beside
 from ferviz.train.engine import teacher_paths
 from ferviz.train.swa import describe_average, run_folder
@@ -281,6 +282,7 @@ def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str =
     card = build_card(name, target, run, evaluation, notes, run_file=checkpoint,
                       average_command=str(loaded.meta.get("average_command") or ""), levers=levers,
                       parallel=beside)
+    card = ModelCard.from_dict(portable_tree(card.to_dict()), card.path)  # no machine's absolute paths
     card.path.write_text(json.dumps(card.to_dict(), indent=1))
     target.with_suffix(".md").write_text(card_markdown(card))
     return card
