@@ -2,6 +2,6 @@
 a script under ``pages/`` (the home page is ``pages/0_Home.py``), listed in :mod:`ferviz.ui.navigation`.
 """
 
-from ferviz.ui.navigation import navigation
+from ferviz.ui.navigation import run_app
 
-navigation().run()
+run_app()
