@@ -2,7 +2,7 @@
 
 Written from the description in ``models/faceapi/README.md`` (no face-api.js code is used)::
 
-    RGB crop (H, W, 3) uint8 -> zero-pad to square -> bilinear 112x112 -> (rgb - mean) / 255
+    RGB crop (H, W, 3) uint8 -> zero-pad to square -> resize 112x112 -> (rgb - mean) / 255
       -> dense0: conv 3x3/2 3->32 (TF "same")  + 3 separable 3x3/1      (N, 32, 56, 56)
       -> dense1: separable 3x3/2 32->64        + 3 separable 3x3/1      (N, 64, 28, 28)
       -> dense2: separable 3x3/2 64->128       + 3 separable 3x3/1      (N, 128, 14, 14)
@@ -20,8 +20,10 @@ The weights are a TensorFlow.js manifest (JSON) plus a raw ``.bin``: uint8-quant
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ferviz.data.preprocess import RGB_MODE, Preprocessing, rgb_planes, to_tensor
 from ferviz.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -114,6 +117,21 @@ class DenseBlock(nn.Module):
         return F.relu(total)
 
 
+@dataclass(frozen=True)
+class FaceApiConfig:
+    """What code written for FERNet's ``cfg`` asks of a model (input channels and size, classes); fixed."""
+
+    input_mode: str = "rgb"
+    image_size: int = INPUT_SIZE
+    in_channels: int = 3
+    num_classes: int = 7
+    attention: str = "none"  # no attention maps to explain
+    recurrent: str = "none"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 class FaceApiNet(nn.Module):
     """face-api.js FaceExpressionNet: (N, 3, 112, 112) normalised RGB -> (N, 7) logits in FER2013 order.
 
@@ -122,6 +140,7 @@ class FaceApiNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+        self.cfg = FaceApiConfig()
         chans = (3, *BLOCK_CHANNELS)
         self.dense0 = DenseBlock(chans[0], chans[1], first=True)
         self.dense1 = DenseBlock(chans[1], chans[2], first=False)
@@ -260,78 +279,83 @@ def load_faceapi(folder: str | Path) -> FaceApiNet:
 # Input
 # --------------------------------------------------------------------------------------------------
 
-def pad_to_square(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) -> (S, S, 3), S = max(H, W), zero-padded; the extra pixel of an odd difference goes after."""
-    h, w = image.shape[:2]
-    diff = abs(h - w)
-    before, after = diff // 2, diff - diff // 2
-    pad = ((before, after), (0, 0), (0, 0)) if h < w else ((0, 0), (before, after), (0, 0))
-    return np.pad(image, pad)
+#: face-api's input as a ferviz :class:`Preprocessing`: 3 colour planes of 112x112, (rgb - MEAN_RGB) / 255.
+PREPROCESSING = Preprocessing(input_mode=RGB_MODE, size=INPUT_SIZE, mean=tuple(m / SCALE for m in MEAN_RGB),
+                              std=1.0)
 
 
-def bilinear_matrix(side: int, size: int) -> np.ndarray:
-    """(size, side) float32 matrix ``A`` with ``A @ column`` = TF ``resize_bilinear`` of a column.
+def preprocess_faces(faces, prep: Preprocessing = PREPROCESSING) -> torch.Tensor:
+    """Face crops -> (N, 3, 112, 112) float32 input of :class:`FaceApiNet`.
 
-    TF's default (what face-api's TF.js uses): no corner alignment, no half-pixel centres, so output
-    pixel i reads source coordinate ``i * side / size`` between its floor and the next pixel (clamped).
+    Parameters
+    ----------
+    faces : array or sequence
+        (N, H, W) gray or (N, H, W, 3) RGB uint8 crops, or a sequence of (H, W) / (H, W, 3) crops of
+        any sizes. Gray is replicated to three channels.
+    prep : Preprocessing
+        Default :data:`PREPROCESSING`.
+
+    Returns
+    -------
+    torch.Tensor
+        Each crop zero-padded to a square (padding split between both sides), resized to 112x112 with
+        ferviz's one resize policy (:func:`ferviz.data.preprocess.resize_square`: bilinear when
+        enlarging, area when shrinking), normalised as ``(rgb - MEAN_RGB) / 255``.
     """
-    src = np.arange(size, dtype=np.float64) * (side / size)  # (size,) source coordinate of each output pixel
-    lo = np.floor(src).astype(np.int64)
-    hi = np.minimum(lo + 1, side - 1)
-    frac = src - lo
-    a = np.zeros((size, side), np.float64)
-    np.add.at(a, (np.arange(size), lo), 1 - frac)
-    np.add.at(a, (np.arange(size), hi), frac)
-    return a.astype(np.float32)
-
-
-def resize_bilinear(images: torch.Tensor, size: int) -> torch.Tensor:
-    """(N, C, S, S) float -> (N, C, size, size) float, TF-style bilinear (:func:`bilinear_matrix`)."""
-    side = images.shape[-1]
-    if side == size:
-        return images
-    a = torch.from_numpy(bilinear_matrix(side, size))  # (size, S)
-    return a @ images @ a.T  # rows, then columns: (size, S) @ (N, C, S, S) @ (S, size)
-
-
-def as_rgb_list(faces) -> list[np.ndarray]:
-    """Face crops -> list of (H, W, 3) uint8 arrays.
-
-    ``faces`` is an (N, H, W) grayscale or (N, H, W, 3) RGB uint8 array, or a sequence of (H, W) /
-    (H, W, 3) crops of any sizes; grayscale is replicated to three channels.
-    """
-    if isinstance(faces, np.ndarray):
-        if faces.ndim not in (3, 4) or (faces.ndim == 4 and faces.shape[-1] != 3):
-            raise ValueError(f"expected (N, H, W) gray or (N, H, W, 3) RGB face crops, got shape {faces.shape}")
-        faces = list(faces)
-    out = []
-    for face in faces:
-        face = np.asarray(face, dtype=np.uint8)
-        if face.ndim == 2:
-            face = np.repeat(face[:, :, None], 3, axis=2)  # (H, W) -> (H, W, 3)
-        if face.ndim != 3 or face.shape[2] != 3 or 0 in face.shape:
-            raise ValueError(f"a face crop must be (H, W) gray or (H, W, 3) RGB, got shape {face.shape}")
-        out.append(face)
-    return out
-
-
-def preprocess_faces(faces, size: int = INPUT_SIZE) -> torch.Tensor:
-    """Face crops (see :func:`as_rgb_list`) -> (N, 3, size, size) float32 input of :class:`FaceApiNet`.
-
-    Each crop is zero-padded to a square (padding split between both sides), bilinearly resized to
-    ``size`` (TF semantics, :func:`resize_bilinear`), and normalised as ``(rgb - MEAN_RGB) / 255``.
-    """
-    crops = as_rgb_list(faces)
+    if isinstance(faces, np.ndarray) and faces.ndim in (3, 4):  # one batch of equal sizes
+        return to_tensor(rgb_planes(faces, prep.size), prep)
+    crops = [np.asarray(f, dtype=np.uint8) for f in faces]
     if not crops:
-        return torch.zeros((0, 3, size, size))
-    squares = [pad_to_square(c) for c in crops]  # each (S_i, S_i, 3)
-    x = torch.empty((len(squares), 3, size, size))
-    for side in sorted({sq.shape[0] for sq in squares}):  # one batched resize per distinct side
-        idx = [i for i, sq in enumerate(squares) if sq.shape[0] == side]
-        batch = torch.from_numpy(np.stack([squares[i] for i in idx])).permute(0, 3, 1, 2).float()  # (n, 3, S, S)
-        x[idx] = resize_bilinear(batch, size)  # (n, 3, size, size)
-    mean = torch.tensor(MEAN_RGB).view(1, 3, 1, 1)
-    return (x - mean) / SCALE  # (N, 3, size, size)
+        return torch.zeros((0, 3, prep.size, prep.size))
+    bad = next((c.shape for c in crops if c.ndim not in (2, 3) or 0 in c.shape), None)
+    if bad is not None:
+        raise ValueError(f"a face crop must be (H, W) gray or (H, W, 3) RGB, got shape {bad}")
+    planes = np.concatenate([rgb_planes(c[None], prep.size) for c in crops])  # (N, 3, 112, 112) uint8
+    return to_tensor(planes, prep)
+
+
+# --------------------------------------------------------------------------------------------------
+# As a ferviz model (LoadedModel)
+# --------------------------------------------------------------------------------------------------
+
+def weights_sha256(folder: str | Path) -> str:
+    """sha256 of the folder's ``.bin`` (the file(s) the manifest lists, concatenated in order)."""
+    manifest = Path(folder) / MANIFEST_NAME
+    digest = hashlib.sha256()
+    try:
+        for group in json.loads(manifest.read_text()):
+            for name in group["paths"]:
+                digest.update((manifest.parent / name).read_bytes())
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{manifest}: cannot read the weights it lists ({exc})") from None
+    return digest.hexdigest()
+
+
+def is_faceapi_folder(path: str | Path) -> bool:
+    """True for a folder holding face-api's expression weights manifest."""
+    return (Path(path) / MANIFEST_NAME).is_file()
+
+
+def load_faceapi_model(folder: str | Path, *, verify: bool = True):
+    """The weights of ``folder`` as a :class:`ferviz.model.checkpoint.LoadedModel` (FER2013 labels, rgb input).
+
+    With ``verify``, the ``.bin``'s sha256 must match ``sha256`` in the model card beside the folder
+    (``<folder>.json``, e.g. ``models/faceapi.json``) when there is one.
+    """
+    from ferviz.data.labels import EMOTIONS
+    from ferviz.model.checkpoint import LoadedModel, expected_sha256
+
+    folder = Path(folder).resolve()
+    digest = weights_sha256(folder)
+    want = expected_sha256(folder) if verify else None
+    if want is not None and want != digest:
+        raise CheckpointError(f"{folder}: weights sha256 {digest[:12]}… do not match the model card "
+                              f"({want[:12]}…); the files were changed or replaced — restore them from git")
+    meta = {"source": "face-api.js FaceExpressionNet (npm @vladmandic/face-api 1.7.15)",
+            "dataset": "undisclosed (face-api.js: public datasets and images scraped from the web)",
+            "license": "MIT (see LICENSE and LICENSE.face-api.js in the folder)"}
+    return LoadedModel(model=load_faceapi(folder), labels=list(EMOTIONS), preprocessing=PREPROCESSING,
+                       variant="faceapi", path=folder, sha256=digest, meta=meta)
 
 
 # --------------------------------------------------------------------------------------------------
