@@ -112,6 +112,11 @@ def add_training(p) -> None:
     p.add_argument("--labels", default="fer2013", choices=list(LABEL_SOURCES),
                    help="FER2013's labels, or FER+'s 10 annotators: their majority or their vote distribution "
                         "(votes from ferplus_votes.npz beside --data; selection then on the FER+ majority)")
+    p.add_argument("--photos", metavar="FOLDER",
+                   help="also train on these unlabelled face photos (e.g. UTKFace's crops): aligned like every "
+                        "inference path, labelled by face-api.js's expression network (cached in OUT)")
+    p.add_argument("--photo-holdout", type=float, default=0.2, metavar="F",
+                   help="share of --photos held out of training for the domain table (fixed by file name)")
     p.add_argument("--camera", type=float, default=0.0, metavar="P",
                    help="probability per face of each camera-photo degradation (gamma, blur, low resolution, "
                         "JPEG); e.g. 0.3")

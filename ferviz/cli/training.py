@@ -26,6 +26,26 @@ def _relabel(args, train, val, meta: dict):
     return train, val, (tr.soft[tr.keep] if tr.soft is not None else None)
 
 
+def _add_photos(args, images, labels, targets, meta: dict):
+    """``--photos``: unlabelled face photos, aligned, with the photo teacher's probabilities as targets."""
+    import numpy as np
+
+    from ferviz.train.photos import prepare_photo_faces
+
+    if not args.photos:
+        return images, labels, targets
+    faces = prepare_photo_faces(args.photos, cache=Path(args.out) / "photo_faces.npz", holdout=args.photo_holdout)
+    print(faces.describe())
+    rows = faces.training_rows()
+    if targets is None:  # FER2013's hard labels as one-hot distributions beside the teacher's
+        targets = np.eye(7, dtype=np.float32)[labels]
+    meta.update({"photos": Path(args.photos).name, "photo_teacher": "faceapi", "photo_faces": len(rows),
+                 "photo_holdout": args.photo_holdout, "photos_without_face": int((~faces.found).sum())})
+    return (np.concatenate([images, faces.student[rows]]),
+            np.concatenate([labels, faces.teacher[rows].argmax(1)]),
+            np.concatenate([targets, faces.teacher[rows]]).astype(np.float32))
+
+
 def _train_and_select(args):
     """The training and selection splits of ``--data``: ``(kind, train, val, train_name, val_name)``."""
     kind, ds = load_data(args)
@@ -45,7 +65,8 @@ def cmd_train(args) -> int:
     overrides = {k: v for k, v in (("input_mode", args.input), ("fc_hidden", args.fc_hidden),
                                    ("dropout", args.dropout)) if v is not None}
     train, val, train_targets = _relabel(args, train, val, meta)
-    result = run_training(train.images, train.labels, val.images, val.labels, variant=args.model,
+    images, labels, train_targets = _add_photos(args, train.images, train.labels, train_targets, meta)
+    result = run_training(images, labels, val.images, val.labels, variant=args.model,
                           train_cfg=train_config(args), out_dir=args.out, model_overrides=overrides,
                           resume=args.resume, progress=not args.quiet, argv=args.argv, meta=meta,
                           train_targets=train_targets)
