@@ -55,3 +55,14 @@ def test_targets_in_order_maps_and_renormalises():
         targets_in_order(np.array([[0, 0, 0, 0, 0, 0, 1.0]], np.float32), six)
     with pytest.raises(ValueError, match="FER2013 order"):
         targets_in_order(np.ones((2, 8), np.float32), list(EMOTIONS))
+
+
+def test_class_weights_by_hand(tmp_path):
+    cfg = replace(VARIANTS["cnn_bilstm"], **TINY, num_classes=2)
+    data = ArrayData(np.zeros((4, 1, 8, 8), np.uint8), np.array([0, 0, 0, 1]))
+    inverse = Trainer(cfg, TrainConfig(class_weighting=True), Preprocessing(), ["angry", "happy"], tmp_path / "a")
+    np.testing.assert_allclose(inverse._class_weights(data).numpy(), [2 / 3, 2], rtol=1e-6)  # (4/3, 4) / 2
+    sqrt = Trainer(cfg, TrainConfig(class_weighting=True, class_power=0.5), Preprocessing(), ["angry", "happy"],
+                   tmp_path / "b")
+    w = sqrt._class_weights(data).numpy()
+    assert w[1] / w[0] == pytest.approx(3 ** 0.5, rel=1e-6) and (w * [3, 1]).sum() == pytest.approx(4, rel=1e-6)
