@@ -46,6 +46,32 @@ def _add_photos(args, images, labels, targets, meta: dict):
             np.concatenate([targets, faces.teacher[rows]]).astype(np.float32))
 
 
+def _blend_fer_teacher(args, images, labels, targets, meta: dict):
+    """``--fer-teacher W``: FER2013 faces' targets become (1 - W) x their labels + W x face-api.js's probabilities."""
+    import numpy as np
+
+    if not args.fer_teacher:
+        return targets
+    if not 0 < args.fer_teacher <= 1:
+        raise FervizError(f"--fer-teacher must be in (0, 1], got {args.fer_teacher}")
+    from ferviz.model.faceapi import faceapi_probs
+
+    cache = Path(args.out) / "fer_teacher.npz"
+    probs = None
+    if cache.is_file():
+        with np.load(cache) as data:
+            if data["probs"].shape[0] == len(images) and int(data["pixels_sum"]) == int(images.sum()):
+                probs = data["probs"]
+    if probs is None:
+        print(f"face-api.js on {len(images)} FER2013 faces (once; cached in {cache})")
+        probs = faceapi_probs(images)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, probs=probs, pixels_sum=int(images.sum()))
+    own = np.eye(7, dtype=np.float32)[labels] if targets is None else targets
+    meta.update({"fer_teacher": "faceapi", "fer_teacher_weight": args.fer_teacher})
+    return ((1 - args.fer_teacher) * own + args.fer_teacher * probs).astype(np.float32)
+
+
 def _train_and_select(args):
     """The training and selection splits of ``--data``: ``(kind, train, val, train_name, val_name)``."""
     kind, ds = load_data(args)
@@ -65,6 +91,7 @@ def cmd_train(args) -> int:
     overrides = {k: v for k, v in (("input_mode", args.input), ("fc_hidden", args.fc_hidden),
                                    ("dropout", args.dropout)) if v is not None}
     train, val, train_targets = _relabel(args, train, val, meta)
+    train_targets = _blend_fer_teacher(args, train.images, train.labels, train_targets, meta)
     images, labels, train_targets = _add_photos(args, train.images, train.labels, train_targets, meta)
     result = run_training(images, labels, val.images, val.labels, variant=args.model,
                           train_cfg=train_config(args), out_dir=args.out, model_overrides=overrides,

@@ -89,7 +89,7 @@ def test_train_with_ferplus_votes_and_photos_end_to_end(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "ferviz", "train", "--dataset", "npz", "--data", str(data), "--out", str(out),
            "--epochs", "1", "--batch-size", "8", "--max-steps", "2", "--fp32", "--quiet",
-           "--labels", "ferplus-soft", "--camera", "0.5", "--photos", str(_folder(tmp_path)), "--photo-holdout", "0"]
+           "--labels", "ferplus-soft", "--camera", "0.5", "--fer-teacher", "0.3", "--photos", str(_folder(tmp_path)), "--photo-holdout", "0"]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "27 faces kept; left out: 1 without FER+ votes" in done.stdout
