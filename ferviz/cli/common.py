@@ -122,6 +122,12 @@ def add_training(p) -> None:
     p.add_argument("--photos", metavar="FOLDER",
                    help="also train on these unlabelled face photos (e.g. UTKFace's crops): aligned like every "
                         "inference path, labelled by face-api.js's expression network (cached in OUT)")
+    p.add_argument("--photo-crop", choices=["aligned", "box"], default="aligned",
+                   help="how --photos faces are cut for the student: aligned on the landmarks (the app's policy) "
+                        "or the detector's box")
+    p.add_argument("--photo-cache", metavar="NPZ",
+                   help="where the prepared --photos faces are kept (default OUT/photo_faces.npz; share one "
+                        "between runs: it is remade when the photos, crop or holdout differ)")
     p.add_argument("--photo-holdout", type=float, default=0.2, metavar="F",
                    help="share of --photos held out of training for the domain table (fixed by file name)")
     p.add_argument("--camera", type=float, default=0.0, metavar="P",

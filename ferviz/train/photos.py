@@ -95,7 +95,8 @@ def is_holdout(name: str, fraction: float = HOLDOUT) -> bool:
 
 def prepare_photo_faces(folder: str | Path, *, teacher: Callable[[np.ndarray], np.ndarray] | None = None,
                         cache: str | Path | None = None, holdout: float = HOLDOUT, seed: int = 0,
-                        limit: int = 0, progress: Callable[[int, int], None] | None = None) -> PhotoFaces:
+                        limit: int = 0, align: bool = True,
+                        progress: Callable[[int, int], None] | None = None) -> PhotoFaces:
     """Detect, align and label every photo of ``folder`` (see the module docstring).
 
     Parameters
@@ -112,6 +113,9 @@ def prepare_photo_faces(folder: str | Path, *, teacher: Callable[[np.ndarray], n
         Seeds the gray variant of each training row.
     limit : int
         > 0: only the first ``limit`` photos (smoke tests).
+    align : bool
+        Align the student's crops on the landmarks (the app's policy); False cuts the detector's box
+        (to measure what alignment is worth).
     """
     from ferviz.pipeline.faces import aligned_crops
 
@@ -119,7 +123,7 @@ def prepare_photo_faces(folder: str | Path, *, teacher: Callable[[np.ndarray], n
     files = photo_files(folder)[: limit or None]
     names = np.array([str(f.relative_to(folder)) for f in files])
     key = {"names_sha1": hashlib.sha1("\n".join(names).encode()).hexdigest(), "holdout": holdout, "seed": seed,
-           "teacher": getattr(teacher, "__name__", "faceapi"), "student_size": STUDENT_SIZE}
+           "teacher": getattr(teacher, "__name__", "faceapi"), "student_size": STUDENT_SIZE, "align": align}
     if cache is not None and Path(cache).is_file():
         with np.load(cache, allow_pickle=False) as data:
             if json.loads(str(data["key"])) == key:
@@ -138,7 +142,7 @@ def prepare_photo_faces(folder: str | Path, *, teacher: Callable[[np.ndarray], n
         images = [_read(f) for f in files[start:start + step]]
         ok = np.array([im is not None for im in images])
         images = [im if im is not None else np.zeros((8, 8, 3), np.uint8) for im in images]
-        aligned, got = aligned_crops(images, size=STUDENT_SIZE)
+        aligned, got = aligned_crops(images, size=STUDENT_SIZE, align=align)
         boxes, _ = aligned_crops(images, size=TEACHER_SIZE, align=False, margin=TEACHER_MARGIN)
         got &= ok
         for j, crop in enumerate(aligned):
