@@ -17,6 +17,7 @@ import sys
 
 from ferviz.cli import predict, results, serve, training
 from ferviz.errors import FervizError
+from ferviz.paths import portable
 
 __all__ = ["build_parser", "main"]
 
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return audit_main(argv[1:])
     args = build_parser().parse_args(argv)
-    args.argv = ["ferviz", *argv]  # recorded next to every training run's outputs
+    # recorded next to every training run's outputs and in reports and cards: repository-relative paths
+    args.argv = ["ferviz", *(portable(word) for word in argv)]
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     distributed = False

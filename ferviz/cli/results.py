@@ -32,8 +32,8 @@ def cmd_ship(args) -> int:
     from ferviz import evaluate
     from ferviz.model.network import DEFAULT_VARIANT
     from ferviz.paths import MODELS_DIR
-    from ferviz.results.modelcard import run_summary, ship
     from ferviz.results.records import discover
+    from ferviz.results.shipping import run_summary, ship
     from ferviz.results.studies import lever_records, lever_table
 
     run = run_summary(Path(args.run))

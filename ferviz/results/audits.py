@@ -32,6 +32,7 @@ import numpy as np
 
 from ferviz.data.datasets import FaceDataset
 from ferviz.errors import FervizError
+from ferviz.paths import portable
 from ferviz.results.evaluation import Evaluation
 from ferviz.results.leakage import CANDIDATES, MIN_STD, SHIFT, Duplicates, deduplicated, find_duplicates
 from ferviz.results.significance import PairedComparison, bootstrap_ci, compare_predictions
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    command = shlex.join(["python", "-m", "ferviz.results.audits", *argv])
+    command = portable(shlex.join(["python", "-m", "ferviz.results.audits", *argv]))
     try:
         ds = load_dataset(args.dataset, args.data)
         part, dups = duplicates_of(ds, args.split, args.reference)
