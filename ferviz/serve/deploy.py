@@ -24,35 +24,59 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ferviz.errors import FervizError
 from ferviz.serve.access import MAX_UPLOAD_MB
+from ferviz.serve.supervisor import Backoff, Child, Supervisor
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (app.py) in a source checkout
 STICKY_COOKIE = "ferviz_replica"
+MOVED_COOKIE = "ferviz_moved"
 
 
 class DeployError(FervizError):
     """A replica or nginx could not be started; the message says what to do."""
 
 
+def replica_names(upstreams: Sequence[str]) -> list[str]:
+    """The names the proxy and the status file give the replicas, in order: ``r0``, ``r1``, ..."""
+    return [f"r{k}" for k in range(len(upstreams))]
+
+
+DOWN_PAGE = ("<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=5>"
+             "<title>ferviz: restarting</title></head><body style='font-family:sans-serif;margin:3em'>"
+             "<h2>The ferviz server is restarting</h2><p>No replica of the app answers right now; this page "
+             "tries again every 5 seconds. When the app is back you start a new session: upload your photos "
+             "again.</p></body></html>")
+
+
 def nginx_config(upstreams: Sequence[str], listen: str = "127.0.0.1:8080", *,
                  prefix: str | Path = "/tmp/ferviz-serve", max_body_mb: int = MAX_UPLOAD_MB + 10,
                  certfile: str | Path | None = None, keyfile: str | Path | None = None) -> str:
     """A complete ``nginx.conf`` proxying ``listen`` to the Streamlit replicas ``upstreams``.
+
+    Routing (see the module docstring): a browser's ``ferviz_replica`` cookie names its replica (``r0``,
+    ``r1``, ... in the order of ``upstreams``); each name has its own upstream block, that replica first
+    and the others as ``backup``, so a dead replica is skipped (``max_fails=1``, ``proxy_next_upstream``)
+    and the response re-points the cookie at the replica that answered: the session that starts there
+    stays there, also once the dead replica is back. A browser without the cookie goes round-robin. A
+    browser moved this way also gets a short-lived ``ferviz_moved`` cookie (the app says why its session
+    is new). With no replica answering, a page that says so and reloads itself every 5 s.
 
     Parameters
     ----------
@@ -61,7 +85,8 @@ def nginx_config(upstreams: Sequence[str], listen: str = "127.0.0.1:8080", *,
     listen : str
         Where the proxy listens (``host:port`` or a port).
     prefix : str or Path
-        Folder for nginx's pid file, logs and temporary files (nginx runs with ``-p prefix``).
+        Folder for nginx's pid file, logs and temporary files (nginx runs with ``-p prefix``), and of the
+        supervisor's ``public/status.json``, served at ``/ferviz-status``.
     max_body_mb : int
         Largest request body (uploads), in MB.
     certfile, keyfile : str or Path, optional
@@ -83,7 +108,16 @@ def nginx_config(upstreams: Sequence[str], listen: str = "127.0.0.1:8080", *,
         if not host or not port.isdigit():
             raise ValueError(f"upstream {up!r} is not host:port")
     prefix = Path(prefix)
-    servers = "\n".join(f"        server {up} max_fails=3 fail_timeout=10s;" for up in upstreams)
+    names = replica_names(upstreams)
+    fail = "max_fails=1 fail_timeout=5s"
+    blocks = ["    upstream ferviz {\n" + "".join(f"        server {up} {fail};\n" for up in upstreams) + "    }"]
+    for name, up in zip(names, upstreams, strict=True):
+        backups = "".join(f"        server {other} {fail} backup;\n" for other in upstreams if other != up)
+        blocks.append(f"    upstream ferviz_{name} {{\n        server {up} {fail};\n{backups}    }}")
+    upstream_blocks = "\n".join(blocks)
+    pools = "\n".join(f"        {name} ferviz_{name};" for name in names)
+    served = "\n".join(f"        \"~(^|, ){re.escape(up)}$\" {name};"
+                       for name, up in zip(names, upstreams, strict=True))
     temp = "\n".join(f"    {name}_temp_path {prefix / 'temp' / name};"
                      for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     tls = "" if certfile is None else (f" ssl;\n        ssl_certificate {Path(certfile).resolve()};\n"
@@ -100,7 +134,8 @@ events {{
 }}
 
 http {{
-    log_format ferviz '$remote_addr [$time_local] "$request" $status upstream=$upstream_addr key=$ferviz_key';
+    log_format ferviz '$remote_addr [$time_local] "$request" $status upstream=$upstream_addr '
+                      'route=$cookie_{STICKY_COOKIE}';
     access_log {prefix / 'access.log'} ferviz;
 {temp}
     client_max_body_size {max_body_mb}m;
@@ -110,16 +145,27 @@ http {{
         default upgrade;
         ''      close;
     }}
-    # One random key per browser, kept in a cookie: every request of a browser goes to one replica
-    map $cookie_{STICKY_COOKIE} $ferviz_key {{
-        ''      $request_id;
-        default $cookie_{STICKY_COOKIE};
+    # The browser's replica, from its cookie: that replica first, the others as backups; no cookie: any
+    map $cookie_{STICKY_COOKIE} $ferviz_pool {{
+        default ferviz;
+{pools}
+    }}
+    # The replica that answered: the last address tried (the ones before it refused the connection)
+    map $upstream_addr $ferviz_served {{
+        default "";
+{served}
+    }}
+    map $ferviz_served $ferviz_cookie {{
+        ""      "";
+        default "{STICKY_COOKIE}=$ferviz_served; Path=/; HttpOnly; SameSite=Lax";
+    }}
+    # Its replica was down and another one answered: the app tells the user why the session is new
+    map "$cookie_{STICKY_COOKIE}>$ferviz_served" $ferviz_moved {{
+        default "";
+        "~^(r[0-9]+)>(?!\\1$)r[0-9]+$" "{MOVED_COOKIE}=$cookie_{STICKY_COOKIE}; Path=/; Max-Age=60; SameSite=Lax";
     }}
 
-    upstream ferviz {{
-        hash $ferviz_key consistent;
-{servers}
-    }}
+{upstream_blocks}
 
     server {{
         listen {listen}{tls};
@@ -130,19 +176,39 @@ http {{
             return 200 "ok\\n";
         }}
 
+        location = /ferviz-status {{  # the supervisor's view of every replica (JSON)
+            access_log off;
+            default_type application/json;
+            add_header Cache-Control no-store always;
+            alias {prefix / 'public' / 'status.json'};
+        }}
+
+        location @ferviz_down {{
+            default_type text/html;
+            add_header Retry-After 5 always;
+            add_header Cache-Control no-store always;
+            return 503 "{DOWN_PAGE}";
+        }}
+
         location / {{
-            proxy_pass http://ferviz;
+            proxy_pass http://$ferviz_pool;
             proxy_http_version 1.1;
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_connect_timeout 5s;
+            proxy_next_upstream error timeout http_502 http_503;  # a refused connection: the next replica
+            proxy_next_upstream_timeout 15s;
             proxy_read_timeout 1d;   # a WebSocket stays open as long as the page
             proxy_send_timeout 1d;
             proxy_buffering off;          # stream responses, and stream uploads to the replica:
             proxy_request_buffering off;  # no temporary files (nginx's workers may not write where it runs)
-            add_header Set-Cookie "{STICKY_COOKIE}=$ferviz_key; Path=/; HttpOnly; SameSite=Lax" always;
+            proxy_intercept_errors off;
+            error_page 502 503 504 = @ferviz_down;
+            add_header Set-Cookie $ferviz_cookie always;
+            add_header Set-Cookie $ferviz_moved always;
         }}
     }}
 }}
@@ -216,33 +282,45 @@ def wait_http(url: str, timeout: float, procs: Sequence[subprocess.Popen] = ()) 
 
 @dataclass
 class Deployment:
-    """Running replicas and nginx; :meth:`stop` ends them all."""
+    """Running replicas and nginx under a :class:`~ferviz.serve.supervisor.Supervisor` (its loop in a
+    thread); :meth:`stop` ends them all."""
 
     url: str
     replicas: list[str]
     run_dir: Path
-    procs: list[subprocess.Popen] = field(default_factory=list)
-    logs: list = field(default_factory=list)
+    supervisor: Supervisor
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
     _own_dir: tempfile.TemporaryDirectory | None = None
 
+    @property
+    def status_path(self) -> Path:
+        return self.run_dir / "public" / "status.json"
+
     def replica_pids(self) -> list[int]:
-        """Process ids of the local Streamlit replicas (not nginx)."""
-        return [p.pid for p in self.procs[:-1]] if self.procs else []
+        """Process ids of the local Streamlit replicas that are running now (not nginx)."""
+        return [c.pid for c in self.supervisor.children if c.role == "replica" and c.pid is not None]
+
+    def status(self) -> dict:
+        """The supervisor's status (as served at ``/ferviz-status``)."""
+        return self.supervisor.status()
+
+    def rolling_restart(self) -> bool:
+        """Restart the local replicas one at a time (as SIGHUP to ``ferviz serve`` does)."""
+        return self.supervisor.request_rolling_restart()
+
+    def watch(self) -> None:
+        """Run the supervisor's loop in a background thread (started by :func:`start`)."""
+        self._thread = threading.Thread(target=self.supervisor.run, args=(self._stop,), name="ferviz-supervisor",
+                                        daemon=True)
+        self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Terminate every process (nginx first), wait, then kill what is left."""
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for proc in self.procs:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for handle in self.logs:
-            handle.close()
+        """Stop supervising, terminate every process (nginx first), wait, then kill what is left."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.supervisor.stop_all(timeout)
         if self._own_dir is not None:
             self._own_dir.cleanup()
 
@@ -253,36 +331,55 @@ class Deployment:
         self.stop()
 
 
+def resolve(upstream: str) -> str:
+    """``host:port`` with the host as an IPv4 address (nginx reports the address it used, and the proxy maps
+    it back to a replica's name)."""
+    host, _, port = upstream.rpartition(":")
+    try:
+        return f"{socket.gethostbyname(host)}:{port}"
+    except OSError as exc:
+        raise DeployError(f"--upstream {upstream}: cannot resolve {host} ({exc}); give an IP address") from None
+
+
 def start(replicas: int = 2, port: int = 8080, *, host: str = "127.0.0.1", upstreams: Sequence[str] = (),
           shared: bool = True, run_dir: str | Path | None = None, env: dict | None = None,
           certfile: str | Path | None = None, keyfile: str | Path | None = None,
-          timeout: float = 120.0) -> Deployment:
+          timeout: float = 120.0, backoff: Backoff = Backoff(),
+          replica_cmd: Callable[[int, int], list[str]] | None = None) -> Deployment:
     """Start ``replicas`` local Streamlit replicas and nginx on ``host:port`` in front of them (and of
-    ``upstreams``, replicas elsewhere).
+    ``upstreams``, replicas elsewhere), all supervised: what exits is restarted (see
+    :mod:`ferviz.serve.supervisor`).
 
     Parameters
     ----------
     replicas : int
-        Local replicas, each on a free loopback port.
+        Local replicas, each on a free loopback port (kept across restarts).
     port, host : int, str
         Where nginx listens (``0.0.0.0`` for a room's network).
     upstreams : sequence of str
-        Replicas on other machines, ``host:port``.
+        Replicas on other machines, ``host:port`` (not supervised here).
     shared : bool
         Run the replicas in shared mode (``FERVIZ_SHARED=1``: no server paths in any field).
     run_dir : str or Path, optional
-        Where the nginx configuration and every log go; default a temporary folder removed on stop.
+        Where the nginx configuration, every log and ``public/status.json`` go; default a temporary folder
+        removed on stop.
     env : dict, optional
         Extra environment variables for the replicas (e.g. ``FERVIZ_DATA_ROOTS``).
     certfile, keyfile : str or Path, optional
         Serve HTTPS (see :func:`nginx_config`).
     timeout : float
         Seconds to wait for each replica and for nginx to answer.
+    backoff : Backoff
+        Restart delays and when to give up on a replica that keeps crashing.
+    replica_cmd : callable, optional
+        ``replica_cmd(k, port)`` -> the command of replica ``k`` (default :func:`replica_command`; tests
+        inject a crashing one).
 
     Raises
     ------
     DeployError
-        nginx missing, nothing to proxy, or a process that does not come up (all are stopped).
+        nginx missing, nothing to proxy, no replica that comes up, or nginx that does not start (all are
+        stopped). A replica that cannot start while others do is left down (logged) and the room is served.
     """
     nginx = find_nginx()
     if nginx is None:
@@ -298,32 +395,45 @@ def start(replicas: int = 2, port: int = 8080, *, host: str = "127.0.0.1", upstr
     own = tempfile.TemporaryDirectory(prefix="ferviz-serve-") if run_dir is None else None
     run_dir = Path(own.name if own else run_dir).resolve()
     (run_dir / "temp").mkdir(parents=True, exist_ok=True)
+    (run_dir / "public").mkdir(exist_ok=True)
     os.chmod(run_dir / "temp", 0o1777)  # nginx's workers may run as another user than its master
+    os.chmod(run_dir / "public", 0o755)  # ... and read the status file there
+    os.chmod(run_dir, run_dir.stat().st_mode | 0o111)
     ports = free_ports(replicas)
-    all_upstreams = [f"127.0.0.1:{p}" for p in ports] + list(upstreams)
+    all_upstreams = [f"127.0.0.1:{p}" for p in ports] + [resolve(u) for u in upstreams]
+    names = replica_names(all_upstreams)
     scheme = "http" if certfile is None else "https"
-    dep = Deployment(f"{scheme}://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}", all_upstreams,
-                     run_dir, _own_dir=own)
-    child_env = {**os.environ, **(env or {}), "FERVIZ_SHARED": "1" if shared else "0"}
+    url = f"{scheme}://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    conf = run_dir / "nginx.conf"
+    conf.write_text(nginx_config(all_upstreams, f"{host}:{port}", prefix=run_dir, certfile=certfile,
+                                 keyfile=keyfile))
+    children = []
+    for k, p in enumerate(ports):
+        child_env = {**os.environ, **(env or {}), "FERVIZ_SHARED": "1" if shared else "0",
+                     "FERVIZ_REPLICA": names[k]}
+        children.append(Child(names[k], (replica_cmd or (lambda _k, q: replica_command(q)))(k, p),
+                              f"http://127.0.0.1:{p}/_stcore/health", upstream=all_upstreams[k], env=child_env,
+                              cwd=ROOT, log_path=run_dir / f"replica{k}.log"))
+    children.append(Child("nginx", [nginx, "-p", str(run_dir), "-c", str(conf)], f"{url}/nginx-health",
+                          role="proxy", log_path=run_dir / "nginx.log"))
+    sup = Supervisor(children, backoff=backoff, status_path=run_dir / "public" / "status.json",
+                     start_timeout=timeout)
+    dep = Deployment(url, all_upstreams, run_dir, sup, _own_dir=own)
+    (run_dir / "supervisor.pid").write_text(f"{os.getpid()}\n")
     try:
-        for k, p in enumerate(ports):
-            handle = open(run_dir / f"replica{k}.log", "w")  # noqa: SIM115 - closed by Deployment.stop
-            dep.logs.append(handle)
-            dep.procs.append(subprocess.Popen(replica_command(p), stdout=handle, stderr=subprocess.STDOUT,
-                                              env=child_env, cwd=ROOT, preexec_fn=_die_with_parent))
-        for p in ports:
-            wait_http(f"http://127.0.0.1:{p}/_stcore/health", timeout, dep.procs)
-        conf = run_dir / "nginx.conf"
-        conf.write_text(nginx_config(all_upstreams, f"{host}:{port}", prefix=run_dir, certfile=certfile,
-                                     keyfile=keyfile))
-        handle = open(run_dir / "nginx.log", "w")  # noqa: SIM115
-        dep.logs.append(handle)
-        dep.procs.append(subprocess.Popen([nginx, "-p", str(run_dir), "-c", str(conf)], stdout=handle,
-                                          stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
-        wait_http(f"{dep.url}/nginx-health", timeout, dep.procs[-1:])
-        wait_http(f"{dep.url}/_stcore/health", timeout, dep.procs[-1:])
+        if ports:
+            failed = sup.start_all(timeout, names[:len(ports)])
+            if len(failed) == len(ports):
+                what = ", ".join(f"{c.name}: {c.state}, last exit code {c.last_exit}" for c in failed)
+                raise DeployError(f"no replica came up ({what}); see {run_dir}/replica*.log")
+        failed = sup.start_all(timeout, ["nginx"], stop_on_exit=True)
+        if failed:
+            tail = (run_dir / "nginx.log").read_text()[-800:].strip()
+            raise DeployError(f"nginx did not start on {host}:{port} (is the port taken?): {tail}")
+        wait_http(f"{url}/_stcore/health", timeout)
     except BaseException:
         dep.stop()
         raise
-    log.info("serving %s: nginx -> %s (logs in %s)", dep.url, ", ".join(all_upstreams), run_dir)
+    dep.watch()
+    log.info("serving %s: nginx -> %s (logs and status in %s)", url, ", ".join(all_upstreams), run_dir)
     return dep
