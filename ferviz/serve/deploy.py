@@ -22,6 +22,7 @@ Nothing here imports Streamlit; the processes are plain subprocesses.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -36,6 +37,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from ferviz.errors import FervizError
@@ -67,7 +69,8 @@ DOWN_PAGE = ("<!doctype html><html><head><meta charset=utf-8><meta http-equiv=re
 
 def nginx_config(upstreams: Sequence[str], listen: str = "127.0.0.1:8080", *,
                  prefix: str | Path = "/tmp/ferviz-serve", max_body_mb: int = MAX_UPLOAD_MB + 10,
-                 certfile: str | Path | None = None, keyfile: str | Path | None = None) -> str:
+                 certfile: str | Path | None = None, keyfile: str | Path | None = None,
+                 status: str = "127.0.0.1:8500") -> str:
     """A complete ``nginx.conf`` proxying ``listen`` to the Streamlit replicas ``upstreams``.
 
     Routing (see the module docstring): a browser's ``ferviz_replica`` cookie names its replica (``r0``,
@@ -85,8 +88,7 @@ def nginx_config(upstreams: Sequence[str], listen: str = "127.0.0.1:8080", *,
     listen : str
         Where the proxy listens (``host:port`` or a port).
     prefix : str or Path
-        Folder for nginx's pid file, logs and temporary files (nginx runs with ``-p prefix``), and of the
-        supervisor's ``public/status.json``, served at ``/ferviz-status``.
+        Folder for nginx's pid file, logs and temporary files (nginx runs with ``-p prefix``).
     max_body_mb : int
         Largest request body (uploads), in MB.
     certfile, keyfile : str or Path, optional
@@ -178,9 +180,7 @@ http {{
 
         location = /ferviz-status {{  # the supervisor's view of every replica (JSON)
             access_log off;
-            default_type application/json;
-            add_header Cache-Control no-store always;
-            alias {prefix / 'public' / 'status.json'};
+            proxy_pass http://{status};
         }}
 
         location @ferviz_down {{
@@ -291,11 +291,12 @@ class Deployment:
     supervisor: Supervisor
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    status_server: ThreadingHTTPServer | None = None
     _own_dir: tempfile.TemporaryDirectory | None = None
 
     @property
     def status_path(self) -> Path:
-        return self.run_dir / "public" / "status.json"
+        return self.run_dir / "status.json"
 
     def replica_pids(self) -> list[int]:
         """Process ids of the local Streamlit replicas that are running now (not nginx)."""
@@ -314,6 +315,7 @@ class Deployment:
         self._thread = threading.Thread(target=self.supervisor.run, args=(self._stop,), name="ferviz-supervisor",
                                         daemon=True)
         self._thread.start()
+        threading.Thread(target=self.status_server.serve_forever, name="ferviz-status", daemon=True).start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop supervising, terminate every process (nginx first), wait, then kill what is left."""
@@ -321,6 +323,10 @@ class Deployment:
         if self._thread is not None:
             self._thread.join()
         self.supervisor.stop_all(timeout)
+        if self.status_server is not None:
+            if self._thread is not None:
+                self.status_server.shutdown()
+            self.status_server.server_close()
         if self._own_dir is not None:
             self._own_dir.cleanup()
 
@@ -329,6 +335,26 @@ class Deployment:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def status_server(supervisor: Supervisor, port: int) -> ThreadingHTTPServer:
+    """An HTTP server on ``127.0.0.1:port`` answering any GET with ``supervisor.status()`` as JSON (nginx
+    proxies ``/ferviz-status`` to it); call ``serve_forever`` to run it."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+            body = (json.dumps(supervisor.status(), indent=1) + "\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:  # quiet: nginx logs the requests
+            pass
+
+    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
 
 
 def resolve(upstream: str) -> str:
@@ -361,7 +387,7 @@ def start(replicas: int = 2, port: int = 8080, *, host: str = "127.0.0.1", upstr
     shared : bool
         Run the replicas in shared mode (``FERVIZ_SHARED=1``: no server paths in any field).
     run_dir : str or Path, optional
-        Where the nginx configuration, every log and ``public/status.json`` go; default a temporary folder
+        Where the nginx configuration, every log and ``status.json`` go; default a temporary folder
         removed on stop.
     env : dict, optional
         Extra environment variables for the replicas (e.g. ``FERVIZ_DATA_ROOTS``).
@@ -395,18 +421,16 @@ def start(replicas: int = 2, port: int = 8080, *, host: str = "127.0.0.1", upstr
     own = tempfile.TemporaryDirectory(prefix="ferviz-serve-") if run_dir is None else None
     run_dir = Path(own.name if own else run_dir).resolve()
     (run_dir / "temp").mkdir(parents=True, exist_ok=True)
-    (run_dir / "public").mkdir(exist_ok=True)
     os.chmod(run_dir / "temp", 0o1777)  # nginx's workers may run as another user than its master
-    os.chmod(run_dir / "public", 0o755)  # ... and read the status file there
-    os.chmod(run_dir, run_dir.stat().st_mode | 0o111)
-    ports = free_ports(replicas)
+    ports = free_ports(replicas + 1)
+    ports, status_port = ports[:-1], ports[-1]
     all_upstreams = [f"127.0.0.1:{p}" for p in ports] + [resolve(u) for u in upstreams]
     names = replica_names(all_upstreams)
     scheme = "http" if certfile is None else "https"
     url = f"{scheme}://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
     conf = run_dir / "nginx.conf"
     conf.write_text(nginx_config(all_upstreams, f"{host}:{port}", prefix=run_dir, certfile=certfile,
-                                 keyfile=keyfile))
+                                 keyfile=keyfile, status=f"127.0.0.1:{status_port}"))
     children = []
     for k, p in enumerate(ports):
         child_env = {**os.environ, **(env or {}), "FERVIZ_SHARED": "1" if shared else "0",
@@ -416,9 +440,8 @@ def start(replicas: int = 2, port: int = 8080, *, host: str = "127.0.0.1", upstr
                               cwd=ROOT, log_path=run_dir / f"replica{k}.log"))
     children.append(Child("nginx", [nginx, "-p", str(run_dir), "-c", str(conf)], f"{url}/nginx-health",
                           role="proxy", log_path=run_dir / "nginx.log"))
-    sup = Supervisor(children, backoff=backoff, status_path=run_dir / "public" / "status.json",
-                     start_timeout=timeout)
-    dep = Deployment(url, all_upstreams, run_dir, sup, _own_dir=own)
+    sup = Supervisor(children, backoff=backoff, status_path=run_dir / "status.json", start_timeout=timeout)
+    dep = Deployment(url, all_upstreams, run_dir, sup, status_server=status_server(sup, status_port), _own_dir=own)
     (run_dir / "supervisor.pid").write_text(f"{os.getpid()}\n")
     try:
         if ports:

@@ -140,12 +140,14 @@ class Supervisor:
         Where to write the JSON status (atomically) whenever something changes.
     start_timeout : float
         Seconds a starting child has to become healthy before it is killed and counted as a crash.
+    roll_settle : float
+        Seconds a rolling restart waits after a replica is up again before it stops the next one.
     """
 
     def __init__(self, children: Sequence[Child], *, backoff: Backoff = Backoff(),
                  clock: Callable[[], float] = time.monotonic, spawn: Callable = popen,
                  healthy: Callable[[Child], bool] | None = None, status_path: Path | None = None,
-                 start_timeout: float = 120.0) -> None:
+                 start_timeout: float = 120.0, roll_settle: float = 7.0) -> None:
         self.children = list(children)
         self.backoff, self.clock, self.spawn = backoff, clock, spawn
         self.healthy = healthy or (lambda child: http_ok(child.health_url))
@@ -153,6 +155,10 @@ class Supervisor:
         self.rolling: deque[str] = deque()  # replicas still to restart in the current rolling restart
         self.stop_timeout = 15.0  # a replica stopped by a rolling restart is killed after this long
         self._roll_kill_at = float("inf")
+        # after a replica is back, wait this long before stopping the next: nginx tries a replica it saw fail
+        # again only after its fail_timeout (5 s), and until then the next one's browsers would have nowhere to go
+        self.roll_settle = roll_settle
+        self._roll_next_at = 0.0
         self._lock = threading.Lock()
         self._roll_stopping: str | None = None  # the replica the rolling restart has stopped, not yet up
 
@@ -266,6 +272,7 @@ class Supervisor:
                 if child.state == "up" and not child.expected_exit:
                     log.info("rolling restart: %s is up again", child.name)
                     self._roll_stopping = None
+                    self._roll_next_at = self.clock() + self.roll_settle
                 elif child.state == "up" and self.clock() > self._roll_kill_at:
                     log.warning("rolling restart: %s ignored SIGTERM for %.0f s, killing it", child.name,
                                 self.stop_timeout)
@@ -279,7 +286,7 @@ class Supervisor:
                 if child.state == "down":
                     self.rolling.popleft()
                     continue
-                if child.state != "up":  # starting or waiting after a crash: let it settle first
+                if child.state != "up" or self.clock() < self._roll_next_at:  # let it (or the last one) settle
                     return
                 others = [c for c in self.children if c.role == "replica" and c is not child and c.state == "up"]
                 if not others:
