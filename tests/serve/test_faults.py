@@ -141,13 +141,20 @@ def test_a_rolling_restart_under_load_fails_no_request(tmp_path):
         assert len(load.codes) > 20 and all(c == 200 for c in load.codes), [c for c in load.codes if c != 200][:5]
 
 
-def upload_and_label(page, url: str, photo) -> str:
+def upload_and_label(page, url: str, photo, note: str | None = None) -> str:
     page.goto(f"{url}/Predict", wait_until="domcontentloaded")
+    if note:
+        page.get_by_text(note).first.wait_for(timeout=60_000)
     page.get_by_text("upload photos").first.click(timeout=60_000)
     page.locator("input[type=file]").first.set_input_files(str(photo), timeout=60_000)
     page.get_by_text("face(s) found", exact=False).first.wait_for(timeout=90_000)
     page.wait_for_selector(".js-plotly-plot", timeout=90_000)
     return page.inner_text("body")
+
+
+def cookie(page) -> str | None:
+    """The browser's ``ferviz_replica`` cookie (the replica the proxy sends it to)."""
+    return next((c["value"] for c in page.context.cookies() if c["name"] == STICKY_COOKIE), None)
 
 
 @pytest.mark.browser
@@ -159,15 +166,15 @@ def test_a_browser_whose_replica_died_is_told_and_gets_a_label_again_after_a_rel
     with start(2, port=free_ports(1)[0], run_dir=tmp_path / "serve") as dep, browser_page() as page:
         body = upload_and_label(page, dep.url, photo)
         assert any(label in body for label in LABELS)
-        mine = next(c["value"] for c in page.context.cookies() if c["name"] == STICKY_COOKIE)
+        mine, note = cookie(page), "The server that held your session stopped"
         os.kill(status(dep)[mine]["pid"], signal.SIGKILL)
-        try:  # the page reconnects by itself, to the other replica, and says why its session is new
-            page.get_by_text("The server that held your session stopped").first.wait_for(timeout=60_000)
-            body = upload_and_label(page, dep.url, photo)  # a reload, and the photo once more
+        try:  # the page reconnects by itself, to the other replica, which the cookie then names
+            wait_for(lambda: cookie(page) != mine, 30, "the browser moved to the live replica")
+            body = upload_and_label(page, dep.url, photo, note)  # a reload, and the photo once more
         finally:
             (ROOT / "artifacts").mkdir(exist_ok=True)
             page.screenshot(path=str(ROOT / "artifacts" / "browser_after_replica_killed.png"))
+        assert note in body  # the page says why the photo is gone
         assert "Traceback" not in body and any(label in body for label in LABELS)
-        now = next(c["value"] for c in page.context.cookies() if c["name"] == STICKY_COOKIE)
-        assert now != mine  # on the live replica, and kept there
+        assert cookie(page) != mine  # on the live replica, and kept there
         wait_for(lambda: status(dep)[mine]["state"] == "up", 30, "the killed replica back")
