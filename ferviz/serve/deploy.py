@@ -1,19 +1,26 @@
-"""Serving a room: several Streamlit replicas of the app behind one nginx reverse proxy.
+"""Serving a room: several supervised Streamlit replicas of the app behind one nginx reverse proxy.
 
 ``ferviz serve --replicas N --port 8080`` starts N ``streamlit run app.py`` processes on loopback ports
-and nginx in front of them on ``--port``, and stops them all together (Ctrl-C). Replicas on other
-machines join with ``--upstream HOST:PORT`` (each started there with ``streamlit run app.py
---server.port PORT --server.address 0.0.0.0``); ``--replicas 0`` gives a proxy over remote replicas only.
+and nginx in front of them on ``--port``, under a :class:`~ferviz.serve.supervisor.Supervisor`: a replica
+(or nginx) that exits is restarted with backoff, one that keeps crashing is left down while the others
+serve, SIGHUP restarts the replicas one at a time (a new default model), and only Ctrl-C / SIGTERM stops
+everything. Replicas on other machines join with ``--upstream HOST:PORT`` (each started there with
+``streamlit run app.py --server.port PORT --server.address 0.0.0.0``; not supervised from here);
+``--replicas 0`` gives a proxy over remote replicas only.
 
 What the proxy must do for Streamlit (see :func:`nginx_config`):
 
 * **WebSocket upgrade** on every path: the page talks to its server over ``/_stcore/stream``.
 * **Sessions kept on one replica**: a session's state, and the files it uploads
-  (``/_stcore/upload_file/...``), live in the replica that holds its WebSocket. The proxy gives each
-  browser a random ``ferviz_replica`` cookie on its first request and hashes it to pick the replica
-  (``hash ... consistent``): open-source nginx has no sticky-cookie module, and ``ip_hash`` would put
-  every browser behind one NAT - or every test client on 127.0.0.1 - on the same replica.
-* **Health**: ``/_stcore/health`` answers from a replica; ``/nginx-health`` from the proxy itself.
+  (``/_stcore/upload_file/...``) or is shown (``/media/...``), live in the replica that holds its
+  WebSocket. The proxy names each browser's replica in a ``ferviz_replica`` cookie (``r0``, ``r1``, ...;
+  the first request goes round-robin): open-source nginx has no sticky-cookie module, and ``ip_hash``
+  would put every browser behind one NAT - or every test client on 127.0.0.1 - on the same replica.
+* **A dead replica is skipped**: its browsers go to another one (the cookie's pool lists the others as
+  backups) and the cookie follows them there, so their new session stays where it started, also once
+  the dead replica is back.
+* **Health**: ``/_stcore/health`` answers from a replica; ``/nginx-health`` from the proxy itself;
+  ``/ferviz-status`` is the supervisor's JSON (each replica's state, pid, restarts, last exit code).
 * **Upload size**: request bodies up to the app's largest upload (the dataset upload, 200 MB), streamed
   to the replica rather than buffered on disk.
 
