@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -35,8 +36,9 @@ def get(url: str, cookie: str | None = None, timeout: float = 10) -> tuple[int, 
         return exc.code, exc.headers.get_all("Set-Cookie") or []
 
 
-def status(dep) -> dict:
-    with urllib.request.urlopen(f"{dep.url}/ferviz-status", timeout=5) as r:
+def status(url: str) -> dict:
+    """The supervisor's view of each process, by name, from ``/ferviz-status`` through the proxy."""
+    with urllib.request.urlopen(f"{url}/ferviz-status", timeout=5) as r:
         return {c["name"]: c for c in json.load(r)["children"]}
 
 
@@ -75,22 +77,22 @@ class Load:
 
 def test_a_killed_replica_is_routed_around_and_restarted_and_so_is_nginx(tmp_path):
     with start(2, port=free_ports(1)[0], run_dir=tmp_path / "serve") as dep:
-        before = status(dep)
+        before = status(dep.url)
         assert [before[n]["state"] for n in ("r0", "r1", "nginx")] == ["up", "up", "up"]
         with Load(f"{dep.url}/_stcore/health") as load:
             time.sleep(1)
             os.kill(before["r0"]["pid"], signal.SIGKILL)  # as the OOM killer would
             # a browser of r0 is sent to r1 and its cookie re-pointed there (and told it moved)
-            wait_for(lambda: status(dep)["r0"]["state"] != "up", 5, "the supervisor seeing the kill")
+            wait_for(lambda: status(dep.url)["r0"]["state"] != "up", 5, "the supervisor seeing the kill")
             code, cookies = get(f"{dep.url}/_stcore/health", f"{STICKY_COOKIE}=r0")
-            if status(dep)["r0"]["state"] != "up":
+            if status(dep.url)["r0"]["state"] != "up":
                 assert code == 200
                 assert any(c.startswith(f"{STICKY_COOKIE}=r1;") for c in cookies), cookies
                 assert any(c.startswith(f"{MOVED_COOKIE}=r0;") for c in cookies), cookies
-            back = wait_for(lambda: status(dep)["r0"]["state"] == "up", 30, "r0 back")
+            back = wait_for(lambda: status(dep.url)["r0"]["state"] == "up", 30, "r0 back")
             time.sleep(1)
         assert load.codes and all(c == 200 for c in load.codes), [c for c in load.codes if c != 200][:5]
-        after = status(dep)["r0"]
+        after = status(dep.url)["r0"]
         assert after["restarts"] == 1 and after["last_exit"] == -signal.SIGKILL and after["pid"] != before["r0"]["pid"]
         assert back < 30
         # once r0 is back, a browser that r1 answered stays there (its session lives there)
@@ -98,7 +100,7 @@ def test_a_killed_replica_is_routed_around_and_restarted_and_so_is_nginx(tmp_pat
         assert code == 200 and any(c.startswith(f"{STICKY_COOKIE}=r1;") for c in cookies)
         assert not any(c.startswith(MOVED_COOKIE) for c in cookies)
         # nginx itself: killed, restarted (its orphaned worker ended so the port is free again)
-        os.kill(status(dep)["nginx"]["pid"], signal.SIGKILL)
+        os.kill(status(dep.url)["nginx"]["pid"], signal.SIGKILL)
         wait_for(lambda: dep.supervisor.children[-1].restarts == 1 and dep.supervisor.children[-1].state == "up",
                  15, "nginx back")
         assert get(f"{dep.url}/nginx-health")[0] == 200 and get(f"{dep.url}/_stcore/health")[0] == 200
@@ -116,7 +118,7 @@ def test_a_replica_crashing_in_a_loop_is_given_up_on_while_the_other_serves(tmp_
         dep = start(2, port=free_ports(1)[0], run_dir=tmp_path / "serve", backoff=backoff,
                     replica_cmd=crashing_second_replica)
     with dep:
-        now = status(dep)
+        now = status(dep.url)
         assert now["r1"]["state"] == "down" and now["r1"]["last_exit"] == 3 and now["r1"]["restarts"] == 3
         assert now["r0"]["state"] == "up" and now["nginx"]["state"] == "up"
         assert "r1 CRASHED 4 TIMES" in caplog.text
@@ -124,18 +126,18 @@ def test_a_replica_crashing_in_a_loop_is_given_up_on_while_the_other_serves(tmp_
             code, cookies = get(f"{dep.url}/_stcore/health", cookie)
             assert code == 200 and any(c.startswith(f"{STICKY_COOKIE}=r0;") for c in cookies)
         time.sleep(2)
-        assert status(dep)["r1"]["restarts"] == 3  # left down
+        assert status(dep.url)["r1"]["restarts"] == 3  # left down
 
 
 def test_a_rolling_restart_under_load_fails_no_request(tmp_path):
     with start(2, port=free_ports(1)[0], run_dir=tmp_path / "serve") as dep:
-        old = {n: c["pid"] for n, c in status(dep).items()}
+        old = {n: c["pid"] for n, c in status(dep.url).items()}
         with Load(f"{dep.url}/_stcore/health") as load:
             time.sleep(0.5)
             assert dep.rolling_restart()
             wait_for(dep.supervisor.rolling_done, 90, "the rolling restart")
             time.sleep(0.5)
-        now = status(dep)
+        now = status(dep.url)
         assert now["r0"]["pid"] != old["r0"] and now["r1"]["pid"] != old["r1"] and now["nginx"]["pid"] == old["nginx"]
         assert all(now[n]["state"] == "up" and now[n]["recent_crashes"] == 0 for n in ("r0", "r1"))
         assert len(load.codes) > 20 and all(c == 200 for c in load.codes), [c for c in load.codes if c != 200][:5]
@@ -167,7 +169,7 @@ def test_a_browser_whose_replica_died_is_told_and_gets_a_label_again_after_a_rel
         body = upload_and_label(page, dep.url, photo)
         assert any(label in body for label in LABELS)
         mine, note = cookie(page), "The server that held your session stopped"
-        os.kill(status(dep)[mine]["pid"], signal.SIGKILL)
+        os.kill(status(dep.url)[mine]["pid"], signal.SIGKILL)
         try:  # the page reconnects by itself, to the other replica, which the cookie then names
             wait_for(lambda: cookie(page) != mine, 30, "the browser moved to the live replica")
             body = upload_and_label(page, dep.url, photo, note)  # a reload, and the photo once more
@@ -177,4 +179,38 @@ def test_a_browser_whose_replica_died_is_told_and_gets_a_label_again_after_a_rel
         assert note in body  # the page says why the photo is gone
         assert "Traceback" not in body and any(label in body for label in LABELS)
         assert cookie(page) != mine  # on the live replica, and kept there
-        wait_for(lambda: status(dep)[mine]["state"] == "up", 30, "the killed replica back")
+        wait_for(lambda: status(dep.url)[mine]["state"] == "up", 30, "the killed replica back")
+
+
+def test_ferviz_serve_outlives_a_killed_replica_rolls_on_sighup_and_stops_on_sigterm(tmp_path):
+    port, run_dir = free_ports(1)[0], tmp_path / "serve"
+    proc = subprocess.Popen([sys.executable, "-m", "ferviz", "serve", "--replicas", "2", "--port", str(port),
+                             "--run-dir", str(run_dir)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(url), 120, "ferviz serve up")
+        first = status(url)
+        os.kill(first["r1"]["pid"], signal.SIGKILL)
+        wait_for(lambda: status(url)["r1"]["restarts"] == 1 and status(url)["r1"]["state"] == "up", 30, "r1 back")
+        assert proc.poll() is None  # the room is still served
+        proc.send_signal(signal.SIGHUP)  # a new model: the replicas one at a time
+        wait_for(lambda: all(status(url)[n]["restarts"] == want for n, want in (("r0", 1), ("r1", 2))), 90,
+                 "the rolling restart")
+        assert get(f"{url}/_stcore/health")[0] == 200
+        pids = [c["pid"] for c in status(url).values()]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, out[-2000:]
+    assert "r1 exited with code -9" in out and "rolling restart of r0, r1" in out
+    for pid in pids:  # every replica and nginx ended with it
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return get(f"{url}/ferviz-status", timeout=2)[0] == 200
+    except OSError:
+        return False
