@@ -168,7 +168,7 @@ def test_reproduce_script_parses_and_uses_only_existing_options():
 
 
 def test_predict_takes_videos_and_folders_and_writes_one_csv(tmp_path, tiny_checkpoint, capsys):
-    from tests.test_video import write_clip
+    from tests.pipeline.test_video import write_clip
 
     folder = tmp_path / "job"
     (folder / "sub").mkdir(parents=True)

@@ -1,7 +1,7 @@
 """Committed reports a reviewer can check: train/test leakage and paired model comparisons.
 
 Two JSON report kinds live in ``models/reports/`` beside the metric reports (read back by
-:func:`ferviz.results.reports.discover`):
+:func:`ferviz.results.records.discover`):
 
 * ``{"kind": "leakage", ...}`` (:func:`leakage_report`): how many items of a split have an exact or near
   copy in the training split (:mod:`ferviz.results.leakage`), which ones (their source names, never pixels), the

@@ -126,7 +126,7 @@ class ModelCard:
         The ``ferviz average`` command that made ``run_file`` from the run's kept epochs; "" when the
         weights are one epoch's.
     levers : tuple of dict
-        The training-lever table (:func:`ferviz.results.reports.lever_table` rows) as it stood when the model was
+        The training-lever table (:func:`ferviz.results.studies.lever_table` rows) as it stood when the model was
         shipped; ``()`` when none was measured.
     path : Path or None
         Where the card was read from or will be written; it is not part of the JSON.
@@ -566,7 +566,7 @@ def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str =
         The file of the run to ship (default its ``best.pt``; e.g. an averaged ``swa.pt`` made by
         ``ferviz average``, whose making the card then states).
     levers : list of dict, optional
-        The lever table to carry (:func:`ferviz.results.reports.lever_table` rows, as records).
+        The lever table to carry (:func:`ferviz.results.studies.lever_table` rows, as records).
 
     Returns
     -------

@@ -35,25 +35,19 @@ from ferviz.results.audits import compare_evaluations
 from ferviz.results.evaluation import Evaluation, evaluate
 from ferviz.results.leakage import Deduplicated, Duplicates, deduplicated, find_duplicates, model_caveats
 from ferviz.results.metrics import MetricReport
-from ferviz.results.reports import (
+from ferviz.results.records import (
     CVRecord,
     Discovery,
     LeakageRecord,
     ReportRecord,
-    ablation_frame,
-    ablation_spread,
-    cell_indices,
     discover,
     leakage_for,
-    lever_table,
-    paired_frame,
-    predictions_frame,
     record_caveats,
     record_for_model,
-    seed_comparison,
-    tta_table,
 )
+from ferviz.results.reports import cell_indices, paired_frame, predictions_frame, tta_table
 from ferviz.results.significance import Interval, PairedComparison, disagreements
+from ferviz.results.studies import ablation_frame, ablation_spread, lever_table, seed_comparison
 from ferviz.serve.access import resolve_dataset_path, shared_mode
 from ferviz.text import md_escape
 from ferviz.ui.cache import load_model, shipped_models

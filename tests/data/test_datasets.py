@@ -30,7 +30,7 @@ from ferviz.data.labels import ALL_LABELS
 from ferviz.data.preprocess import resize_square
 from ferviz.errors import DatasetError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 # ----------------------------------------------------------------------------------------- fixtures

@@ -10,9 +10,9 @@ from ferviz.model.checkpoint import load_checkpoint
 from ferviz.results.modelcard import card_beside
 from ferviz.ui.navigation import HOME, PAGES
 from ferviz.ui.predict import md_escape
-from tests.test_modelcard import write_card
+from tests.results.test_modelcard import write_card
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 

@@ -13,9 +13,9 @@ from skimage import data
 
 from ferviz.train.sharding import gather_to_rank0, shard_bounds
 from tests.helpers import write_npz
-from tests.test_video import write_clip
+from tests.pipeline.test_video import write_clip
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shards_cover_everything_once_on_block_boundaries():

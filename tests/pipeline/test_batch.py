@@ -6,7 +6,7 @@ from skimage import data
 
 from ferviz.model.checkpoint import load_checkpoint
 from ferviz.pipeline.batch import collect_inputs, csv_bytes, predict_path
-from tests.test_video import write_clip
+from tests.pipeline.test_video import write_clip
 
 
 def test_collect_inputs_expands_folders_and_names_problems(tmp_path):

@@ -105,7 +105,7 @@ def test_predict_rows_say_which_tta_was_used(loaded):
 
 def test_video_rows_carry_the_tta_column(loaded, tmp_path):
     from ferviz.pipeline.video import predict_video
-    from tests.test_video import write_clip
+    from tests.pipeline.test_video import write_clip
 
     clip = write_clip(tmp_path / "clip.mp4", frames=4)
     rows = predict_video(loaded, clip, tta="flip").rows

@@ -32,7 +32,7 @@ from ferviz.results.modelcard import (
 )
 from ferviz.train.swa import average_checkpoints, save_averaged
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = sorted((ROOT / "models").glob("*.json"))
 
 

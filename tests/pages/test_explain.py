@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from ferviz.paths import DEFAULT_MODEL
 
-PAGES = Path(__file__).resolve().parent.parent / "pages"
+PAGES = Path(__file__).resolve().parents[2] / "pages"
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="the shipped model is not present")]

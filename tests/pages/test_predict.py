@@ -20,7 +20,7 @@ from ferviz.text import md_escape
 from ferviz.ui import predict as ui_predict
 from ferviz.ui.predict import predict_many, results_frame
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Predict.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "1_Predict.py")
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
@@ -89,7 +89,7 @@ def test_bad_upload_gets_its_own_error_and_the_good_one_still_works(astronaut_pn
 
 
 def test_video_mode_shows_tracks_over_time_and_offers_both_downloads(tmp_path):
-    from tests.test_video import write_clip
+    from tests.pipeline.test_video import write_clip
 
     clip = write_clip(tmp_path / "clip.mp4", frames=8).read_bytes()
     at = AppTest.from_file(PAGE, default_timeout=120).run()

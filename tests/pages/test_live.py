@@ -22,7 +22,7 @@ from ferviz.pipeline.live import ICE_ENV, LiveProcessor, LiveSettings, LiveStatu
 from ferviz.text import md_escape
 from ferviz.ui.live import WebrtcLive, status_markdown
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "8_Live.py")
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "8_Live.py")
 
 
 @pytest.fixture

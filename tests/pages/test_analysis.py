@@ -14,10 +14,10 @@ from ferviz.model.checkpoint import file_sha256
 from ferviz.paths import MODELS_DIR_ENV
 from ferviz.text import md_escape
 from ferviz.ui.widgets import FACE_CROP_KEY, FACE_SOURCE_KEY
-from tests.test_audits import tiny_model, write_leaky_npz
-from tests.test_reports import fake_report, write_models_dir
+from tests.results.test_audits import tiny_model, write_leaky_npz
+from tests.results.test_reports import fake_report, write_models_dir
 
-PAGES = Path(__file__).resolve().parent.parent / "pages"
+PAGES = Path(__file__).resolve().parents[2] / "pages"
 
 
 @pytest.fixture
@@ -191,7 +191,7 @@ def test_compare_page_shows_ablations_beside_the_full_model(app_env):
 
 
 def test_compare_page_shows_tta_only_in_its_own_section(app_env):
-    from tests.test_reports import report_with_accuracy
+    from tests.results.test_reports import report_with_accuracy
 
     shutil.rmtree(app_env)
     write_models_dir(app_env)
@@ -207,7 +207,7 @@ def test_compare_page_shows_tta_only_in_its_own_section(app_env):
 
 
 def test_compare_page_shows_each_lever_against_the_baseline_seeds(app_env):
-    from tests.test_reports import report_with_accuracy
+    from tests.results.test_reports import report_with_accuracy
 
     shutil.rmtree(app_env)
     write_models_dir(app_env)

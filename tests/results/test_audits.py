@@ -23,7 +23,8 @@ from ferviz.results.audits import (
     paired_report,
 )
 from ferviz.results.evaluation import evaluate
-from ferviz.results.reports import LeakageRecord, PairedRecord, discover, paired_frame
+from ferviz.results.records import LeakageRecord, PairedRecord, discover
+from ferviz.results.reports import paired_frame
 from tests.helpers import TINY, synthetic_faces
 
 

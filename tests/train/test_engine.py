@@ -21,7 +21,7 @@ from ferviz.model.network import VARIANTS
 from ferviz.train.engine import ArrayData, TrainConfig, Trainer, predict_probs, quick_scores
 from tests.helpers import TINY, synthetic_faces, write_npz
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _data(n, seed):

@@ -214,7 +214,7 @@ def test_compare_figures_for_leakage_paired_tests_and_seed_spread():
 
 def test_lever_figure_colours_by_verdict_and_shades_the_baselines_spread():
     from ferviz.figures.compare import lever_figure
-    from ferviz.results.reports import BASELINE_LEVER, LEVER_COLUMNS
+    from ferviz.results.studies import BASELINE_LEVER, LEVER_COLUMNS
 
     rows = [(BASELINE_LEVER, 51.0, 1.0, 0.0, "the reference"),
             ("ema", 53.0, 1.5, 2.0, "helps (p = 0.010, 3 seeds)"),

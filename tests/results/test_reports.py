@@ -11,19 +11,9 @@ from ferviz.data.labels import EMOTIONS
 from ferviz.results.evaluation import Evaluation
 from ferviz.results.metrics import PAPER_METRICS, compute_report
 from ferviz.results.modelcard import ModelCard
+from ferviz.results.records import SOURCE_MEASURED, SOURCE_PUBLISHED, CVRecord, aligned_name, dataset_name, discover
 from ferviz.results.reported import ANCHORS, STAND_INS
-from ferviz.results.reports import (
-    SOURCE_MEASURED,
-    SOURCE_PUBLISHED,
-    CVRecord,
-    aligned_name,
-    cell_indices,
-    comparison_frame,
-    dataset_name,
-    discover,
-    measured_frame,
-    predictions_frame,
-)
+from ferviz.results.reports import cell_indices, comparison_frame, measured_frame, predictions_frame
 
 
 def fake_report(rng_seed: int, /, **meta):
@@ -189,7 +179,7 @@ def test_a_crossval_summary_without_kind_is_read_as_cv(tmp_path):
 
 def test_ablation_frame_compares_each_ablation_with_the_full_model_at_the_same_budget(tmp_path):
     from ferviz.figures.compare import ablation_figure
-    from ferviz.results.reports import ABLATIONS, ablation_frame
+    from ferviz.results.studies import ABLATIONS, ablation_frame
 
     (tmp_path / "reports").mkdir(parents=True)
     specs = [("dcnn_bilstm_dam", 4, 10), ("spatial_only", 4, 11), ("relu_gate", 4, 12), ("no_distill", 8, 13),
@@ -229,7 +219,7 @@ def test_ablation_frame_compares_each_ablation_with_the_full_model_at_the_same_b
 
 
 def test_a_runs_best_pt_is_named_after_its_run_folder(tmp_path):
-    from ferviz.results.reports import run_name
+    from ferviz.results.records import run_name
 
     command = "ferviz evaluate --model /work/runs/ablation_no_distill/best.pt --split PublicTest"
     assert run_name({"model": "best.pt", "command": command}) == "ablation_no_distill/best.pt"
@@ -247,7 +237,7 @@ def test_a_runs_best_pt_is_named_after_its_run_folder(tmp_path):
 
 
 def test_the_picker_default_and_the_caveats_of_committed_records(models_dir):
-    from ferviz.results.reports import card_for, record_caveats, record_for_model
+    from ferviz.results.records import card_for, record_caveats, record_for_model
 
     found = discover(models_dir)
     records = found.metric_records()
@@ -264,7 +254,7 @@ def test_the_picker_default_and_the_caveats_of_committed_records(models_dir):
 
 
 def test_ablation_spread_groups_seeds_and_says_one_seed(tmp_path):
-    from ferviz.results.reports import ablation_frame, ablation_spread
+    from ferviz.results.studies import ablation_frame, ablation_spread
 
     (tmp_path / "reports").mkdir()
     runs = [("dcnn_bilstm_dam", 0), ("dcnn_bilstm_dam", 1), ("dcnn_bilstm_dam", 2), ("relu_gate", 3),
@@ -288,8 +278,9 @@ def test_ablation_spread_groups_seeds_and_says_one_seed(tmp_path):
 
 
 def test_seed_reports_are_grouped_by_budget_and_paired_with_the_full_model(tmp_path):
-    from ferviz.results.reports import SEED_REPORTS, ablation_frame, ablation_spread, seed_comparison
+    from ferviz.results.records import SEED_REPORTS
     from ferviz.results.significance import paired_seeds
+    from ferviz.results.studies import ablation_frame, ablation_spread, seed_comparison
 
     seeds_dir = tmp_path / "reports" / SEED_REPORTS
     seeds_dir.mkdir(parents=True)
@@ -331,7 +322,8 @@ def report_with_accuracy(correct: int, /, **meta):
 
 
 def test_lever_table_pairs_each_lever_with_the_full_models_seed_runs(tmp_path):
-    from ferviz.results.reports import BASELINE_LEVER, SEED_REPORTS, lever_table
+    from ferviz.results.records import SEED_REPORTS
+    from ferviz.results.studies import BASELINE_LEVER, lever_table
     from ferviz.train.levers import LEVER_REPORTS, LEVERS
 
     seeds_dir, levers_dir = tmp_path / "reports" / SEED_REPORTS, tmp_path / "reports" / LEVER_REPORTS
@@ -375,7 +367,7 @@ def test_lever_table_pairs_each_lever_with_the_full_models_seed_runs(tmp_path):
 
 
 def test_lever_table_is_empty_without_lever_reports(models_dir):
-    from ferviz.results.reports import LEVER_COLUMNS, lever_table
+    from ferviz.results.studies import LEVER_COLUMNS, lever_table
 
     table = lever_table(discover(models_dir))
     assert table.empty and list(table.columns) == LEVER_COLUMNS
@@ -387,7 +379,7 @@ def test_the_levers_script_trains_exactly_the_registered_levers():
 
     from ferviz.train.levers import LEVERS
 
-    script = (Path(__file__).resolve().parents[1] / "scripts" / "levers.sh").read_text()
+    script = (Path(__file__).resolve().parents[2] / "scripts" / "levers.sh").read_text()
     default = re.search(r'LEVERS=\$\{LEVERS:-"([^"]+)"\}', script).group(1).split()
     cases = re.findall(r"^\s+([a-z_0-9.]+)\) echo", script, flags=re.M)
     assert default == list(LEVERS) == cases
@@ -416,7 +408,7 @@ def test_training_text_says_recipe_and_budget_from_the_card_or_the_report():
 
 
 def test_study_runs_stay_out_of_the_main_comparison(tmp_path):
-    from ferviz.results.reports import STUDY_KINDS
+    from ferviz.results.studies import STUDY_KINDS
 
     reports = tmp_path / "reports"
     reports.mkdir(parents=True)
@@ -433,7 +425,7 @@ def test_study_runs_stay_out_of_the_main_comparison(tmp_path):
 
 
 def test_tta_reports_are_found_and_named_as_such_never_as_the_plain_number(tmp_path):
-    from ferviz.results.reports import TTA_REPORTS
+    from ferviz.results.records import TTA_REPORTS
 
     reports = tmp_path / "reports"
     (reports / TTA_REPORTS).mkdir(parents=True)
@@ -454,7 +446,8 @@ def test_tta_reports_are_found_and_named_as_such_never_as_the_plain_number(tmp_p
 
 
 def test_tta_table_puts_each_tta_number_beside_the_plain_one_and_the_comparison_leaves_it_out(tmp_path):
-    from ferviz.results.reports import TTA_REPORTS, tta_table
+    from ferviz.results.records import TTA_REPORTS
+    from ferviz.results.reports import tta_table
 
     reports = tmp_path / "reports"
     (reports / TTA_REPORTS).mkdir(parents=True)
