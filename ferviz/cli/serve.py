@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 
 def cmd_serve(args) -> int:
     import os
