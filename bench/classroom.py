@@ -18,10 +18,12 @@ Faults (``--chaos`` / ``--roll``): the users upload back to back against 2 super
 replica is killed with SIGKILL every ``--kill-every`` seconds (as the OOM killer would), or while the
 replicas are restarted one at a time (what SIGHUP to ``ferviz serve`` does, to roll out a new model). A user
 whose upload shows no label within ``--give-up`` seconds counts a failed upload and starts again by opening
-the page anew (a reload); "longest gap" is the longest time a user went without a label.
+the page anew (a reload); "longest gap" is the longest time a user went without a label. ``--http-users``
+adds browser-less users (plain requests for the page and its health/config endpoints, keeping nginx's
+cookie): what the proxy itself does with a dead replica, without the browsers' CPU.
 
-    python bench/classroom.py --chaos 600 --kill-every 60 --users 4 --json docs/bench/classroom_chaos.json
-    python bench/classroom.py --roll 180 --users 4 --json docs/bench/classroom_roll.json
+    python bench/classroom.py --chaos 600 --kill-every 60 --users 4 --http-users 4 --json docs/bench/classroom_chaos.json
+    python bench/classroom.py --roll 180 --users 4 --http-users 4 --json docs/bench/classroom_roll.json
 """
 
 from __future__ import annotations
@@ -111,8 +113,33 @@ async def faulty_user(browser, url: str, photo: Path, t0: float, seconds: float,
     return {"labels_at": done, "failed": failed, "errors": errors}
 
 
+def http_user(url: str, t0: float, seconds: float, out: dict) -> None:
+    """A browser-less user through the proxy for ``seconds``: the requests a page makes without its
+    WebSocket (the page, ``/_stcore/health``, ``/_stcore/host-config``) back to back, keeping the replica
+    cookie nginx gives it like a browser; fills ``out`` with request counts, failures and the longest time
+    between two answered requests."""
+    import http.cookiejar
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    ok, failed, last, gap, paths = 0, 0, 0.0, 0.0, ("/Predict", "/_stcore/health", "/_stcore/host-config")
+    k = 0
+    while time.perf_counter() - t0 < seconds:
+        try:
+            with opener.open(url + paths[k % len(paths)], timeout=10) as r:
+                r.read()
+            ok += 1
+            now = time.perf_counter() - t0
+            gap, last = max(gap, now - last), now
+        except OSError:
+            failed += 1
+        k += 1
+        time.sleep(0.1)
+    out.update(requests=ok + failed, failed=failed, longest_gap_s=round(max(gap, time.perf_counter() - t0 - last), 2))
+
+
 async def chaos(dep, photo: Path, users: int, seconds: float, kill_every: float, roll_at: float | None,
-                give_up: float, seed: int) -> dict:
+                give_up: float, seed: int, http_users: int = 0) -> dict:
     """Drive ``users`` users for ``seconds`` while killing a random up replica every ``kill_every`` seconds
     (``kill_every`` 0: never) or rolling a restart at ``roll_at`` seconds; returns what every user saw."""
     from playwright.async_api import async_playwright
@@ -136,13 +163,22 @@ async def chaos(dep, photo: Path, users: int, seconds: float, kill_every: float,
                           "pid": victim["pid"]})
             print(f"  {kills[-1]['at_s']:.0f} s: killed {victim['name']} (pid {victim['pid']})", flush=True)
 
+    import threading
+
+    http_results = [{} for _ in range(http_users)]
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         try:
             t0 = time.perf_counter()
+            threads = [threading.Thread(target=http_user, args=(dep.url, t0, seconds, out), daemon=True)
+                       for out in http_results]
+            for thread in threads:
+                thread.start()
             results = await asyncio.gather(killer(t0), *(faulty_user(browser, dep.url, photo, t0, seconds, give_up)
                                                            for _ in range(users)))
             wall = time.perf_counter() - t0
+            for thread in threads:
+                thread.join()
         finally:
             await browser.close()
     per_user = results[1:]
@@ -151,6 +187,9 @@ async def chaos(dep, photo: Path, users: int, seconds: float, kill_every: float,
     return {"users": users, "seconds": round(wall, 1), "uploads": sum(len(u["labels_at"]) for u in per_user),
             "failed_uploads": sum(u["failed"] for u in per_user), "longest_gap_s": round(max(gaps), 1),
             "longest_gap_per_user_s": [round(g, 1) for g in gaps], "faults": kills,
+            "http_users": http_users, "http_requests": sum(h["requests"] for h in http_results),
+            "http_failed": sum(h["failed"] for h in http_results),
+            "http_longest_gap_s": max((h["longest_gap_s"] for h in http_results), default=None),
             "errors": [e for u in per_user for e in u["errors"]]}
 
 
@@ -160,7 +199,7 @@ def fault_run(args, photo: Path, machine: dict) -> int:
     with start(2, port=free_ports(1)[0], run_dir=args.run_dir) as dep:
         phase(dep.url, photo, 2, 1e9, 1)  # warm both replicas' caches (model, detector) first
         row = asyncio.run(chaos(dep, photo, args.users[0], seconds, args.kill_every if args.chaos else 0,
-                                args.roll_at if args.roll else None, args.give_up, args.seed))
+                                args.roll_at if args.roll else None, args.give_up, args.seed, args.http_users))
         time.sleep(35)  # the last killed replica's restart, before reading the supervisor's counts
         status = dep.status()["children"]
     row.update(mode="chaos" if args.chaos else "rolling restart", replicas=2,
@@ -169,7 +208,7 @@ def fault_run(args, photo: Path, machine: dict) -> int:
                last_exit={c["name"]: c["last_exit"] for c in status},
                labels_per_min=round(60 * row["uploads"] / row["seconds"], 1))
     for key in ("mode", "uploads", "failed_uploads", "longest_gap_s", "longest_gap_per_user_s", "restarts",
-                "states", "faults"):
+                "states", "faults", "http_requests", "http_failed", "http_longest_gap_s"):
         print(f"{key}: {row[key]}")
     for line in row["errors"]:
         print(f"  failed: {line}")
@@ -198,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--roll-at", type=float, default=30, help="roll: when to start the rolling restart")
     parser.add_argument("--give-up", type=float, default=30,
                         help="chaos/roll: seconds a user waits for a label before reloading (a failed upload)")
+    parser.add_argument("--http-users", type=int, default=0,
+                        help="chaos/roll: also this many browser-less users (plain HTTP requests, no WebSocket)")
     parser.add_argument("--run-dir", help="chaos/roll: keep the proxy's and replicas' logs here")
     parser.add_argument("--seed", type=int, default=0, help="chaos: which replica is killed when")
     args = parser.parse_args(argv)
