@@ -22,7 +22,8 @@ the page anew (a reload); "longest gap" is the longest time a user went without 
 adds browser-less users (plain requests for the page and its health/config endpoints, keeping nginx's
 cookie): what the proxy itself does with a dead replica, without the browsers' CPU.
 
-    python bench/classroom.py --chaos 600 --kill-every 60 --users 4 --http-users 4 --json docs/bench/classroom_chaos.json
+    python bench/classroom.py --chaos 600 --kill-every 60 --users 4 --http-users 4 \
+        --json docs/bench/classroom_chaos.json
     python bench/classroom.py --roll 180 --users 4 --http-users 4 --json docs/bench/classroom_roll.json
 """
 
