@@ -3,25 +3,21 @@ models compared on the same items."""
 
 import streamlit as st
 
-from ferviz.ui.analysis import (
+from ferviz.ui.evaluate import (
     dataset_form,
-    discover_reports,
-    download_predictions,
     duplicates_for,
     record_picker,
     run_evaluation,
-    run_pair,
-    second_model_picker,
     show_caveats,
     show_deduplicated,
-    show_how_to_create,
-    show_mistakes,
-    show_pair,
     show_record,
     show_report,
     split_picker,
 )
+from ferviz.ui.faces import download_predictions, show_mistakes
 from ferviz.ui.navigation import ensure_navigation
+from ferviz.ui.pair import run_pair, second_model_picker, show_pair
+from ferviz.ui.reportviews import discover_reports, show_how_to_create
 from ferviz.ui.widgets import model_picker
 
 ensure_navigation()

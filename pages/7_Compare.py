@@ -18,17 +18,9 @@ from ferviz.results.reported import (
     reported_table,
 )
 from ferviz.results.reports import comparison_frame, measured_frame
-from ferviz.ui.analysis import (
-    discover_reports,
-    show_ablations,
-    show_how_to_create,
-    show_leakage_reports,
-    show_levers,
-    show_paired_reports,
-    show_tta,
-    two_decimals,
-)
+from ferviz.ui.compare import show_ablations, show_leakage_reports, show_levers, show_paired_reports, show_tta
 from ferviz.ui.navigation import ensure_navigation
+from ferviz.ui.reportviews import discover_reports, show_how_to_create, two_decimals
 
 ensure_navigation()
 st.set_page_config(page_title="Compare · ferviz", layout="wide")
