@@ -87,7 +87,8 @@ def test_evaluate_runs_on_a_dataset_path(app_env, tiny_npz):
     assert not at.exception
     assert at.get("download_button") and at.get("image")  # CSV export, face galleries
     assert FACE_CROP_KEY not in at.session_state
-    at.button(key="eval_send").click().run()  # an untrained model makes mistakes: send the first
+    mistakes = [b for b in at.button if str(b.key).startswith("mistake_explain_")]
+    mistakes[0].click().run()  # an untrained model makes mistakes: send the first
     assert not at.exception
     crop = np.asarray(at.session_state[FACE_CROP_KEY])
     assert crop.shape == (64, 64) and crop.dtype.kind == "i" and 0 <= crop.min() <= crop.max() <= 255
@@ -165,7 +166,7 @@ def test_compare_page_lists_measured_numbers(app_env):
     at = page("7_Compare.py").run()
     assert not at.exception
     missing = texts(at.info)  # the ablations, the leakage report and the paired comparisons
-    assert len(at.info) == 5 and "--kind ablation" in missing and "python -m ferviz.results.audits" in missing
+    assert len(at.info) == 5 and "--kind ablation" in missing and "ferviz audit --data" in missing
     assert "scripts/levers.sh" in missing and "--tta flip" in missing
     assert len(at.dataframe) == 5
     measured = at.dataframe[0].value

@@ -154,3 +154,48 @@ def agreement_metrics(y_true: Any, y_pred: Any, votes: FerPlusVotes, class_names
                                "definition": "predictions scored against the FER+ majority label, on faces "
                                              "that have one"}
     return out
+
+
+#: How a gallery can order its faces -> what it means.
+GALLERY_ORDERS: dict[str, str] = {
+    "confidence": "the model's most confident first",
+    "agreement_low": "faces people disagree about first",
+    "agreement_high": "faces people agree on first",
+}
+#: Gallery filter for faces without a FER+ majority.
+NO_MAJORITY = "no FER+ majority"
+
+
+def order_items(indices: Any, confidence: Any, agreement: Any | None = None, *, band: str | None = None,
+                order: str = "confidence") -> np.ndarray:
+    """Filter a gallery's items by agreement band and order them.
+
+    Parameters
+    ----------
+    indices : (M,) int
+        The items (positions in ``confidence`` and ``agreement``).
+    confidence : (N,) float
+        The model's confidence per item (ties keep the order of ``indices``).
+    agreement : (N,) int, optional
+        Annotators of 10 who chose the FER+ majority (0: none); needed for bands and agreement orders.
+    band : str, optional
+        A band name of :data:`ferviz.data.ferplus.AGREEMENT_BANDS` or :data:`NO_MAJORITY`; None keeps all.
+    order : str
+        A key of :data:`GALLERY_ORDERS`; agreement orders break ties by confidence.
+    """
+    indices = np.asarray(indices, np.int64)
+    conf = np.asarray(confidence, float)
+    if order not in GALLERY_ORDERS:
+        raise ValueError(f"unknown order {order!r}; choose one of {', '.join(GALLERY_ORDERS)}")
+    if agreement is None:
+        if band is not None or order != "confidence":
+            raise ValueError("filtering or ordering by agreement needs the FER+ votes")
+        return indices[np.argsort(-conf[indices], kind="stable")]
+    agree = np.asarray(agreement)
+    if band is not None:
+        names = agreement_band(agree[indices])
+        indices = indices[names == ("" if band == NO_MAJORITY else band)]
+    if order == "confidence":
+        return indices[np.argsort(-conf[indices], kind="stable")]
+    sign = 1 if order == "agreement_low" else -1
+    return indices[np.lexsort((-conf[indices], sign * agree[indices]))]

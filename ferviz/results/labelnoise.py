@@ -18,6 +18,7 @@ flipped on purpose.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,7 +142,9 @@ def find_label_issues(labels: Any, probs: Any, *, filter_by: str = DEFAULT_FILTE
         present = np.unique(labels)
         if len(present) < 2:
             raise FervizError("confident learning needs at least two classes among the given labels")
-        flagged = np.asarray(cleanlab_issues(labels, probs, filter_by=filter_by, n_jobs=1), bool)
+        with warnings.catch_warnings():  # "too few examples in class k": small classes, said in the method
+            warnings.filterwarnings("ignore", message="May not flag all label issues", category=UserWarning)
+            flagged = np.asarray(cleanlab_issues(labels, probs, filter_by=filter_by, n_jobs=1), bool)
         method["library"] = f"cleanlab {cleanlab.__version__}"
     index = np.flatnonzero(flagged)
     score = 1.0 - probs[index, labels[index]]

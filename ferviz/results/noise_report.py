@@ -214,3 +214,43 @@ def run(args, command: str) -> int:
         print(f"flipped {check['flip']['fraction']:.0%} of {check['flip']['n_candidates']} clean faces: "
               f"recall {check['flip']['recall_mean']:.1%}, precision {check['flip']['precision_mean']:.1%}")
     return 0
+
+
+@dataclass(frozen=True)
+class NoiseRecord:
+    """A committed label-noise report as read from its JSON file."""
+
+    path: Path
+    data: dict
+
+    @property
+    def dataset(self) -> str:
+        return str(self.data["dataset"])
+
+    @property
+    def split(self) -> str:
+        return str(self.data["split"])
+
+    def entry(self, sha256: str) -> dict | None:
+        """The model with this sha256 (its ``agreement`` scores, when votes were available), or None."""
+        return next((m for m in self.data.get("models", []) if sha256 and m.get("sha256") == sha256), None)
+
+    def items_frame(self):
+        """The flagged items as a DataFrame: source, given, suggested, score (and votes, FER+ majority)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.data.get("items", []))
+
+
+def read_label_noise(reports_dir: str | Path) -> tuple[list[NoiseRecord], list[str]]:
+    """Every ``*label_noise*.json`` in ``reports_dir/label_noise``; unreadable ones named in the warnings."""
+    records, warnings = [], []
+    for path in sorted((Path(reports_dir) / LABEL_NOISE_DIR).glob(f"*{LABEL_NOISE_KIND}*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("kind") != LABEL_NOISE_KIND or "items" not in data:
+                raise ValueError("not a label-noise report (kind label_noise with items)")
+            records.append(NoiseRecord(path, data))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            warnings.append(f"{path.name}: skipped — {exc}")
+    return records, warnings

@@ -40,7 +40,8 @@ from ferviz.results.reports import (
 from ferviz.results.significance import Interval
 from ferviz.serve.access import resolve_dataset_path, shared_mode
 from ferviz.text import md_escape
-from ferviz.ui.faces import show_cell_faces
+from ferviz.ui.agreement import show_committed_agreement, show_committed_mislabelled_for
+from ferviz.ui.faces import FaceNotes, show_cell_faces
 from ferviz.ui.queue import heavy_work
 from ferviz.ui.reportviews import pct
 from ferviz.ui.widgets import dataset_picker, images_are
@@ -93,10 +94,9 @@ def show_record(found: Discovery, record: ReportRecord | CVRecord) -> None:
     leak = leakage_for(found, record)
     if leak is not None:
         show_committed_leakage(*leak)
-    st.info("A committed report holds counts, not faces: to see the faces behind a cell, switch **Source** "
-            "to *run an evaluation* and give the path of your own copy of the data.",
-            icon=":material/photo_library:")
+    show_committed_agreement(found, record)
     show_report(record.report, key="record", context=str(record.path))
+    show_committed_mislabelled_for(found, record)
 
 
 def show_committed_leakage(leak: LeakageRecord, entry: dict) -> None:
@@ -136,7 +136,7 @@ def _pp(value: float | None, reference: float) -> str | None:
 
 
 def show_report(report: MetricReport, key: str, evaluation: Evaluation | None = None,
-                context: object = None) -> None:
+                context: object = None, notes: FaceNotes = FaceNotes()) -> None:
     """Headline scores, a clickable confusion matrix and its cells' faces, per-class rates, calibration.
 
     Parameters
@@ -149,6 +149,8 @@ def show_report(report: MetricReport, key: str, evaluation: Evaluation | None = 
     context : object
         What the report is of (model, dataset, split, or the record's file): when it changes, the chosen
         cell goes back to the most confused one.
+    notes : FaceNotes
+        FER+ votes and training-copy marks of the evaluated items, shown with the cell's faces.
     """
     cols = st.columns(4)
     for col, (name, value) in zip(cols, (("accuracy", report.accuracy), ("macro-F1", report.macro["f1"]),
@@ -157,12 +159,12 @@ def show_report(report: MetricReport, key: str, evaluation: Evaluation | None = 
         col.metric(name, "—" if value is None else f"{100 * value:.2f} %")
     st.caption(f"{report.n} items; macro averages over {len(report.class_names)} classes; values in %.")
     st.subheader("Confusion matrix")
-    true_k, pred_k = confusion_section(report, key, context)
+    true_k, pred_k = confusion_section(report, key, context, has_faces=evaluation is not None)
     count = int(report.matrix()[true_k, pred_k])
     names = report.class_names
     st.caption(f"{count} items of class *{names[true_k]}* predicted as *{names[pred_k]}*.")
     if evaluation is not None:
-        show_cell_faces(evaluation, true_k, pred_k, key=f"{key}_cell")
+        show_cell_faces(evaluation, true_k, pred_k, key=f"{key}_cell", notes=notes)
     st.subheader("Per-class metrics")
     st.dataframe(report.per_class_frame(), column_config=_percent_columns())
     st.plotly_chart(per_class_figure(report.per_class_frame()), key=f"{key}_per_class")
@@ -173,7 +175,8 @@ def show_report(report: MetricReport, key: str, evaluation: Evaluation | None = 
         st.plotly_chart(reliability_figure(report.reliability), key=f"{key}_reliability")
 
 
-def confusion_section(report: MetricReport, key: str, context: object = None) -> tuple[int, int]:
+def confusion_section(report: MetricReport, key: str, context: object = None,
+                      has_faces: bool = True) -> tuple[int, int]:
     """The confusion matrix, clickable, with two dropdowns that always show the chosen cell.
 
     A click on a cell (a Streamlit plotly selection event) sets both dropdowns before the page reruns;
@@ -201,7 +204,12 @@ def confusion_section(report: MetricReport, key: str, context: object = None) ->
     st.plotly_chart(confusion_figure(report.matrix(), names, normalise, (true_k, pred_k), selectable=True),
                     key=chart_key, on_select=partial(_apply_click, chart_key, true_key, pred_key, names),
                     selection_mode="points")
-    st.caption("Click a cell to see its faces, or choose it with the two lists above.")
+    if has_faces:
+        st.caption("Click a cell to see its faces, or choose it with the two lists above.")
+    else:
+        st.caption("Click a cell, or choose it with the two lists above, for its count. A committed report holds "
+                   "counts, not faces: to see the faces behind a cell, choose **Source → run an evaluation** "
+                   "and give the path of your own copy of the data.")
     return int(true_k), int(pred_k)
 
 
