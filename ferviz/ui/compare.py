@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
+from scipy import stats
 
 from ferviz.figures.compare import ablation_spread_figure, leakage_figure, lever_figure, paired_figure
 from ferviz.figures.evaluate import (
@@ -18,8 +20,9 @@ from ferviz.results.reports import (
     seed_comparison,
     tta_table,
 )
+from ferviz.results.significance import SeedPairs
 from ferviz.text import md_escape
-from ferviz.ui.reportviews import two_decimals
+from ferviz.ui.reportviews import table_view
 
 # ------------------------------------------------------------------------------------------- Compare
 
@@ -48,7 +51,7 @@ def show_leakage_reports(found: Discovery) -> None:
         frame = leak.frame()
         if not frame.empty:
             st.plotly_chart(leakage_figure(frame), key=f"leakage_bars_{leak.path.stem}")
-            st.dataframe(frame, hide_index=True, column_config=two_decimals(frame))
+            st.dataframe(table_view(frame), hide_index=True)
         hist = leak.data.get("similarity_histogram")
         if hist:
             st.plotly_chart(similarity_figure(hist, leak.threshold), key=f"leakage_hist_{leak.path.stem}")
@@ -60,8 +63,8 @@ def show_leakage_reports(found: Discovery) -> None:
             rows = [(kind, *pair[:2], pair[2] if len(pair) > 2 else 1.0)
                     for kind in ("exact", "near") for pair in items.get(kind, [])]
             pairs = pd.DataFrame(rows, columns=["kind", leak.split, leak.reference_split, "similarity"])
-            st.dataframe(pairs, hide_index=True, column_config=two_decimals(pairs, similarity="%.3f"))
-        st.caption(f"Remake: `{leak.data.get('command') or _audit_command(found)}`")
+            st.dataframe(table_view(pairs, similarity="{:.3f}"), hide_index=True)
+        st.caption(f"Remake: `{real_command(leak.data.get('command')) or _audit_command(found)}`")
 
 
 
@@ -76,8 +79,8 @@ def show_paired_reports(found: Discovery) -> None:
         return
     st.plotly_chart(paired_figure(paired), key="paired_forest")
     table = paired.drop(columns=["difference_low", "difference_high"])
-    st.dataframe(table, hide_index=True, column_config={
-        **two_decimals(table), "mcnemar_p": st.column_config.NumberColumn("McNemar p", format="%.3g")})
+    st.dataframe(table_view(table, mcnemar_p="{:.3g}"), hide_index=True,
+                 column_config={"mcnemar_p": st.column_config.Column("McNemar p")})
     for rec in found.paired:
         st.markdown(f"- {md_escape(rec.all.verdict())}")
     st.caption("Each model is one training run (one seed): these tests say whether the *test set* can tell "
@@ -108,19 +111,17 @@ def show_ablations(found: Discovery) -> None:
         st.subheader(f"Budget: {budget}")
         several = rows[rows["runs"] > 1]
         if several.empty:
-            st.markdown("**One seed each**: no spread over seeds was measured, so a difference of a point or "
-                        "so may be seed noise and carries no test.")
+            st.markdown("**One seed each**: the spread over seeds was not measured here, so these differences "
+                        "come with no test; a difference of a point or so can come from the seed alone.")
         else:
             st.markdown(f"{len(several)} of {len(rows)} variants have several runs (mean ± std over seeds); "
                         "the others are **one seed**, with no spread.")
         pairs = seed_comparison(ablations, "cnn_bilstm", budget)
         if pairs is not None:
-            st.info(f"**Does the dual attention help?** Accuracy of `cnn_bilstm` (the same network without "
-                    f"attention) minus the full model's: {pairs.text(a_name='cnn_bilstm')}.",
-                    icon=":material/science:")
+            st.info(attention_note(pairs), icon=":material/science:")
         st.plotly_chart(ablation_spread_figure(rows, metric), key=f"ablation_bars_{k}")
         table = rows.drop(columns=["budget"])
-        st.dataframe(table, hide_index=True, column_config=two_decimals(table, paired_p="%.3f"))
+        st.dataframe(table_view(table, paired_p="{:.3f}"), hide_index=True)
 
 
 def show_levers(found: Discovery) -> None:
@@ -139,7 +140,7 @@ def show_levers(found: Discovery) -> None:
                 "more smoothing, a slow EMA) start at a disadvantage they may not have on the full data.")
     metric = st.radio("Lever metric", ["accuracy", "macro_f1"], horizontal=True, key="lever_metric")
     st.plotly_chart(lever_figure(table, metric), key="lever_bars")
-    st.dataframe(table, hide_index=True, column_config=two_decimals(table, paired_p="%.3f"))
+    st.dataframe(table_view(table, paired_p="{:.3f}"), hide_index=True)
 
 
 def show_tta(found: Discovery) -> None:
@@ -154,4 +155,29 @@ def show_tta(found: Discovery) -> None:
                 "mirrors). It is a different measurement from the model's own, so it is shown **only here**, "
                 "beside the plain number of the same checkpoint on the same items, never in the table and "
                 "chart above.")
-    st.dataframe(table, hide_index=True, column_config=two_decimals(table))
+    st.dataframe(table_view(table), hide_index=True)
+
+
+def real_command(command: str | None) -> str:
+    """A recorded audit command as the user types it (``python -m ferviz.results.audits`` is ``ferviz audit``)."""
+    return (command or "").replace("python -m ferviz.results.audits", "ferviz audit")
+
+
+def attention_note(pairs: SeedPairs) -> str:
+    """Does the dual attention help? The full model minus ``cnn_bilstm`` over the paired seeds, said directly."""
+    n = len(pairs.seeds)
+    gain = -pairs.mean  # pairs are cnn_bilstm minus the full model
+    half = stats.t.ppf(0.975, n - 1) * pairs.std / np.sqrt(n) if n > 1 else np.nan
+    low, high = gain - half, gain + half
+    wins = n - pairs.a_wins
+    direction = "higher" if gain > 0 else "lower"
+    if low > 0 or high < 0:
+        meaning = ("the interval leaves out 0: at this budget the seeds tell the two apart at the 5 % level, "
+                   f"with the attention {'ahead' if gain > 0 else 'behind'}")
+    else:
+        meaning = ("the interval includes 0: these seeds cannot tell whether the attention helps or hurts at "
+                   "this budget; more seeds would narrow it")
+    return (f"**Does the dual attention help?** With it, accuracy is {abs(gain):.2f} pp {direction} than the same "
+            f"network without it (`cnn_bilstm`), averaged over {n} paired seeds (the full model ahead in {wins} "
+            f"of {n}). 95 % interval of that mean difference: [{low:+.2f}, {high:+.2f}] pp (paired t-test p = "
+            f"{pairs.p_value:.3f}); {meaning}.")
