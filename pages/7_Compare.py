@@ -36,9 +36,9 @@ found = discover_reports()
 frame = comparison_frame(found=found)
 measured = measured_frame(found=found, studies=False)
 
-SECTIONS = ["Measured vs reported", "Training copies", "Paired tests", "Ablations", "Training levers",
-            "Test-time augmentation", "One dataset side by side", "The paper's tables", "Published anchors",
-            "Consistency of the paper's tables"]
+SECTIONS = ["Measured vs reported", "Training copies", "Paired tests", "Ablations", "Levers",
+            "Test-time aug.", "Side by side", "Paper's tables", "Anchors",
+            "Paper's consistency"]
 tabs = dict(zip(SECTIONS, st.tabs(SECTIONS), strict=True))
 
 with tabs["Measured vs reported"]:
@@ -68,27 +68,27 @@ with tabs["Ablations"]:
     st.subheader("Ablations (measured, equal short budget)")
     show_ablations(found)
 
-with tabs["Training levers"]:
+with tabs["Levers"]:
     st.subheader("Training levers (measured, one change each, equal budget)")
     show_levers(found)
 
-with tabs["Test-time augmentation"]:
+with tabs["Test-time aug."]:
     st.subheader("Test-time augmentation (measured, reported separately)")
     show_tta(found)
 
-with tabs["One dataset side by side"]:
+with tabs["Side by side"]:
     dataset = st.selectbox("Dataset", list(DATASETS), key="compare_dataset")
     st.dataframe(table_view(side_by_side_table(frame, dataset)), hide_index=True)
 
-with tabs["The paper's tables"]:
+with tabs["Paper's tables"]:
     model = st.selectbox("Model as named in the paper", MODELS, index=MODELS.index(PROPOSED),
                          key="compare_model")
     st.dataframe(table_view(reported_table(model)))
 
-with tabs["Published anchors"]:
+with tabs["Anchors"]:
     st.dataframe(table_view(anchors_frame()), hide_index=True)
 
-with tabs["Consistency of the paper's tables"]:
+with tabs["Paper's consistency"]:
     st.subheader("Do the paper's tables satisfy its own equations?")
     st.markdown(
         "By the paper's equations, **GAR equals recall** (eqs. 29 and 31 are the same ratio, TP / (TP + FN)) and "

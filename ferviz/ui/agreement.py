@@ -71,18 +71,21 @@ def show_agreement_scores(scores: dict, class_names: list[str], key: str) -> Non
     agreed, majority = scores["agreed"], scores["ferplus_majority"]
     cols = st.columns(4)
     cols[0].metric("accuracy, FER2013 labels", pct(scores["all"]["accuracy"]["estimate"]))
-    cols[1].metric(f"on the {agreed['n']} faces people label the same",
+    cols[1].metric("where people give the same label",
                    pct(agreed["accuracy"]["estimate"] if agreed["accuracy"] else None),
-                   help=agreed["definition"])
-    cols[2].metric(f"against the FER+ majority ({majority['n']} faces)",
+                   help=f"{agreed['n']} {agreed['definition']}")
+    cols[2].metric("against the FER+ majority",
                    pct(majority["accuracy"]["estimate"] if majority["accuracy"] else None),
-                   help=majority["definition"])
-    cols[3].metric("errors on faces people disagree about", f"{disputed} of {errors['total']}",
+                   help=f"{majority['n']} faces: {majority['definition']}")
+    cols[3].metric("errors where people disagree", f"{disputed} of {errors['total']}",
                    help="errors on faces where 7 or fewer of 10 annotators chose the same class, or with no "
                         "FER+ majority at all")
     st.caption(f"95 % bootstrap intervals (test-set sampling only): FER2013 labels "
-               f"{_interval_text(scores['all']['accuracy'])}; faces people label the same "
-               f"{_interval_text(agreed['accuracy'])}; FER+ majority {_interval_text(majority['accuracy'])}. "
+               f"{_interval_text(scores['all']['accuracy'])}; the {agreed['n']} faces whose FER2013 label is "
+               f"also the FER+ majority's {_interval_text(agreed['accuracy'])}; the {majority['n']} faces with a "
+               f"FER+ majority, scored against it, {_interval_text(majority['accuracy'])}. "
+               f"{disputed} of the model's {errors['total']} errors are on faces where 7 or fewer of 10 "
+               "annotators agree (or with no majority). "
                f"On {majority['n'] - majority['label_agrees']} of the {majority['n']} faces with a FER+ "
                f"majority, that majority differs from the FER2013 label.")
     rows = [(b["band"], b["n"], 100 * b["accuracy"]["estimate"] if b["accuracy"] else None,
