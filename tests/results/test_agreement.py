@@ -7,7 +7,14 @@ import pytest
 
 from ferviz.data.ferplus import votes_from_array
 from ferviz.errors import DatasetError
-from ferviz.results.agreement import FER2013_CLASSES, agreement_metrics, model_order, votes_for_sources
+from ferviz.results.agreement import (
+    FER2013_CLASSES,
+    NO_MAJORITY,
+    agreement_metrics,
+    model_order,
+    order_items,
+    votes_for_sources,
+)
 
 VOTES = Path("/work/shared/data/fer2013/ferplus_votes.npz")
 
@@ -71,3 +78,17 @@ def test_agreement_metrics_are_hand_checked():
     assert np.array(bands["5-7 of 10"]["matrix"])[0, 6] == 1
     with pytest.raises(DatasetError, match="rows of votes"):
         agreement_metrics(y_true[:3], y_pred[:3], votes, names)
+
+
+def test_gallery_order_and_band_filter_are_hand_checked():
+    conf = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    agree = np.array([9, 5, 10, 0, 5])
+    items = np.array([0, 1, 2, 3, 4])
+    assert order_items(items, conf).tolist() == [0, 1, 2, 3, 4]
+    assert order_items(items, conf, agree, order="agreement_low").tolist() == [3, 1, 4, 0, 2]
+    assert order_items(items, conf, agree, order="agreement_high").tolist() == [2, 0, 1, 4, 3]
+    assert order_items(items, conf, agree, band="5-7 of 10").tolist() == [1, 4]
+    assert order_items(items, conf, agree, band=NO_MAJORITY).tolist() == [3]
+    assert order_items(items[[4, 2]], conf, agree, band="8-10 of 10 agree").tolist() == [2]
+    with pytest.raises(ValueError, match="needs the FER"):
+        order_items(items, conf, order="agreement_low")
