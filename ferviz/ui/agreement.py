@@ -195,13 +195,13 @@ def show_committed_mislabelled(noise: NoiseRecord, found: Discovery) -> None:
     vs = check.get("precision_vs_ferplus", {})
     if vs.get("precision") is not None:
         flip = check.get("flip", {})
-        flip_text = (f" On {flip['fraction']:.0%} of the {flip['n_candidates']} faces people agree on, "
-                     f"flipped on purpose to a random other class, it finds {flip['recall_mean']:.0%} of the "
-                     f"flips with {flip['precision_mean']:.0%} of its flags being flips (mean of "
+        flip_text = (f" On {100 * flip['fraction']:.0f} % of the {flip['n_candidates']} faces people agree on, "
+                     f"flipped on purpose to a random other class, it finds {100 * flip['recall_mean']:.0f} % of the "
+                     f"flips with {100 * flip['precision_mean']:.0f} % of its flags being flips (mean of "
                      f"{len(flip['runs'])} seeds).") if flip else ""
         st.info(f"Checked against people: the FER+ majority differs from the FER2013 label on "
-                f"**{vs['precision']:.0%}** of the flagged faces that have one ({vs['majority_differs']} of "
-                f"{vs['flagged_with_majority']}), against {vs['base_rate']:.0%} of all faces.{flip_text}",
+                f"**{100 * vs['precision']:.0f} %** of the flagged faces that have one ({vs['majority_differs']} of "
+                f"{vs['flagged_with_majority']}), against {100 * vs['base_rate']:.0f} % of all faces.{flip_text}",
                 icon=":material/fact_check:")
     frame = noise.items_frame()
     if frame.empty:
