@@ -190,7 +190,7 @@ def show_committed_mislabelled(noise: NoiseRecord, found: Discovery) -> None:
     st.caption(f"Confident learning (*{data['method'].get('filter_by')}*, {data['method'].get('library', '')}) "
                f"on the mean probabilities of {md_escape(models)}: {data['n_flagged']} of {data['n']} "
                f"{data['split']} labels flagged, highest score (1 − p(given label)) first. From "
-               f"`{LABEL_NOISE_DIR}/{noise.path.name}`; remake: `{md_escape(data.get('command', ''))}`.")
+               f"`{LABEL_NOISE_DIR}/{noise.path.name}`; remake: `{data.get('command', '')}`.")
     check = data.get("validation", {})
     vs = check.get("precision_vs_ferplus", {})
     if vs.get("precision") is not None:
