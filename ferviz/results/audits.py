@@ -1,7 +1,7 @@
 """Committed reports a reviewer can check: train/test leakage and paired model comparisons.
 
 Two JSON report kinds live in ``models/reports/`` beside the metric reports (read back by
-:func:`ferviz.results.reports.discover`):
+:func:`ferviz.results.records.discover`):
 
 * ``{"kind": "leakage", ...}`` (:func:`leakage_report`): how many items of a split have an exact or near
   copy in the training split (:mod:`ferviz.results.leakage`), which ones (their source names, never pixels), the
@@ -32,6 +32,7 @@ import numpy as np
 
 from ferviz.data.datasets import FaceDataset
 from ferviz.errors import FervizError
+from ferviz.paths import portable
 from ferviz.results.evaluation import Evaluation
 from ferviz.results.labelnoise import DEFAULT_FILTER, FILTERS
 from ferviz.results.leakage import CANDIDATES, MIN_STD, SHIFT, Duplicates, deduplicated, find_duplicates
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    command = shlex.join(["ferviz", "audit", *argv])
+    command = portable(shlex.join(["ferviz", "audit", *argv]))
     try:
         if args.label_noise:
             from ferviz.results.noise_report import run

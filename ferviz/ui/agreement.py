@@ -19,7 +19,7 @@ from ferviz.results.agreement import agreement_metrics, default_votes_path, vote
 from ferviz.results.evaluation import Evaluation
 from ferviz.results.labelnoise import find_label_issues
 from ferviz.results.noise_report import LABEL_NOISE_DIR, NoiseRecord, read_label_noise
-from ferviz.results.reports import Discovery, ReportRecord, dataset_name
+from ferviz.results.records import Discovery, ReportRecord, dataset_name
 from ferviz.results.significance import Interval
 from ferviz.text import md_escape
 from ferviz.ui.faces import GRID, FaceNotes, gallery

@@ -11,16 +11,10 @@ from ferviz.figures.compare import ablation_spread_figure, leakage_figure, lever
 from ferviz.figures.evaluate import (
     similarity_figure,
 )
-from ferviz.results.reports import (
-    Discovery,
-    ablation_frame,
-    ablation_spread,
-    lever_table,
-    paired_frame,
-    seed_comparison,
-    tta_table,
-)
+from ferviz.results.records import Discovery
+from ferviz.results.reports import paired_frame, tta_table
 from ferviz.results.significance import SeedPairs
+from ferviz.results.studies import ablation_frame, ablation_spread, lever_table, seed_comparison
 from ferviz.text import md_escape
 from ferviz.ui.reportviews import table_view
 

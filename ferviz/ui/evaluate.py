@@ -28,7 +28,7 @@ from ferviz.pipeline.tta import TTA_MODES, TTA_TEXT
 from ferviz.results.evaluation import Evaluation, evaluate
 from ferviz.results.leakage import Deduplicated, Duplicates, deduplicated, find_duplicates, model_caveats
 from ferviz.results.metrics import MetricReport
-from ferviz.results.reports import (
+from ferviz.results.records import (
     CVRecord,
     Discovery,
     LeakageRecord,

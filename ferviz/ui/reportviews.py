@@ -11,10 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from ferviz.paths import MODELS_DIR, MODELS_DIR_ENV
-from ferviz.results.reports import (
-    Discovery,
-    discover,
-)
+from ferviz.results.records import Discovery, discover
 
 
 def models_dir() -> Path:
