@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_hog_svm(sub)
     training.add_ngo(sub)
     serve.add_serve(sub)
+    results.add_domains(sub)
     p = sub.add_parser("audit", add_help=False,
                        help="training-set copies in a split and paired tests of models (--help for options)")
     p.add_argument("rest", nargs=argparse.REMAINDER)  # handled before parsing, by ferviz.results.audits

@@ -44,6 +44,8 @@ def train_config(args):
     values["labels"] = getattr(args, "labels", "fer2013")
     values["camera"] = getattr(args, "camera", 0.0)
     values["augment"] = not args.no_augment
+    if getattr(args, "class_weights", 0.0):
+        values["class_weighting"], values["class_power"] = True, args.class_weights
     values["select_metric"] = args.select
     if args.teacher:
         values["teacher"] = ",".join(args.teacher)
@@ -112,6 +114,22 @@ def add_training(p) -> None:
     p.add_argument("--labels", default="fer2013", choices=list(LABEL_SOURCES),
                    help="FER2013's labels, or FER+'s 10 annotators: their majority or their vote distribution "
                         "(votes from ferplus_votes.npz beside --data; selection then on the FER+ majority)")
+    p.add_argument("--class-weights", type=float, default=0.0, metavar="POWER",
+                   help="weigh each class's loss by (1 / its share) ** POWER: 0 off, 0.5 square root, 1 inverse "
+                        "frequency (rare classes such as disgust count more)")
+    p.add_argument("--fer-teacher", type=float, default=0.0, metavar="W",
+                   help="blend face-api.js's probabilities into the FER2013 faces' targets with weight W (0-1)")
+    p.add_argument("--photos", metavar="FOLDER",
+                   help="also train on these unlabelled face photos (e.g. UTKFace's crops): aligned like every "
+                        "inference path, labelled by face-api.js's expression network (cached in OUT)")
+    p.add_argument("--photo-crop", choices=["aligned", "box"], default="aligned",
+                   help="how --photos faces are cut for the student: aligned on the landmarks (the app's policy) "
+                        "or the detector's box")
+    p.add_argument("--photo-cache", metavar="NPZ",
+                   help="where the prepared --photos faces are kept (default OUT/photo_faces.npz; share one "
+                        "between runs: it is remade when the photos, crop or holdout differ)")
+    p.add_argument("--photo-holdout", type=float, default=0.2, metavar="F",
+                   help="share of --photos held out of training for the domain table (fixed by file name)")
     p.add_argument("--camera", type=float, default=0.0, metavar="P",
                    help="probability per face of each camera-photo degradation (gamma, blur, low resolution, "
                         "JPEG); e.g. 0.3")

@@ -81,3 +81,42 @@ def add_ship(sub) -> None:
     p.add_argument("--checkpoint", default="best.pt",
                    help="the run's file to ship (default best.pt; e.g. swa.pt from `ferviz average`)")
     p.set_defaults(func=cmd_ship)
+
+
+def cmd_domains(args) -> int:
+    from ferviz import load_model
+    from ferviz.results.domains import domain_table, table_frame, write_domains
+    from ferviz.train.photos import prepare_photo_faces
+
+    models = {}
+    for path in args.models:
+        loaded = load_model(path)
+        models[Path(str(path)).stem if str(path) != "faceapi" else "faceapi"] = loaded
+    photos = None
+    if args.photos:
+        faces = prepare_photo_faces(args.photos, cache=args.photo_cache, holdout=args.photo_holdout)
+        rows = faces.holdout_rows()
+        print(f"photos: {faces.describe()}; scoring the {len(rows)} held out")
+        photos = (faces.student[rows], faces.teacher[rows])
+    scores = domain_table(models, fer2013=args.fer2013, ckplus=args.ckplus, jaffe=args.jaffe, photos=photos,
+                          progress=lambda what: print(f"... {what}", flush=True))
+    print(table_frame(scores, "accuracy").to_string())
+    print(table_frame(scores, "macro_f1").to_string())
+    if args.out:
+        command = " ".join(args.argv)
+        print(f"wrote {write_domains(scores, args.out, command)}")
+    return 0
+
+
+def add_domains(sub) -> None:
+    p = sub.add_parser("domains", help="every model by domain: FER2013 (its labels, FER+'s majority), CK+, JAFFE, "
+                                       "held-out web photos")
+    p.add_argument("--models", nargs="+", required=True, help="checkpoints or registry names (faceapi)")
+    p.add_argument("--fer2013", help="fer2013_trainval.npz (PublicTest; ferplus_votes.npz beside it)")
+    p.add_argument("--ckplus", help="ckplus.npz")
+    p.add_argument("--jaffe", help="jaffe.npz")
+    p.add_argument("--photos", help="a folder of face photos (e.g. UTKFace's); its held-out share is scored")
+    p.add_argument("--photo-holdout", type=float, default=0.2)
+    p.add_argument("--photo-cache", help="the .npz of prepared photo faces to reuse (ferviz train --photos makes one)")
+    p.add_argument("--out", help="write the table as JSON here (e.g. models/reports/domains.json)")
+    p.set_defaults(func=cmd_domains)

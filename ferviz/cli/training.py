@@ -26,6 +26,55 @@ def _relabel(args, train, val, meta: dict):
     return train, val, (tr.soft[tr.keep] if tr.soft is not None else None)
 
 
+def _add_photos(args, images, labels, targets, meta: dict):
+    """``--photos``: unlabelled face photos, aligned, with the photo teacher's probabilities as targets."""
+    import numpy as np
+
+    from ferviz.train.photos import prepare_photo_faces
+
+    if not args.photos:
+        return images, labels, targets
+    cache = Path(args.photo_cache) if args.photo_cache else Path(args.out) / "photo_faces.npz"
+    faces = prepare_photo_faces(args.photos, cache=cache, holdout=args.photo_holdout,
+                                align=args.photo_crop == "aligned")
+    print(faces.describe())
+    rows = faces.training_rows()
+    if targets is None:  # FER2013's hard labels as one-hot distributions beside the teacher's
+        targets = np.eye(7, dtype=np.float32)[labels]
+    meta.update({"photos": Path(args.photos).name, "photo_teacher": "faceapi", "photo_faces": len(rows),
+                 "photo_crop": args.photo_crop,
+                 "photo_holdout": args.photo_holdout, "photos_without_face": int((~faces.found).sum())})
+    return (np.concatenate([images, faces.student[rows]]),
+            np.concatenate([labels, faces.teacher[rows].argmax(1)]),
+            np.concatenate([targets, faces.teacher[rows]]).astype(np.float32))
+
+
+def _blend_fer_teacher(args, images, labels, targets, meta: dict):
+    """``--fer-teacher W``: FER2013 faces' targets become (1 - W) x their labels + W x face-api.js's probabilities."""
+    import numpy as np
+
+    if not args.fer_teacher:
+        return targets
+    if not 0 < args.fer_teacher <= 1:
+        raise FervizError(f"--fer-teacher must be in (0, 1], got {args.fer_teacher}")
+    from ferviz.model.faceapi import faceapi_probs
+
+    cache = Path(args.out) / "fer_teacher.npz"
+    probs = None
+    if cache.is_file():
+        with np.load(cache) as data:
+            if data["probs"].shape[0] == len(images) and int(data["pixels_sum"]) == int(images.sum()):
+                probs = data["probs"]
+    if probs is None:
+        print(f"face-api.js on {len(images)} FER2013 faces (once; cached in {cache})")
+        probs = faceapi_probs(images)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, probs=probs, pixels_sum=int(images.sum()))
+    own = np.eye(7, dtype=np.float32)[labels] if targets is None else targets
+    meta.update({"fer_teacher": "faceapi", "fer_teacher_weight": args.fer_teacher})
+    return ((1 - args.fer_teacher) * own + args.fer_teacher * probs).astype(np.float32)
+
+
 def _train_and_select(args):
     """The training and selection splits of ``--data``: ``(kind, train, val, train_name, val_name)``."""
     kind, ds = load_data(args)
@@ -45,7 +94,9 @@ def cmd_train(args) -> int:
     overrides = {k: v for k, v in (("input_mode", args.input), ("fc_hidden", args.fc_hidden),
                                    ("dropout", args.dropout)) if v is not None}
     train, val, train_targets = _relabel(args, train, val, meta)
-    result = run_training(train.images, train.labels, val.images, val.labels, variant=args.model,
+    train_targets = _blend_fer_teacher(args, train.images, train.labels, train_targets, meta)
+    images, labels, train_targets = _add_photos(args, train.images, train.labels, train_targets, meta)
+    result = run_training(images, labels, val.images, val.labels, variant=args.model,
                           train_cfg=train_config(args), out_dir=args.out, model_overrides=overrides,
                           resume=args.resume, progress=not args.quiet, argv=args.argv, meta=meta,
                           train_targets=train_targets)

@@ -62,6 +62,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     grad_clip: float = 0.0  # > 0: clip the gradient norm (stabilises the LSTM + attention stack)
     class_weighting: bool = False  # inverse-frequency class weights in the loss
+    class_power: float = 1.0  # with class_weighting: weight = (share of the class) ** -class_power (0.5 = sqrt)
     augment: bool = True
     bf16: bool = True  # CPU autocast to bfloat16 (~1.7x faster on AVX-512 BF16 machines)
     select_metric: str = "accuracy"  # 'accuracy' | 'macro_f1' on the selection split
@@ -435,8 +436,10 @@ class Trainer:
         return np.random.default_rng([self.cfg.seed, epoch, step, self.rank])
 
     def _class_weights(self, data: ArrayData) -> torch.Tensor:
+        """Per-class loss weights ``(N / count) ** class_power``, scaled so the average face weighs 1."""
         counts = np.bincount(data.labels, minlength=self.model_cfg.num_classes).astype(np.float64)
-        w = counts.sum() / np.maximum(counts, 1) / self.model_cfg.num_classes
+        w = (counts.sum() / np.maximum(counts, 1)) ** self.cfg.class_power
+        w /= (w * counts).sum() / counts.sum()
         return torch.tensor(w, dtype=torch.float32)
 
     def fit(self, train: ArrayData, val: ArrayData, *, progress_factory=None, argv=None) -> TrainResult:

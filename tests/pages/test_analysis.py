@@ -87,7 +87,8 @@ def test_evaluate_runs_on_a_dataset_path(app_env, tiny_npz):
     assert not at.exception
     assert at.get("download_button") and at.get("image")  # CSV export, face galleries
     assert FACE_CROP_KEY not in at.session_state
-    at.button(key="eval_send").click().run()  # an untrained model makes mistakes: send the first
+    mistakes = [b for b in at.button if str(b.key).startswith("mistake_explain_")]
+    mistakes[0].click().run()  # an untrained model makes mistakes: send the first
     assert not at.exception
     crop = np.asarray(at.session_state[FACE_CROP_KEY])
     assert crop.shape == (64, 64) and crop.dtype.kind == "i" and 0 <= crop.min() <= crop.max() <= 255
@@ -165,7 +166,7 @@ def test_compare_page_lists_measured_numbers(app_env):
     at = page("7_Compare.py").run()
     assert not at.exception
     missing = texts(at.info)  # the ablations, the leakage report and the paired comparisons
-    assert len(at.info) == 5 and "--kind ablation" in missing and "python -m ferviz.results.audits" in missing
+    assert len(at.info) == 5 and "--kind ablation" in missing and "ferviz audit --data" in missing
     assert "scripts/levers.sh" in missing and "--tta flip" in missing
     assert len(at.dataframe) == 5
     measured = at.dataframe[0].value
@@ -410,20 +411,33 @@ def test_evaluate_in_shared_mode_offers_the_operators_datasets_and_uploads(app_e
     assert not at.exception and not at.error
 
 
-def test_every_number_on_the_compare_page_has_two_decimals():
-    import json
+def test_every_number_on_the_compare_page_is_formatted():
+    """Floats with 2 decimals (p-values 3), counts as integers, empty cells as a dash, tables in tabs."""
+    import re
 
     import pandas as pd
+    import pyarrow as pa
 
     at = page("7_Compare.py").run()
     assert not at.exception
+    assert len(at.tabs) >= 8  # a tab per section instead of one 10,000-px page
     checked = 0
     for frame in at.dataframe:
-        config = json.loads(frame.proto.columns or "{}")
         data = frame.value
+        shown = frame.proto.arrow_data.styler.display_values
+        assert shown, "every Compare table goes through table_view (or the audit styler)"
+        display = pa.ipc.open_stream(shown).read_all().to_pandas()
         for column in data.columns:
-            if pd.api.types.is_float_dtype(data[column]):
-                fmt = config.get(str(column), {}).get("type_config", {}).get("format")
-                assert fmt in ("%.2f", "%.3f", "%.3g"), (column, fmt)  # p-values keep 3 significant digits
+            if not pd.api.types.is_float_dtype(data[column]):
+                continue
+            for raw, text in zip(data[column], display[column], strict=True):
+                text = str(text)
+                if pd.isna(raw):
+                    assert text in ("—", "nan"), (column, text)  # the audit styler leaves NaN to pandas
+                elif column in ("train_faces", "n", "runs"):
+                    assert re.fullmatch(r"-?\d+", text), (column, text)  # "5000", not "5000.00"
+                else:
+                    assert re.fullmatch(r"[-+]?\d+\.\d{2,3}(e[-+]\d+)?|[-+]?\d\.\d+e[-+]\d+|\d+(\.\d+)?", text), (
+                        column, text)
                 checked += 1
     assert checked >= 10

@@ -1,4 +1,4 @@
-"""Tests for ferviz.pipeline.faces: detection on a real face, fallback, ordering, cap, crops and robustness."""
+"""Tests for ferviz.pipeline.faces (and .detect, .crop): detection on a real face, fallback, ordering, cap, crops and robustness."""
 
 import io
 import threading
@@ -78,7 +78,7 @@ def test_no_face_gives_no_face_unless_the_centre_is_asked_for(img, detector):
     assert found.fallback and found.message.startswith(NO_FACE_MESSAGE) and "centre square" in found.message
     (face,) = found.faces
     assert face.fallback and face.box == FaceBox(50, 0, 300, 300)
-    assert np.array_equal(face.crop64, center_square(img))
+    assert np.array_equal(face.crop64, to_gray(center_square(img))) and face.crop.shape == (64, 64, 3)
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (7, 5, 3), (5, 7), (1, 500, 3), (3000, 1)])
@@ -222,7 +222,7 @@ def astronaut_grid(side: int, tile: int) -> tuple[np.ndarray, int]:
 def test_yunet_searches_a_copy_just_large_enough_for_the_smallest_kept_face(monkeypatch, shape, searched):
     """Faces under min_size_frac (3 %) of the shorter side are dropped anyway: a shorter side of 12 / 0.03
     = 400 px still shows the smallest kept face at 12 px, so larger images are searched at that size."""
-    import ferviz.pipeline.faces as faces
+    import ferviz.pipeline.detect as faces
 
     seen = []
     real = faces._yunet_rows
@@ -240,12 +240,12 @@ def test_every_face_at_the_reporting_threshold_is_still_found():
 
 
 def test_missing_yuface_falls_back_to_haar_with_one_notice(monkeypatch, caplog):
-    import ferviz.pipeline.faces as faces
+    import ferviz.pipeline.detect as faces
 
     monkeypatch.setattr(faces, "_yunet_available", lambda: False)
     monkeypatch.setattr(faces, "_warned", set())
     assert faces.default_detector() == "haar"
-    with caplog.at_level("WARNING", logger="ferviz.pipeline.faces"):
+    with caplog.at_level("WARNING", logger="ferviz.pipeline.detect"):
         assert find_faces(ASTRONAUT, detector="yunet").detector == "haar"
         find_faces(ASTRONAUT, detector="yunet")
     assert sum("yuface" in r.message for r in caplog.records) == 1
