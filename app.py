@@ -2,6 +2,8 @@
 a script under ``pages/`` (the home page is ``pages/0_Home.py``), listed in :mod:`ferviz.ui.navigation`.
 """
 
+from ferviz.ui.failover import note_if_moved
 from ferviz.ui.navigation import navigation
 
+note_if_moved()  # behind `ferviz serve`: this browser's replica stopped and its session is new
 navigation().run()
