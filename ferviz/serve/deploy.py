@@ -121,7 +121,8 @@ def nginx_config(upstreams: Sequence[str], listen: str = "127.0.0.1:8080", *,
     fail = "max_fails=1 fail_timeout=5s"
     blocks = ["    upstream ferviz {\n" + "".join(f"        server {up} {fail};\n" for up in upstreams) + "    }"]
     for name, up in zip(names, upstreams, strict=True):
-        backups = "".join(f"        server {other} {fail} backup;\n" for other in upstreams if other != up)
+        # backups are never marked failed (max_fails=0): the last resort is always tried
+        backups = "".join(f"        server {other} max_fails=0 backup;\n" for other in upstreams if other != up)
         blocks.append(f"    upstream ferviz_{name} {{\n        server {up} {fail};\n{backups}    }}")
     upstream_blocks = "\n".join(blocks)
     pools = "\n".join(f"        {name} ferviz_{name};" for name in names)
