@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_serve(sub)
     results.add_domains(sub)
     p = sub.add_parser("audit", add_help=False,
-                       help="training-set copies in a split and paired tests of models (--help for options)")
+                       help="training copies in a split, paired tests of models, --label-noise (--help for options)")
     p.add_argument("rest", nargs=argparse.REMAINDER)  # handled before parsing, by ferviz.results.audits
     training.add_variants(sub)
     return parser

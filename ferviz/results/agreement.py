@@ -1,7 +1,8 @@
 """How a model does where people agree, and against the crowd's labels (FER+ votes beside FER2013).
 
 * :func:`votes_for_sources` looks up FER+'s votes of FER2013 faces by their source name (the FER2013
-  archive's ``source_name``, e.g. ``test/happy/PublicTest_10066130.jpg``);
+  archive's ``source_name``, e.g. ``test/happy/PublicTest_10066130.jpg``); :func:`face_votes` does it for
+  one face, for the pages that show one;
 * :func:`agreement_metrics` scores predictions split by the agreement bands of
   :data:`ferviz.data.ferplus.AGREEMENT_BANDS`, on the faces whose FER2013 label the FER+ majority shares
   ("agreed") and against the FER+ majority label, each accuracy with a bootstrap interval.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,43 @@ def votes_for_sources(sources: Any, votes_path: str | Path) -> FerPlusVotes:
     picked = votes.subset(np.where(found, rows, 0))
     return FerPlusVotes(np.where(found[:, None], picked.counts, 0), np.where(found, picked.other, 0),
                         picked.matched & found, names)
+
+
+@dataclass(frozen=True)
+class FaceVotes:
+    """FER+'s votes for one FER2013 face, ready to show (:func:`ferviz.figures.votes.votes_bar`)."""
+
+    source: str
+    counts: tuple[int, ...]  # votes per FER2013 class, in FER2013_CLASSES order
+    other: int  # contempt, unknown or not a face
+    majority: str | None  # the FER+ majority class, None when there is none
+    agreement: int  # annotators of 10 who chose it (0: none)
+
+
+def face_votes(source: str, votes_path: str | Path | None = None) -> FaceVotes | None:
+    """FER+'s votes for the FER2013 face named ``source`` (e.g. ``test/fear/PublicTest_92046854.jpg``).
+
+    Parameters
+    ----------
+    source : str
+        The FER2013 archive's ``source_name`` of the face.
+    votes_path : str or Path, optional
+        ``ferplus_votes.npz``; default ``$FERVIZ_FERPLUS_VOTES``.
+
+    Returns
+    -------
+    FaceVotes or None
+        None when there is no votes file, or the name has no FER+ row.
+    """
+    path = Path(votes_path) if votes_path else default_votes_path()
+    if path is None or not path.is_file():
+        return None
+    votes = votes_for_sources([source], path)
+    if not votes.matched[0]:
+        return None
+    majority = int(votes.majority[0])
+    return FaceVotes(str(source), tuple(int(c) for c in votes.counts[0]), int(votes.other[0]),
+                     FER2013_CLASSES[majority] if majority >= 0 else None, int(votes.agreement[0]))
 
 
 def model_order(votes: FerPlusVotes, class_names: Any) -> tuple[np.ndarray, np.ndarray]:

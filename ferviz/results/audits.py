@@ -205,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--folds", type=int, default=5, help="folds of the out-of-fold probabilities "
                                                              "(no --models)")
     noise.add_argument("--seed", type=int, default=0, help="seed of the folds")
+    noise.add_argument("--flip-fractions", type=float, nargs="+", default=[],
+                       help="with FER+ votes: also measure the finder on these shares of flipped clean labels")
+    noise.add_argument("--flip-rules", nargs="+", default=[], choices=list(FILTERS),
+                       help="with FER+ votes: ... and with these rules (one run per fraction, rule and seed)")
     return parser
 
 

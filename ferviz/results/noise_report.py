@@ -70,7 +70,8 @@ def find_votes(data_path: str | Path, votes: str | Path | None = None) -> Path |
 
 def validation(issues: LabelIssues, labels: np.ndarray, probs: np.ndarray, votes: FerPlusVotes,
                class_names: Sequence[str], *, fraction: float = 0.05, seeds: Sequence[int] = (0, 1, 2, 3, 4),
-               filter_by: str = DEFAULT_FILTER) -> dict[str, Any]:
+               filter_by: str = DEFAULT_FILTER, study_fractions: Sequence[float] = (),
+               study_rules: Sequence[str] = ()) -> dict[str, Any]:
     """The finder checked against FER+'s re-labelling and on labels flipped on purpose.
 
     Returns
@@ -80,7 +81,9 @@ def validation(issues: LabelIssues, labels: np.ndarray, probs: np.ndarray, votes
         from the given label (and the same share over all faces with a majority, the base rate);
         ``suggested_is_majority``: the share whose suggested label is the majority; ``flip``: recall and
         precision on ``fraction`` of the clean faces (FER+ majority = given label, >= 8 of 10 agree) flipped
-        to a random other class, one run per seed (:func:`ferviz.results.labelnoise.flip_check`).
+        to a random other class, one run per seed (:func:`ferviz.results.labelnoise.flip_check`);
+        ``flip_study``: the same for every fraction of ``study_fractions`` and rule of ``study_rules``
+        (with ``filter_by`` and ``fraction`` when either is empty).
     """
     majority, _ = model_order(votes, class_names)
     has = majority >= 0
@@ -101,6 +104,9 @@ def validation(issues: LabelIssues, labels: np.ndarray, probs: np.ndarray, votes
     }
     if clean.sum() >= 10:
         out["flip"] = flip_check(labels, probs, clean, fraction=fraction, seeds=seeds, filter_by=filter_by)
+        if study_fractions or study_rules:
+            out["flip_study"] = [flip_check(labels, probs, clean, fraction=f, seeds=seeds, filter_by=rule)
+                                 for f in (study_fractions or [fraction]) for rule in (study_rules or [filter_by])]
     return out
 
 
@@ -114,7 +120,8 @@ def label_noise_report(issues: LabelIssues, labels: np.ndarray, probs: np.ndarra
                        class_names: Sequence[str], *, dataset: str, split: str, probabilities: dict[str, Any],
                        models: Sequence[ModelScores] = (), votes: FerPlusVotes | None = None,
                        data_file: str = "", command: str = "", n_boot: int = 2000,
-                       flip_seeds: Sequence[int] = (0, 1, 2, 3, 4)) -> dict[str, Any]:
+                       flip_seeds: Sequence[int] = (0, 1, 2, 3, 4), study_fractions: Sequence[float] = (),
+                       study_rules: Sequence[str] = ()) -> dict[str, Any]:
     """The JSON-able label-noise report (see the module notes).
 
     Parameters
@@ -158,7 +165,8 @@ def label_noise_report(issues: LabelIssues, labels: np.ndarray, probs: np.ndarra
     if votes is not None:
         out["votes_columns"] = [*names, "contempt/unknown/not a face"]
         out["validation"] = validation(issues, labels, probs, votes, names, seeds=flip_seeds,
-                                       filter_by=issues.method.get("filter_by", DEFAULT_FILTER))
+                                       filter_by=issues.method.get("filter_by", DEFAULT_FILTER),
+                                       study_fractions=study_fractions, study_rules=study_rules)
         for entry, m in zip(out["models"], models, strict=True):
             entry["agreement"] = agreement_metrics(labels, m.probs.argmax(1), votes, names, n_boot=n_boot)
     return out
@@ -199,7 +207,8 @@ def run(args, command: str) -> int:
     votes = votes_for_sources(scored.source, votes_path) if votes_path is not None else None
     report = label_noise_report(issues, labels, probs, scored.source, names, dataset=scored.name,
                                 split=args.split, probabilities=where, models=models, votes=votes,
-                                data_file=Path(args.data).name, command=command, n_boot=args.n_boot)
+                                data_file=Path(args.data).name, command=command, n_boot=args.n_boot,
+                                study_fractions=args.flip_fractions, study_rules=args.flip_rules)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     path = out / label_noise_name(scored.name, args.split)
@@ -213,6 +222,9 @@ def run(args, command: str) -> int:
     if "flip" in check:
         print(f"flipped {check['flip']['fraction']:.0%} of {check['flip']['n_candidates']} clean faces: "
               f"recall {check['flip']['recall_mean']:.1%}, precision {check['flip']['precision_mean']:.1%}")
+    for study in check.get("flip_study", []):
+        print(f"  {study['fraction']:.0%} flipped, {study['filter_by']}: recall {study['recall_mean']:.1%}, "
+              f"precision {study['precision_mean']:.1%}")
     return 0
 
 

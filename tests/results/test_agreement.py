@@ -11,6 +11,7 @@ from ferviz.results.agreement import (
     FER2013_CLASSES,
     NO_MAJORITY,
     agreement_metrics,
+    face_votes,
     model_order,
     order_items,
     votes_for_sources,
@@ -41,6 +42,17 @@ def test_votes_of_five_publictest_faces_are_joined_by_name():
     assert majority == ["surprise", "neutral", "happy", "neutral", "neutral"]
     assert votes.agreement[:5].tolist() == [5, 10, 9, 9, 8]
     assert votes.source_name.tolist() == names
+
+
+@pytest.mark.skipif(not VOTES.is_file(), reason="the shared FER+ votes are not on this machine")
+def test_one_face_lookup_for_the_pages(monkeypatch):
+    face = face_votes("test/fear/PublicTest_92046854.jpg", VOTES)
+    assert face.counts == (0, 0, 0, 0, 0, 0, 10) and face.majority == "neutral" and face.agreement == 10
+    assert face_votes("test/fear/nothing.jpg", VOTES) is None
+    monkeypatch.setenv("FERVIZ_FERPLUS_VOTES", str(VOTES))
+    assert face_votes("test/happy/PublicTest_5882653.jpg").majority == "happy"
+    monkeypatch.setenv("FERVIZ_FERPLUS_VOTES", "")
+    assert face_votes("test/happy/PublicTest_5882653.jpg") is None
 
 
 def test_unknown_votes_file_is_a_clear_error(tmp_path):

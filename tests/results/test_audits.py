@@ -109,7 +109,7 @@ def test_main_writes_reports_that_discover_reads_back(tmp_path, leaky_npz, capsy
     assert leak.path.name == "npz_publictest_leakage.json" and leak.counts["exact"] == 4
     assert pair.path.name == "npz_publictest_paired_a_vs_b.json" and pair.all.n == 28 and pair.clean.n <= 24
     assert list(leak.frame()["model"]) == ["npz_a.pt", "npz_b.pt"]
-    assert leak.data["command"].startswith("python -m ferviz.results.audits --data")
+    assert leak.data["command"].startswith("ferviz audit --data")
     frame = paired_frame(found=found)
     assert list(frame["items"]) == ["all", "clean (no training copy)"] and frame["n"].iloc[0] == 28
     entry = leak.entry(load_checkpoint(a).sha256)

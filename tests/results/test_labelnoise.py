@@ -107,3 +107,28 @@ def test_audit_label_noise_writes_the_flagged_items(tmp_path, capsys):
 def test_audit_without_models_or_label_noise_says_what_to_add(tmp_path, capsys):
     assert audit_main(["--data", str(tmp_path / "none.npz")]) == 2
     assert "--models is required" in capsys.readouterr().err
+
+
+def test_validation_against_votes_is_hand_checked():
+    from ferviz.data.ferplus import votes_from_array
+    from ferviz.data.labels import EMOTIONS
+    from ferviz.results.noise_report import validation
+
+    n = 210
+    truth = np.arange(n) % 7
+    fer_col = np.array([4, 5, 6, 1, 3, 2, 0])  # FER+ column of each FER2013 class
+    rows = np.zeros((n, 10), np.int16)
+    rows[np.arange(n), fer_col[truth]] = 9
+    rows[:, 8] = 1  # one 'unknown' vote each: 9 of 10 agree
+    votes = votes_from_array(rows)
+    labels = truth.copy()
+    labels[:4] = (truth[:4] + 1) % 7  # four FER2013 labels the crowd disagrees with
+    probs = confident_probs(truth, 7, seed=2)
+    issues = find_label_issues(labels, probs)
+    check = validation(issues, labels, probs, votes, list(EMOTIONS), seeds=(0, 1), study_fractions=[0.05, 0.1],
+                       study_rules=["both"])
+    vs = check["precision_vs_ferplus"]
+    assert vs["base_rate"] == pytest.approx(4 / n)
+    assert vs["majority_differs"] == int(np.isin(issues.index, [0, 1, 2, 3]).sum()) >= 3
+    assert check["flip"]["n_candidates"] == n - 4  # the clean faces: label = majority, 9 of 10 agree
+    assert [s["fraction"] for s in check["flip_study"]] == [0.05, 0.1]
