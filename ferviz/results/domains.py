@@ -33,6 +33,7 @@ from ferviz.results.metrics import compute_report
 
 log = logging.getLogger(__name__)
 
+DOMAINS_FILE = "domains.json"  # in models/reports/: what cards, the README and Compare show
 #: Domain key -> what the column means (the strings the JSON, the card and Compare share).
 DOMAINS: dict[str, str] = {
     "fer2013": "FER2013 PublicTest, FER2013 labels",

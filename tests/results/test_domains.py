@@ -51,3 +51,20 @@ def test_agreement_with_a_teacher_and_the_table(tmp_path):
     path = write_domains([other, s], tmp_path / "d.json", "ferviz domains --models m.pt")
     assert read_domains(path) == [other, s] and read_domains(tmp_path / "missing.json") == []
     assert set(DOMAINS) == {"fer2013", "ferplus", "ckplus", "jaffe", "photos"}
+
+
+def test_a_card_carries_the_domain_table_and_shows_it(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    from ferviz.results.modelcard import ModelCard
+    from ferviz.results.shipping import _domain_lines
+
+    rows = [asdict(scores_from("ours", "fer2013", np.array([0, 1]), np.eye(7)[[0, 1]], LABELS)),
+            asdict(agreement_scores("faceapi", np.eye(7)[[3, 6]], np.eye(7)[[3, 3]], LABELS))]
+    card = ModelCard.from_dict(json.loads(json.dumps({"name": "x", "domains": rows})))
+    assert card.domains == tuple(rows) and card.to_dict()["domains"] == rows
+    assert "domains" not in ModelCard.from_dict({"name": "y"}).to_dict()  # older cards stay as they were
+    text = "\n".join(_domain_lines(card.domains))
+    assert "| model | fer2013 | photos |" in text
+    assert "| ours | 100.0 / 100.0 | — |" in text and "| faceapi | — | 50.0 / 66.7 |" in text  # happy only: P 1, R 0.5
