@@ -117,6 +117,8 @@ def add_training(p) -> None:
     p.add_argument("--class-weights", type=float, default=0.0, metavar="POWER",
                    help="weigh each class's loss by (1 / its share) ** POWER: 0 off, 0.5 square root, 1 inverse "
                         "frequency (rare classes such as disgust count more)")
+    p.add_argument("--fer2013-weight", type=float, default=0.0, metavar="W",
+                   help="with --labels ferplus-soft: targets (1 - W) x the votes + W x FER2013's own label")
     p.add_argument("--fer-teacher", type=float, default=0.0, metavar="W",
                    help="blend face-api.js's probabilities into the FER2013 faces' targets with weight W (0-1)")
     p.add_argument("--photos", metavar="FOLDER",
