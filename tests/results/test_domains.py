@@ -68,3 +68,15 @@ def test_a_card_carries_the_domain_table_and_shows_it(tmp_path):
     text = "\n".join(_domain_lines(card.domains))
     assert "| model | fer2013 | photos |" in text
     assert "| ours | 100.0 / 100.0 | — |" in text and "| faceapi | — | 50.0 / 66.7 |" in text  # happy only: P 1, R 0.5
+
+
+def test_the_heatmap_shows_every_cell_and_a_dash_where_none():
+    from ferviz.figures.domains import domain_heatmap
+
+    a = scores_from("ours", "fer2013", np.array([0, 1]), np.eye(7)[[0, 0]], LABELS)
+    b = agreement_scores("peer", np.eye(7)[[3]], np.eye(7)[[3]], LABELS)
+    fig = domain_heatmap(table_frame([a, b]))
+    heat = fig.data[0]
+    assert list(heat.x) == ["fer2013", "photos"] and list(heat.y) == ["ours", "peer"]
+    assert heat.text[0] == ["50.0", "—"] and heat.text[1] == ["—", "100.0"]
+    assert "no domain table" in domain_heatmap(table_frame([])).layout.title.text
