@@ -21,8 +21,8 @@ def domain_heatmap(table: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
         return fig
     values = table.to_numpy(dtype=float)
     text = [["—" if pd.isna(v) else f"{v:.1f}" for v in row] for row in values]
-    hover = [[f"{model}<br>{DOMAINS.get(domain, domain)}<br>{metric}: {cell}" for domain, cell in zip(table.columns, row,
-                                                                                                    strict=True)]
+    hover = [[f"{model}<br>{DOMAINS.get(domain, domain)}<br>{metric}: {cell}"
+              for domain, cell in zip(table.columns, row, strict=True)]
              for model, row in zip(table.index, text, strict=True)]
     fig.add_trace(go.Heatmap(z=values, x=list(table.columns), y=list(table.index), text=text,
                              texttemplate="%{text}", hovertext=hover, hoverinfo="text", colorscale="Blues",
