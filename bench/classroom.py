@@ -119,10 +119,13 @@ def http_user(url: str, t0: float, seconds: float, out: dict) -> None:
     WebSocket (the page, ``/_stcore/health``, ``/_stcore/host-config``) back to back, keeping the replica
     cookie nginx gives it like a browser; fills ``out`` with request counts, failures and the longest time
     between two answered requests."""
+    import http.client
     import http.cookiejar
+    import urllib.error
     import urllib.request
 
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    kinds: dict[str, int] = {}
     ok, failed, last, gap, paths = 0, 0, 0.0, 0.0, ("/Predict", "/_stcore/health", "/_stcore/host-config")
     k = 0
     while time.perf_counter() - t0 < seconds:
@@ -132,11 +135,14 @@ def http_user(url: str, t0: float, seconds: float, out: dict) -> None:
             ok += 1
             now = time.perf_counter() - t0
             gap, last = max(gap, now - last), now
-        except OSError:
+        except (OSError, http.client.HTTPException) as exc:  # refused, timed out, cut off mid-response
             failed += 1
+            kind = f"HTTP {exc.code}" if isinstance(exc, urllib.error.HTTPError) else type(exc).__name__
+            kinds[kind] = kinds.get(kind, 0) + 1
         k += 1
         time.sleep(0.1)
-    out.update(requests=ok + failed, failed=failed, longest_gap_s=round(max(gap, time.perf_counter() - t0 - last), 2))
+    out.update(requests=ok + failed, failed=failed, kinds=kinds,
+               longest_gap_s=round(max(gap, time.perf_counter() - t0 - last), 2))
 
 
 async def chaos(dep, photo: Path, users: int, seconds: float, kill_every: float, roll_at: float | None,
@@ -191,6 +197,8 @@ async def chaos(dep, photo: Path, users: int, seconds: float, kill_every: float,
             "http_users": http_users, "http_requests": sum(h["requests"] for h in http_results),
             "http_failed": sum(h["failed"] for h in http_results),
             "http_longest_gap_s": max((h["longest_gap_s"] for h in http_results), default=None),
+            "http_failures": {k: sum(h["kinds"].get(k, 0) for h in http_results)
+                              for k in sorted({k for h in http_results for k in h["kinds"]})},
             "errors": [e for u in per_user for e in u["errors"]]}
 
 
@@ -209,7 +217,7 @@ def fault_run(args, photo: Path, machine: dict) -> int:
                last_exit={c["name"]: c["last_exit"] for c in status},
                labels_per_min=round(60 * row["uploads"] / row["seconds"], 1))
     for key in ("mode", "uploads", "failed_uploads", "longest_gap_s", "longest_gap_per_user_s", "restarts",
-                "states", "faults", "http_requests", "http_failed", "http_longest_gap_s"):
+                "states", "faults", "http_requests", "http_failed", "http_longest_gap_s", "http_failures"):
         print(f"{key}: {row[key]}")
     for line in row["errors"]:
         print(f"  failed: {line}")

@@ -2,6 +2,7 @@
 
 import importlib
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,15 @@ def test_public_api_loads_predicts_and_evaluates(tiny_checkpoint, tiny_npz):
     result = ferviz.evaluate(model, tiny_npz, split="PublicTest")
     assert result.report.n == 28 and result.report.meta["split"] == "PublicTest"
     assert ferviz.evaluate(model, ds).report.n == 84
+
+
+def test_the_design_map_names_every_package_and_only_existing_ones():
+    """docs/DESIGN.md opens with a map of the layers: it must match the tree."""
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "docs" / "DESIGN.md").read_text(encoding="utf-8")
+    start = text.index("## Map")
+    section = text[start:text.index("\n## ", start + 1)]
+    named = set(re.findall(r"`ferviz/(\w+)/`", section))
+    packages = {p.name for p in (root / "ferviz").iterdir() if (p / "__init__.py").is_file()}
+    assert named == packages, f"missing from the map: {packages - named}; named but absent: {named - packages}"
+    assert text.index("## Map") < text.index("## 1.")  # the document opens with it

@@ -136,7 +136,8 @@ def add_predict(sub) -> None:
     p = sub.add_parser("predict", help="every face in photos, videos and folders: box, label, probabilities")
     p.add_argument("images", nargs="+", metavar="PATH",
                    help="photos, videos (mp4, webm, avi, mov, mkv) or folders of them (searched recursively)")
-    p.add_argument("--model", help="checkpoint (default: the shipped model)")
+    p.add_argument("--model", help="checkpoint (.pt) or a registered model name (faceapi); default: the shipped "
+                                   "model")
     p.add_argument("--json", action="store_true", help="print JSON rows instead of text")
     p.add_argument("--csv", help="also write every row (all files) to this CSV file")
     p.add_argument("--every", type=int, default=1, help="videos: process every Nth frame (default 1)")

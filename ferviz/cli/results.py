@@ -57,7 +57,8 @@ def cmd_ship(args) -> int:
 
 def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="full metric report of a checkpoint on a dataset")
-    p.add_argument("--model", help="checkpoint (.pt; default: the shipped model)")
+    p.add_argument("--model", help="checkpoint (.pt) or a registered model name (faceapi); default: the shipped "
+                                   "model")
     add_data(p)
     p.add_argument("--split", help="usage value to evaluate (e.g. PublicTest, PrivateTest); default all")
     p.add_argument("--json", help="write the report as JSON here")

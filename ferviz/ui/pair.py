@@ -18,7 +18,7 @@ from ferviz.results.leakage import Duplicates
 from ferviz.results.significance import PairedComparison, disagreements
 from ferviz.text import md_escape
 from ferviz.ui.cache import load_model, shipped_models
-from ferviz.ui.faces import explain_grid
+from ferviz.ui.faces import COPY_MARK, explain_grid, file_name
 from ferviz.ui.queue import heavy_work
 from ferviz.ui.reportviews import pct
 
@@ -112,7 +112,10 @@ def show_pair(evaluations: tuple[Evaluation, Evaluation], dups: Duplicates | Non
     def said(ev: Evaluation, i: int) -> str:
         return f"{names[int(ev.probs[i].argmax())]} {ev.probs[i].max():.0%}"
 
-    captions = [f"{names[ev_a.y_true[i]]} · A: {said(ev_a, i)} · B: {said(ev_b, i)}" for i in indices]
+    leaked = None if dups is None else dups.leaked
+    captions = [f"{file_name(ev_a.dataset.source[i])} · label {names[ev_a.y_true[i]]} · A: {said(ev_a, i)} · "
+                f"B: {said(ev_b, i)}{f' · {COPY_MARK}' if leaked is not None and leaked[i] else ''}"
+                for i in indices]
     sources = [f"{ev_a.dataset.source[i]}: true {names[ev_a.y_true[i]]}, A ({ev_a.report.meta.get('model')}) "
                f"{said(ev_a, i)}, B ({ev_b.report.meta.get('model')}) {said(ev_b, i)}" for i in indices]
     explain_grid(ev_a.faces, indices, captions, sources, key="pair")
