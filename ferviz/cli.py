@@ -84,15 +84,22 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    from dataclasses import replace
+
     from ferviz.model.checkpoint import load_checkpoint
     from ferviz.paths import DEFAULT_MODEL
-    from ferviz.results.evaluation import evaluate
+    from ferviz.results.evaluation import DATASET_FACE_OPTIONS, evaluate
 
     loaded = load_checkpoint(args.model or DEFAULT_MODEL)
+    if args.detect:
+        return _evaluate_photos(args, loaded)
     kind, ds = _load(args)
     if args.split:
         ds = ds.split(args.split)
-    result = evaluate(loaded, ds, split=args.split or "all", batch_size=args.batch_size, tta=args.tta)
+    face_options = replace(DATASET_FACE_OPTIONS, detector=args.detector, min_confidence=args.min_confidence,
+                           align=args.align)
+    result = evaluate(loaded, ds, split=args.split or "all", batch_size=args.batch_size, tta=args.tta,
+                      face_options=face_options)
     if result is None:  # a torchrun rank other than 0: its shard went to rank 0
         return 0
     train = loaded.meta.get("train") or {}
@@ -102,6 +109,29 @@ def cmd_evaluate(args) -> int:
     if args.lever:  # a training lever's run (scripts/levers.sh): its name, and the whole recipe it had
         result.report.meta.update({"kind": "lever", "lever": args.lever, "train": train})
     print(result.report.format_table())
+    if args.json:
+        result.report.to_json(args.json)
+        print(f"report written to {args.json}")
+    return 0
+
+
+def _evaluate_photos(args, loaded) -> int:
+    """``evaluate --detect``: whole photos in class folders, each face detected, aligned and classified."""
+    from ferviz.pipeline.faces import FaceOptions
+    from ferviz.results.evaluation import evaluate_photos
+
+    options = FaceOptions(detector=args.detector, min_confidence=args.min_confidence, align=args.align)
+    result = evaluate_photos(loaded, args.data, split=args.split or "", options=options, tta=args.tta)
+    result.report.meta.update({"kind": args.kind, "command": " ".join(args.argv)})
+    print(result.report.format_table())
+    meta = result.report.meta
+    print(f"accuracy over all {meta['n_photos']} photos, a photo without a face counted wrong: "
+          f"{result.report.scores['accuracy_all_photos'] * 100:.2f}%")
+    if result.no_face:
+        print(f"{len(result.no_face)} photo(s) without a face (counted wrong):")
+        print("\n".join(f"  {line}" for line in result.no_face))
+    for line in result.skipped:
+        print(f"skipped: {line}", file=sys.stderr)
     if args.json:
         result.report.to_json(args.json)
         print(f"report written to {args.json}")
@@ -365,8 +395,14 @@ def _add_faces(p) -> None:
     p.add_argument("--fallback", choices=FALLBACKS, default="none",
                    help="no face found: no label (none, default) or classify the centre square, "
                         "marked as such")
-    p.add_argument("--align", action="store_true", help="level the eyes before cropping (YuNet landmarks)")
+    _add_align(p)
     p.add_argument("--max-faces", type=int, default=20, help="keep the largest N faces per image")
+
+
+def _add_align(p) -> None:
+    p.add_argument("--align", action=argparse.BooleanOptionalAction, default=True,
+                   help="align each face on YuNet's landmarks: eyes level and where FER2013's faces have them "
+                        "(default); --no-align cuts the square box crop (Haar faces always get the box crop)")
 
 
 def _add_training(p) -> None:
@@ -470,6 +506,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=256,
                    help="faces per forward pass (under torchrun, also the unit the items are sharded in)")
     _tta_argument(p, "recorded in the report's meta, reported separately")
+    p.add_argument("--detect", action="store_true",
+                   help="--data is a folder of whole photos in class folders: detect, align and classify the "
+                        "largest face of each; a photo without a face counts as wrong and is listed")
+    from ferviz.pipeline.faces import DETECTORS, MIN_CONFIDENCE
+
+    p.add_argument("--detector", choices=list(DETECTORS),
+                   help="face detector for photos (default yunet; haar where the yuface package is missing)")
+    p.add_argument("--min-confidence", type=float, default=MIN_CONFIDENCE,
+                   help=f"YuNet detections scoring below this are not faces (default {MIN_CONFIDENCE})")
+    _add_align(p)
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("predict", help="every face in photos, videos and folders: box, label, probabilities")
     p.add_argument("images", nargs="+", metavar="PATH",

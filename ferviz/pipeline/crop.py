@@ -176,12 +176,21 @@ def crop_face(img: np.ndarray, box: FaceBox, size: int = 64, margin: float = 0.1
 
 
 def _eyes_and_mouth(landmarks) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(left eye, right eye, mouth centre or None) as float arrays; the eyes sorted left to right."""
+    """(image-left eye, image-right eye, mouth centre or None) of the upright face, as float arrays.
+
+    The eyes are ordered so that the mouth lies below the line from the first to the second (so a face
+    turned by 90 degrees or more is still turned the short way up); without mouth corners, left to right.
+    """
     points = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
     if len(points) < 2 or not np.all(np.isfinite(points)):
         raise ValueError(f"need at least the two eyes as finite (x, y) landmarks, got {len(points)} points")
-    left, right = sorted(points[:2], key=lambda p: (p[0], p[1]))
-    mouth = points[3:5].mean(axis=0) if len(points) >= 5 else None
+    if len(points) < 5:
+        left, right = sorted(points[:2], key=lambda p: (p[0], p[1]))
+        return left, right, None
+    left, right, mouth = points[0], points[1], points[3:5].mean(axis=0)
+    (ex, ey), (mx, my) = right - left, mouth - (left + right) / 2
+    if ex * my - ey * mx < 0:  # the mouth is on the other side of the eye line: swap the eyes
+        left, right = right, left
     return left, right, mouth
 
 
