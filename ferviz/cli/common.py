@@ -137,3 +137,12 @@ def add_training(p) -> None:
                         "JPEG); e.g. 0.3")
     p.add_argument("--out", default="runs/latest", help="output folder (checkpoints, log.csv, run.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_align(p) -> None:
+    """``--align`` / ``--no-align``: the crop policy of every command that finds faces."""
+    import argparse
+
+    p.add_argument("--align", action=argparse.BooleanOptionalAction, default=True,
+                   help="align each face on YuNet's landmarks: eyes level and where FER2013's faces have them "
+                        "(default); --no-align cuts the square box crop (Haar faces always get the box crop)")

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from ferviz.cli.common import add_tta
+from ferviz.cli.common import add_align, add_tta
 from ferviz.errors import FervizError
 
 
@@ -128,7 +128,7 @@ def add_faces(p) -> None:
     p.add_argument("--fallback", choices=FALLBACKS, default="none",
                    help="no face found: no label (none, default) or classify the centre square, "
                         "marked as such")
-    p.add_argument("--align", action="store_true", help="level the eyes before cropping (YuNet landmarks)")
+    add_align(p)
     p.add_argument("--max-faces", type=int, default=20, help="keep the largest N faces per image")
 
 
