@@ -1,5 +1,7 @@
 """Tests for ferviz.results.domains: scores by hand, FER+ majority scoring, teacher agreement, JSON round trip."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -50,6 +52,15 @@ def test_agreement_with_a_teacher_and_the_table(tmp_path):
     assert list(frame.columns) == ["fer2013", "photos"] and frame.loc["m", "photos"] == 75.0
     path = write_domains([other, s], tmp_path / "d.json", "ferviz domains --models m.pt")
     assert read_domains(path) == [other, s] and read_domains(tmp_path / "missing.json") == []
+    peer = agreement_scores("peer", student, teacher, LABELS)
+    again = replace(s, accuracy=0.5)
+    write_domains([peer, again], path, "ferviz domains --models peer m.pt")  # m re-measured, peer added
+    assert read_domains(path) == [peer, again] or read_domains(path) == [again, peer]
+    import json
+    commands = json.loads(path.read_text())["commands"]
+    assert commands == {"m": "ferviz domains --models peer m.pt", "peer": "ferviz domains --models peer m.pt"}
+    write_domains([other], path, "x")
+    assert {r.model for r in read_domains(path)} == {"m", "peer"} and len(read_domains(path)) == 2
     assert set(DOMAINS) == {"fer2013", "ferplus", "ckplus", "jaffe", "photos"}
 
 
