@@ -151,7 +151,9 @@ def cmd_domains(args) -> int:
     print(table_frame(scores, "accuracy").to_string())
     print(table_frame(scores, "macro_f1").to_string())
     if args.out:
-        command = " ".join(args.argv)
+        from ferviz.paths import portable
+
+        command = portable(" ".join(args.argv))  # no machine's absolute paths in what is committed
         print(f"wrote {write_domains(scores, args.out, command)}")
     return 0
 
