@@ -74,12 +74,6 @@ def resolve_model(path: str | Path) -> Path:
     return Path(path)
 
 
-def external_models() -> dict[str, Path]:
-    """Registry name -> folder of every :data:`EXTERNAL_MODELS` entry present in ``models/``."""
-    found = {name: resolve_model(name) for name in EXTERNAL_MODELS}
-    return {name: path for name, path in found.items() if path.is_dir()}
-
-
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

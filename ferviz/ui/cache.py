@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from ferviz.data.datasets import FaceDataset, load_dataset
-from ferviz.model.checkpoint import LoadedModel, external_models, load_checkpoint
+from ferviz.model.checkpoint import EXTERNAL_MODELS, LoadedModel, load_checkpoint
 from ferviz.paths import DEFAULT_MODEL, MODELS_DIR
 from ferviz.serve.access import dataset_from_upload, resolve_dataset_path
 
@@ -32,7 +32,8 @@ def shipped_models() -> dict[str, Path]:
     """Display name -> path of every checkpoint in ``models/``, the default first, then external models
     (``faceapi``: a folder of another format, see ``ferviz.model.checkpoint.EXTERNAL_MODELS``)."""
     paths = sorted(MODELS_DIR.glob("*.pt"), key=lambda p: (p != DEFAULT_MODEL, p.name))
-    return {**{p.stem: p for p in paths}, **external_models()}
+    external = {name: MODELS_DIR / folder for name, folder in EXTERNAL_MODELS.items()}
+    return {**{p.stem: p for p in paths}, **{n: p for n, p in external.items() if p.is_dir()}}
 
 
 @st.cache_resource(show_spinner="Reading the dataset…", max_entries=2)
