@@ -12,7 +12,7 @@ Two stages, so that the expensive part runs once per image and the cheap part pe
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import cv2
 import numpy as np
@@ -24,7 +24,12 @@ RGB_MODE = "rgb"  # three colour planes: models that are not FERNet (ferviz.mode
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """Everything needed to turn a face crop into model input; stored in the checkpoint."""
+    """Everything needed to turn a face crop into model input; stored in the checkpoint.
+
+    ``input_mode`` and ``size`` have one source, the network's ``ModelConfig`` (``input_mode``,
+    ``image_size``): :meth:`matching` copies them from it, and checkpoints are written and loaded through it
+    (:mod:`ferviz.model.checkpoint`), so the two can never disagree. Older checkpoints store both; they agree.
+    """
 
     input_mode: str = "gray"  # 'gray' | 'hog' | 'gray+hog' | 'rgb'
     size: int = 64  # faces are reconstructed to 64x64 (paper)
@@ -34,6 +39,19 @@ class Preprocessing:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def matching(cls, config, base: Preprocessing | None = None) -> Preprocessing:
+        """``base`` (default: the defaults) with the input mode and side of a model ``config``.
+
+        Parameters
+        ----------
+        config : ModelConfig
+            Any object with ``input_mode`` and ``image_size`` (the network's config: the source of both).
+        base : Preprocessing, optional
+            Normalisation and crop margin to keep.
+        """
+        return replace(base or cls(), input_mode=config.input_mode, size=int(config.image_size))
 
     @classmethod
     def from_dict(cls, data: dict) -> Preprocessing:

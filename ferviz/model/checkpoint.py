@@ -105,7 +105,9 @@ def checkpoint_dict(model: FERNet, *, labels, preprocessing: Preprocessing, vari
         raise ValueError(f"{len(labels)} labels for a model with {model.cfg.num_classes} outputs")
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     return {"format": FORMAT, "variant": variant, "config": model.cfg.to_dict(), "labels": list(labels),
-            "preprocessing": preprocessing.to_dict(), "metrics": dict(metrics or {}),
+            # the model's config is the source of the input side and mode: the stored preprocessing agrees
+            "preprocessing": Preprocessing.matching(model.cfg, preprocessing).to_dict(),
+            "metrics": dict(metrics or {}),
             "meta": dict(meta or {}), "state_dict": state}
 
 
@@ -181,6 +183,6 @@ def load_checkpoint(path: str | Path, *, verify: bool = True) -> LoadedModel:
                               f"{str(exc).splitlines()[0]}") from None
     model.eval()
     return LoadedModel(model=model, labels=list(data["labels"]),
-                       preprocessing=Preprocessing.from_dict(data["preprocessing"]),
+                       preprocessing=Preprocessing.matching(cfg, Preprocessing.from_dict(data["preprocessing"])),
                        variant=str(data.get("variant", "custom")), path=path, sha256=digest,
                        metrics=dict(data.get("metrics", {})), meta=dict(data.get("meta", {})))

@@ -134,9 +134,7 @@ def run_training(train_images: np.ndarray, train_labels: np.ndarray, val_images:
         raise KeyError(f"unknown model variant {variant!r}; choose one of {', '.join(VARIANTS)}")
     names = class_names or class_names_for(train_labels)
     cfg: ModelConfig = replace(VARIANTS[variant], num_classes=len(names), **(model_overrides or {}))
-    prep = prep or Preprocessing(input_mode=cfg.input_mode, size=cfg.image_size)
-    if prep.input_mode != cfg.input_mode:
-        prep = replace(prep, input_mode=cfg.input_mode)
+    prep = Preprocessing.matching(cfg, prep)  # the config is the source of the input side and mode
     log.info("preparing %d training and %d validation faces (%s input)", len(train_images), len(val_images),
              prep.input_mode)
     train = ArrayData(prepare_images(train_images, prep), remap_labels(train_labels, names))

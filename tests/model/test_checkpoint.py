@@ -96,3 +96,16 @@ def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path):
         atomic_torch_save({"v": lambda: 0}, path)
     assert torch.load(path, weights_only=True)["v"].item() == 1.0
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temporary file left behind
+
+
+def test_the_model_config_is_the_one_source_of_input_side_and_mode(tmp_path):
+    """A preprocessing that disagrees with the network is not stored: the config's side and mode are."""
+    torch.manual_seed(0)
+    model = build_model("dcnn_bilstm_dam", image_size=48, **TINY).eval()
+    path = save_checkpoint(tmp_path / "m.pt", model, labels=list(EMOTIONS),
+                           preprocessing=Preprocessing(input_mode="hog", size=64, std=0.3))
+    stored = torch.load(path, weights_only=True)["preprocessing"]
+    assert (stored["input_mode"], stored["size"], stored["std"]) == ("gray", 48, 0.3)
+    loaded = load_checkpoint(path)
+    assert loaded.preprocessing == Preprocessing(input_mode="gray", size=48, std=0.3)
+    assert Preprocessing.matching(loaded.model.cfg) == Preprocessing(size=48)
