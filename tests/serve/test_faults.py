@@ -195,8 +195,8 @@ def test_ferviz_serve_outlives_a_killed_replica_rolls_on_sighup_and_stops_on_sig
         wait_for(lambda: status(url)["r1"]["restarts"] == 1 and status(url)["r1"]["state"] == "up", 30, "r1 back")
         assert proc.poll() is None  # the room is still served
         proc.send_signal(signal.SIGHUP)  # a new model: the replicas one at a time
-        wait_for(lambda: all(status(url)[n]["restarts"] == want for n, want in (("r0", 1), ("r1", 2))), 90,
-                 "the rolling restart")
+        wait_for(lambda: all(status(url)[n]["restarts"] == want and status(url)[n]["state"] == "up"
+                             for n, want in (("r0", 1), ("r1", 2))), 90, "the rolling restart")
         assert get(f"{url}/_stcore/health")[0] == 200
         pids = [c["pid"] for c in status(url).values()]
     finally:
