@@ -147,7 +147,8 @@ def load_dataset(path: str | Path, kind: str = "auto", *, size: int | None = Non
 
 
 def evaluate(model: LoadedModel | str | Path | None, dataset: FaceDataset | str | Path, *,
-             split: str | None = None, batch_size: int = 256, tta: str = "none") -> Evaluation | None:
+             split: str | None = None, batch_size: int = 256, tta: str = "none",
+             face_options: FaceOptions | None = None) -> Evaluation | None:
     """Score a model on a dataset: accuracy, per-class and macro metrics, confusion matrix, calibration.
 
     Parameters
@@ -162,6 +163,8 @@ def evaluate(model: LoadedModel | str | Path | None, dataset: FaceDataset | str 
         Faces per forward pass.
     tta : str
         Test-time augmentation (``none``, ``flip``, ``ten_crop``), recorded in the report.
+    face_options : FaceOptions, optional
+        Detector and alignment for datasets of whole photos (default: the largest face, aligned).
 
     Returns
     -------
@@ -174,4 +177,5 @@ def evaluate(model: LoadedModel | str | Path | None, dataset: FaceDataset | str 
     ds = load_dataset(dataset) if isinstance(dataset, str | Path) else dataset
     if split:
         ds = ds.split(split)
-    return score(_as_model(model), ds, split=split or "all", batch_size=batch_size, tta=tta)
+    extra = {"face_options": face_options} if face_options is not None else {}
+    return score(_as_model(model), ds, split=split or "all", batch_size=batch_size, tta=tta, **extra)

@@ -81,9 +81,9 @@ def main() -> int:
     notes = ("Peer model and distillation teacher (ferviz.model.faceapi.faceapi_probs), not a ferviz training run: "
              "the PublicTest report is an evaluation of an external model — nothing was selected on PublicTest "
              "here, but the model's own training data is unknown. Explanation pages (attention, attributions, "
-             "walkthrough) are not available for it: it has no FERNet layers. In the ferviz pipeline it sees the "
-             "same gray face crops as the other models, replicated to three channels, resized with ferviz's "
-             "resize policy (bilinear when enlarging).")
+             "walkthrough) are not available for it: it has no FERNet layers. FER2013 and CK+ are gray, so here it "
+             "saw gray crops replicated to three channels; on photos the pipeline gives it colour crops. Crops "
+             "are resized with ferviz's resize policy (bilinear when enlarging, area when shrinking).")
     card = ModelCard(name=NAME, file=folder.name, variant=NAME, sha256=weights_sha256(folder),
                      dataset="undisclosed", data_file=Path(args.fer2013).name, selected_on="PublicTest",
                      command=command,

@@ -21,8 +21,10 @@ STAGE5_EPOCHS=${STAGE5_EPOCHS:-20}  # stage 5 of the default model
 STAGE5_SWA_FROM=${STAGE5_SWA_FROM:-16}  # stage 5 ships the mean of its epochs STAGE5_SWA_FROM..STAGE5_EPOCHS
 STAGE6_EPOCHS=${STAGE6_EPOCHS:-30}  # stage 6 of the default model (seed 0)
 STAGE6_SWA_FROM=${STAGE6_SWA_FROM:-28}  # stage 6 ships the mean of its epochs STAGE6_SWA_FROM..STAGE6_EPOCHS
+REAL1_EPOCHS=${REAL1_EPOCHS:-8}  # the real-faces model, stage 1 (FER+ votes)
+REAL2_EPOCHS=${REAL2_EPOCHS:-8}  # stage 2 (face-api.js teacher on photos and FER2013)
 STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 long average ship4 stage5 average5 ship5 stage6 average6 ship6 tta cross audit cv \
-hog_svm ablations seeds levers"}
+hog_svm ablations seeds levers real1 real2 ship_real domains real_levers"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 train() {  # variant, epochs, out, extra options...
   ferviz train --dataset npz --data "$FER" --model "$1" --recipe strong --epochs "$2" --seed 0 --out "$3" --resume "${@:4}"
@@ -118,6 +120,24 @@ print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/sea
       DATA="$DATA" RUNS="$RUNS" bash scripts/seeds.sh ;;
     levers)  # training levers, one change each, at the seed budget and seeds 0-2 (after seeds: its baseline)
       DATA="$DATA" RUNS="$RUNS" bash scripts/levers.sh ;;
+    real1)  # the real-faces model, stage 1: the shipped FER2013 model fine-tuned on FER+'s vote distributions,
+      # with camera-photo degradations; selected on FER+'s majority of PublicTest
+      train dcnn_bilstm_dam "$REAL1_EPOCHS" "$RUNS/real1" --lr 5e-4 --warmup-epochs 1 \
+        --init models/fer2013_dcnn_bilstm_dam.pt --labels ferplus-soft --camera 0.3 --keep-epochs-from 5 --quiet ;;
+    real2)  # stage 2: + face-api.js as teacher on the aligned UTKFace photos and on FER2013 (0.3), FER2013's own
+      # labels kept at 0.2 beside the votes, square-root-ish class weights; selected on FER+ macro-F1
+      train dcnn_bilstm_dam "$REAL2_EPOCHS" "$RUNS/real2" --lr 3e-4 --warmup-epochs 1 --init "$RUNS/real1/best.pt" \
+        --labels ferplus-soft --fer2013-weight 0.2 --fer-teacher 0.3 --photos "$DATA/utkface/faces" \
+        --photo-cache "$RUNS/photo_faces_aligned.npz" --camera 0.3 --class-weights 0.3 --select macro_f1 \
+        --keep-epochs-from 6 --quiet ;;
+    ship_real) ship "$RUNS/real2" real_dcnn_bilstm_dam ;;  # after `domains` so that its card carries the table
+    domains)  # every shipped model and face-api.js by domain (models/reports/domains.json)
+      ferviz domains --models models/real_dcnn_bilstm_dam.pt models/fer2013_dcnn_bilstm_dam.pt \
+        models/fer2013_cnn_bilstm.pt models/fer2013_cnn_lstm.pt models/fer2013_ngo_bilstm.pt faceapi \
+        --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" --jaffe "$DATA/jaffe/jaffe.npz" \
+        --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
+        --out models/reports/domains.json ;;
+    real_levers) DATA="$DATA" RUNS="$RUNS" bash scripts/real_levers.sh ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

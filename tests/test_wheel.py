@@ -5,8 +5,9 @@ distribution that ``ferviz/`` imports. The ranges there are compatible ranges; `
 the exact lock the tests ran with, so each of its pins must fall inside the matching range.
 
 Everything here is offline: the wheel is built with ``--no-build-isolation --no-index`` and installed with
-``--no-deps --no-index`` into a venv that sees the environment's third-party packages
-(``--system-site-packages``), so the only thing under test is ferviz itself coming from the wheel rather
+``--no-deps --no-index`` into a clean venv that sees the third-party packages of the environment running
+the tests (a ``.pth`` file naming its site-packages folders: the system's, or those of the venv the README's
+``python -m venv .venv`` made), so the only thing under test is ferviz itself coming from the wheel rather
 than from the editable source checkout.
 """
 
@@ -124,6 +125,13 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 300) -
     return result
 
 
+def _site_folders() -> list[str]:
+    """The site-packages folders the running interpreter imports third-party packages from (a venv's, or the
+    system's when no venv is active; both when the venv includes the system's)."""
+    return [p for p in dict.fromkeys(sys.path)
+            if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+
+
 @pytest.mark.slow
 def test_wheel_installs_and_imports_in_clean_venv(tmp_path):
     """Build the wheel offline, install it into a fresh venv, and import ferviz from it (not the checkout)."""
@@ -160,13 +168,18 @@ def test_wheel_installs_and_imports_in_clean_venv(tmp_path):
                 if line.startswith("Requires-Dist:")]
     assert [str(r) for r in requires] == [str(r) for r in _declared()]
 
-    # The venv sees the environment's third-party packages but gets ferviz only from the wheel.
-    # --without-pip: the system pip is visible through --system-site-packages and installs into the venv.
+    # The venv sees the third-party packages of the interpreter running the tests but gets ferviz only from
+    # the wheel. (--system-site-packages would show the *base* interpreter's packages, not those of a venv
+    # the tests run in.) --without-pip: the environment's pip, visible through the .pth file, installs into
+    # the venv.
     venv_dir = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv_dir)],
-         cwd=tmp_path, env=env)
+    _run([sys.executable, "-m", "venv", "--without-pip", str(venv_dir)], cwd=tmp_path, env=env)
     bindir = venv_dir / ("Scripts" if os.name == "nt" else "bin")
     python = bindir / ("python.exe" if os.name == "nt" else "python")
+    venv_site = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          cwd=tmp_path, env=env).stdout.strip())
+    # plain folder lines: the .pth files inside them (the checkout's editable ferviz) are not processed
+    (venv_site / "_outer_environment.pth").write_text("\n".join(_site_folders()) + "\n")
     # --ignore-installed: the editable ferviz of the system site-packages is neither "satisfying" nor touched.
     _run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", str(wheel)],
          cwd=tmp_path, env=env)

@@ -117,6 +117,8 @@ def add_training(p) -> None:
     p.add_argument("--class-weights", type=float, default=0.0, metavar="POWER",
                    help="weigh each class's loss by (1 / its share) ** POWER: 0 off, 0.5 square root, 1 inverse "
                         "frequency (rare classes such as disgust count more)")
+    p.add_argument("--fer2013-weight", type=float, default=0.0, metavar="W",
+                   help="with --labels ferplus-soft: targets (1 - W) x the votes + W x FER2013's own label")
     p.add_argument("--fer-teacher", type=float, default=0.0, metavar="W",
                    help="blend face-api.js's probabilities into the FER2013 faces' targets with weight W (0-1)")
     p.add_argument("--photos", metavar="FOLDER",
@@ -135,3 +137,12 @@ def add_training(p) -> None:
                         "JPEG); e.g. 0.3")
     p.add_argument("--out", default="runs/latest", help="output folder (checkpoints, log.csv, run.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_align(p) -> None:
+    """``--align`` / ``--no-align``: the crop policy of every command that finds faces."""
+    import argparse
+
+    p.add_argument("--align", action=argparse.BooleanOptionalAction, default=True,
+                   help="align each face on YuNet's landmarks: eyes level and where FER2013's faces have them "
+                        "(default); --no-align cuts the square box crop (Haar faces always get the box crop)")

@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from ferviz.cli.common import add_tta
+from ferviz.cli.common import add_align, add_tta
 from ferviz.errors import FervizError
 
 
@@ -128,7 +128,7 @@ def add_faces(p) -> None:
     p.add_argument("--fallback", choices=FALLBACKS, default="none",
                    help="no face found: no label (none, default) or classify the centre square, "
                         "marked as such")
-    p.add_argument("--align", action="store_true", help="level the eyes before cropping (YuNet landmarks)")
+    add_align(p)
     p.add_argument("--max-faces", type=int, default=20, help="keep the largest N faces per image")
 
 
@@ -136,7 +136,8 @@ def add_predict(sub) -> None:
     p = sub.add_parser("predict", help="every face in photos, videos and folders: box, label, probabilities")
     p.add_argument("images", nargs="+", metavar="PATH",
                    help="photos, videos (mp4, webm, avi, mov, mkv) or folders of them (searched recursively)")
-    p.add_argument("--model", help="checkpoint (default: the shipped model)")
+    p.add_argument("--model", help="checkpoint (.pt) or a registered model name (faceapi); default: the shipped "
+                                   "model")
     p.add_argument("--json", action="store_true", help="print JSON rows instead of text")
     p.add_argument("--csv", help="also write every row (all files) to this CSV file")
     p.add_argument("--every", type=int, default=1, help="videos: process every Nth frame (default 1)")

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from ferviz.cli.common import add_data, add_tta, load_data
+from ferviz.cli.common import add_align, add_data, add_tta, load_data
 
 
 def cmd_evaluate(args) -> int:
+    from dataclasses import replace
+
     from ferviz import evaluate, load_model
+    from ferviz.results.evaluation import DATASET_FACE_OPTIONS
 
     loaded = load_model(args.model)
+    if args.detect:
+        return _evaluate_photos(args, loaded)
     kind, ds = load_data(args)
-    result = evaluate(loaded, ds, split=args.split, batch_size=args.batch_size, tta=args.tta)
+    face_options = replace(DATASET_FACE_OPTIONS, detector=args.detector, min_confidence=args.min_confidence,
+                           align=args.align)
+    result = evaluate(loaded, ds, split=args.split, batch_size=args.batch_size, tta=args.tta,
+                      face_options=face_options)
     if result is None:  # a torchrun rank other than 0: its shard went to rank 0
         return 0
     train = loaded.meta.get("train") or {}
@@ -22,6 +31,29 @@ def cmd_evaluate(args) -> int:
     if args.lever:  # a training lever's run (scripts/levers.sh): its name, and the whole recipe it had
         result.report.meta.update({"kind": "lever", "lever": args.lever, "train": train})
     print(result.report.format_table())
+    if args.json:
+        result.report.to_json(args.json)
+        print(f"report written to {args.json}")
+    return 0
+
+
+def _evaluate_photos(args, loaded) -> int:
+    """``evaluate --detect``: whole photos in class folders, each face detected, aligned and classified."""
+    from ferviz.pipeline.faces import FaceOptions
+    from ferviz.results.evaluation import evaluate_photos
+
+    options = FaceOptions(detector=args.detector, min_confidence=args.min_confidence, align=args.align)
+    result = evaluate_photos(loaded, args.data, split=args.split or "", options=options, tta=args.tta)
+    result.report.meta.update({"kind": args.kind, "command": " ".join(args.argv)})
+    print(result.report.format_table())
+    meta = result.report.meta
+    print(f"accuracy over all {meta['n_photos']} photos, a photo without a face counted wrong: "
+          f"{result.report.scores['accuracy_all_photos'] * 100:.2f}%")
+    if result.no_face:
+        print(f"{len(result.no_face)} photo(s) without a face (counted wrong):")
+        print("\n".join(f"  {line}" for line in result.no_face))
+    for line in result.skipped:
+        print(f"skipped: {line}", file=sys.stderr)
     if args.json:
         result.report.to_json(args.json)
         print(f"report written to {args.json}")
@@ -43,8 +75,13 @@ def cmd_ship(args) -> int:
     levers = []
     if run["variant"] == DEFAULT_VARIANT:  # the levers are one change each to this model's recipe
         levers = lever_records(lever_table(discover(models_dir)))
+    from dataclasses import asdict
+
+    from ferviz.results.domains import DOMAINS_FILE, read_domains
+
+    domains = [asdict(s) for s in read_domains(models_dir / "reports" / DOMAINS_FILE)]
     card = ship(Path(args.run), args.name, lambda lm: evaluate(lm, ds, split=split or None), models_dir,
-                notes=args.notes or "", checkpoint=args.checkpoint, levers=levers)
+                notes=args.notes or "", checkpoint=args.checkpoint, levers=levers, domains=domains)
     print(f"shipped {card.file}: accuracy {card.report['accuracy']:.4f}, "
           f"macro-F1 {card.report['macro']['f1']:.4f} on {split or 'all'}")
     return 0
@@ -52,7 +89,8 @@ def cmd_ship(args) -> int:
 
 def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="full metric report of a checkpoint on a dataset")
-    p.add_argument("--model", help="checkpoint (.pt; default: the shipped model)")
+    p.add_argument("--model", help="checkpoint (.pt) or a registered model name (faceapi); default: the shipped "
+                                   "model")
     add_data(p)
     p.add_argument("--split", help="usage value to evaluate (e.g. PublicTest, PrivateTest); default all")
     p.add_argument("--json", help="write the report as JSON here")
@@ -67,6 +105,16 @@ def add_evaluate(sub) -> None:
     p.add_argument("--batch-size", type=int, default=256,
                    help="faces per forward pass (under torchrun, also the unit the items are sharded in)")
     add_tta(p, "recorded in the report's meta, reported separately")
+    p.add_argument("--detect", action="store_true",
+                   help="--data is a folder of whole photos in class folders: detect, align and classify the "
+                        "largest face of each; a photo without a face counts as wrong and is listed")
+    from ferviz.pipeline.faces import DETECTORS, MIN_CONFIDENCE
+
+    p.add_argument("--detector", choices=list(DETECTORS),
+                   help="face detector for photos (default yunet; haar where the yuface package is missing)")
+    p.add_argument("--min-confidence", type=float, default=MIN_CONFIDENCE,
+                   help=f"YuNet detections scoring below this are not faces (default {MIN_CONFIDENCE})")
+    add_align(p)
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -103,7 +151,9 @@ def cmd_domains(args) -> int:
     print(table_frame(scores, "accuracy").to_string())
     print(table_frame(scores, "macro_f1").to_string())
     if args.out:
-        command = " ".join(args.argv)
+        from ferviz.paths import portable
+
+        command = portable(" ".join(args.argv))  # no machine's absolute paths in what is committed
         print(f"wrote {write_domains(scores, args.out, command)}")
     return 0
 

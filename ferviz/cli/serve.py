@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 
 def cmd_serve(args) -> int:
+    import os
     import signal
     import time
 
@@ -25,17 +24,15 @@ def cmd_serve(args) -> int:
     with start(args.replicas, args.port, host=args.host, upstreams=args.upstream, shared=not args.local,
                run_dir=args.run_dir, env=env, certfile=args.ssl_cert, keyfile=args.ssl_key) as dep:
         mode = "local mode (server paths allowed)" if args.local else "shared mode"
-        print(f"serving {dep.url} ({mode}): nginx -> {', '.join(dep.replicas)}; logs in {dep.run_dir}\n"
-              "Ctrl-C stops every replica and nginx", flush=True)
+        signal.signal(signal.SIGHUP, lambda signum, frame: dep.rolling_restart())
+        print(f"serving {dep.url} ({mode}): nginx -> {', '.join(dep.replicas)}; logs in {dep.run_dir}; "
+              f"status at {dep.url}/ferviz-status\nCtrl-C stops every replica and nginx; a crashed one is "
+              f"restarted; `kill -HUP {os.getpid()}` restarts the replicas one at a time (a new model)", flush=True)
         try:
-            while all(p.poll() is None for p in dep.procs):
+            while True:
                 time.sleep(1)
         except KeyboardInterrupt:
             return 0
-        dead = next(p for p in dep.procs if p.poll() is not None)
-        print(f"error: {' '.join(map(str, dead.args[:4]))} … stopped (code {dead.returncode}); "
-              f"see the logs in {dep.run_dir}", file=sys.stderr)
-        return 1
 
 
 def add_serve(sub) -> None:

@@ -10,6 +10,8 @@ from ferviz.errors import FervizError
 
 def _relabel(args, train, val, meta: dict):
     """``--labels``: FER+ majority or vote targets for FER2013 faces; selection on the FER+ majority too."""
+    import numpy as np
+
     from ferviz.data.ferplus import relabel
 
     if args.labels == "fer2013":
@@ -18,12 +20,19 @@ def _relabel(args, train, val, meta: dict):
     va = relabel("ferplus-majority", val.labels, val.source, args.data)
     print(tr.describe())
     print(f"selection split: {int(va.keep.sum())} faces with a FER+ majority, scored against it")
+    soft = tr.soft[tr.keep] if tr.soft is not None else None
+    if args.fer2013_weight:  # FER2013's own label kept beside the crowd's votes
+        if soft is None or not 0 < args.fer2013_weight < 1:
+            raise FervizError("--fer2013-weight W (0 < W < 1) mixes FER2013's labels into --labels ferplus-soft")
+        own = np.eye(7, dtype=np.float32)[train.labels[tr.keep]]
+        soft = ((1 - args.fer2013_weight) * soft + args.fer2013_weight * own).astype(np.float32)
+        meta["fer2013_weight"] = args.fer2013_weight
     train = train.subset(tr.keep)
     train.labels[:] = tr.labels[tr.keep]
     val = val.subset(va.keep)
     val.labels[:] = va.labels[va.keep]
     meta.update({"labels": args.labels, "labels_dropped": tr.dropped, "select_labels": "ferplus-majority"})
-    return train, val, (tr.soft[tr.keep] if tr.soft is not None else None)
+    return train, val, soft
 
 
 def _add_photos(args, images, labels, targets, meta: dict):

@@ -33,6 +33,7 @@ from ferviz.results.metrics import compute_report
 
 log = logging.getLogger(__name__)
 
+DOMAINS_FILE = "domains.json"  # in models/reports/: what cards, the README and Compare show
 #: Domain key -> what the column means (the strings the JSON, the card and Compare share).
 DOMAINS: dict[str, str] = {
     "fer2013": "FER2013 PublicTest, FER2013 labels",
@@ -140,12 +141,21 @@ def table_frame(scores: list[DomainScore], metric: str = "accuracy") -> pd.DataF
 
 
 def write_domains(scores: list[DomainScore], path: str | Path, command: str = "") -> Path:
-    """Write the table as JSON (with the command that made it and the machine)."""
+    """Write the table as JSON, merged with the models already in ``path``.
+
+    The rows of the models measured now replace theirs; other models' rows are kept, each with the
+    command that measured it (``commands``: model -> command), so one file can grow a model at a time.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"kind": "domains", "domains": DOMAINS, "command": command,
-            "machine": f"{platform.machine()}, {platform.python_version()}",
-            "scores": [asdict(s) for s in scores]}
+    now = {s.model for s in scores}
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    kept = [row for row in old.get("scores", []) if row.get("model") not in now]
+    commands = {m: c for m, c in old.get("commands", {}).items() if m not in now}
+    commands.update({m: command for m in sorted(now)})
+    data = {"kind": "domains", "domains": DOMAINS, "commands": commands,
+            "machine": f"{platform.machine()}, Python {platform.python_version()}",
+            "scores": kept + [asdict(s) for s in scores]}
     path.write_text(json.dumps(data, indent=1) + "\n")
     return path
 

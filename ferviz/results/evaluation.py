@@ -8,7 +8,8 @@ are left out and counted in the report's ``meta``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +19,8 @@ from ferviz.data.preprocess import prepare_images, resize_faces
 from ferviz.model.checkpoint import LoadedModel
 from ferviz.pipeline.faces import FaceOptions, find_faces, resolve_detector
 from ferviz.pipeline.fastpath import predict_planes
+from ferviz.pipeline.folders import PhotoResult, classify_photos
+from ferviz.pipeline.inference import no_face_row
 from ferviz.pipeline.tta import check_mode, tta_views
 from ferviz.results.metrics import MetricReport, compute_report
 from ferviz.train.engine import dist_info
@@ -172,3 +175,96 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
                     n_no_face_detected=missed)
     report = compute_report(y_true, None, loaded.labels, probs=probs, meta=meta)
     return Evaluation(kept, faces, y_true, probs, report)
+
+
+@dataclass
+class PhotoEvaluation:
+    """``evaluate --detect``: a labelled folder of whole photos, each through detect -> align -> classify.
+
+    Attributes
+    ----------
+    results : list of PhotoResult
+        One per photo whose class the model predicts (its largest face, or None: no face found).
+    report : MetricReport
+        Over the photos with a face; ``scores["accuracy_all_photos"]`` counts every photo without a face
+        as wrong, and ``meta`` has ``n_photos``, ``n_no_face`` and the ``no_face`` list.
+    skipped : list of str
+        Folders that are not classes, and photos of classes the model does not predict.
+    """
+
+    results: list[PhotoResult]
+    report: MetricReport
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def no_face(self) -> list[str]:
+        """The photos (paths relative to the folder) where no face was found, with the reason."""
+        return _no_face_lines(self.results)
+
+    def rows(self) -> list[dict]:
+        """One row per photo (:meth:`ferviz.pipeline.inference.FacePrediction.row` plus ``true``, ``correct``)."""
+        out = []
+        for r in self.results:
+            row = r.face.row(r.source) if r.face is not None else no_face_row(r.source)
+            out.append({**row, "true": ALL_LABELS[r.label],
+                        "correct": r.face is not None and r.face.label == ALL_LABELS[r.label]})
+        return out
+
+
+def evaluate_photos(loaded: LoadedModel, folder: str | Path, *, split: str = "",
+                    options: FaceOptions = FaceOptions(), tta: str = "none", progress=None) -> PhotoEvaluation:
+    """Score ``loaded`` on a labelled folder of whole photos (``ferviz evaluate --data FOLDER --detect``).
+
+    Every photo goes through the one face step (:func:`ferviz.pipeline.inference.classify_faces`: detect,
+    align on the landmarks, classify); its largest face is the labelled one. A photo without a face
+    counts as wrong in ``scores["accuracy_all_photos"]`` and is listed in ``meta["no_face"]``.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The model; photos of classes it does not predict are left out (listed in ``skipped``).
+    folder : str or Path
+        Class folders (``happy/``, ``Sad/``, ``3/``), optionally inside split folders.
+    split : str
+        Only the photos of this split folder (``test``); all when empty.
+    options : FaceOptions
+        Detector, minimum confidence, alignment (one face per photo, no centre-square fallback).
+    tta : str
+        Test-time augmentation, recorded in the report's meta.
+    progress : callable, optional
+        ``progress(done, total)`` after every photo.
+
+    Raises
+    ------
+    ValueError
+        When no photo belongs to the model's classes, or no face is found in any photo.
+    """
+    check_mode(tta)
+    results, skipped = classify_photos(loaded, folder, options=options, tta=tta, progress=progress)
+    if split:
+        results = [r for r in results if r.usage == split]
+    known = [r for r in results if ALL_LABELS[r.label] in loaded.labels]
+    skipped += [f"{r.source}: class {ALL_LABELS[r.label]} is not one the model predicts"
+                for r in results if ALL_LABELS[r.label] not in loaded.labels]
+    if not known:
+        raise ValueError(f"{folder}: none of the {len(results)} photos belongs to the model's classes "
+                         f"{loaded.labels}")
+    found = [r for r in known if r.face is not None]
+    no_face = _no_face_lines(known)
+    if not found:
+        raise ValueError(f"{folder}: no face found in any of the {len(known)} photos (first: {no_face[0]})")
+    y_true = np.array([loaded.labels.index(ALL_LABELS[r.label]) for r in found])
+    probs = np.array([[r.face.probs[name] for name in loaded.labels] for r in found], np.float64)
+    probs /= probs.sum(axis=1, keepdims=True)
+    correct = int((probs.argmax(1) == y_true).sum())
+    meta = {"dataset": Path(folder).name, "split": split or "all", "n_photos": len(known),
+            "n_no_face": len(no_face), "no_face": no_face, "model": loaded.path.name,
+            "variant": loaded.variant, "sha256": loaded.sha256, "tta": tta,
+            "detector": resolve_detector(options.detector), "aligned": options.align, "faces": "detect"}
+    report = compute_report(y_true, None, loaded.labels, probs=probs, meta=meta)
+    report.scores["accuracy_all_photos"] = correct / len(known)
+    return PhotoEvaluation(known, report, skipped)
+
+
+def _no_face_lines(results: list[PhotoResult]) -> list[str]:
+    return [f"{r.source}: {r.message or 'no face found'}" for r in results if r.face is None]

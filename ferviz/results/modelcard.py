@@ -111,6 +111,9 @@ class ModelCard:
     levers : tuple of dict
         The training-lever table (:func:`ferviz.results.studies.lever_table` rows) as it stood when the model was
         shipped; ``()`` when none was measured.
+    domains : tuple of dict
+        The domain table (:class:`ferviz.results.domains.DomainScore` rows of every model measured,
+        this one and its peers on the same rows) as it stood when the model was shipped; ``()`` if none.
     path : Path or None
         Where the card was read from or will be written; it is not part of the JSON.
     """
@@ -139,6 +142,7 @@ class ModelCard:
     run_file: str = "best.pt"
     average_command: str = ""
     levers: tuple[dict[str, Any], ...] = ()
+    domains: tuple[dict[str, Any], ...] = ()
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -190,6 +194,8 @@ class ModelCard:
             data["average_command"] = self.average_command
         if self.levers:
             data["levers"] = list(self.levers)
+        if self.domains:
+            data["domains"] = list(self.domains)
         return copy.deepcopy(data)
 
     @classmethod
@@ -232,7 +238,7 @@ class ModelCard:
             total_train_seconds=get.number("total_train_seconds"), history=tuple(get.rows("history")),
             report=get.mapping("report"), notes=get.sentences("notes"),
             run_file=get.text("run_file", default="best.pt"), average_command=get.text("average_command"),
-            levers=tuple(get.rows("levers")), path=path)
+            levers=tuple(get.rows("levers")), domains=tuple(get.rows("domains")), path=path)
 
 
 def read_card(path: str | Path) -> ModelCard:

@@ -96,8 +96,8 @@ def parallel_runs(run_dir: Path, meta: dict) -> list[Path]:
 
 def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: str = "", *,
                run_file: str = "best.pt", average_command: str = "",
-               levers: list[dict] | tuple[dict, ...] = (), parallel: list[dict] | tuple[dict, ...] = ()
-               ) -> ModelCard:
+               levers: list[dict] | tuple[dict, ...] = (), parallel: list[dict] | tuple[dict, ...] = (),
+               domains: list[dict] | tuple[dict, ...] = ()) -> ModelCard:
     """The card of checkpoint ``ckpt``: trained by ``run`` (:func:`run_summary`), measured by ``evaluation``.
 
     Parameters
@@ -112,7 +112,7 @@ def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: 
         ``ckpt`` evaluated on the split it was selected on.
     notes : str, optional
         Free text for the card's end.
-    run_file, average_command, levers
+    run_file, average_command, levers, domains
         As the :class:`ModelCard` fields of the same names.
     parallel : list of dict, optional
         :func:`run_summary` of the runs beside ``run`` whose epochs ``ckpt`` averages too (their
@@ -135,7 +135,8 @@ def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: 
         machine=" ".join(filter(None, [platform.machine(), platform.processor(), f"({_cpu_count()} cores)"])),
         stages=tuple(steps), total_train_seconds=sum(s.train_seconds for s in steps),
         history=tuple(run["history"]), report=report.to_dict(), notes=(notes,) if notes else (),
-        run_file=run_file, average_command=average_command, levers=tuple(levers), path=card_path(ckpt))
+        run_file=run_file, average_command=average_command, levers=tuple(levers), domains=tuple(domains),
+        path=card_path(ckpt))
 
 
 def _cpu_count() -> int:
@@ -183,6 +184,7 @@ def card_markdown(card: ModelCard) -> str:
     lines += [" ".join(f"{v:5d}" for v in row) for row in report["confusion"]]
     lines += ["```", ""]
     lines += _lever_lines(card.levers)
+    lines += _domain_lines(card.domains)
     if card.notes:
         lines += ["\n".join(card.notes), ""]
     return "\n".join(lines)
@@ -212,6 +214,25 @@ def _lever_lines(levers: tuple[dict[str, Any], ...]) -> list[str]:
     return [*lines, ""]
 
 
+def _domain_lines(domains: tuple[dict[str, Any], ...]) -> list[str]:
+    """The domain table as markdown (nothing without one): accuracy / macro-F1 per model and domain."""
+    if not domains:
+        return []
+    from ferviz.results.domains import DOMAINS
+
+    present = [d for d in DOMAINS if any(row.get("domain") == d for row in domains)]
+    models = list(dict.fromkeys(row.get("model", "") for row in domains))
+    cell = {(row.get("model"), row.get("domain")): row for row in domains}
+    lines = ["## By domain (accuracy / macro-F1, %; measured when this model was shipped)", "",
+             *[f"- `{d}`: {DOMAINS[d]}" for d in present], "",
+             "| model | " + " | ".join(present) + " |", "|---|" + "---:|" * len(present)]
+    for model in models:
+        values = [cell.get((model, d)) for d in present]
+        lines.append(f"| {model} | " + " | ".join(
+            f"{v['accuracy'] * 100:.1f} / {v['macro_f1'] * 100:.1f}" if v else "—" for v in values) + " |")
+    return [*lines, ""]
+
+
 def _stage_lines(card: ModelCard) -> list[str]:
     """Where training started from, and any teacher, in words (empty for a single from-scratch run)."""
     steps = card.stages
@@ -238,7 +259,8 @@ def _stage_lines(card: ModelCard) -> list[str]:
 
 
 def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str = "",
-         checkpoint: str = "best.pt", levers: list[dict] | tuple[dict, ...] = ()) -> ModelCard:
+         checkpoint: str = "best.pt", levers: list[dict] | tuple[dict, ...] = (),
+         domains: list[dict] | tuple[dict, ...] = ()) -> ModelCard:
     """Copy ``run_dir/<checkpoint>`` to ``models_dir/name.pt``, evaluate it, write the card (.json + .md).
 
     Parameters
@@ -259,6 +281,8 @@ def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str =
         ``ferviz average``, whose making the card then states).
     levers : list of dict, optional
         The lever table to carry (:func:`ferviz.results.studies.lever_table` rows, as records).
+    domains : list of dict, optional
+        The domain table to carry (:class:`ferviz.results.domains.DomainScore` rows, as records).
 
     Returns
     -------
@@ -281,7 +305,7 @@ def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str =
     notes = " ".join(filter(None, [made, notes]))
     card = build_card(name, target, run, evaluation, notes, run_file=checkpoint,
                       average_command=str(loaded.meta.get("average_command") or ""), levers=levers,
-                      parallel=beside)
+                      parallel=beside, domains=domains)
     card = ModelCard.from_dict(portable_tree(card.to_dict()), card.path)  # no machine's absolute paths
     card.path.write_text(json.dumps(card.to_dict(), indent=1))
     target.with_suffix(".md").write_text(card_markdown(card))

@@ -178,8 +178,8 @@ def face_options(key: str = "faces") -> FaceOptions:
         confidence = st.slider("Minimum detector confidence", 0.1, 0.99, MIN_CONFIDENCE, 0.01,
                                key=f"{key}_confidence", disabled=used != "yunet",
                                help="YuNet detections scoring below this are not treated as faces")
-        align = st.checkbox("Level the eyes before cropping", value=False, key=f"{key}_align",
-                            disabled=used != "yunet", help="uses YuNet's eye landmarks")
+        align = st.checkbox("Align the face (eyes level, FER2013 framing)", value=True, key=f"{key}_align",
+                            disabled=used != "yunet", help="uses YuNet's five landmarks; off: the square box crop")
         centre = st.checkbox("No face found: classify the centre square anyway", value=False,
                              key=f"{key}_centre", help="the result is labelled as a centre crop, not a face")
     return FaceOptions(detector=used, min_confidence=confidence, align=align and used == "yunet",

@@ -39,7 +39,8 @@ def test_resize_refuses_bad_input():
     with pytest.raises(ValueError, match="size"):
         resize_square(np.zeros((4, 4), np.uint8), 0)
     with pytest.raises(ValueError, match="grayscale"):
-        resize_square(np.zeros((4, 4, 3), np.uint8), 8)
+        resize_square(np.zeros((4, 4, 2), np.uint8), 8)
+    assert resize_square(np.zeros((4, 4, 3), np.uint8), 8).shape == (8, 8, 3)  # colour crops keep their channels
 
 
 def test_resize_faces_is_resize_square_per_image():

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 from ferviz.data.labels import EMOTIONS
-from ferviz.data.preprocess import Preprocessing, rgb_planes
+from ferviz.data.preprocess import Preprocessing, faces_to_tensor, rgb_planes, to_tensor
 from ferviz.errors import CheckpointError
 from ferviz.model import faceapi as fa
 from ferviz.model.checkpoint import load_checkpoint, resolve_model
@@ -200,3 +201,20 @@ def test_changed_weights_fail_the_card_check(tmp_path):
     with pytest.raises(CheckpointError, match="do not match the model card"):
         load_checkpoint(folder)
     assert load_checkpoint(folder, verify=False).variant == "faceapi"
+
+
+def test_gray_models_take_colour_crops_as_their_gray():
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (2, 48, 48, 3), dtype=np.uint8)
+    gray = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in rgb])
+    prep = Preprocessing()  # FERNet's gray 64x64
+    torch.testing.assert_close(faces_to_tensor(rgb, prep), faces_to_tensor(gray, prep))
+    assert faces_to_tensor(rgb[0], prep).shape == (1, 1, 64, 64)  # one (H, W, 3) crop
+    assert faces_to_tensor(rgb, fa.PREPROCESSING).shape == (2, 3, 112, 112)
+
+
+def test_per_plane_mean_is_subtracted_per_plane():
+    planes = np.full((1, 3, 2, 2), 51, np.uint8)  # 0.2 of 255
+    prep = Preprocessing(input_mode="rgb", size=2, mean=(0.1, 0.2, 0.3), std=0.5)
+    x = to_tensor(planes, prep)
+    torch.testing.assert_close(x[0, :, 0, 0], torch.tensor([0.2, 0.0, -0.2]))

@@ -1,4 +1,5 @@
-"""Tests for ferviz.pipeline.faces (and .detect, .crop): detection on a real face, fallback, ordering, cap, crops and robustness."""
+"""Tests for ferviz.pipeline.faces (and .detect, .crop): detection on a real face, fallback, ordering, cap,
+crops and robustness."""
 
 import io
 import threading

@@ -21,6 +21,7 @@ from skimage import data
 from ferviz.errors import FervizError
 from ferviz.model.checkpoint import load_checkpoint
 from ferviz.pipeline.faces import FaceBox, FaceOptions, default_detector
+from ferviz.pipeline.inference import labelled
 from ferviz.pipeline.live import (
     ICE_ENV,
     STALE_AFTER_S,
@@ -67,10 +68,15 @@ def grey(value: int = 128, size=(480, 640)) -> np.ndarray:
     return np.full((*size, 3), value, np.uint8)
 
 
+def face_at(box, probs, labels, track=None):
+    """A face row (:class:`FacePrediction`) at ``box`` with ``probs``."""
+    return labelled(0, box, np.zeros((64, 64), np.uint8), False, list(labels), np.array(probs), track=track)
+
+
 def fixed_box(box=FaceBox(100, 100, 80, 80), probs=(0.1, 0.0, 0.0, 0.7, 0.1, 0.05, 0.05)):
     """An analysis that always finds one face at ``box`` with ``probs``."""
     def analyse(bgr, loaded, settings):
-        return [(box, np.array(probs), None)]
+        return [face_at(box, probs, loaded.labels)]
     return analyse
 
 
@@ -137,8 +143,8 @@ def test_a_face_in_view_is_boxed_labelled_and_described(tiny, face_frame):
     assert np.array_equal(face_frame, before)  # the caller's frame is never drawn on
     assert len(status.faces) == 1
     face = status.faces[0]
-    assert face.label in tiny.labels and face.label == tiny.labels[int(np.argmax(face.probs))]
-    assert sum(face.probs) == pytest.approx(1.0, abs=1e-4)
+    assert face.label in tiny.labels and face.label == max(face.probs, key=face.probs.get)
+    assert sum(face.probs.values()) == pytest.approx(1.0, abs=1e-4)
     assert 200 < face.box.x + face.box.w / 2 < 440  # the astronaut's face is near the middle
     assert status.face_lines() == [f"Face #{face.track_id}: {face.label} {face.confidence:.0%}"]
     assert "processing" in status.text() and "video" in status.text()
@@ -210,7 +216,7 @@ def test_a_model_without_the_map_says_so_and_still_labels(tmp_path, face_frame):
 
 def test_probability_bars_sit_beside_the_box_and_the_top_class_is_highlighted(tiny):
     box, probs = FaceBox(100, 100, 80, 80), (0.1, 0.0, 0.0, 0.7, 0.1, 0.05, 0.05)
-    face = LiveFace(0, box, "happy", 0.7, probs)
+    face = face_at(box, probs, tiny.labels, track=0)
     frame = grey()
     with_bars = draw_live(frame, [face], tiny.labels, bars=True)
     without = draw_live(frame, [face], tiny.labels, bars=False)
@@ -218,7 +224,7 @@ def test_probability_bars_sit_beside_the_box_and_the_top_class_is_highlighted(ti
     assert (with_bars[right] == (40, 40, 40)).all(axis=2).mean() > 0.3  # the dark panel
     assert np.array_equal(without[right], frame[right])
     assert ((with_bars == (178, 114, 0)).all(axis=2)).sum() > 20  # one bar in the primary colour
-    edge = LiveFace(0, FaceBox(560, 100, 70, 70), "happy", 0.7, probs)  # no room on the right
+    edge = face_at(FaceBox(560, 100, 70, 70), probs, tiny.labels, track=0)  # no room on the right
     out = draw_live(frame, [edge], tiny.labels)
     assert (out[105:160, 450:555] == (40, 40, 40)).all(axis=2).mean() > 0.3
 
@@ -328,7 +334,7 @@ def test_settings_and_model_change_while_running(tiny, tmp_path):
     moving = iter(range(0, 10_000, 300))
 
     def analyse(bgr, loaded, settings):  # a face that jumps far each frame: a new track every time
-        return [(FaceBox(next(moving) % 500, 50, 60, 60), np.full(7, 1 / 7), None)]
+        return [face_at(FaceBox(next(moving) % 500, 50, 60, 60), np.full(7, 1 / 7), loaded.labels)]
 
     with LiveProcessor(tiny, FAST, analyse=analyse) as live:
         for i in range(3):

@@ -1,5 +1,7 @@
 """Tests for ferviz.results.domains: scores by hand, FER+ majority scoring, teacher agreement, JSON round trip."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -50,4 +52,42 @@ def test_agreement_with_a_teacher_and_the_table(tmp_path):
     assert list(frame.columns) == ["fer2013", "photos"] and frame.loc["m", "photos"] == 75.0
     path = write_domains([other, s], tmp_path / "d.json", "ferviz domains --models m.pt")
     assert read_domains(path) == [other, s] and read_domains(tmp_path / "missing.json") == []
+    peer = agreement_scores("peer", student, teacher, LABELS)
+    again = replace(s, accuracy=0.5)
+    write_domains([peer, again], path, "ferviz domains --models peer m.pt")  # m re-measured, peer added
+    assert read_domains(path) == [peer, again] or read_domains(path) == [again, peer]
+    import json
+    commands = json.loads(path.read_text())["commands"]
+    assert commands == {"m": "ferviz domains --models peer m.pt", "peer": "ferviz domains --models peer m.pt"}
+    write_domains([other], path, "x")
+    assert {r.model for r in read_domains(path)} == {"m", "peer"} and len(read_domains(path)) == 2
     assert set(DOMAINS) == {"fer2013", "ferplus", "ckplus", "jaffe", "photos"}
+
+
+def test_a_card_carries_the_domain_table_and_shows_it(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    from ferviz.results.modelcard import ModelCard
+    from ferviz.results.shipping import _domain_lines
+
+    rows = [asdict(scores_from("ours", "fer2013", np.array([0, 1]), np.eye(7)[[0, 1]], LABELS)),
+            asdict(agreement_scores("faceapi", np.eye(7)[[3, 6]], np.eye(7)[[3, 3]], LABELS))]
+    card = ModelCard.from_dict(json.loads(json.dumps({"name": "x", "domains": rows})))
+    assert card.domains == tuple(rows) and card.to_dict()["domains"] == rows
+    assert "domains" not in ModelCard.from_dict({"name": "y"}).to_dict()  # older cards stay as they were
+    text = "\n".join(_domain_lines(card.domains))
+    assert "| model | fer2013 | photos |" in text
+    assert "| ours | 100.0 / 100.0 | — |" in text and "| faceapi | — | 50.0 / 66.7 |" in text  # happy only: P 1, R 0.5
+
+
+def test_the_heatmap_shows_every_cell_and_a_dash_where_none():
+    from ferviz.figures.domains import domain_heatmap
+
+    a = scores_from("ours", "fer2013", np.array([0, 1]), np.eye(7)[[0, 0]], LABELS)
+    b = agreement_scores("peer", np.eye(7)[[3]], np.eye(7)[[3]], LABELS)
+    fig = domain_heatmap(table_frame([a, b]))
+    heat = fig.data[0]
+    assert list(heat.x) == ["fer2013", "photos"] and list(heat.y) == ["ours", "peer"]
+    assert heat.text[0] == ["50.0", "—"] and heat.text[1] == ["—", "100.0"]
+    assert "no domain table" in domain_heatmap(table_frame([])).layout.title.text

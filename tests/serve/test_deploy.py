@@ -1,4 +1,5 @@
-"""Serving a room: the nginx configuration, and 2 replicas behind nginx driven by a real browser."""
+"""Serving a room: the nginx configuration, 2 supervised replicas behind nginx surviving a killed replica,
+a crash loop and a rolling restart, and a real browser through it all."""
 
 from __future__ import annotations
 
@@ -22,11 +23,22 @@ needs_nginx = pytest.mark.skipif(find_nginx() is None, reason="no nginx (apt-get
 def test_the_config_proxies_websockets_and_keeps_a_browser_on_one_replica(tmp_path):
     text = nginx_config(["127.0.0.1:8501", "10.0.0.2:8501"], "0.0.0.0:8080", prefix=tmp_path)
     assert "listen 0.0.0.0:8080;" in text
-    assert re.findall(r"server (\S+) max_fails", text) == ["127.0.0.1:8501", "10.0.0.2:8501"]
     assert "proxy_set_header Upgrade $http_upgrade;" in text
     assert "proxy_set_header Connection $connection_upgrade;" in text
-    assert "hash $ferviz_key consistent;" in text and f"$cookie_{STICKY_COOKIE}" in text
-    assert f"Set-Cookie \"{STICKY_COOKIE}=$ferviz_key" in text
+    # one pool per replica: that replica first, the other as a backup; the cookie picks the pool
+    blocks = dict(re.findall(r"upstream (\S+) \{\n(.*?)\n    \}", text, re.S))
+    servers = {name: re.findall(r"server (\S+) (max_fails=\S+)[^;]*?( backup)?;", body)
+               for name, body in blocks.items()}
+    local, remote = "127.0.0.1:8501", "10.0.0.2:8501"
+    assert servers == {"ferviz": [(local, "max_fails=1", ""), (remote, "max_fails=1", "")],
+                       "ferviz_r0": [(local, "max_fails=1", ""), (remote, "max_fails=0", " backup")],
+                       "ferviz_r1": [(remote, "max_fails=1", ""), (local, "max_fails=0", " backup")]}
+    assert f"map $cookie_{STICKY_COOKIE} $ferviz_pool" in text and "proxy_pass http://$ferviz_pool;" in text
+    assert "proxy_next_upstream error timeout" in text  # a refused connection goes to the next replica
+    assert '"~(^|, )10\\.0\\.0\\.2:8501$" r1;' in text  # the replica that answered, named for the cookie
+    assert f"{STICKY_COOKIE}=$ferviz_served; Path=/" in text and "Set-Cookie $ferviz_cookie always;" in text
+    assert "error_page 502 503 504 = @ferviz_down;" in text and "http-equiv=refresh" in text
+    assert "location = /ferviz-status" in text and "proxy_pass http://127.0.0.1:8500;" in text
     assert "client_max_body_size 210m;" in text  # the 200 MB dataset upload fits
     assert f"pid {tmp_path / 'nginx.pid'};" in text
     with pytest.raises(ValueError, match="at least one"):
@@ -59,11 +71,11 @@ def test_nothing_to_serve_is_a_clear_error(monkeypatch):
         start(0)
 
 
-def upstream_per_key(access_log: str) -> dict[str, set[str]]:
-    """From the proxy's access log: the replicas that served each browser's key."""
+def upstream_per_route(access_log: str) -> dict[str, set[str]]:
+    """From the proxy's access log: the replicas that served the requests of each cookie value ("-": none)."""
     seen = defaultdict(set)
     for line in access_log.splitlines():
-        match = re.search(r"upstream=(\S+) key=(\S+)", line)
+        match = re.search(r"upstream=(.+?) route=(\S+)", line)
         if match and match.group(1) != "-":
             seen[match.group(2)].add(match.group(1))
     return seen
@@ -79,12 +91,13 @@ def test_two_replicas_behind_nginx_serve_a_prediction_and_keep_each_browser_on_o
     Image.fromarray(data.astronaut()).save(photo, quality=92)
     with start(2, port=free_port(), run_dir=tmp_path / "serve") as dep:
         assert len(dep.replicas) == 2
+        (dep.run_dir / "access.log").write_text("")
         # 16 cookie-less clients: each gets its own key, and the keys spread over both replicas
         for _ in range(16):
             with urllib.request.urlopen(f"{dep.url}/_stcore/health", timeout=10) as r:
                 assert r.status == 200 and any(STICKY_COOKIE in c for c in r.headers.get_all("Set-Cookie"))
-        spread = upstream_per_key((dep.run_dir / "access.log").read_text())
-        assert set().union(*spread.values()) == set(dep.replicas)
+        spread = upstream_per_route((dep.run_dir / "access.log").read_text())
+        assert spread["-"] == set(dep.replicas)
         with browser_page() as page:  # a real browser through the proxy, to a prediction
             page.goto(f"{dep.url}/Predict", wait_until="domcontentloaded")
             page.get_by_text("upload photos").first.click(timeout=60_000)
@@ -101,7 +114,7 @@ def test_two_replicas_behind_nginx_serve_a_prediction_and_keep_each_browser_on_o
         assert "Traceback" not in body and "no face found" not in body.lower()
         assert any(label in body for label in ("angry", "disgust", "fear", "happy", "sad", "surprise",
                                                "neutral"))
-        served = upstream_per_key((dep.run_dir / "access.log").read_text())[cookie]
+        served = upstream_per_route((dep.run_dir / "access.log").read_text())[cookie]
         assert len(served) == 1  # the page, its WebSocket and its upload all went to one replica
         pids = dep.replica_pids()
     for pid in pids:  # stopping the deployment ends every replica

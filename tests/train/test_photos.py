@@ -90,11 +90,12 @@ def test_train_with_ferplus_votes_and_photos_end_to_end(tmp_path):
     cmd = [sys.executable, "-m", "ferviz", "train", "--dataset", "npz", "--data", str(data), "--out", str(out),
            "--epochs", "1", "--batch-size", "8", "--max-steps", "2", "--fp32", "--quiet",
            "--labels", "ferplus-soft", "--camera", "0.5", "--fer-teacher", "0.3", "--class-weights", "0.5",
+           "--fer2013-weight", "0.2",
            "--photos", str(_folder(tmp_path)), "--photo-holdout", "0"]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "27 faces kept; left out: 1 without FER+ votes" in done.stdout
     assert "2 for training" in done.stdout and (out / "photo_faces.npz").is_file()
     run = (out / "run.json").read_text()
-    assert '"fer_teacher_weight": 0.3' in run and '"class_power": 0.5' in run
+    assert '"fer2013_weight": 0.2' in run and '"fer_teacher_weight": 0.3' in run and '"class_power": 0.5' in run
     assert '"labels": "ferplus-soft"' in run and '"photos": "photos"' in run and '"camera": 0.5' in run
