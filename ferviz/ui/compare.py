@@ -169,9 +169,14 @@ def attention_note(pairs: SeedPairs) -> str:
         meaning = ("the interval leaves out 0: at this budget the seeds tell the two apart at the 5 % level, "
                    f"with the attention {'ahead' if gain > 0 else 'behind'}")
     else:
-        meaning = ("the interval includes 0: these seeds cannot tell whether the attention helps or hurts at "
-                   "this budget; more seeds would narrow it")
+        just = " (only just)" if min(abs(low), abs(high)) < 0.1 else ""
+        meaning = (f"the interval includes 0{just}, so at the 5 % level these seeds do not show that the attention "
+                   "changes accuracy at this budget; more seeds would narrow the interval")
     return (f"**Does the dual attention help?** With it, accuracy is {abs(gain):.2f} pp {direction} than the same "
             f"network without it (`cnn_bilstm`), averaged over {n} paired seeds (the full model ahead in {wins} "
-            f"of {n}). 95 % interval of that mean difference: [{low:+.2f}, {high:+.2f}] pp (paired t-test p = "
+            f"of {n}). 95 % interval of that mean difference: [{_signed(low)}, {_signed(high)}] pp (paired t-test p = "
             f"{pairs.p_value:.3f}); {meaning}.")
+
+
+def _signed(value: float) -> str:
+    return "0.00" if round(value, 2) == 0 else f"{value:+.2f}"

@@ -367,7 +367,7 @@ def test_committed_reports_open_on_the_loaded_model_with_its_deduplicated_number
     assert metrics["on the 7 exact duplicates"] == "85.71 %"
     assert metrics["deduplicated (exact)"] == "57.14 %"
     assert metrics["deduplicated (exact + near)"] == "56.67 %"
-    assert "holds counts, not faces" in texts(at.info)
+    assert "holds counts, not faces" in texts(at.caption)  # said under the matrix, not "click a cell"
     at = click_cell(at, "record_cm", 2, 3)  # a click still chooses the cell
     assert (at.selectbox(key="record_true_7").value, at.selectbox(key="record_pred_7").value) == (2, 3)
     at.selectbox(key="eval_record").select_index(0).run()  # the card: its selection split

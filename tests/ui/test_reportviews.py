@@ -13,3 +13,18 @@ def test_counts_are_integers_floats_have_two_decimals_and_gaps_are_dashes():
     for text in (">5000<", ">68.13<", ">0.050<", ">—<", ">one<"):
         assert text in html
     assert "5000.00" not in html and "nan" not in html.lower().replace("nan;", "")
+
+
+def test_attention_note_says_the_interval_and_what_it_means():
+    from ferviz.results.significance import paired_seeds
+    from ferviz.ui.compare import attention_note, real_command
+
+    # cnn_bilstm minus the full model, per seed: -1, -2, -3 pp -> the attention is 2 pp ahead
+    pairs = paired_seeds({0: 60.0, 1: 60.0, 2: 60.0}, {0: 61.0, 1: 62.0, 2: 63.0})
+    note = attention_note(pairs)
+    assert "2.00 pp higher" in note and "ahead in 3 of 3" in note
+    assert "[-0.48, +4.48]" in note and "includes 0" in note  # 2 ± 4.303 * 1 / sqrt(3)
+    assert "seed noise" not in note and "not" not in note.split("includes 0")[0]
+    clear = attention_note(paired_seeds({0: 60.0, 1: 60.0, 2: 60.0}, {0: 62.0, 1: 62.1, 2: 61.9}))
+    assert "leaves out 0" in clear and "attention ahead" in clear
+    assert real_command("python -m ferviz.results.audits --data x") == "ferviz audit --data x"
