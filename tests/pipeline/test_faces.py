@@ -1,5 +1,4 @@
-"""Tests for ferviz.pipeline.faces (and .detect, .crop): detection on a real face, fallback, ordering, cap,
-crops and robustness."""
+"""Tests for ferviz.pipeline.faces (.detect, .crop): detection, fallback, ordering, cap, crops, robustness."""
 
 import io
 import threading
