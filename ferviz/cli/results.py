@@ -137,9 +137,9 @@ def cmd_domains(args) -> int:
     from ferviz.train.photos import prepare_photo_faces
 
     models = {}
-    for path in args.models:
-        loaded = load_model(path)
-        models[Path(str(path)).stem if str(path) != "faceapi" else "faceapi"] = loaded
+    for spec in args.models:  # PATH, a registry name, or NAME=PATH (a run's checkpoint under its future name)
+        name, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        models[name or (Path(path).stem if path != "faceapi" else "faceapi")] = load_model(path)
     photos = None
     if args.photos:
         faces = prepare_photo_faces(args.photos, cache=args.photo_cache, holdout=args.photo_holdout)
@@ -161,7 +161,9 @@ def cmd_domains(args) -> int:
 def add_domains(sub) -> None:
     p = sub.add_parser("domains", help="every model by domain: FER2013 (its labels, FER+'s majority), CK+, JAFFE, "
                                        "held-out web photos")
-    p.add_argument("--models", nargs="+", required=True, help="checkpoints or registry names (faceapi)")
+    p.add_argument("--models", nargs="+", required=True,
+                   help="checkpoints, registry names (faceapi) or NAME=PATH (a run's checkpoint named as it will "
+                        "ship)")
     p.add_argument("--fer2013", help="fer2013_trainval.npz (PublicTest; ferplus_votes.npz beside it)")
     p.add_argument("--ckplus", help="ckplus.npz")
     p.add_argument("--jaffe", help="jaffe.npz")
