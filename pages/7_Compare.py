@@ -18,7 +18,14 @@ from ferviz.results.reported import (
     reported_table,
 )
 from ferviz.results.reports import comparison_frame, measured_frame
-from ferviz.ui.compare import show_ablations, show_leakage_reports, show_levers, show_paired_reports, show_tta
+from ferviz.ui.compare import (
+    show_ablations,
+    show_domains,
+    show_leakage_reports,
+    show_levers,
+    show_paired_reports,
+    show_tta,
+)
 from ferviz.ui.navigation import ensure_navigation
 from ferviz.ui.reportviews import discover_reports, show_how_to_create, table_view, two_decimals
 
@@ -36,7 +43,7 @@ found = discover_reports()
 frame = comparison_frame(found=found)
 measured = measured_frame(found=found, studies=False)
 
-SECTIONS = ["Measured vs reported", "Training copies", "Paired tests", "Ablations", "Levers",
+SECTIONS = ["Measured vs reported", "By domain", "Training copies", "Paired tests", "Ablations", "Levers",
             "Test-time aug.", "Side by side", "Paper's tables", "Anchors",
             "Paper's consistency"]
 tabs = dict(zip(SECTIONS, st.tabs(SECTIONS), strict=True))
@@ -55,6 +62,10 @@ with tabs["Measured vs reported"]:
                "sampling only. Training noise is measured in the ablations, where a budget has several seeds. "
                "The ablation and lever runs and the test-time-augmented numbers have their own tabs, not this "
                "table or the chart above.")
+
+with tabs["By domain"]:
+    st.subheader("Every model by domain (measured)")
+    show_domains(found)
 
 with tabs["Training copies"]:
     st.subheader("Test items that are also training items")

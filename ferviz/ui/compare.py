@@ -180,3 +180,25 @@ def attention_note(pairs: SeedPairs) -> str:
 
 def _signed(value: float) -> str:
     return "0.00" if round(value, 2) == 0 else f"{value:+.2f}"
+
+
+def show_domains(found: Discovery) -> None:
+    """The domain table (models/reports/domains.json): every model on FER2013, FER+, CK+, JAFFE and photos."""
+    from ferviz.figures.domains import domain_heatmap
+    from ferviz.results.domains import DOMAINS, DOMAINS_FILE, read_domains, table_frame
+
+    scores = read_domains(found.models_dir / "reports" / DOMAINS_FILE)
+    if not scores:
+        st.info("No domain table yet. Make one with `ferviz domains --models models/*.pt faceapi --fer2013 … "
+                "--ckplus … --jaffe … --photos … --out models/reports/domains.json`.")
+        return
+    st.markdown("A FER2013 score alone says little about faces in front of a camera. Each column is one domain; "
+                "each row one model, measured on the same items:\n" +
+                "\n".join(f"- **{key}**: {text}" for key, text in DOMAINS.items()))
+    metric = st.radio("Metric", ["accuracy", "macro_f1"], horizontal=True, key="compare_domain_metric",
+                      format_func=lambda m: "accuracy (agreement for photos)" if m == "accuracy" else "macro-F1")
+    st.plotly_chart(domain_heatmap(table_frame(scores, metric), metric), key="compare_domains")
+    st.caption("Photos have no expression labels: the column is agreement with face-api.js, a network trained on web "
+               "photos, on the 20 % of the UTKFace photos no model trained on; it says which models behave like a "
+               "web-photo model, not which are right. `real_dcnn_bilstm_dam` learnt from that teacher on the other "
+               "80 %. Macro-F1 averages the classes present in each data set.")

@@ -9,6 +9,7 @@ import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
+from ferviz.data.labels import EMOTIONS
 from ferviz.figures.evaluate import most_confused
 from ferviz.model.checkpoint import file_sha256
 from ferviz.paths import MODELS_DIR_ENV
@@ -165,8 +166,9 @@ def test_compare_page_lists_measured_numbers(app_env):
     write_models_dir(app_env)
     at = page("7_Compare.py").run()
     assert not at.exception
-    missing = texts(at.info)  # the ablations, the leakage report and the paired comparisons
-    assert len(at.info) == 5 and "--kind ablation" in missing and "ferviz audit --data" in missing
+    missing = texts(at.info)  # the ablations, the leakage report, the paired comparisons, the domain table
+    assert len(at.info) == 6 and "--kind ablation" in missing and "ferviz audit --data" in missing
+    assert "ferviz domains --models" in missing
     assert "scripts/levers.sh" in missing and "--tta flip" in missing
     assert len(at.dataframe) == 5
     measured = at.dataframe[0].value
@@ -441,3 +443,18 @@ def test_every_number_on_the_compare_page_is_formatted():
                         column, text)
                 checked += 1
     assert checked >= 10
+
+
+def test_compare_shows_the_domain_table_as_a_heatmap(app_env):
+    from ferviz.results.domains import agreement_scores, scores_from, write_domains
+
+    (app_env / "reports").mkdir(exist_ok=True)
+    ours = scores_from("ours", "ckplus", np.array([0, 1]), np.eye(7)[[0, 0]], list(EMOTIONS))
+    peer = agreement_scores("faceapi", np.eye(7)[[3]], np.eye(7)[[3]], list(EMOTIONS))
+    write_domains([ours, peer], app_env / "reports" / "domains.json", "ferviz domains")
+    at = page("7_Compare.py").run()
+    assert not at.exception
+    chart = [c for c in at.get("plotly_chart") if "ckplus" in c.proto.spec]
+    assert chart and '"ours"' in chart[0].proto.spec and '"faceapi"' in chart[0].proto.spec
+    at.radio(key="compare_domain_metric").set_value("macro_f1").run()
+    assert not at.exception
