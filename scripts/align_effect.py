@@ -8,7 +8,13 @@ Accuracy is over the faces YuNet found again.
 
 Usage::
 
-    python scripts/align_effect.py --data /work/shared/data/fer2013/fer2013_trainval.npz --n 600
+    python scripts/align_effect.py --data /work/shared/data/fer2013/fer2013_trainval.npz --n 150
+
+Measured with that command (shipped fer2013_dcnn_bilstm_dam.pt, 150 PublicTest faces, 148 found again):
+accuracy 72.97 % on the faces as given, 68.24 % on box crops, 69.59 % on aligned crops; mean absolute pixel
+gap to the face as given 30.5 (aligned) and 33.2 (box crop) gray levels. A small sample (the shared machine
+was loaded): read the two crop numbers as "alignment is a little closer to the training input than the
+box crop", not as a precise gain.
 """
 
 from __future__ import annotations
