@@ -123,3 +123,27 @@ def test_every_page_renders_without_a_traceback(server, page_name, marker):
             page.wait_for_timeout(1000)
             assert "Faithfulness" in page.inner_text("[data-testid=stMain]")
             page.screenshot(path=str(ARTIFACTS / "browser_attributions_verdicts.png"))
+
+
+def test_no_page_makes_a_request_beyond_the_apps_server(server):
+    """Offline means offline: no tab icon, font or script from a CDN, on any page, first paint included."""
+    from urllib.parse import urlparse
+
+    from ferviz.ui.navigation import PAGES
+
+    app_host = urlparse(server.url).netloc
+    for entry in PAGES.values():
+        path = "" if entry.path.endswith("0_Home.py") else entry.title
+        with browser_page() as page:  # a fresh browser per page: its first paint is recorded too
+            outside: list[str] = []
+
+            def record(request, outside=outside):
+                where = urlparse(request.url)
+                if where.scheme in ("http", "https", "ws", "wss") and where.netloc != app_host:
+                    outside.append(request.url)
+
+            page.on("request", record)
+            page.goto(f"{server.url}/{path}", wait_until="domcontentloaded")
+            page.get_by_role("heading").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(2500)
+            assert outside == [], f"{entry.title} asked another host: {outside}"

@@ -13,6 +13,8 @@ import streamlit as st
 from ferviz.serve.access import shared_mode
 from ferviz.serve.jobs import apply_threads
 
+TAB_ICON = "🙂"  # every page's browser-tab icon
+
 
 class PageEntry(NamedTuple):
     """One page: its file, its title in the navigation and a line on what it shows."""
@@ -48,7 +50,13 @@ PAGES: dict[str, PageEntry] = {p.path: p for p in (
 
 
 def navigation() -> st.navigation:
-    """The app's navigation with every page of :data:`PAGES`, Home first and default."""
+    """The app's navigation with every page of :data:`PAGES`, Home first and default.
+
+    The tab icon is set here, before the navigation, to an emoji (drawn by the browser from a data URI):
+    otherwise the browser takes the current page's ``:material/...:`` icon as the tab icon and fetches it
+    from fonts.gstatic.com, and the app must not make any request beyond its own server.
+    """
+    st.set_page_config(page_icon=TAB_ICON)
     return st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p is HOME)
                           for p in PAGES.values()])
 
