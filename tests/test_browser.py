@@ -71,6 +71,11 @@ def test_upload_a_video_and_see_each_faces_timeline(server, tmp_path):
         body = page.inner_text("body")
         assert "Traceback" not in body and "2 face(s) followed" in body
         assert "Download the annotated video" in body
+        video = page.locator("[data-testid=stVideo]").first  # the browser decodes it: not one still frame
+        video.wait_for(timeout=30_000)
+        page.wait_for_function("() => { const v = document.querySelector('[data-testid=stVideo]');"
+                               " return v && v.readyState >= 1 && v.duration > 0 && !v.error; }", timeout=30_000)
+        assert video.evaluate("v => v.videoWidth") == 640
         page.screenshot(path=str(ARTIFACTS / "browser_video.png"))
     assert (ARTIFACTS / "browser_video.png").stat().st_size > 10_000
 

@@ -2,8 +2,8 @@
 
 Frames are read one at a time with OpenCV (mp4, webm, avi, mov, mkv: whatever its FFmpeg build reads)
 and never kept: memory stays flat whatever the length. Every ``every``-th frame is processed (detect,
-crop, classify, track, smooth); with ``annotated`` set, every frame is written to an mp4 (``mp4v``)
-with the latest boxes, track ids and labels drawn on it.
+crop, classify, track, smooth); with ``annotated`` set, every frame is written to an mp4
+with the latest boxes, track ids and labels drawn on it (H.264, :mod:`ferviz.pipeline.encode`).
 
 Limits, each stated in the result's ``messages`` when it applies (never an out-of-memory):
 
@@ -23,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
 from ferviz.errors import VideoError
 from ferviz.model.checkpoint import LoadedModel
+from ferviz.pipeline.encode import VideoEncoder
 from ferviz.pipeline.faces import FaceOptions, find_faces
 from ferviz.pipeline.inference import NO_FACE, classify_crops
 from ferviz.pipeline.tracking import Tracker
@@ -257,11 +259,11 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
                            list(loaded.labels))
 
 
-def _writer(path: str | Path, fps: float, width: int, height: int, name: str) -> cv2.VideoWriter:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    if not writer.isOpened():
-        raise VideoError(f"{name}: cannot write the annotated video to {printable(path, 200)}")
-    return writer
+def _writer(path: str | Path, fps: float, width: int, height: int, name: str) -> VideoEncoder:
+    try:  # H.264: a format browsers play (ferviz.pipeline.encode)
+        return VideoEncoder(path, fps, width, height)
+    except (OSError, ValueError, av.error.FFmpegError) as exc:
+        raise VideoError(f"{name}: cannot write the annotated video to {printable(path, 200)}") from exc
 
 
 def draw_faces(bgr: np.ndarray, faces: list[tuple]) -> np.ndarray:
