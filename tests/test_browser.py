@@ -45,6 +45,40 @@ def test_upload_a_photo_and_see_the_prediction(server, tmp_path):
     assert (ARTIFACTS / "browser_predict.png").stat().st_size > 10_000
 
 
+def group_photo() -> np.ndarray:
+    """A 1000x520 RGB "group photo": six copies of the astronaut's face, three touching the top edge and
+    two the right edge (where captions used to be cut off)."""
+    face = cv2.resize(data.astronaut()[35:250, 100:340], (160, 143), interpolation=cv2.INTER_AREA)
+    canvas = np.full((520, 1000, 3), 120, np.uint8)
+    for k, (y, x) in enumerate([(0, 40), (0, 420), (0, 838), (300, 150), (300, 560), (340, 838)]):
+        canvas[y:y + 143, x:x + 160] = face if k % 2 == 0 else face[:, ::-1]
+    return canvas
+
+
+def test_a_group_photo_keeps_every_caption_inside_the_picture(server, tmp_path):
+    photo = tmp_path / "group.jpg"
+    Image.fromarray(group_photo()).save(photo, quality=92)
+    with browser_page() as page:
+        page.goto(f"{server.url}/Predict", wait_until="domcontentloaded")
+        page.get_by_text("upload photos").first.click(timeout=60_000)
+        page.locator("input[type=file]").first.set_input_files(str(photo), timeout=60_000)
+        page.get_by_text("6 face(s) found", exact=False).first.wait_for(timeout=90_000)
+        page.wait_for_selector(".js-plotly-plot .annotation", timeout=60_000)
+        page.wait_for_timeout(1500)
+        picture = page.locator(".js-plotly-plot").first
+        area = picture.locator(".imagelayer image").first.bounding_box()
+        captions = picture.locator(".annotation")
+        assert captions.count() == 6
+        texts = [captions.nth(k).text_content() for k in range(6)]
+        assert [t.split()[0] for t in texts] == [f"#{k}" for k in range(6)]  # reading order
+        for k in range(6):
+            box = captions.nth(k).locator(".annotation-text-g").bounding_box()
+            assert area["x"] - 1 <= box["x"] and box["x"] + box["width"] <= area["x"] + area["width"] + 1, texts[k]
+            assert area["y"] - 1 <= box["y"] and box["y"] + box["height"] <= area["y"] + area["height"] + 1, texts[k]
+        assert page.locator(".js-plotly-plot").count() == 2  # the picture and one grid, not a chart per face
+        page.screenshot(path=str(ARTIFACTS / "browser_predict_group.png"))
+
+
 def write_two_face_clip(path, seconds: float = 4.0, fps: int = 10):
     """A 640x480 clip: the astronaut's face and its mirror image drifting towards each other."""
     face = cv2.resize(data.astronaut()[10:230, 110:330], (150, 150), interpolation=cv2.INTER_AREA)[:, :, ::-1]
