@@ -87,9 +87,10 @@ def test_attention_controls_sit_only_in_the_tabs_they_change():
                 "PCP activation": ([], [])}
     for label, (selects, radios) in expected.items():
         open_tab(at, label)
-        assert [s.key for s in at.selectbox] == selects, label  # none above the tabs
-        assert [r.key for r in at.radio] == radios, label
-    assert [s.key for s in at.slider] == ["pcp_knot", "pcp_alpha"]
+        mine = [w.key for w in at.main.selectbox if (w.key or "").startswith("attention")]
+        assert mine == selects, label  # none above the tabs
+        assert [r.key for r in at.main.radio if (r.key or "").startswith("attention")] == radios, label
+    assert [s.key for s in at.main.slider] == ["pcp_knot", "pcp_alpha"]
 
 
 def test_the_attention_page_explains_its_words():

@@ -446,6 +446,9 @@ def card_downloads(card: ExplanationCard, key: str) -> None:
 
 
 def glossary(terms: dict[str, str]) -> None:
-    """The page's technical words in plain language, folded away under "Words used on this page"."""
+    """The page's technical words in plain language, folded away under "Words used on this page".
+
+    ``terms`` are the page's own Markdown (not escaped): term -> explanation.
+    """
     with st.expander("Words used on this page", icon=":material/dictionary:"):
-        st.markdown("\n".join(f"- **{md_escape(term)}**: {md_escape(text)}" for term, text in terms.items()))
+        st.markdown("\n".join(f"- **{term}**: {text}" for term, text in terms.items()))
