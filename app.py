@@ -2,6 +2,8 @@
 a script under ``pages/`` (the home page is ``pages/0_Home.py``), listed in :mod:`ferviz.ui.navigation`.
 """
 
-from ferviz.ui.navigation import navigation
+from ferviz.ui.failover import note_if_moved
+from ferviz.ui.navigation import run_app
 
-navigation().run()
+note_if_moved()  # behind `ferviz serve`: this browser's replica stopped and its session is new
+run_app()

@@ -1,6 +1,6 @@
 """The Live page with Chromium's fake camera: video fps shown, label refreshes per second, memory over time.
 
-Starts ``streamlit run app.py`` on 127.0.0.1 (the launcher of ``tests/test_browser_live.py``, which can
+Starts ``streamlit run app.py`` on 127.0.0.1 (the launcher of ``tests/pages/test_browser_live.py``, which can
 list the server's threads), writes a clip of the public-domain astronaut sliding slowly (YUV4MPEG2),
 opens the Live page in the system Chromium with that clip as its camera, presses START and then, every
 ``--sample-seconds`` for ``--minutes``, records:
@@ -39,7 +39,7 @@ from app_load import rss_mb  # noqa: E402  (the same RSS reader as the load benc
 
 from ferviz.pipeline.live import sliding_frames, write_y4m  # noqa: E402
 from tests.browser import chromium_path  # noqa: E402
-from tests.test_browser_live import LABEL, camera, fake_camera_browser, live_server, open_live  # noqa: E402
+from tests.pages.test_browser_live import LABEL, camera, fake_camera_browser, live_server, open_live  # noqa: E402
 
 SPEED = re.compile(r"processing ([\d.]+) fps · video ([\d.]+) fps · (\d+) of (\d+) frames skipped")
 COUNT_FRAMES = """() => {

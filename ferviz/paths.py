@@ -6,7 +6,9 @@ One small module so that code needing a path does not import the inference (or a
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Environment variable naming another models folder, e.g. for a wheel install (the wheel holds no weights).
@@ -15,6 +17,11 @@ MODELS_DIR_ENV = "FERVIZ_MODELS_DIR"
 MODELS_DIR = Path(os.environ.get(MODELS_DIR_ENV) or ROOT / "models")
 REPORTS_DIR = MODELS_DIR / "reports"  # committed evaluation, cross-validation and ablation reports
 DEFAULT_MODEL = MODELS_DIR / "fer2013_dcnn_bilstm_dam.pt"  # what the app and the CLI load by default
+#: What a dataset path outside the repository is written as in recorded commands (scripts/reproduce.sh's
+#: variable: the folder holding fer2013/, ckplus/, jaffe/).
+DATA_VARIABLE = "$DATA"
+# An absolute POSIX path in free text: not inside a word, a URL or a relative path (``train/test``, ``1/2``).
+_ABSOLUTE = re.compile(r"(?<![\w.$~:/-])/(?:[\w.+@-]+/)*[\w.+@-]+/?")
 
 
 def resolve_user_path(text: str, *, suffixes: tuple[str, ...] = (), folders: bool = False) -> Path:
@@ -51,3 +58,46 @@ def resolve_user_path(text: str, *, suffixes: tuple[str, ...] = (), folders: boo
     if suffixes and path.suffix.lower() not in suffixes:
         raise FervizError(f"{printable(path.name, 120)}: expected a {' or '.join(suffixes)} file")
     return path
+
+
+def portable(text: str, root: Path = ROOT) -> str:
+    """``text`` with every absolute path made repository-relative, for what is committed (cards, reports).
+
+    A path inside the repository becomes relative to it (``models/x.pt``); a path with a ``runs`` folder
+    becomes ``runs/...`` (the training outputs, ``RUNS=runs`` in scripts/reproduce.sh); a path with a
+    ``data`` folder becomes ``$DATA/...`` (the dataset folder scripts/reproduce.sh is given); any other
+    absolute path keeps its last two parts (``folder/file``). Relative paths, URLs and numbers such as
+    ``68.9 / 66.1`` are left alone, and so is the placeholder ``/path/to/...``.
+
+    Examples
+    --------
+    ``--data /srv/shared/data/fer2013/a.npz --out /home/u/runs/x`` -> ``--data $DATA/fer2013/a.npz --out runs/x``
+    """
+    root = Path(root).resolve()
+
+    def relative(match: re.Match) -> str:
+        found = match.group(0)
+        path = Path(found)
+        if found.startswith("/path/to/"):  # a placeholder in documentation
+            return found
+        if path == root or root in path.parents:
+            return path.relative_to(root).as_posix() or "."
+        parts = path.parts[1:]
+        for folder, prefix in (("runs", "runs"), ("data", DATA_VARIABLE)):
+            if folder in parts:
+                last = len(parts) - 1 - parts[::-1].index(folder)
+                return "/".join([prefix, *parts[last + 1:]])
+        return "/".join(parts[-2:])
+
+    return _ABSOLUTE.sub(relative, text)
+
+
+def portable_tree(value: Any, root: Path = ROOT) -> Any:
+    """:func:`portable` applied to every string in nested dicts, lists and tuples (a card's JSON)."""
+    if isinstance(value, str):
+        return portable(value, root)
+    if isinstance(value, dict):
+        return {k: portable_tree(v, root) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(portable_tree(v, root) for v in value)
+    return value

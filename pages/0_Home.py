@@ -4,6 +4,7 @@ import streamlit as st
 
 from ferviz.errors import FervizError
 from ferviz.results import modelcard
+from ferviz.results import summary as card_view
 from ferviz.text import md_escape, repo_paths
 from ferviz.ui.navigation import HOME, PAGES, ensure_navigation
 from ferviz.ui.widgets import model_picker, page_link
@@ -35,10 +36,10 @@ if loaded is None:
     st.info("Pick a model in the sidebar to see its card.")
 else:
     try:
-        summary = modelcard.card_summary(loaded, modelcard.card_beside(loaded.path))
+        summary = card_view.card_summary(loaded, modelcard.card_beside(loaded.path))
     except FervizError as exc:
         st.error(md_escape(str(exc)))
-        summary = modelcard.card_summary(loaded, None)
+        summary = card_view.card_summary(loaded, None)
     st.header(f"Model: {md_escape(summary.name)}")
     st.caption(f"variant {md_escape(summary.variant)} · {summary.input_mode} input · {summary.n_params:,} "
                f"parameters · sha256 {summary.sha_short}… · from the {summary.source}")
@@ -50,7 +51,7 @@ else:
     split = summary.selected_on or "an unrecorded split"
     if summary.metrics:
         for column, (_, name, value) in zip(st.columns(min(len(summary.metrics), 4)),
-                                            modelcard.ordered_metrics(summary.metrics)[:4], strict=False):
+                                            card_view.ordered_metrics(summary.metrics)[:4], strict=False):
             column.metric(name, value, help=f"measured by ferviz on {split}", border=True)
         st.caption(f"Measured on {md_escape(split)}, the split the checkpoint was selected on, so slightly "
                    "optimistic; Evaluate measures any held-out split.")
@@ -61,12 +62,12 @@ else:
         st.dataframe(summary.per_class, width="content", column_config=PER_CLASS_HELP)
     with st.expander("Data and training recipe", expanded=summary.per_class is None):
         # repository-relative paths only: never the folders of the machine that trained the model
-        st.dataframe(modelcard.details_frame(summary).map(repo_paths), hide_index=True)
+        st.dataframe(card_view.details_frame(summary).map(repo_paths), hide_index=True)
         if summary.settings:
-            st.dataframe(modelcard.settings_frame(summary).map(repo_paths), hide_index=True)
+            st.dataframe(card_view.settings_frame(summary).map(repo_paths), hide_index=True)
         for note in summary.notes:
             st.markdown(f"- {md_escape(repo_paths(note))}")
-    paper = modelcard.reported_accuracy(summary.dataset)
+    paper = card_view.reported_accuracy(summary.dataset)
     claim = f"The paper reports {paper[1]:.2f} % accuracy on {paper[0]} (Table 4). " if paper else ""
     st.info(f"{claim}The paper's numbers are **reported, not reproduced**: they are far above every credible "
             "published result and break identities of the paper's own metric definitions. ferviz shows them "

@@ -16,8 +16,8 @@ from ferviz.figures.hog import (
     input_planes,
     input_planes_figure,
 )
-from ferviz.ui.analysis import cell_picker, hog_controls
 from ferviz.ui.explain import how_to_read, pick_face
+from ferviz.ui.hog import cell_picker, hog_controls
 from ferviz.ui.navigation import ensure_navigation
 
 ensure_navigation()

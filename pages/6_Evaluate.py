@@ -3,25 +3,22 @@ models compared on the same items."""
 
 import streamlit as st
 
-from ferviz.ui.analysis import (
+from ferviz.ui.agreement import evaluation_votes, show_agreement_run, show_mislabelled_run
+from ferviz.ui.evaluate import (
     dataset_form,
-    discover_reports,
-    download_predictions,
     duplicates_for,
     record_picker,
     run_evaluation,
-    run_pair,
-    second_model_picker,
     show_caveats,
     show_deduplicated,
-    show_how_to_create,
-    show_mistakes,
-    show_pair,
     show_record,
     show_report,
     split_picker,
 )
+from ferviz.ui.faces import FaceNotes, download_predictions, show_mistakes
 from ferviz.ui.navigation import ensure_navigation
+from ferviz.ui.pair import run_pair, second_model_picker, show_pair
+from ferviz.ui.reportviews import discover_reports, show_how_to_create
 from ferviz.ui.widgets import model_picker
 
 ensure_navigation()
@@ -64,7 +61,12 @@ if evaluation is None:
 searched = duplicates_for(loaded, dataset, path, kind, split, evaluation)
 if searched is not None:
     show_deduplicated(evaluation, *searched)
+votes = evaluation_votes(evaluation, path)
+notes = FaceNotes(votes, None if searched is None else searched[1].leaked)
+if votes is not None:
+    show_agreement_run(evaluation, votes)
 context = (loaded.sha256, str(path), kind, split)  # a new model, dataset or split resets the chosen cell
-show_report(evaluation.report, key="run", evaluation=evaluation, context=context)
-show_mistakes(evaluation)
+show_report(evaluation.report, key="run", evaluation=evaluation, context=context, notes=notes)
+show_mislabelled_run(evaluation, notes)
+show_mistakes(evaluation, notes)
 download_predictions(evaluation)

@@ -18,17 +18,9 @@ from ferviz.results.reported import (
     reported_table,
 )
 from ferviz.results.reports import comparison_frame, measured_frame
-from ferviz.ui.analysis import (
-    discover_reports,
-    show_ablations,
-    show_how_to_create,
-    show_leakage_reports,
-    show_levers,
-    show_paired_reports,
-    show_tta,
-    two_decimals,
-)
+from ferviz.ui.compare import show_ablations, show_leakage_reports, show_levers, show_paired_reports, show_tta
 from ferviz.ui.navigation import ensure_navigation
+from ferviz.ui.reportviews import discover_reports, show_how_to_create, table_view, two_decimals
 
 ensure_navigation()
 st.set_page_config(page_title="Compare · ferviz", layout="wide")
@@ -43,61 +35,70 @@ st.markdown(
 found = discover_reports()
 frame = comparison_frame(found=found)
 measured = measured_frame(found=found, studies=False)
-left, right = st.columns([1, 2])
-metric = left.selectbox("Metric", PAPER_METRICS, key="compare_metric")
-datasets = right.multiselect("Datasets", list(DATASETS), default=list(DATASETS), key="compare_datasets")
-st.plotly_chart(comparison_figure(frame, metric, datasets), key="compare_bars")
 
-st.subheader("Measured by this project")
-if measured.empty:
-    show_how_to_create(found)
-else:
-    table = measured_table(measured)
-    st.dataframe(table, hide_index=True, column_config=two_decimals(table))
+SECTIONS = ["Measured vs reported", "Training copies", "Paired tests", "Ablations", "Levers",
+            "Test-time aug.", "Side by side", "Paper's tables", "Anchors",
+            "Paper's consistency"]
+tabs = dict(zip(SECTIONS, st.tabs(SECTIONS), strict=True))
 
-st.caption("Every number in this table is one training run (one seed); its intervals cover test-set sampling "
-           "only. Training noise is measured in the ablations below, where a budget has several seeds. The "
-           "ablation and lever runs and the test-time-augmented numbers are in their own sections below, not "
-           "in this table or the chart above.")
+with tabs["Measured vs reported"]:
+    left, right = st.columns([1, 2])
+    metric = left.selectbox("Metric", PAPER_METRICS, key="compare_metric")
+    datasets = right.multiselect("Datasets", list(DATASETS), default=list(DATASETS), key="compare_datasets")
+    st.plotly_chart(comparison_figure(frame, metric, datasets), key="compare_bars")
+    st.subheader("Measured by this project")
+    if measured.empty:
+        show_how_to_create(found)
+    else:
+        st.dataframe(table_view(measured_table(measured)), hide_index=True)
+    st.caption("Every number in this table is one training run (one seed); its intervals cover test-set "
+               "sampling only. Training noise is measured in the ablations, where a budget has several seeds. "
+               "The ablation and lever runs and the test-time-augmented numbers have their own tabs, not this "
+               "table or the chart above.")
 
-st.subheader("Test items that are also training items")
-show_leakage_reports(found)
+with tabs["Training copies"]:
+    st.subheader("Test items that are also training items")
+    show_leakage_reports(found)
 
-st.subheader("Two models on the same items: paired tests")
-show_paired_reports(found)
+with tabs["Paired tests"]:
+    st.subheader("Two models on the same items: paired tests")
+    show_paired_reports(found)
 
-st.subheader("Ablations (measured, equal short budget)")
-show_ablations(found)
+with tabs["Ablations"]:
+    st.subheader("Ablations (measured, equal short budget)")
+    show_ablations(found)
 
-st.subheader("Training levers (measured, one change each, equal budget)")
-show_levers(found)
+with tabs["Levers"]:
+    st.subheader("Training levers (measured, one change each, equal budget)")
+    show_levers(found)
 
-st.subheader("Test-time augmentation (measured, reported separately)")
-show_tta(found)
+with tabs["Test-time aug."]:
+    st.subheader("Test-time augmentation (measured, reported separately)")
+    show_tta(found)
 
-st.subheader("Side by side, one dataset")
-dataset = st.selectbox("Dataset", list(DATASETS), key="compare_dataset")
-side = side_by_side_table(frame, dataset)
-st.dataframe(side, hide_index=True, column_config=two_decimals(side))
+with tabs["Side by side"]:
+    dataset = st.selectbox("Dataset", list(DATASETS), key="compare_dataset")
+    st.dataframe(table_view(side_by_side_table(frame, dataset)), hide_index=True)
 
-st.subheader("The paper's tables (reported)")
-model = st.selectbox("Model as named in the paper", MODELS, index=MODELS.index(PROPOSED), key="compare_model")
-paper = reported_table(model)
-st.dataframe(paper, column_config=two_decimals(paper))
-st.subheader("Published anchors")
-anchors = anchors_frame()
-st.dataframe(anchors, hide_index=True, column_config=two_decimals(anchors))
+with tabs["Paper's tables"]:
+    model = st.selectbox("Model as named in the paper", MODELS, index=MODELS.index(PROPOSED),
+                         key="compare_model")
+    st.dataframe(table_view(reported_table(model)))
 
-st.subheader("Do the paper's tables satisfy its own equations?")
-st.markdown(
-    "By the paper's equations, **GAR equals recall** (eqs. 29 and 31 are the same ratio, TP / (TP + FN)) and "
-    "**FAR equals 1 − specificity** (eq. 32 read per class is FP / (FP + TN); eq. 27 is TN / (TN + FP)). "
-    "Measured reports satisfy both exactly. The rows highlighted below are where the paper's own tables "
-    "break them by more than the tolerance.")
-tol = st.slider("Tolerance (percentage points)", 0.0, 5.0, 0.5, 0.1, key="compare_tol")
-micro = st.checkbox("Also check precision = recall = F1 = accuracy (true only if micro-averaged)",
-                    key="compare_micro")
-audit = consistency_audit(tol=tol, micro=micro)
-violated = int((audit["verdict"] == "violated").sum())
-st.metric("Identities violated", f"{violated} of {len(audit)}")
-st.dataframe(audit_styler(audit), hide_index=True, column_config=two_decimals(audit))
+with tabs["Anchors"]:
+    st.dataframe(table_view(anchors_frame()), hide_index=True)
+
+with tabs["Paper's consistency"]:
+    st.subheader("Do the paper's tables satisfy its own equations?")
+    st.markdown(
+        "By the paper's equations, **GAR equals recall** (eqs. 29 and 31 are the same ratio, TP / (TP + FN)) and "
+        "**FAR equals 1 − specificity** (eq. 32 read per class is FP / (FP + TN); eq. 27 is TN / (TN + FP)). "
+        "Measured reports satisfy both exactly. The rows highlighted below are where the paper's own tables "
+        "break them by more than the tolerance.")
+    tol = st.slider("Tolerance (percentage points)", 0.0, 5.0, 0.5, 0.1, key="compare_tol")
+    micro = st.checkbox("Also check precision = recall = F1 = accuracy (true only if micro-averaged)",
+                        key="compare_micro")
+    audit = consistency_audit(tol=tol, micro=micro)
+    violated = int((audit["verdict"] == "violated").sum())
+    st.metric("Identities violated", f"{violated} of {len(audit)}")
+    st.dataframe(audit_styler(audit), hide_index=True, column_config=two_decimals(audit))

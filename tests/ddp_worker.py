@@ -1,4 +1,4 @@
-"""Run by ``torchrun`` in tests/test_engine.py: each rank trains the same tiny run, then saves its weights."""
+"""Run by ``torchrun`` in tests/train/test_engine.py: each rank trains the same tiny run, then saves its weights."""
 
 import sys
 from dataclasses import replace

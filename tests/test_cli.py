@@ -111,6 +111,9 @@ def test_train_then_ship_writes_a_verified_card(tiny_npz, tmp_path, capsys):
     loaded = load_checkpoint(models / "tiny.pt")  # sha256 verified against the card
     assert loaded.sha256 == card["sha256"]
     assert (models / "tiny.md").read_text().startswith("# tiny")
+    # the card records repository-relative commands: no machine's absolute path
+    for text in ((models / "tiny.json").read_text(), (models / "tiny.md").read_text()):
+        assert str(tmp_path) not in text and f"--data {tmp_path.name}/tiny.npz" in text
     np.testing.assert_allclose(card["report"]["accuracy"], loaded.metrics["accuracy"], atol=1e-6)
 
 
@@ -127,11 +130,11 @@ def test_train_init_fine_tunes_from_a_run_and_records_it(tiny_npz, tmp_path, cap
     assert main(["ship", "--run", str(tmp_path / "b"), "--name", "ft", "--data", str(tiny_npz),
                  "--models-dir", str(models)]) == 0
     card = json.loads((models / "ft.json").read_text())
-    assert [s["init"] for s in card["stages"]] == ["", start]
+    assert [s["init"] for s in card["stages"]] == ["", "a/best.pt"]  # made portable
     assert card["total_train_seconds"] == sum(s["train_seconds"] for s in card["stages"])
     text = (models / "ft.md").read_text()
     assert "fine-tuned from `best.pt`" in text
-    assert text.index(str(tmp_path / "a")) < text.index(str(tmp_path / "b"))
+    assert text.index(f"--out {tmp_path.name}/a") < text.index(f"--out {tmp_path.name}/b")
     assert main([*common, "--model", "cnn_lstm", "--init", start, "--out", str(tmp_path / "c")]) == 2
     assert "differs" in capsys.readouterr().err
 
@@ -168,7 +171,7 @@ def test_reproduce_script_parses_and_uses_only_existing_options():
 
 
 def test_predict_takes_videos_and_folders_and_writes_one_csv(tmp_path, tiny_checkpoint, capsys):
-    from tests.test_video import write_clip
+    from tests.pipeline.test_video import write_clip
 
     folder = tmp_path / "job"
     (folder / "sub").mkdir(parents=True)

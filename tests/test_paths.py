@@ -3,7 +3,7 @@
 import pytest
 
 from ferviz.errors import FervizError
-from ferviz.paths import DEFAULT_MODEL, MODELS_DIR, REPORTS_DIR, resolve_user_path
+from ferviz.paths import DEFAULT_MODEL, MODELS_DIR, REPORTS_DIR, portable, portable_tree, resolve_user_path
 
 
 def test_repository_paths():
@@ -23,3 +23,24 @@ def test_resolve_user_path(tmp_path, monkeypatch):
         resolve_user_path(str(tmp_path / "m.pt"), suffixes=(".npz",))
     with pytest.raises(FervizError, match="not found, or not available here"):
         resolve_user_path(str(tmp_path / "missing"), folders=True)
+
+
+def test_portable_makes_absolute_paths_repository_relative(tmp_path):
+    root = tmp_path / "repo"
+    command = (f"ferviz train --data /srv/shared/data/fer2013/fer2013_trainval.npz --init {root}/models/a.pt "
+               "--out /home/me/runs/dam_s6 --teacher /opt/x/y/best.pt,models/b.pt")
+    assert portable(command, root) == ("ferviz train --data $DATA/fer2013/fer2013_trainval.npz --init models/a.pt "
+                                       "--out runs/dam_s6 --teacher y/best.pt,models/b.pt")
+    kept = "train/test 68.93 % / 66.07 %, https://example.org/a/b, DATA=/path/to/data, runs/x"
+    assert portable(kept, root) == kept
+    tree = {"command": ["--out=/work/runs/a"], "n": 3, "notes": ("at /work/runs/s5.pt",)}
+    assert portable_tree(tree, root) == {"command": ["--out=runs/a"], "n": 3, "notes": ("at runs/s5.pt",)}
+
+
+def test_committed_cards_and_reports_record_no_absolute_path():
+    """Model cards and reports are read on other machines: their commands and paths are repository-relative."""
+    texts = [p for p in MODELS_DIR.rglob("*") if p.suffix in (".json", ".md", ".csv")]
+    assert texts
+    for path in texts:
+        text = path.read_text(encoding="utf-8")
+        assert portable(text) == text, f"{path.relative_to(MODELS_DIR)} names an absolute path"

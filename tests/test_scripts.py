@@ -95,3 +95,23 @@ def test_the_swa_lever_keeps_the_second_half_and_reports_its_mean(repo):
 def test_an_unknown_lever_stops_the_script(repo):
     with pytest.raises(subprocess.CalledProcessError):
         run(repo, "levers.sh", LEVERS="magic", SEEDS="0")
+
+
+def test_real_levers_run_one_change_each_and_every_command_parses(repo):
+    import shlex
+
+    from ferviz.cli import build_parser
+
+    shutil.copy(ROOT / "scripts" / "real_levers.sh", repo / "repo" / "scripts" / "real_levers.sh")
+    calls = run(repo, "real_levers.sh", DATA="/d", RUNS="runs")
+    trains = [c for c in calls if c.startswith("ferviz train")]
+    assert len(trains) == 6 and len([c for c in calls if c.startswith("ferviz domains")]) == 6
+    parser = build_parser()
+    for call in calls:
+        parser.parse_args(shlex.split(call)[1:])  # every option the script uses exists
+    teacher = next(c for c in trains if "real_lever_teacher " in c + " ")
+    box = next(c for c in trains if "real_lever_teacher_box" in c)
+    assert "--photo-crop aligned" in teacher and "--photo-crop box" in box
+    assert teacher.replace("aligned", "box").replace("real_lever_teacher", "real_lever_teacher_box") == box
+    base = next(c for c in trains if "real_lever_fer2013" in c)
+    assert "--labels" not in base and "--init models/fer2013_dcnn_bilstm_dam.pt" in base

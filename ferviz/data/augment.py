@@ -82,7 +82,7 @@ def mixup_batch(x: torch.Tensor, y: torch.Tensor, soft: torch.Tensor | None, alp
     partner = torch.randperm(b, generator=gen)
     lw = lam.view(b, 1, 1, 1)
     mixed = lw * x + (1 - lw) * x[partner]
-    onehot = F.one_hot(y, n_classes).float()
+    onehot = y.float() if y.ndim == 2 else F.one_hot(y, n_classes).float()  # y: indices or distributions
     lt = lam.view(b, 1)
     target = lt * onehot + (1 - lt) * onehot[partner]
     soft_mixed = lt * soft + (1 - lt) * soft[partner] if soft is not None else None

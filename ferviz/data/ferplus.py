@@ -210,3 +210,28 @@ def agreement_band(agreement: np.ndarray) -> np.ndarray:
     for name, lo, hi in AGREEMENT_BANDS:
         out[(agreement >= max(lo, 1)) & (agreement <= hi)] = name
     return out.astype(str)
+
+
+def votes_for_sources(votes: FerPlusVotes, sources: np.ndarray) -> FerPlusVotes:
+    """The votes of the faces named ``sources`` (FER2013 archive names), in that order.
+
+    Raises :class:`~ferviz.errors.DatasetError` naming the first face the votes do not cover.
+    """
+    index = {name: i for i, name in enumerate(votes.source_name)}
+    rows = np.array([index.get(str(s), -1) for s in np.asarray(sources)], dtype=np.int64)
+    if (rows < 0).any():
+        first = np.asarray(sources)[rows < 0][0]
+        raise DatasetError(f"no FER+ votes for {first!r} ({int((rows < 0).sum())} faces without): the votes cover "
+                           "the faces of fer2013_trainval.npz only, named as in its source_name")
+    return votes.subset(rows)
+
+
+def relabel(source: str, labels: np.ndarray, sources: np.ndarray, data_path: str | Path) -> LabelTargets:
+    """:func:`label_targets` for FER2013 faces named ``sources`` of the archive at ``data_path``.
+
+    The votes are read from ``ferplus_votes.npz`` beside the archive (not needed for ``fer2013``).
+    """
+    if source == "fer2013":
+        return label_targets(source, labels, None)
+    votes = votes_for_sources(load_votes(votes_beside(data_path)), sources)
+    return label_targets(source, labels, votes)

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from pandas.io.formats.style import Styler
 
 from ferviz.model.network import DEFAULT_VARIANT
-from ferviz.results.reports import BASELINE_LEVER
+from ferviz.results.studies import BASELINE_LEVER
 
 VIOLATED = "background-color: #fbd5d5; color: #7a0000"
 _MEASURED_COLOURS = ("#1f77b4", "#6baed6", "#08519c", "#9ecae1", "#3182bd", "#c6dbef")
@@ -110,7 +110,7 @@ def audit_styler(audit: pd.DataFrame) -> Styler:
 
 
 def ablation_figure(ablations: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
-    """Horizontal bars of one metric per ablation (an :func:`ferviz.results.reports.ablation_frame`), in percent.
+    """Horizontal bars of one metric per ablation (an :func:`ferviz.results.studies.ablation_frame`), in percent.
 
     The full model's bar is grey and marked by a dashed line; an ablation is green where it scores
     above the full model at the same budget and red where below; each bar's text is the difference in
@@ -140,7 +140,7 @@ def ablation_figure(ablations: pd.DataFrame, metric: str = "accuracy") -> go.Fig
 
 
 def ablation_spread_figure(spread: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
-    """One bar per ablation variant (an :func:`ferviz.results.reports.ablation_spread`), mean over its runs.
+    """One bar per ablation variant (an :func:`ferviz.results.studies.ablation_spread`), mean over its runs.
 
     A variant with several runs carries its standard deviation over seeds as an error bar; a variant with
     one run has none and its label says ``one seed``. Colours and the dashed line are those of
@@ -178,7 +178,7 @@ def ablation_spread_figure(spread: pd.DataFrame, metric: str = "accuracy") -> go
 
 
 def lever_figure(table: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
-    """Each training lever's difference from the baseline (a :func:`ferviz.results.reports.lever_table`), in points.
+    """Each training lever's difference from the baseline (a :func:`ferviz.results.studies.lever_table`), in points.
 
     The bar is the mean paired difference over the seeds the lever shares with the baseline, its error
     bar the lever's standard deviation over seeds (the baseline's own spread is the grey band around
@@ -223,7 +223,7 @@ def lever_figure(table: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
 def leakage_figure(frame: pd.DataFrame) -> go.Figure:
     """Per model, the plain accuracy beside the accuracy on duplicated and on deduplicated items (percent).
 
-    ``frame`` is a :meth:`ferviz.results.reports.LeakageRecord.frame`.
+    ``frame`` is a :meth:`ferviz.results.records.LeakageRecord.frame`.
     """
     series = (("accuracy", "all items (plain)", "#1f77b4"),
               ("on_exact_duplicates", "items with an exact training copy", "#d62728"),

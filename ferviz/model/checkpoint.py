@@ -14,6 +14,9 @@ A checkpoint file (``torch.save`` of a plain dict) holds::
 Files are written atomically (temporary file in the same folder, fsync, ``os.replace``), so a killed
 process never leaves a half-written checkpoint in place of a good one. Shipped models have a model
 card ``<name>.json`` beside them whose ``sha256`` is verified on load.
+
+Models that are not ferviz checkpoints (:data:`EXTERNAL_MODELS`: face-api.js's network) load through the
+same :func:`load_checkpoint`, by registry name (``faceapi``) or folder, into the same :class:`LoadedModel`.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ REQUIRED = ("format", "config", "labels", "preprocessing", "state_dict")
 class LoadedModel:
     """A ready-to-use model (in eval mode) and everything its checkpoint said about itself."""
 
-    model: FERNet
+    model: FERNet  # or an external model (ferviz.model.faceapi.FaceApiNet): logits out, a ``cfg``
     labels: list[str]
     preprocessing: Preprocessing
     variant: str
@@ -54,6 +57,27 @@ class LoadedModel:
     @property
     def config(self) -> ModelConfig:
         return self.model.cfg
+
+
+#: Models that are not ferviz checkpoints: registry name -> folder inside ``MODELS_DIR``. The CLI's
+#: ``--model``, the app's model pickers and :func:`load_checkpoint` accept these names.
+EXTERNAL_MODELS: dict[str, str] = {"faceapi": "faceapi"}
+
+
+def resolve_model(path: str | Path) -> Path:
+    """A registry name of :data:`EXTERNAL_MODELS` -> its folder in ``models/``; any other path unchanged."""
+    from ferviz.paths import MODELS_DIR
+
+    text = str(path)
+    if text in EXTERNAL_MODELS and not Path(text).exists():
+        return MODELS_DIR / EXTERNAL_MODELS[text]
+    return Path(path)
+
+
+def external_models() -> dict[str, Path]:
+    """Registry name -> folder of every :data:`EXTERNAL_MODELS` entry present in ``models/``."""
+    found = {name: resolve_model(name) for name in EXTERNAL_MODELS}
+    return {name: path for name, path in found.items() if path.is_dir()}
 
 
 def file_sha256(path: str | Path) -> str:
@@ -136,8 +160,18 @@ def expected_sha256(path: str | Path) -> str | None:
 
 
 def load_checkpoint(path: str | Path, *, verify: bool = True) -> LoadedModel:
-    """Load a checkpoint into an eval-mode model. With ``verify`` the file's sha256 must match its card."""
-    path = Path(path).resolve()
+    """Load a checkpoint into an eval-mode model. With ``verify`` the file's sha256 must match its card.
+
+    ``path`` may also be a registry name of :data:`EXTERNAL_MODELS` (``faceapi``) or such a model's folder.
+    """
+    path = resolve_model(path).resolve()
+    if path.is_dir():
+        from ferviz.model.faceapi import is_faceapi_folder, load_faceapi_model
+
+        if is_faceapi_folder(path):
+            return load_faceapi_model(path, verify=verify)
+        raise CheckpointError(f"{path}: a folder, not a checkpoint; give a .pt file or one of "
+                              f"{', '.join(EXTERNAL_MODELS)}")
     digest = file_sha256(path) if path.is_file() else ""
     want = expected_sha256(path) if verify else None
     if want is not None and want != digest:

@@ -1,46 +1,116 @@
-"""Photo in, every face's expression out: decode -> detect -> crop -> preprocess -> model -> softmax.
+"""Photo in, every face's expression out: decode -> detect -> align/crop -> preprocess -> model -> softmax.
 
-Used by ``ferviz predict`` and the app's Predict page. The model is shared (cached) and only read:
+:func:`classify_faces` is the one detect -> crop -> classify step of every path (photos, video frames,
+Live, folder evaluation) and :class:`FacePrediction` the one per-face row they all produce. Used by
+``ferviz predict`` and the app's Predict page. The model is shared (cached) and only read:
 inference runs under ``torch.no_grad`` in eval mode, so concurrent calls are safe.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ferviz.data.imageio import DecodedImage, decode_image
-from ferviz.data.preprocess import faces_to_tensor, resize_faces, resize_square
+from ferviz.data.preprocess import faces_to_tensor, resize_square
 from ferviz.errors import ImageError
 from ferviz.model.checkpoint import LoadedModel
-from ferviz.pipeline.faces import FaceBox, FaceOptions, find_faces
+from ferviz.pipeline.crop import model_crops
+from ferviz.pipeline.faces import FaceBox, FaceOptions, FaceSearch, find_faces
 from ferviz.pipeline.fastpath import fast_logits
-from ferviz.pipeline.tta import average_views, check_mode
+from ferviz.pipeline.tracking import Tracker
+from ferviz.pipeline.tta import average_views, check_mode, resize_crops
 
 
 @dataclass
 class FacePrediction:
-    """One face: where it is (in the decoded image's pixels), its crop, and the class probabilities."""
+    """One face's row: the one per-face type every path produces (photos, video frames, Live, folders).
+
+    Tables, CSV and JSON are made from :meth:`row`; a picture or frame without a face gives
+    :func:`no_face_row` instead.
+
+    Attributes
+    ----------
+    index : int
+        Position of the face in its image's reading order (:func:`ferviz.pipeline.faces.find_faces`).
+    box : FaceBox
+        Where it is, in the pixels of the decoded image or frame.
+    crop : (S, S) uint8 ndarray, or (S, S, 3) for a colour model
+        What the model saw, before the input-mode planes (:func:`ferviz.pipeline.crop.model_crops`).
+    fallback : bool
+        True: no face was found and this is the centre square of the image (asked for).
+    label : str
+        The most probable class (smoothed over time for a tracked face).
+    confidence : float
+        Its probability.
+    probs : dict of str to float
+        Every class's probability, in the model's label order.
+    colour : (S, S, 3) uint8 ndarray or None
+        The crop in colour when the image had colour (for a comparison with a colour model).
+    aligned : bool
+        True when the crop was aligned on the landmarks (False: the box crop).
+    track, frame, time : int, int, float or None
+        Video and Live: the track id, the frame number and its time in seconds (None for a photo).
+    overlay : (S, S) float ndarray or None
+        Live: the attention or fused map of the crop in [0, 1], when asked for.
+    """
 
     index: int
     box: FaceBox
-    crop: np.ndarray  # (64, 64) uint8 grayscale, what the model saw (before input-mode planes)
-    fallback: bool  # True: no face was found and this is the centre square of the image (asked for)
+    crop: np.ndarray
+    fallback: bool
     label: str
     confidence: float
     probs: dict[str, float]
+    colour: np.ndarray | None = None
+    aligned: bool = False
+    track: int | None = None
+    frame: int | None = None
+    time: float | None = None
+    overlay: np.ndarray | None = None
 
     @property
     def status(self) -> str:
         """``face`` for a detected face, ``centre crop`` for the fallback square (never called a face)."""
         return "centre crop" if self.fallback else "face"
 
+    @property
+    def track_id(self) -> int | None:
+        """The track id (:attr:`track`), under the name the Live drawing code uses."""
+        return self.track
+
+    def row(self, image: str, tta: str = "none") -> dict:
+        """The face as one flat dict for CSV, JSON and DataFrames.
+
+        Columns: ``image``, then ``frame``, ``time``, ``track`` for a video frame, then ``face``,
+        ``status``, the box (``x``, ``y``, ``w``, ``h``), ``detector_confidence``, ``aligned``, ``label``,
+        ``confidence``, one probability per class and, with test-time augmentation, ``tta``.
+        """
+        box = self.box
+        detected = box.score if box.score is not None else box.neighbours
+        return {"image": image, **_when(self.frame, self.time, self.track), "face": self.index,
+                "status": self.status, "x": box.x, "y": box.y, "w": box.w, "h": box.h,
+                "detector_confidence": detected, "aligned": self.aligned, "label": self.label,
+                "confidence": round(self.confidence, 6), **{k: round(v, 6) for k, v in self.probs.items()},
+                **({} if tta == "none" else {"tta": tta})}
+
 
 NO_FACE = "no face found"  # the status of a picture without a face: it gets no expression label
+
+
+def _when(frame: int | None, time_s: float | None, track: int | None) -> dict:
+    return {} if frame is None else {"frame": frame, "time": round(time_s or 0.0, 4), "track": track}
+
+
+def no_face_row(image: str, tta: str = "none", frame: int | None = None, time_s: float | None = None) -> dict:
+    """The row of a picture (or a video frame, with ``frame``) without a face: no label."""
+    return {"image": image, **_when(frame, time_s, None), "face": None, "status": NO_FACE, "x": None, "y": None,
+            "w": None, "h": None, "detector_confidence": None, "aligned": None, "label": "", "confidence": None,
+            **({} if tta == "none" else {"tta": tta})}
 
 
 @dataclass
@@ -55,67 +125,136 @@ class ImagePrediction:
     tta: str = "none"  # test-time augmentation the probabilities were averaged over (ferviz.pipeline.tta)
 
     def rows(self) -> list[dict]:
-        """One flat dict per face, for CSV, JSON and DataFrames.
+        """One flat dict per face (:meth:`FacePrediction.row`), for CSV, JSON and DataFrames.
 
-        Returns
-        -------
-        list of dict
-            One row per face (box, detector confidence, label, confidence, one probability per class);
-            a picture without a face gives one ``no face found`` row without a label. With test-time
-            augmentation every row also says which (``tta``), so it is never mistaken for a plain one.
+        A picture without a face gives one ``no face found`` row without a label (:func:`no_face_row`).
+        With test-time augmentation every row also says which (``tta``), so it is never mistaken for a
+        plain one.
         """
-        extra = {} if self.tta == "none" else {"tta": self.tta}
         if not self.faces:
-            return [{"image": self.name, "face": None, "status": NO_FACE, "x": None, "y": None, "w": None,
-                     "h": None, "detector_confidence": None, "label": "", "confidence": None, **extra}]
-        out = []
-        for f in self.faces:
-            detected = f.box.score if f.box.score is not None else f.box.neighbours
-            out.append({"image": self.name, "face": f.index, "status": f.status, "x": f.box.x, "y": f.box.y,
-                        "w": f.box.w, "h": f.box.h, "detector_confidence": detected, "label": f.label,
-                        "confidence": round(f.confidence, 6), **{k: round(v, 6) for k, v in f.probs.items()},
-                        **extra})
-        return out
+            return [no_face_row(self.name, self.tta)]
+        return [f.row(self.name, self.tta) for f in self.faces]
 
 
 @torch.no_grad()
 def classify_crops(loaded: LoadedModel, crops: np.ndarray, tta: str = "none") -> np.ndarray:
-    """(N, H, W) uint8 face crops -> (N, classes) float probabilities.
+    """(N, H, W) gray or (N, H, W, 3) colour uint8 face crops -> (N, classes) float probabilities.
 
-    ``tta`` (a key of :data:`ferviz.pipeline.tta.TTA_VIEWS`) averages the probabilities over views of each face.
+    Crops are converted for the model by :func:`ferviz.pipeline.crop.model_crops` (colour to gray for a
+    gray model). ``tta`` (a key of :data:`ferviz.pipeline.tta.TTA_VIEWS`) averages the probabilities over
+    views of each face.
     """
     check_mode(tta)
     if len(crops) == 0:
         return np.zeros((0, len(loaded.labels)), np.float32)
+    prep = loaded.preprocessing
+    crops = model_crops(np.asarray(crops, dtype=np.uint8), prep.input_mode)
     if tta != "none":
-        faces = resize_faces(np.asarray(crops, dtype=np.uint8), loaded.preprocessing.size)
+        faces = resize_crops(crops, prep.size)
         return average_views(lambda view: classify_crops(loaded, view), faces, tta)
-    x = faces_to_tensor(np.asarray(crops), loaded.preprocessing)
+    x = faces_to_tensor(crops, prep)
     logits = fast_logits(loaded, x)  # ONNX Runtime where available (same answers, faster)
     logits = torch.from_numpy(logits) if logits is not None else loaded.model(x)
     return torch.softmax(logits, dim=1).numpy()
 
 
-def _labelled(index: int, box: FaceBox, crop: np.ndarray, fallback: bool, labels: list[str],
-              p: np.ndarray) -> FacePrediction:
+def labelled(index: int, box: FaceBox, crop: np.ndarray, fallback: bool, labels: list[str], p: np.ndarray,
+             **extra) -> FacePrediction:
     """A face with its label: the most probable class, and every class's probability by name."""
-    k = int(p.argmax())
+    k = int(np.argmax(p))
     return FacePrediction(index, box, crop, fallback, labels[k], float(p[k]),
-                          {name: float(v) for name, v in zip(labels, p, strict=True)})
+                          {name: float(v) for name, v in zip(labels, p, strict=True)}, **extra)
+
+
+def classify_faces(loaded: LoadedModel, rgb: np.ndarray, *, options: FaceOptions = FaceOptions(),
+                   detect_side: int | None = None, tta: str = "none",
+                   overlay: str = "none") -> tuple[list[FacePrediction], FaceSearch]:
+    """The one face step: decoded image -> detect -> align/crop -> classify -> one row per face.
+
+    Used by photos (:func:`predict_decoded`), video frames (:func:`ferviz.pipeline.video.predict_video`),
+    Live (:func:`ferviz.pipeline.live.analyse_frame`) and folder evaluation
+    (:func:`ferviz.results.evaluation.evaluate_photos`).
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The (shared, read-only) model; its preprocessing gives the crop size and margin.
+    rgb : (H, W, 3) or (H, W) uint8 ndarray
+        The decoded image or frame, RGB order.
+    options : FaceOptions
+        Detector, minimum confidence, no-face fallback, alignment (default on), face cap.
+    detect_side : int, optional
+        Detect on a copy at most this large (video, Live); crops come from ``rgb`` itself.
+    tta : str
+        Test-time augmentation (a key of :data:`ferviz.pipeline.tta.TTA_VIEWS`).
+    overlay : {"none", "attention", "fused"}
+        Also compute each face's attention or fused map with the torch model (Live); slower.
+
+    Returns
+    -------
+    faces : list of FacePrediction
+        In reading order; empty when no face was found (unless the centre-square fallback was asked for).
+    search : FaceSearch
+        What the detector found (message, detector name, fallback).
+    """
+    check_mode(tta)
+    prep = loaded.preprocessing
+    search = find_faces(rgb, size=prep.size, margin=prep.face_margin, detect_side=detect_side,
+                        **options.kwargs())
+    if not search.faces:
+        return [], search
+    raw = np.stack([face.crop for face in search.faces])
+    crops = model_crops(raw, prep.input_mode)
+    maps: list = [None] * len(crops)
+    if overlay == "none":
+        probs = classify_crops(loaded, crops, tta)
+    else:
+        from ferviz.pipeline.overlay import face_map  # the explain code (Captum) loads only when asked
+
+        pairs = [face_map(loaded, crop, overlay) for crop in crops]
+        probs, maps = np.stack([p for p, _ in pairs]), [m for _, m in pairs]
+    faces = [labelled(face.index, face.box, crop, face.fallback, loaded.labels, p,
+                      colour=face.crop if face.crop.ndim == 3 else None, aligned=face.aligned, overlay=heat)
+             for face, crop, p, heat in zip(search.faces, crops, probs, maps, strict=True)]
+    return faces, search
+
+
+def follow(tracker: Tracker, faces: list[FacePrediction], labels: list[str], *, frame: int,
+           time_s: float) -> list[FacePrediction]:
+    """The faces of one frame matched to ``tracker``'s tracks: track ids and smoothed probabilities.
+
+    Parameters
+    ----------
+    tracker : Tracker
+        Updated in place.
+    faces : list of FacePrediction
+        This frame's faces (:func:`classify_faces`).
+    labels : list of str
+        The model's classes.
+    frame, time_s : int, float
+        The frame's number and time in seconds, recorded in each row.
+
+    Returns
+    -------
+    list of FacePrediction
+        The same faces, each with its track id, frame, time and smoothed probabilities and label.
+    """
+    tracked = tracker.update([f.box for f in faces], [np.array(list(f.probs.values())) for f in faces])
+    out = []
+    for t in tracked:
+        face = faces[t.index]
+        k = int(np.argmax(t.probs))
+        out.append(replace(face, label=labels[k], confidence=float(t.probs[k]),
+                           probs={name: float(v) for name, v in zip(labels, t.probs, strict=True)},
+                           track=t.track_id, frame=frame, time=time_s))
+    return out
 
 
 def predict_decoded(loaded: LoadedModel, image: DecodedImage, *, options: FaceOptions = FaceOptions(),
                     t0: float | None = None, tta: str = "none") -> ImagePrediction:
     """Detect every face of an already decoded image and classify each one (none found: no label)."""
-    check_mode(tta)
     t0 = time.perf_counter() if t0 is None else t0
-    prep = loaded.preprocessing
-    search = find_faces(image.rgb, size=prep.size, margin=prep.face_margin, **options.kwargs())
-    crops = (np.stack([f.crop64 for f in search.faces]) if search.faces
-             else np.zeros((0, prep.size, prep.size)))
-    probs = classify_crops(loaded, crops, tta)
-    faces = [_labelled(face.index, face.box, face.crop64, face.fallback, loaded.labels, p)
-             for face, p in zip(search.faces, probs, strict=True)]
+    faces, search = classify_faces(loaded, image.rgb, options=options, tta=tta)
     return ImagePrediction(image.name, image, faces, search.message, time.perf_counter() - t0, image.notes,
                            search.detector, tta)
 
@@ -129,7 +268,7 @@ def predict_crop(loaded: LoadedModel, crop: np.ndarray, *, name: str = "face cro
         raise ImageError(f"{name}: expected a 2-D grayscale face crop, got shape {crop.shape}")
     gray = resize_square(crop, loaded.preprocessing.size)  # the resize training and Evaluate use
     p = classify_crops(loaded, gray[None], tta)[0]
-    face = _labelled(0, FaceBox(0, 0, crop.shape[1], crop.shape[0]), gray, False, loaded.labels, p)
+    face = labelled(0, FaceBox(0, 0, crop.shape[1], crop.shape[0]), gray, False, loaded.labels, p)
     image = DecodedImage(rgb=np.repeat(crop[..., None], 3, axis=2), name=name,
                          original_size=(crop.shape[1], crop.shape[0]), scale=1.0)
     return ImagePrediction(name, image, [face], None, time.perf_counter() - t0, tta=tta)
@@ -145,10 +284,12 @@ def reclassify(loaded: LoadedModel, pred: ImagePrediction) -> ImagePrediction:
     if pred.faces and pred.faces[0].crop.shape[0] != loaded.preprocessing.size:
         raise ImageError(f"{pred.name}: the models take faces of different sizes "
                          f"({pred.faces[0].crop.shape[0]} and {loaded.preprocessing.size} pixels)")
-    crops = np.stack([f.crop for f in pred.faces]) if pred.faces else np.zeros((0, 1, 1), np.uint8)
+    seen = [f.colour if f.colour is not None else f.crop for f in pred.faces]
+    crops = model_crops(np.stack(seen), loaded.preprocessing.input_mode) if seen else np.zeros((0, 1, 1), np.uint8)
     probs = classify_crops(loaded, crops)
-    faces = [_labelled(face.index, face.box, face.crop, face.fallback, loaded.labels, p)
-             for face, p in zip(pred.faces, probs, strict=True)]
+    faces = [labelled(face.index, face.box, crop, face.fallback, loaded.labels, p, colour=face.colour,
+                      aligned=face.aligned)
+             for face, crop, p in zip(pred.faces, crops, probs, strict=True)]
     return ImagePrediction(pred.name, pred.image, faces, pred.message, time.perf_counter() - t0, pred.notes,
                            pred.detector)
 

@@ -19,99 +19,48 @@ The worker thread starts with the first frame, exits by itself after ``idle_time
 frame (a new frame starts it again) and :meth:`LiveProcessor.close` stops it and drops the waiting
 frame: no thread or frame is left behind. Every method may be called from any thread.
 
-Detection runs on a copy at most ``detect_side`` pixels on its longer side; each face is then cropped from
-the full-resolution frame. YuNet keeps the GIL while it runs (a Python thread beside it slowed to about
-a fifth here), so a small copy (about 15 ms at 320x240 against 80 ms at 640x480 on this machine) keeps
-the stream's own threads responsive.
+Detection runs on a copy at most ``detect_side`` pixels on its longer side; each face is then aligned and
+cropped from the full-resolution frame (:func:`ferviz.pipeline.inference.classify_faces`). YuNet keeps
+the GIL while it runs (a Python thread beside it slowed to about a fifth here), so a small copy (about
+15 ms at 320x240 against 80 ms at 640x480 on this machine) keeps the stream's own threads responsive.
 
-:func:`rtc_configuration` is the WebRTC setting the Live page uses: **no** STUN/TURN server unless
-``FERVIZ_ICE_SERVERS`` names some, so that a stream on localhost needs no network at all.
-:func:`write_y4m` writes a clip in the format of Chromium's fake camera (``--use-file-for-fake-video-
-capture``), for tests and benchmarks without a camera.
+The WebRTC setting (:func:`rtc_configuration`) and the fake-camera clips (:func:`write_y4m`) live in
+:mod:`ferviz.pipeline.stream`, the drawing in :mod:`ferviz.pipeline.draw`; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
-import cv2
 import numpy as np
 
-from ferviz.errors import FervizError
 from ferviz.model.checkpoint import LoadedModel
-from ferviz.pipeline.faces import FaceBox, FaceOptions, find_faces
-from ferviz.pipeline.inference import classify_crops
+from ferviz.pipeline.draw import draw_live  # noqa: F401 - re-exported (callers import it from here)
+from ferviz.pipeline.faces import FaceOptions
+from ferviz.pipeline.inference import FacePrediction, classify_faces, follow
+from ferviz.pipeline.overlay import OVERLAYS
+from ferviz.pipeline.stream import (  # noqa: F401 - re-exported (callers import them from here)
+    ICE_ENV,
+    ice_servers,
+    rtc_configuration,
+    sliding_frames,
+    write_y4m,
+)
 from ferviz.pipeline.tracking import Tracker
-from ferviz.pipeline.video import draw_faces
 from ferviz.text import printable
 
 log = logging.getLogger(__name__)
 
-ICE_ENV = "FERVIZ_ICE_SERVERS"  # JSON list of RTCIceServer objects; unset or empty: no STUN/TURN at all
-OVERLAYS = ("none", "attention", "fused")  # what is laid over each face
 STALE_AFTER_S = 2.0  # faces from an analysis older than this are neither drawn nor reported
 RATE_WINDOW_S = 2.0  # frames per second are counted over this much recent time
 _BAR_COLOUR = (225, 225, 225)  # BGR: probability bars ...
 _TOP_COLOUR = (178, 114, 0)  # ... and the bar of the top class (the app's primary colour, #0072B2)
 _PANEL_COLOUR = (40, 40, 40)
-
-
-# ------------------------------------------------------------------------------------------ settings
-
-
-def ice_servers(env: Mapping[str, str] | None = None) -> list[dict]:
-    """The ICE (STUN/TURN) servers of the Live page's WebRTC connection: none unless configured.
-
-    Parameters
-    ----------
-    env : mapping, optional
-        Where to read :data:`ICE_ENV` (default ``os.environ``). Its value is a JSON list of
-        RTCIceServer objects, e.g. ``[{"urls": ["stun:stun.example.org:3478"]}]`` or
-        ``[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]``.
-
-    Returns
-    -------
-    list of dict
-        Empty when the variable is unset or blank: a localhost stream then needs no network.
-
-    Raises
-    ------
-    FervizError
-        When the value is not such a list.
-    """
-    text = (os.environ if env is None else env).get(ICE_ENV, "").strip()
-    if not text:
-        return []
-    hint = f'{ICE_ENV} must be a JSON list like [{{"urls": ["stun:host:3478"]}}]'
-    try:
-        servers = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FervizError(f"{hint}; it is not valid JSON ({exc.msg} at character {exc.pos})") from None
-    if not isinstance(servers, list):
-        raise FervizError(f"{hint}; got a JSON {type(servers).__name__}")
-    for i, server in enumerate(servers):
-        urls = server.get("urls") if isinstance(server, dict) else None
-        if isinstance(urls, str):
-            urls = [urls]
-        if not urls or not isinstance(urls, list) or not all(isinstance(u, str) and u for u in urls):
-            raise FervizError(f"{hint}; entry {i} has no \"urls\" string or list of strings")
-        extra = set(server) - {"urls", "username", "credential"}
-        if extra:
-            raise FervizError(f"{hint}; entry {i} has unknown keys: {', '.join(sorted(extra))}")
-    return servers
-
-
-def rtc_configuration(env: Mapping[str, str] | None = None) -> dict:
-    """``{"iceServers": ice_servers(env)}``: the RTCConfiguration of the browser and of the server."""
-    return {"iceServers": ice_servers(env)}
 
 
 @dataclass(frozen=True)
@@ -165,32 +114,9 @@ class LiveSettings:
 # ------------------------------------------------------------------------------------------ results
 
 
-@dataclass(frozen=True, eq=False)
-class LiveFace:
-    """One face of the latest analysed frame.
-
-    Attributes
-    ----------
-    track_id : int
-        Stable while the face stays in view (see :class:`ferviz.pipeline.tracking.Tracker`).
-    box : FaceBox
-        In the pixels of the analysed frame.
-    label : str
-        The top class of the smoothed probabilities.
-    confidence : float
-        Its smoothed probability.
-    probs : tuple of float
-        Smoothed probability of every class, in the model's label order.
-    overlay : (64, 64) float ndarray or None
-        The attention or fused map of the face crop, scaled to [0, 1]; None when not asked for.
-    """
-
-    track_id: int
-    box: FaceBox
-    label: str
-    confidence: float
-    probs: tuple[float, ...]
-    overlay: np.ndarray | None = None
+#: One face of the latest analysed frame: the one per-face row type, with its track id, smoothed
+#: probabilities and (when asked for) the overlay map.
+LiveFace = FacePrediction
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,7 +125,7 @@ class LiveStatus:
 
     Attributes
     ----------
-    faces : tuple of LiveFace
+    faces : tuple of FacePrediction
         The faces in view (empty: no face, or no recent analysis).
     labels : tuple of str
         The model's classes.
@@ -221,7 +147,7 @@ class LiveStatus:
         Something the viewer should know (an overlay this model cannot give, ...).
     """
 
-    faces: tuple[LiveFace, ...]
+    faces: tuple[FacePrediction, ...]
     labels: tuple[str, ...]
     processing_fps: float
     video_fps: float
@@ -298,142 +224,27 @@ class RateMeter:
             return (len(self._times) - 1) / since if since > 0 else 0.0
 
 
-# ------------------------------------------------------------------------------------------ drawing
-
-
-def _region(box: FaceBox, margin: float) -> tuple[int, int, int, int, int]:
-    """The square the face crop covers (side ``max(w, h) * (1 + 2 margin)``): x0, y0, x1, y1, side."""
-    side = max(1, round(max(box.w, box.h) * (1 + 2 * margin)))
-    cx, cy = box.center
-    x0, y0 = round(cx - side / 2), round(cy - side / 2)
-    return x0, y0, x0 + side, y0 + side, side
-
-
-def _blend_map(out: np.ndarray, box: FaceBox, heat: np.ndarray, margin: float, alpha: float = 0.45) -> None:
-    """Lay a (64, 64) map in [0, 1], colour-mapped, over the square the face's crop came from (in place)."""
-    x0, y0, x1, y1, side = _region(box, margin)
-    h, w = out.shape[:2]
-    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    if cx0 >= cx1 or cy0 >= cy1:
-        return
-    scaled = cv2.resize(np.clip(heat, 0, 1).astype(np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
-    colours = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_JET)
-    patch = colours[cy0 - y0: cy1 - y0, cx0 - x0: cx1 - x0]
-    out[cy0:cy1, cx0:cx1] = cv2.addWeighted(out[cy0:cy1, cx0:cx1], 1 - alpha, patch, alpha, 0)
-
-
-def _draw_bars(out: np.ndarray, face: LiveFace, labels: tuple[str, ...]) -> None:
-    """A panel with one bar per class beside the face's box (right of it if it fits, else left), in place."""
-    h, w = out.shape[:2]
-    row = max(11, round(h / 40))
-    scale = row / 30
-    text_w = max(cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] for name in labels)
-    bar_w = 4 * row
-    pw, ph = text_w + bar_w + 9, row * len(labels) + 4
-    box = face.box
-    x = box.x + box.w + 4 if box.x + box.w + 4 + pw <= w else box.x - 4 - pw
-    x = min(max(x, 0), max(w - pw, 0))
-    y = min(max(box.y, 0), max(h - ph, 0))
-    cv2.rectangle(out, (x, y), (x + pw, y + ph), _PANEL_COLOUR, -1)
-    top = int(np.argmax(face.probs))
-    for k, (name, p) in enumerate(zip(labels, face.probs, strict=True)):
-        base = y + 2 + k * row
-        cv2.putText(out, name, (x + 3, base + row - 3), cv2.FONT_HERSHEY_SIMPLEX, scale, _BAR_COLOUR, 1,
-                    cv2.LINE_AA)
-        length = round(bar_w * min(max(p, 0.0), 1.0))
-        if length > 0:
-            bx = x + text_w + 6
-            cv2.rectangle(out, (bx, base + 2), (bx + length, base + row - 2),
-                          _TOP_COLOUR if k == top else _BAR_COLOUR, -1)
-
-
-def draw_live(bgr: np.ndarray, faces: Iterable[LiveFace], labels: Iterable[str], *, bars: bool = True,
-              margin: float = 0.15) -> np.ndarray:
-    """A copy of a BGR frame with each face's overlay, box, track id, label and probability bars drawn.
-
-    Parameters
-    ----------
-    bgr : (H, W, 3) uint8 ndarray
-        The frame (not modified).
-    faces : iterable of LiveFace
-        Boxes in the frame's pixels.
-    labels : iterable of str
-        The model's classes, in the order of each face's ``probs``.
-    bars : bool
-        Draw the probability panel of each face.
-    margin : float
-        The crop margin of the model's preprocessing (where an overlay is laid).
-
-    Returns
-    -------
-    (H, W, 3) uint8 ndarray
-    """
-    faces, labels = list(faces), tuple(labels)
-    base = bgr
-    if any(f.overlay is not None for f in faces):
-        base = bgr.copy()
-        for f in faces:
-            if f.overlay is not None:
-                _blend_map(base, f.box, f.overlay, margin)
-    out = draw_faces(base, [(f.box, f.track_id, f.label, f.confidence) for f in faces])
-    if bars:
-        for f in faces:
-            _draw_bars(out, f, labels)
-    return out
-
-
 # ------------------------------------------------------------------------------------------ analysis
 
-#: One face found by an analysis: its box in the frame's pixels, class probabilities, overlay map or None.
-Found = tuple[FaceBox, np.ndarray, np.ndarray | None]
-#: ``analyse(bgr, loaded, settings) -> [Found, ...]``: the analysis a LiveProcessor runs on a frame.
-Analyse = Callable[[np.ndarray, LoadedModel, LiveSettings], list[Found]]
+#: ``analyse(bgr, loaded, settings) -> [FacePrediction, ...]``: the analysis a LiveProcessor runs on a frame.
+Analyse = Callable[[np.ndarray, LoadedModel, LiveSettings], list[FacePrediction]]
 
 
-def _unit(heat: np.ndarray) -> np.ndarray:
-    lo, hi = float(heat.min()), float(heat.max())
-    return (heat - lo) / (hi - lo) if hi > lo else np.zeros_like(heat)
+def analyse_frame(bgr: np.ndarray, loaded: LoadedModel, settings: LiveSettings) -> list[FacePrediction]:
+    """Detect, align/crop and classify every face of one BGR frame (the default analysis of a LiveProcessor).
 
-
-def _face_map(loaded: LoadedModel, crop: np.ndarray, overlay: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """Probabilities and the (64, 64) overlay of one crop from the torch model (None: not available)."""
-    # imported on first use: ferviz.explain also loads Captum, which the plain live path never needs
-    from ferviz.explain.attention import face_attention, received_map, token_map
-
-    aset = face_attention(loaded, crop)
-    try:
-        heat = (received_map(aset, aset.n_layers - 1) if overlay == "attention"
-                else token_map(aset, "fused"))
-    except (ValueError, KeyError):
-        return aset.probs, None
-    return aset.probs, _unit(np.asarray(heat, dtype=np.float32))
-
-
-def analyse_frame(bgr: np.ndarray, loaded: LoadedModel, settings: LiveSettings) -> list[Found]:
-    """Detect, crop and classify every face of one BGR frame (the default analysis of a LiveProcessor).
+    The one face step, :func:`ferviz.pipeline.inference.classify_faces`, on the frame in RGB order.
 
     Returns
     -------
-    list of (FaceBox, (K,) ndarray, ndarray or None)
-        Each face's box in the frame's pixels, class probabilities, and overlay map (when
-        ``settings.overlay`` asks for one and the model has it).
+    list of FacePrediction
+        Each face's row (box in the frame's pixels, probabilities, and overlay map when
+        ``settings.overlay`` asks for one and the model has it); not yet tracked.
     """
-    prep = loaded.preprocessing
     rgb = np.ascontiguousarray(bgr[:, :, ::-1])
-    search = find_faces(rgb, size=prep.size, margin=prep.face_margin, detect_side=settings.detect_side,
-                        **settings.options.kwargs())
-    if not search.faces:
-        return []
-    boxes = [face.box for face in search.faces]
-    crops = [face.crop64 for face in search.faces]
-    if settings.overlay == "none":
-        probs = classify_crops(loaded, np.stack(crops))
-        return [(b, p, None) for b, p in zip(boxes, probs, strict=True)]
-    out = []
-    for box, crop in zip(boxes, crops, strict=True):
-        p, heat = _face_map(loaded, crop, settings.overlay)
-        out.append((box, p, heat))
-    return out
+    faces, _ = classify_faces(loaded, rgb, options=settings.options, detect_side=settings.detect_side,
+                              overlay=settings.overlay)
+    return faces
 
 
 @dataclass
@@ -456,7 +267,7 @@ class LiveProcessor:
     settings : LiveSettings
         How frames are analysed and drawn (see :meth:`configure` to change them while running).
     analyse : callable, optional
-        ``analyse(bgr, loaded, settings) -> [(box, probs, overlay), ...]``; default
+        ``analyse(bgr, loaded, settings) -> [FacePrediction, ...]``; default
         :func:`analyse_frame` (detection, crops, model). Tests give a slow or blocking one.
     idle_timeout : float
         The worker thread exits after this many seconds without a new frame (the next frame starts
@@ -476,6 +287,7 @@ class LiveProcessor:
     def __init__(self, loaded: LoadedModel, settings: LiveSettings = LiveSettings(), *,
                  analyse: Analyse | None = None, idle_timeout: float = 5.0, name: str = "ferviz-live",
                  clock: Callable[[], float] = time.monotonic) -> None:
+        self._start = clock()
         self._loaded, self._settings = loaded, settings
         self._analyse = analyse or analyse_frame
         self.idle_timeout, self.name = idle_timeout, name
@@ -645,7 +457,7 @@ class LiveProcessor:
                 if error != self._pub.error:
                     log.exception("live analysis failed")
             faces = self._track(found, loaded, settings, reset)
-            if settings.overlay != "none" and found and all(h is None for _, _, h in found):
+            if settings.overlay != "none" and found and all(f.overlay is None for f in found):
                 note = f"this model has no {settings.overlay} map to overlay"
             with self._cond:
                 self._busy = False
@@ -656,79 +468,12 @@ class LiveProcessor:
                 self._cond.notify_all()
             self._processed.tick()
 
-    def _track(self, found: list[Found], loaded: LoadedModel, settings: LiveSettings,
-               reset: bool) -> tuple[LiveFace, ...]:
+    def _track(self, found: list[FacePrediction], loaded: LoadedModel, settings: LiveSettings,
+               reset: bool) -> tuple[FacePrediction, ...]:
         tracker = self._tracker
         if reset:
             tracker.reset()
         tracker.smoothing = settings.smoothing
         tracker.max_age = max(2, round(settings.max_age_s * max(self._processed.rate(), 1.0)))
-        tracked = tracker.update([b for b, _, _ in found], [p for _, p, _ in found])
-        faces = []
-        for face in tracked:
-            probs = tuple(float(v) for v in face.probs)
-            k = int(np.argmax(probs))
-            faces.append(LiveFace(face.track_id, face.box, loaded.labels[k], probs[k], probs,
-                                  found[face.index][2]))
-        return tuple(faces)
-
-
-# ------------------------------------------------------------------------------------------ test clips
-
-
-def write_y4m(path: str | Path, frames: Iterable[np.ndarray], fps: int = 30) -> Path:
-    """Write RGB frames as a YUV4MPEG2 (4:2:0) clip, the format of Chromium's fake camera.
-
-    Chromium plays it, looping, as the camera with ``--use-fake-device-for-media-stream
-    --use-file-for-fake-video-capture=PATH``.
-
-    Parameters
-    ----------
-    path : str or Path
-        The ``.y4m`` file to write.
-    frames : iterable of (H, W, 3) uint8 ndarray
-        RGB frames, all of one size with even H and W.
-    fps : int
-        Frames per second written in the header.
-
-    Returns
-    -------
-    Path
-    """
-    path = Path(path)
-    size = None
-    with open(path, "wb") as fh:
-        for rgb in frames:
-            h, w = rgb.shape[:2]
-            if size is None:
-                if h % 2 or w % 2:
-                    raise ValueError(f"4:2:0 needs an even width and height, got {w}x{h}")
-                size = (w, h)
-                fh.write(f"YUV4MPEG2 W{w} H{h} F{int(fps)}:1 Ip A1:1 C420jpeg\n".encode())
-            elif (w, h) != size:
-                raise ValueError(f"every frame must be {size[0]}x{size[1]}, got {w}x{h}")
-            fh.write(b"FRAME\n")
-            fh.write(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420).tobytes())
-    if size is None:
-        raise ValueError("no frames to write")
-    return path
-
-
-def sliding_frames(photo: np.ndarray, width: int = 640, height: int = 480, n: int = 60,
-                   travel: int = 48) -> list[np.ndarray]:
-    """``n`` RGB frames of ``photo`` (scaled to the frame's height) sliding right then back on grey.
-
-    The last frame leads smoothly into the first, so that a looping player shows a face moving slowly
-    to and fro.
-    """
-    side = height
-    face = cv2.resize(np.ascontiguousarray(photo[:, :, :3]), (side, side), interpolation=cv2.INTER_AREA)
-    frames = []
-    for i in range(n):
-        phase = 1 - abs(1 - 2 * i / n)  # 0 -> 1 -> 0
-        x = (width - side) // 2 - travel // 2 + round(travel * phase)
-        frame = np.full((height, width, 3), 128, np.uint8)
-        x0, x1 = max(x, 0), min(x + side, width)
-        frame[:, x0:x1] = face[:, x0 - x: x1 - x]
-        frames.append(frame)
-    return frames
+        frame = self._pub.counts["processed"]
+        return tuple(follow(tracker, found, list(loaded.labels), frame=frame, time_s=self._clock() - self._start))

@@ -35,13 +35,23 @@ def crop_windows(size: int, fraction: float = CROP_FRACTION) -> list[tuple[int, 
     return [(centre, centre, side), (0, 0, side), (0, far, side), (far, 0, side), (far, far, side)]
 
 
-def _ten_crop(faces: np.ndarray) -> list[np.ndarray]:
-    from ferviz.data.preprocess import resize_faces  # local: the CLI reads TTA_MODES without torch or OpenCV
+def resize_crops(faces: np.ndarray, size: int) -> np.ndarray:
+    """(N, H, W) or (N, H, W, 3) uint8 crops -> (N, size, size[, 3]), each by the one resize policy."""
+    from ferviz.pipeline.crop import resize_crop  # local: the CLI reads TTA_MODES without torch or OpenCV
 
+    faces = np.asarray(faces, dtype=np.uint8)
+    if faces.shape[1:3] == (size, size):
+        return faces
+    if len(faces) == 0:
+        return np.zeros((0, size, size, *faces.shape[3:]), np.uint8)
+    return np.stack([resize_crop(face, size) for face in faces])
+
+
+def _ten_crop(faces: np.ndarray) -> list[np.ndarray]:
     size = faces.shape[1]
     views = []
     for top, left, side in crop_windows(size):
-        crop = resize_faces(np.ascontiguousarray(faces[:, top:top + side, left:left + side]), size)
+        crop = resize_crops(np.ascontiguousarray(faces[:, top:top + side, left:left + side]), size)
         views.extend(_flip(crop))
     return views
 
@@ -69,7 +79,7 @@ def check_mode(mode: str) -> str:
 
 
 def tta_views(faces: np.ndarray, mode: str) -> list[np.ndarray]:
-    """The views of ``faces`` (N, S, S) uint8 that ``mode`` averages over.
+    """The views of ``faces`` (N, S, S) or (N, S, S, 3) uint8 that ``mode`` averages over.
 
     Raises
     ------
@@ -78,8 +88,8 @@ def tta_views(faces: np.ndarray, mode: str) -> list[np.ndarray]:
     """
     check_mode(mode)
     faces = np.asarray(faces, dtype=np.uint8)
-    if faces.ndim != 3 or faces.shape[1] != faces.shape[2]:
-        raise ValueError(f"expected (N, S, S) square face crops, got shape {faces.shape}")
+    if faces.ndim not in (3, 4) or faces.shape[1] != faces.shape[2] or (faces.ndim == 4 and faces.shape[3] != 3):
+        raise ValueError(f"expected (N, S, S) or (N, S, S, 3) square face crops, got shape {faces.shape}")
     return TTA_VIEWS[mode](faces)
 
 

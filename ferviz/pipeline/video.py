@@ -3,7 +3,7 @@
 Frames are read one at a time with OpenCV (mp4, webm, avi, mov, mkv: whatever its FFmpeg build reads)
 and never kept: memory stays flat whatever the length. Every ``every``-th frame is processed (detect,
 crop, classify, track, smooth); with ``annotated`` set, every frame is written to an mp4
-with the latest boxes, track ids and labels drawn on it (H.264, :mod:`ferviz.pipeline.encode`).
+(H.264, :mod:`ferviz.pipeline.encode`) with the latest boxes, track ids and labels drawn on it.
 
 Limits, each stated in the result's ``messages`` when it applies (never an out-of-memory):
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import av
@@ -28,11 +28,11 @@ import cv2
 import numpy as np
 
 from ferviz.errors import VideoError
-from ferviz.figures.labels import fit_scale, label_origin
 from ferviz.model.checkpoint import LoadedModel
+from ferviz.pipeline.draw import draw_faces  # noqa: F401 - re-exported (callers import it from here)
 from ferviz.pipeline.encode import VideoEncoder
-from ferviz.pipeline.faces import FaceOptions, find_faces
-from ferviz.pipeline.inference import NO_FACE, classify_crops
+from ferviz.pipeline.faces import FaceOptions
+from ferviz.pipeline.inference import FacePrediction, classify_faces, follow, no_face_row
 from ferviz.pipeline.tracking import Tracker
 from ferviz.pipeline.tta import check_mode
 from ferviz.text import printable
@@ -163,7 +163,7 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
         Detect faces on a copy of each frame at most this many pixels on its longer side (default
         :data:`DETECT_SIDE`; None: the detector's own limit); crops come from the full frame.
     annotated : str or Path, optional
-        Write an annotated copy (mp4, ``mp4v``) here.
+        Write an annotated copy (H.264 mp4) here.
     progress : callable, optional
         ``progress(frames_read, frames_expected)`` after every frame.
     tta : str
@@ -181,7 +181,7 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
     """
     if every < 1:
         raise ValueError(f"every must be at least 1, got {every}")
-    extra = {} if check_mode(tta) == "none" else {"tta": tta}  # a TTA row says so
+    check_mode(tta)
     t0 = time.perf_counter()
     cap, info, name = _open(path)
     options = FaceOptions(**{**options.kwargs(), "fallback": "none"})
@@ -194,7 +194,6 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
     writer = None
     latest: list[tuple] = []  # what is drawn on frames that are not processed
     read = processed = 0
-    prep = loaded.preprocessing
     try:
         while read < limit:
             ok, bgr = cap.read()
@@ -211,34 +210,12 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
             if read % every == 0:
                 small = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale,
                                                             interpolation=cv2.INTER_AREA)
-                rgb = np.ascontiguousarray(small[:, :, ::-1])
-                search = find_faces(rgb, size=prep.size, margin=prep.face_margin, detect_side=detect_side,
-                                    **options.kwargs())
-                crops = np.stack([f.crop64 for f in search.faces]) if search.faces else np.zeros((0, 1, 1))
-                probs = (classify_crops(loaded, crops, tta) if search.faces
-                         else np.zeros((0, len(loaded.labels))))
-                tracked = tracker.update([f.box for f in search.faces], list(probs))
-                latest = []
-                frame_rows = []
-                for face in tracked:
-                    box = face.box.scaled(1.0 / scale) if scale < 1.0 else face.box
-                    p = face.probs
-                    k = int(np.argmax(p))
-                    latest.append((box, face.track_id, loaded.labels[k], float(p[k])))
-                    detected = box.score if box.score is not None else box.neighbours
-                    frame_rows.append({"image": name, "frame": read, "time": round(read / info.fps, 4),
-                                       "track": face.track_id, "face": face.index, "status": "face",
-                                       "x": box.x, "y": box.y, "w": box.w, "h": box.h,
-                                       "detector_confidence": detected, "label": loaded.labels[k],
-                                       "confidence": round(float(p[k]), 6),
-                                       **{n: round(float(v), 6)
-                                          for n, v in zip(loaded.labels, p, strict=True)}, **extra})
-                if not frame_rows:
-                    frame_rows.append({"image": name, "frame": read, "time": round(read / info.fps, 4),
-                                       "track": None, "face": None, "status": NO_FACE, "x": None, "y": None,
-                                       "w": None, "h": None, "detector_confidence": None, "label": "",
-                                       "confidence": None, **extra})
-                rows.extend(frame_rows)
+                faces = classify_frame(loaded, np.ascontiguousarray(small[:, :, ::-1]), tracker, read,
+                                       read / info.fps, options=options, detect_side=detect_side, tta=tta,
+                                       scale=scale)
+                latest = [(f.box, f.track, f.label, f.confidence) for f in faces]
+                rows.extend([f.row(name, tta) for f in faces] if faces
+                            else [no_face_row(name, tta, frame=read, time_s=read / info.fps)])
                 processed += 1
             if writer is not None:
                 writer.write(draw_faces(bgr, latest))
@@ -260,36 +237,40 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
                            list(loaded.labels))
 
 
+def classify_frame(loaded: LoadedModel, rgb: np.ndarray, tracker: Tracker, frame: int, time_s: float, *,
+                   options: FaceOptions = FaceOptions(), detect_side: int | None = DETECT_SIDE, tta: str = "none",
+                   scale: float = 1.0) -> list[FacePrediction]:
+    """One video frame: :func:`~ferviz.pipeline.inference.classify_faces`, then the tracker.
+
+    Parameters
+    ----------
+    loaded : LoadedModel
+        The model.
+    rgb : (H, W, 3) uint8 ndarray
+        The (possibly downscaled) frame, RGB order.
+    tracker : Tracker
+        The video's tracker (updated in place).
+    frame, time_s : int, float
+        The frame's number and time, recorded in each row.
+    options, detect_side, tta
+        As for :func:`predict_video`.
+    scale : float
+        ``rgb``'s size over the video's own; boxes are reported in the video's pixels.
+
+    Returns
+    -------
+    list of FacePrediction
+        One per face, with its track id and smoothed probabilities; empty when no face was found.
+    """
+    faces, _ = classify_faces(loaded, rgb, options=options, detect_side=detect_side, tta=tta)
+    faces = follow(tracker, faces, list(loaded.labels), frame=frame, time_s=time_s)
+    if scale < 1.0:
+        faces = [replace(f, box=f.box.scaled(1.0 / scale)) for f in faces]
+    return faces
+
+
 def _writer(path: str | Path, fps: float, width: int, height: int, name: str) -> VideoEncoder:
     try:  # H.264: a format browsers play (ferviz.pipeline.encode)
         return VideoEncoder(path, fps, width, height)
     except (OSError, ValueError, av.error.FFmpegError) as exc:
         raise VideoError(f"{name}: cannot write the annotated video to {printable(path, 200)}") from exc
-
-
-def draw_faces(bgr: np.ndarray, faces: list[tuple]) -> np.ndarray:
-    """A copy of a BGR frame with each ``(box, track id, label, confidence)`` drawn as a box and caption."""
-    out = bgr.copy()
-    thick = max(1, round(max(out.shape[:2]) / 400))
-    for box, track, label, conf in faces:
-        colour = _colour(track)
-        cv2.rectangle(out, (box.x, box.y), (box.x + box.w, box.y + box.h), colour, thick)
-        text = f"#{track} {label} {conf:.0%}"
-        scale = max(0.4, box.w / 220)
-        scale = fit_scale(cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0] + 2,
-                          out.shape[1], scale)
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-        left, top = (round(v) for v in label_origin((box.x, box.y, box.w, box.h), (tw + 2, th + base + 2),
-                                                    (out.shape[1], out.shape[0])))  # inside the frame
-        cv2.rectangle(out, (left, top), (left + tw + 2, top + th + base + 2), colour, -1)
-        cv2.putText(out, text, (left + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
-                    thick, cv2.LINE_AA)
-    return out
-
-
-def _colour(track: int) -> tuple[int, int, int]:
-    """A distinct BGR colour per track id (golden-ratio hue steps)."""
-    hue = int((track * 0.618033988749895 % 1.0) * 179)
-    hsv = np.uint8([[[hue, 200, 220]]])
-    b, g, r = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
-    return int(b), int(g), int(r)

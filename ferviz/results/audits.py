@@ -1,7 +1,7 @@
 """Committed reports a reviewer can check: train/test leakage and paired model comparisons.
 
 Two JSON report kinds live in ``models/reports/`` beside the metric reports (read back by
-:func:`ferviz.results.reports.discover`):
+:func:`ferviz.results.records.discover`):
 
 * ``{"kind": "leakage", ...}`` (:func:`leakage_report`): how many items of a split have an exact or near
   copy in the training split (:mod:`ferviz.results.leakage`), which ones (their source names, never pixels), the
@@ -11,7 +11,7 @@ Two JSON report kinds live in ``models/reports/`` beside the metric reports (rea
   the paired bootstrap interval of their difference (:mod:`ferviz.results.significance`), on all items and on
   the clean ones.
 
-``python -m ferviz.results.audits --data PATH --split PublicTest --models A.pt B.pt ... --out models/reports``
+``ferviz audit --data PATH --split PublicTest --models A.pt B.pt ... --out models/reports``
 evaluates each model once and writes the leakage report of all of them and the paired reports of the
 first model against each other one.
 """
@@ -32,7 +32,9 @@ import numpy as np
 
 from ferviz.data.datasets import FaceDataset
 from ferviz.errors import FervizError
+from ferviz.paths import portable
 from ferviz.results.evaluation import Evaluation
+from ferviz.results.labelnoise import DEFAULT_FILTER, FILTERS
 from ferviz.results.leakage import CANDIDATES, MIN_STD, SHIFT, Duplicates, deduplicated, find_duplicates
 from ferviz.results.significance import PairedComparison, bootstrap_ci, compare_predictions
 
@@ -189,10 +191,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", default="auto", help="reader (fer2013, npz, ...); default auto")
     parser.add_argument("--split", default="PublicTest", help="the evaluated split")
     parser.add_argument("--reference", default="Training", help="the training split searched for copies")
-    parser.add_argument("--models", nargs="+", required=True, help="checkpoints; the first is compared "
-                                                                   "with each other one")
+    parser.add_argument("--models", nargs="+", default=[], help="checkpoints; the first is compared with each "
+                        "other one (with --label-noise: their mean probabilities; none: out-of-fold HOG models)")
     parser.add_argument("--out", default="models/reports", help="folder the JSON reports are written to")
     parser.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples per interval")
+    noise = parser.add_argument_group("label noise (--label-noise)")
+    noise.add_argument("--label-noise", action="store_true",
+                       help="write DIR/<dataset>_<split>_label_noise.json: the labels that are probably wrong "
+                            "(confident learning) instead of the leakage and paired reports")
+    noise.add_argument("--filter-by", default=DEFAULT_FILTER, choices=list(FILTERS),
+                       help=f"confident-learning rule (default {DEFAULT_FILTER})")
+    noise.add_argument("--votes", help="FER+ votes (default: ferplus_votes.npz beside a FER2013 --data)")
+    noise.add_argument("--folds", type=int, default=5, help="folds of the out-of-fold probabilities "
+                                                             "(no --models)")
+    noise.add_argument("--seed", type=int, default=0, help="seed of the folds")
+    noise.add_argument("--flip-fractions", type=float, nargs="+", default=[],
+                       help="with FER+ votes: also measure the finder on these shares of flipped clean labels")
+    noise.add_argument("--flip-rules", nargs="+", default=[], choices=list(FILTERS),
+                       help="with FER+ votes: ... and with these rules (one run per fraction, rule and seed)")
     return parser
 
 
@@ -205,8 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    command = shlex.join(["python", "-m", "ferviz.results.audits", *argv])
+    command = portable(shlex.join(["ferviz", "audit", *argv]))
     try:
+        if args.label_noise:
+            from ferviz.results.noise_report import run
+            return run(args, command)
+        if not args.models:
+            raise FervizError("--models is required (the checkpoints to audit), except with --label-noise")
         ds = load_dataset(args.dataset, args.data)
         part, dups = duplicates_of(ds, args.split, args.reference)
         print(f"{args.split}: {dups.counts()}")

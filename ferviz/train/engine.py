@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch.utils.data import DistributedSampler
 
 from ferviz.data.augment import AugmentConfig, augment_batch, mixup_batch
+from ferviz.data.camera import camera_batch
 from ferviz.data.preprocess import Preprocessing, to_tensor
 from ferviz.errors import CheckpointError
 from ferviz.model.checkpoint import (
@@ -61,6 +62,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     grad_clip: float = 0.0  # > 0: clip the gradient norm (stabilises the LSTM + attention stack)
     class_weighting: bool = False  # inverse-frequency class weights in the loss
+    class_power: float = 1.0  # with class_weighting: weight = (share of the class) ** -class_power (0.5 = sqrt)
     augment: bool = True
     bf16: bool = True  # CPU autocast to bfloat16 (~1.7x faster on AVX-512 BF16 machines)
     select_metric: str = "accuracy"  # 'accuracy' | 'macro_f1' on the selection split
@@ -76,6 +78,8 @@ class TrainConfig:
     erase: float = 0.0  # probability of random erasing (one rectangle of noise per image)
     mixup: float = 0.0  # > 0: mixup with Beta(alpha, alpha) mixing weights (alpha = this value)
     keep_epochs_from: int = 0  # > 0: also save every epoch from this one on as epochs/epoch_NNN.pt (SWA)
+    labels: str = "fer2013"  # the labelling trained on (a key of ferviz.data.ferplus.LABEL_SOURCES)
+    camera: float = 0.0  # probability per image of each camera-photo degradation (ferviz.data.augment.camera)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,11 +97,16 @@ class ArrayData:
         Class indices.
     soft : (N, classes) float32 ndarray or None
         Cached teacher soft targets (at the KD temperature), when set.
+    target : (N, classes) float32 ndarray or None
+        Per-row target distributions (FER+ vote shares, or a photo teacher's probabilities); when set the
+        cross-entropy is taken against them instead of one-hot ``labels`` (which stay the argmax, for
+        accuracy and class weights).
     """
 
     planes: np.ndarray
     labels: np.ndarray
     soft: np.ndarray | None = None
+    target: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -351,7 +360,7 @@ class Trainer:
         logits : (B, classes) tensor
             The student's outputs.
         y : (B,) int64 or (B, classes) float tensor
-            Class indices, or mixed one-hot rows (mixup).
+            Class indices, or target distributions (soft labels, mixed one-hot rows of mixup).
         x : (B, C, S, S) tensor
             The batch, which the teachers see when ``soft`` is None.
         weight : tensor or None
@@ -392,14 +401,17 @@ class Trainer:
         total, correct, seen, start = 0.0, 0, 0, time.perf_counter()
         for step in range(n_steps):
             idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            x = to_tensor(data.planes[idx], self.prep)
+            planes = data.planes[idx]
+            if cfg.augment and cfg.camera > 0:
+                planes = camera_batch(planes, cfg.camera, self._camera_rng(epoch, step))
+            x = to_tensor(planes, self.prep)
             y = torch.as_tensor(data.labels[idx])
             soft = torch.as_tensor(data.soft[idx]) if data.soft is not None else None
             if cfg.augment:
                 x = augment_batch(x, AugmentConfig(erase=cfg.erase), gen)
-            target = y
+            target = torch.as_tensor(data.target[idx]) if data.target is not None else y
             if cfg.mixup > 0:
-                x, target, soft = mixup_batch(x, y, soft, cfg.mixup, self.model_cfg.num_classes, gen)
+                x, target, soft = mixup_batch(x, target, soft, cfg.mixup, self.model_cfg.num_classes, gen)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
                 logits = self.net(x)
             loss = self.loss(logits, target, x, weight, soft)
@@ -419,9 +431,15 @@ class Trainer:
         return {"train_loss": total / max(seen, 1), "train_acc": correct / max(seen, 1), "seconds": secs,
                 "images_per_s": seen * self.world / max(secs, 1e-9)}
 
+    def _camera_rng(self, epoch: int, step: int) -> np.random.Generator:
+        """The camera degradations' random stream: reproducible from (seed, epoch, step, rank)."""
+        return np.random.default_rng([self.cfg.seed, epoch, step, self.rank])
+
     def _class_weights(self, data: ArrayData) -> torch.Tensor:
+        """Per-class loss weights ``(N / count) ** class_power``, scaled so the average face weighs 1."""
         counts = np.bincount(data.labels, minlength=self.model_cfg.num_classes).astype(np.float64)
-        w = counts.sum() / np.maximum(counts, 1) / self.model_cfg.num_classes
+        w = (counts.sum() / np.maximum(counts, 1)) ** self.cfg.class_power
+        w /= (w * counts).sum() / counts.sum()
         return torch.tensor(w, dtype=torch.float32)
 
     def fit(self, train: ArrayData, val: ArrayData, *, progress_factory=None, argv=None) -> TrainResult:

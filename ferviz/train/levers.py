@@ -3,7 +3,7 @@
 ``scripts/levers.sh`` trains the full model (``dcnn_bilstm_dam``, recipe ``strong``) once per lever and
 seed on the seed-spread budget (16 epochs on a fixed stratified sample of 5,000 FER2013 Training faces)
 with exactly one change, and ``ferviz evaluate --lever NAME`` writes each run's report into
-``models/reports/levers/``. :func:`ferviz.results.reports.lever_table` pairs every lever with the full model's
+``models/reports/levers/``. :func:`ferviz.results.studies.lever_table` pairs every lever with the full model's
 own seed runs at that budget (``models/reports/seeds/``). Kept free of heavy imports: the CLI's parser
 reads :data:`LEVERS`.
 """

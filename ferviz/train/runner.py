@@ -62,6 +62,21 @@ def remap_labels(labels: np.ndarray, class_names: list[str]) -> np.ndarray:
     return out
 
 
+def targets_in_order(targets: np.ndarray, class_names: list[str]) -> np.ndarray:
+    """(N, 7) distributions in FER2013 order -> (N, len(class_names)) in the model's order, renormalised."""
+    targets = np.asarray(targets, np.float32)
+    if targets.ndim != 2 or targets.shape[1] != 7:
+        raise ValueError(f"targets must be (N, 7) distributions in FER2013 order, got shape {targets.shape}")
+    cols = [ALL_LABELS.index(n) for n in class_names]
+    if max(cols) >= 7:
+        raise ValueError(f"soft targets cover the 7 FER2013 emotions, not {class_names}")
+    out = targets[:, cols]
+    total = out.sum(1, keepdims=True)
+    if (total <= 0).any():
+        raise ValueError(f"{int((total <= 0).sum())} target rows have no mass on the model's classes")
+    return (out / total).astype(np.float32)
+
+
 def cached_soft_targets(trainer: Trainer, train: ArrayData, out_dir: Path,
                         progress: bool = True) -> np.ndarray:
     """The teachers' soft targets on the training faces, computed once, kept in ``out_dir/soft_targets.npz``.
@@ -107,8 +122,14 @@ def run_training(train_images: np.ndarray, train_labels: np.ndarray, val_images:
                  val_labels: np.ndarray, *, variant: str, train_cfg: TrainConfig, out_dir: str | Path,
                  prep: Preprocessing | None = None, model_overrides: dict | None = None,
                  class_names: list[str] | None = None, resume: bool = False, progress: bool = True,
-                 argv: list[str] | None = None, meta: dict | None = None) -> TrainResult:
-    """Train ``variant`` on (N, H, W) uint8 faces with ALL_LABELS indices; select on the validation set."""
+                 argv: list[str] | None = None, meta: dict | None = None,
+                 train_targets: np.ndarray | None = None) -> TrainResult:
+    """Train ``variant`` on (N, H, W) uint8 faces with ALL_LABELS indices; select on the validation set.
+
+    ``train_targets`` (N, 7) optionally gives each training face a target distribution over the 7
+    emotions in FER2013 order (FER+ vote shares; a photo teacher's probabilities), trained against
+    instead of the one-hot label (:attr:`~ferviz.train.engine.ArrayData.target`).
+    """
     if variant not in VARIANTS:
         raise KeyError(f"unknown model variant {variant!r}; choose one of {', '.join(VARIANTS)}")
     names = class_names or class_names_for(train_labels)
@@ -119,6 +140,8 @@ def run_training(train_images: np.ndarray, train_labels: np.ndarray, val_images:
     log.info("preparing %d training and %d validation faces (%s input)", len(train_images), len(val_images),
              prep.input_mode)
     train = ArrayData(prepare_images(train_images, prep), remap_labels(train_labels, names))
+    if train_targets is not None:
+        train.target = targets_in_order(train_targets, names)
     val = ArrayData(prepare_images(val_images, prep), remap_labels(val_labels, names))
     trainer = Trainer(cfg, train_cfg, prep, names, out_dir, variant=variant, meta=meta)
     if resume and not trainer.resume():

@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from ferviz.data.datasets import FaceDataset, load_dataset
-from ferviz.model.checkpoint import LoadedModel, load_checkpoint
+from ferviz.model.checkpoint import LoadedModel, external_models, load_checkpoint
 from ferviz.paths import DEFAULT_MODEL, MODELS_DIR
 from ferviz.pipeline.faces import FaceOptions
 from ferviz.pipeline.inference import predict
@@ -50,15 +50,17 @@ def warm_up(loaded: LoadedModel) -> threading.Thread:
 
 
 def load_model(path: str | Path) -> LoadedModel:
-    """The cached, shared model for a checkpoint path (verified against its model card)."""
+    """The cached, shared model for a checkpoint path or an external model's folder (verified against its card)."""
     path = Path(path).resolve()
-    return _load(str(path), path.stat().st_mtime)
+    files = sorted(path.iterdir()) if path.is_dir() else [path]  # a folder model: its newest file decides
+    return _load(str(path), max((p.stat().st_mtime for p in files), default=path.stat().st_mtime))
 
 
 def shipped_models() -> dict[str, Path]:
-    """Display name -> path of every checkpoint in ``models/``, the default first."""
+    """Display name -> path of every checkpoint in ``models/``, the default first, then external models
+    (``faceapi``: a folder of another format, see ``ferviz.model.checkpoint.EXTERNAL_MODELS``)."""
     paths = sorted(MODELS_DIR.glob("*.pt"), key=lambda p: (p != DEFAULT_MODEL, p.name))
-    return {p.stem: p for p in paths}
+    return {**{p.stem: p for p in paths}, **external_models()}
 
 
 @st.cache_resource(show_spinner="Reading the dataset…", max_entries=2)

@@ -30,6 +30,7 @@ from ferviz.figures import attention as fig_att
 from ferviz.figures import explain as fig_ex
 from ferviz.figures.card_export import ExplanationCard, card_html, card_png
 from ferviz.model.checkpoint import LoadedModel
+from ferviz.model.network import FERNet
 from ferviz.pipeline.inference import FacePrediction
 from ferviz.text import md_escape, printable
 from ferviz.ui.queue import heavy_work
@@ -65,6 +66,10 @@ def pick_face(key: str) -> tuple[LoadedModel, FacePrediction] | None:
     """
     loaded = model_picker()
     if loaded is None:
+        return None
+    if not isinstance(loaded.model, FERNet):  # e.g. faceapi: no attention maps, no FERNet layers
+        st.info(f"Explanations are not available for this model ({md_escape(loaded.variant)}); they need the "
+                "FERNet models' layers and attention. Pick one of the fer2013_* models in the sidebar.")
         return None
     picked = face_picker(key, loaded)
     if picked is None:

@@ -6,7 +6,7 @@ annotated frame back. The processor never waits for the model, so it runs in str
 synchronous mode (no thread or frame queue of the library's own). STOP ends the stream at once and
 :meth:`WebrtcLive.on_ended` closes the processor. When the tab is closed mid-stream, no frame comes any
 more: the processor's worker exits after its idle timeout (5 s), and the connection ends when its ICE
-consent expires (about 30 s), which calls ``on_ended`` too (checked by ``tests/test_browser_live.py``).
+consent expires (about 30 s), which calls ``on_ended`` too (checked by ``tests/pages/test_browser_live.py``).
 
 No STUN/TURN server is configured unless ``FERVIZ_ICE_SERVERS`` says so (:func:`ferviz.pipeline.live.ice_servers`):
 on localhost the stream needs no network at all.

@@ -6,6 +6,9 @@ them.
 
 from __future__ import annotations
 
+import sys
+import threading
+from pathlib import Path
 from typing import NamedTuple
 
 import streamlit as st
@@ -14,6 +17,8 @@ from ferviz.serve.access import shared_mode
 from ferviz.serve.jobs import apply_threads
 
 TAB_ICON = "🙂"  # every page's browser-tab icon
+#: The app's entry script (``streamlit run app.py``), at the repository root beside ``pages/``.
+ENTRY_SCRIPT = "app.py"
 
 
 class PageEntry(NamedTuple):
@@ -61,21 +66,38 @@ def navigation() -> st.navigation:
                           for p in PAGES.values()])
 
 
+_run = threading.local()  # ``inside``: this script run is app.py's navigation running a page
+
+
+def run_app() -> None:
+    """``app.py``: run the page the URL names inside the app's navigation."""
+    _run.inside = True
+    try:
+        navigation().run()
+    finally:
+        _run.inside = False
+
+
+def _entry_script() -> str:
+    """The script Streamlit was started with (``app.py``, or a lone page under AppTest)."""
+    return str(getattr(sys.modules.get("__main__"), "__file__", "") or "")
+
+
 def ensure_navigation() -> None:
     """Make sure this page runs inside ``app.py``'s navigation; call it first on every page.
 
-    Streamlit decides per server whether the app is a ``pages/``-folder app (the older multipage mode,
-    whose navigation names the home page after its file, "app") until ``st.navigation`` is first called.
-    When a server's first visitor opens a deep link (``/Predict``), the page runs directly in that older
-    mode. This switches the server to ``app.py``'s navigation and reruns, so the same URL opens the same
-    page with the "Home" navigation. Elsewhere (inside the navigation, or a lone page under AppTest) it
-    does nothing. It also sets the process's thread budget first (:func:`ferviz.serve.jobs.apply_threads`).
+    A Streamlit server whose entry script has a ``pages/`` folder beside it starts in the older multipage
+    mode, where a deep link (``/Predict``) runs the page on its own, under a navigation that names the
+    home page after its file ("app"), until ``st.navigation`` is first called. When a server's first
+    visitor opens a deep link, the page therefore runs outside :func:`run_app`: it calls
+    ``st.navigation`` itself (hidden; from then on Streamlit ignores the ``pages/`` folder, as its
+    documentation says) and reruns, so the same URL opens the same page in ``app.py``'s navigation.
+    Inside the navigation, or as a lone page (the entry script itself, as AppTest runs it), it does
+    nothing. It also sets the process's thread budget first (:func:`ferviz.serve.jobs.apply_threads`).
     """
     apply_threads(shared_mode())  # one thread per request on a shared server (FERVIZ_TORCH_THREADS)
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # a Streamlit without it has no older mode to leave
+    if getattr(_run, "inside", False) or Path(_entry_script()).name != ENTRY_SCRIPT:
         return
-    if getattr(PagesManager, "uses_pages_directory", False):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    st.navigation([st.Page(p.path, title=p.title, default=p is HOME) for p in PAGES.values()],
+                  position="hidden")
+    st.rerun()

@@ -1,0 +1,127 @@
+"""``ferviz evaluate | ship``: measuring a checkpoint, and shipping one with its model card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ferviz.cli.common import add_data, add_tta, load_data
+
+
+def cmd_evaluate(args) -> int:
+    from ferviz import evaluate, load_model
+
+    loaded = load_model(args.model)
+    kind, ds = load_data(args)
+    result = evaluate(loaded, ds, split=args.split, batch_size=args.batch_size, tta=args.tta)
+    if result is None:  # a torchrun rank other than 0: its shard went to rank 0
+        return 0
+    train = loaded.meta.get("train") or {}
+    result.report.meta.update({"kind": args.kind, "command": " ".join(args.argv),
+                               "epochs": train.get("epochs"), "best_epoch": loaded.meta.get("epoch"),
+                               "seed": train.get("seed"), "train_subset": loaded.meta.get("train_subset")})
+    if args.lever:  # a training lever's run (scripts/levers.sh): its name, and the whole recipe it had
+        result.report.meta.update({"kind": "lever", "lever": args.lever, "train": train})
+    print(result.report.format_table())
+    if args.json:
+        result.report.to_json(args.json)
+        print(f"report written to {args.json}")
+    return 0
+
+
+def cmd_ship(args) -> int:
+    from ferviz import evaluate
+    from ferviz.model.network import DEFAULT_VARIANT
+    from ferviz.paths import MODELS_DIR
+    from ferviz.results.records import discover
+    from ferviz.results.shipping import run_summary, ship
+    from ferviz.results.studies import lever_records, lever_table
+
+    run = run_summary(Path(args.run))
+    split = args.split or run["meta"].get("select_split", "")
+    kind, ds = load_data(args)
+    models_dir = Path(args.models_dir or MODELS_DIR)
+    levers = []
+    if run["variant"] == DEFAULT_VARIANT:  # the levers are one change each to this model's recipe
+        levers = lever_records(lever_table(discover(models_dir)))
+    from dataclasses import asdict
+
+    from ferviz.results.domains import DOMAINS_FILE, read_domains
+
+    domains = [asdict(s) for s in read_domains(models_dir / "reports" / DOMAINS_FILE)]
+    card = ship(Path(args.run), args.name, lambda lm: evaluate(lm, ds, split=split or None), models_dir,
+                notes=args.notes or "", checkpoint=args.checkpoint, levers=levers, domains=domains)
+    print(f"shipped {card.file}: accuracy {card.report['accuracy']:.4f}, "
+          f"macro-F1 {card.report['macro']['f1']:.4f} on {split or 'all'}")
+    return 0
+
+
+def add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="full metric report of a checkpoint on a dataset")
+    p.add_argument("--model", help="checkpoint (.pt; default: the shipped model)")
+    add_data(p)
+    p.add_argument("--split", help="usage value to evaluate (e.g. PublicTest, PrivateTest); default all")
+    p.add_argument("--json", help="write the report as JSON here")
+    p.add_argument("--kind", default="evaluation",
+                   choices=["evaluation", "selection", "cross-dataset", "ablation", "comparison", "lever"],
+                   help="what the report is, for the Compare page")
+    from ferviz.train.levers import LEVERS
+
+    p.add_argument("--lever", choices=list(LEVERS),
+                   help="the report is of a training-lever run (scripts/levers.sh): record the lever's name "
+                        "and the run's recipe (kind lever)")
+    p.add_argument("--batch-size", type=int, default=256,
+                   help="faces per forward pass (under torchrun, also the unit the items are sharded in)")
+    add_tta(p, "recorded in the report's meta, reported separately")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def add_ship(sub) -> None:
+    p = sub.add_parser("ship", help="copy a run's best.pt into models/ with a measured model card")
+    p.add_argument("--run", required=True, help="training output folder (has best.pt, run.json, log.csv)")
+    p.add_argument("--name", required=True, help="model name, e.g. fer2013_dcnn_bilstm_dam")
+    add_data(p)
+    p.add_argument("--split", help="split to report on (default: the one the run selected on)")
+    p.add_argument("--models-dir", help="default: the repository's models/")
+    p.add_argument("--notes", help="free text added to the card")
+    p.add_argument("--checkpoint", default="best.pt",
+                   help="the run's file to ship (default best.pt; e.g. swa.pt from `ferviz average`)")
+    p.set_defaults(func=cmd_ship)
+
+
+def cmd_domains(args) -> int:
+    from ferviz import load_model
+    from ferviz.results.domains import domain_table, table_frame, write_domains
+    from ferviz.train.photos import prepare_photo_faces
+
+    models = {}
+    for path in args.models:
+        loaded = load_model(path)
+        models[Path(str(path)).stem if str(path) != "faceapi" else "faceapi"] = loaded
+    photos = None
+    if args.photos:
+        faces = prepare_photo_faces(args.photos, cache=args.photo_cache, holdout=args.photo_holdout)
+        rows = faces.holdout_rows()
+        print(f"photos: {faces.describe()}; scoring the {len(rows)} held out")
+        photos = (faces.student[rows], faces.teacher[rows])
+    scores = domain_table(models, fer2013=args.fer2013, ckplus=args.ckplus, jaffe=args.jaffe, photos=photos,
+                          progress=lambda what: print(f"... {what}", flush=True))
+    print(table_frame(scores, "accuracy").to_string())
+    print(table_frame(scores, "macro_f1").to_string())
+    if args.out:
+        command = " ".join(args.argv)
+        print(f"wrote {write_domains(scores, args.out, command)}")
+    return 0
+
+
+def add_domains(sub) -> None:
+    p = sub.add_parser("domains", help="every model by domain: FER2013 (its labels, FER+'s majority), CK+, JAFFE, "
+                                       "held-out web photos")
+    p.add_argument("--models", nargs="+", required=True, help="checkpoints or registry names (faceapi)")
+    p.add_argument("--fer2013", help="fer2013_trainval.npz (PublicTest; ferplus_votes.npz beside it)")
+    p.add_argument("--ckplus", help="ckplus.npz")
+    p.add_argument("--jaffe", help="jaffe.npz")
+    p.add_argument("--photos", help="a folder of face photos (e.g. UTKFace's); its held-out share is scored")
+    p.add_argument("--photo-holdout", type=float, default=0.2)
+    p.add_argument("--photo-cache", help="the .npz of prepared photo faces to reuse (ferviz train --photos makes one)")
+    p.add_argument("--out", help="write the table as JSON here (e.g. models/reports/domains.json)")
+    p.set_defaults(func=cmd_domains)

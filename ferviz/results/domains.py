@@ -1,0 +1,160 @@
+"""How each model does by domain: FER2013 (its own labels and FER+'s majority), CK+, JAFFE, web photos.
+
+A FER2013 score alone says little about a demo on real people: FER2013's labels are noisy (one
+annotator per face; FER+'s ten annotators' majority disagrees with a third of them) and its faces are
+small, centred, gray web crops. The domain table puts, for every model on the same rows:
+
+* ``fer2013`` — FER2013 PublicTest, FER2013's labels;
+* ``ferplus`` — the PublicTest faces that have a FER+ majority, scored against that majority;
+* ``ckplus``, ``jaffe`` — posed lab faces never trained on (the classes each shares with the model);
+* ``photos`` — held-out colour web photos (UTKFace) without expression labels: agreement with the
+  photo teacher (face-api.js's expression network), which learnt from web photos.
+
+:func:`domain_table` computes it; :func:`write_domains` / :func:`read_domains` keep it as JSON in
+``models/reports/domains.json`` (for the card, README and Compare).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ferviz.data.ferplus import load_votes, votes_beside, votes_for_sources
+from ferviz.data.labels import EMOTIONS
+from ferviz.model.checkpoint import LoadedModel
+from ferviz.results.metrics import compute_report
+
+log = logging.getLogger(__name__)
+
+DOMAINS_FILE = "domains.json"  # in models/reports/: what cards, the README and Compare show
+#: Domain key -> what the column means (the strings the JSON, the card and Compare share).
+DOMAINS: dict[str, str] = {
+    "fer2013": "FER2013 PublicTest, FER2013 labels",
+    "ferplus": "FER2013 PublicTest, FER+ majority of 10 annotators",
+    "ckplus": "CK+48 (posed, lab; shared classes)",
+    "jaffe": "JAFFE (posed, lab; shared classes)",
+    "photos": "web photos (UTKFace held-out 20 %): agreement with face-api.js",
+}
+
+
+@dataclass(frozen=True)
+class DomainScore:
+    """One model on one domain: accuracy (or agreement) and macro-F1 over ``n`` items."""
+
+    model: str
+    domain: str
+    accuracy: float
+    macro_f1: float
+    n: int
+    per_class_recall: dict[str, float] = field(default_factory=dict)
+
+
+def scores_from(model: str, domain: str, y_true: np.ndarray, probs: np.ndarray, labels: list[str]) -> DomainScore:
+    """A :class:`DomainScore` from labels (indices into ``labels``) and (N, K) probabilities.
+
+    Macro-F1 is the mean F1 over the classes present in ``y_true`` (a lab set without neutral faces is
+    not scored on neutral), so it is comparable between a 7-class model and a 6-class data set.
+    """
+    report = compute_report(np.asarray(y_true), None, labels, probs=np.asarray(probs))
+    present = [row for row in report.per_class if row["support"] > 0]
+    recall = {row["class"]: round(float(row["recall"]), 4) for row in present}
+    macro_f1 = float(np.mean([row["f1"] for row in present])) if present else float("nan")
+    return DomainScore(model, domain, float(report.accuracy), macro_f1, int(len(y_true)), recall)
+
+
+def ferplus_scores(model: str, probs: np.ndarray, sources: np.ndarray, labels: list[str],
+                   data_path: str | Path) -> DomainScore:
+    """Score PublicTest probabilities against FER+'s majority (faces without one are left out)."""
+    votes = votes_for_sources(load_votes(votes_beside(data_path)), sources)
+    majority = votes.majority
+    index = {name: i for i, name in enumerate(labels)}
+    y = np.array([index.get(EMOTIONS[m], -1) if m >= 0 else -1 for m in majority])
+    keep = y >= 0
+    return scores_from(model, "ferplus", y[keep], probs[keep], labels)
+
+
+def agreement_scores(model: str, probs: np.ndarray, teacher_probs: np.ndarray, labels: list[str]) -> DomainScore:
+    """Top-1 agreement (and macro-F1 treating the teacher's top class as the label) with a teacher."""
+    index = {name: i for i, name in enumerate(labels)}
+    teacher_top = np.array([index.get(EMOTIONS[k], -1) for k in np.asarray(teacher_probs).argmax(1)])
+    keep = teacher_top >= 0
+    return scores_from(model, "photos", teacher_top[keep], np.asarray(probs)[keep], labels)
+
+
+def domain_table(models: dict[str, LoadedModel], *, fer2013: str | Path | None = None,
+                 ckplus: str | Path | None = None, jaffe: str | Path | None = None,
+                 photos: tuple[np.ndarray, np.ndarray] | None = None,
+                 progress: Callable[[str], None] | None = None) -> list[DomainScore]:
+    """Every model on every domain whose data is given.
+
+    Parameters
+    ----------
+    models : dict name -> LoadedModel
+    fer2013, ckplus, jaffe : paths of the archives (``fer2013_trainval.npz``: PublicTest is used, and
+        ``ferplus_votes.npz`` beside it for the ``ferplus`` column)
+    photos : (faces, teacher_probs), optional
+        Held-out photo face crops ((N, S, S) gray or (N, S, S, 3) colour uint8) and the teacher's
+        (N, 7) probabilities in FER2013 order.
+    """
+    from ferviz.data.datasets import load_dataset
+    from ferviz.pipeline.inference import classify_crops
+    from ferviz.results.evaluation import evaluate
+
+    out: list[DomainScore] = []
+    sets = {}
+    if fer2013:
+        sets["fer2013"] = load_dataset("npz", fer2013).split("PublicTest")
+    if ckplus:
+        sets["ckplus"] = load_dataset("npz", ckplus)
+    if jaffe:
+        sets["jaffe"] = load_dataset("npz", jaffe)
+    for name, loaded in models.items():
+        for domain, ds in sets.items():
+            if progress:
+                progress(f"{name} on {domain}")
+            ev = evaluate(loaded, ds)
+            out.append(scores_from(name, domain, ev.y_true, ev.probs, loaded.labels))
+            if domain == "fer2013":
+                out.append(ferplus_scores(name, ev.probs, ev.dataset.source, loaded.labels, fer2013))
+        if photos is not None:
+            if progress:
+                progress(f"{name} on photos")
+            faces, teacher = photos
+            out.append(agreement_scores(name, classify_crops(loaded, faces), teacher, loaded.labels))
+    return out
+
+
+def table_frame(scores: list[DomainScore], metric: str = "accuracy") -> pd.DataFrame:
+    """Models as rows, domains as columns (in :data:`DOMAINS` order), values in percent."""
+    if not scores:
+        return pd.DataFrame()
+    frame = pd.DataFrame([asdict(s) for s in scores])
+    wide = frame.pivot_table(index="model", columns="domain", values=metric, aggfunc="first") * 100
+    return wide[[d for d in DOMAINS if d in wide.columns]].round(2)
+
+
+def write_domains(scores: list[DomainScore], path: str | Path, command: str = "") -> Path:
+    """Write the table as JSON (with the command that made it and the machine)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"kind": "domains", "domains": DOMAINS, "command": command,
+            "machine": f"{platform.machine()}, {platform.python_version()}",
+            "scores": [asdict(s) for s in scores]}
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    return path
+
+
+def read_domains(path: str | Path) -> list[DomainScore]:
+    """The scores of a :func:`write_domains` file; ``[]`` if it does not exist."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    return [DomainScore(**row) for row in data.get("scores", [])]

@@ -1,0 +1,312 @@
+"""Shipping a model: ``ferviz ship`` writes the checkpoint, its card and the card's Markdown into ``models/``.
+
+``ferviz ship --run runs/X --name NAME --data PATH`` copies ``runs/X/best.pt`` to ``models/NAME.pt``,
+evaluates it on the split it was selected on, and writes ``models/NAME.json`` (machine-readable card, incl.
+sha256, verified on every load; read by :mod:`ferviz.results.modelcard`) and ``models/NAME.md``
+(human-readable). Every number in a card is computed here from the files; nothing is typed in by hand.
+Commands and paths in a card are repository-relative (:func:`portable`), so a card reads the same on
+every machine.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import platform
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ferviz.errors import CheckpointError
+from ferviz.model.checkpoint import card_path, file_sha256, load_checkpoint
+from ferviz.paths import portable_tree
+from ferviz.results.modelcard import ModelCard, Stage, card_beside
+from ferviz.train.engine import teacher_paths
+from ferviz.train.swa import describe_average, run_folder
+
+if TYPE_CHECKING:
+    from ferviz.results.evaluation import Evaluation
+
+log = logging.getLogger(__name__)
+
+
+
+def run_summary(run_dir: Path) -> dict:
+    """Recipe, command, epochs and wall time of a training run, from its run.json and log.csv."""
+    info = json.loads((run_dir / "run.json").read_text())
+    rows = list(csv.DictReader(open(run_dir / "log.csv")))
+    best = max(rows, key=lambda r: int(r["best"]) * int(r["epoch"]))
+    init = info["train"].get("init") or ""
+    init_dir = Path(init).parent
+    init_card = card_beside(init) if init and not (init_dir / "run.json").is_file() else None
+    return {"variant": info["variant"], "train": info["train"], "argv": info["argv"],
+            "meta": info.get("meta", {}),
+            "init_run": run_summary(init_dir) if init and (init_dir / "run.json").is_file() else None,
+            # fine-tuned from a shipped model: the stages its card lists
+            "init_stages": _card_stages(init_card) if init_card is not None else [],
+            "epochs_run": len(rows), "best_epoch": int(best["epoch"]),
+            "train_seconds": round(sum(float(r["seconds"]) for r in rows)),
+            "images_per_s": round(sum(float(r["images_per_s"]) for r in rows) / len(rows)),
+            "history": [{k: float(v) for k, v in r.items()} for r in rows]}
+
+
+def _card_stages(card: ModelCard) -> list[Stage]:
+    """A shipped card's stages, its last one carrying the card's ``ferviz average`` command (if any)."""
+    steps = list(card.stages)
+    if steps and card.average_command and not steps[-1].average:
+        steps[-1] = replace(steps[-1], average=card.average_command)
+    return steps
+
+
+def stages(run: dict, parallel: list[dict] | tuple[dict, ...] = ()) -> list[Stage]:
+    """The runs that led to ``run``, first stage first: a fine-tuned run (``--init``) lists its start too.
+
+    ``parallel`` (:func:`run_summary` of each) are runs beside ``run`` whose epochs the shipped average
+    also has; they come just before it, marked ``parallel``, so a card's commands stay in an order that
+    reproduces the weights.
+    """
+    earlier = stages(run["init_run"]) if run.get("init_run") else list(run.get("init_stages", []))
+    beside = [replace(_own_stage(r), parallel=True) for r in parallel]
+    return [*earlier, *beside, _own_stage(run)]
+
+
+def _own_stage(run: dict) -> Stage:
+    """The stage of ``run`` itself (what :func:`stages` lists last)."""
+    return Stage(command=" ".join(run["argv"]), epochs=run["epochs_run"], best_epoch=run["best_epoch"],
+                 train_seconds=run["train_seconds"], init=run["train"].get("init", ""),
+                 teacher=run["train"].get("teacher", ""))
+
+
+def parallel_runs(run_dir: Path, meta: dict) -> list[Path]:
+    """The other run folders whose kept epochs an averaged checkpoint (its ``meta``) was made from.
+
+    A checkpoint in ``<run>/epochs/`` or ``<run>/`` counts when ``<run>/run.json`` exists; ``run_dir``
+    itself is not listed. In the order of the averaged files.
+    """
+    found: list[Path] = []
+    for source in meta.get("averaged_from") or []:
+        folder = run_folder(source)
+        if (folder / "run.json").is_file() and folder.resolve() != run_dir.resolve() and folder not in found:
+            found.append(folder)
+    return found
+
+
+def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: str = "", *,
+               run_file: str = "best.pt", average_command: str = "",
+               levers: list[dict] | tuple[dict, ...] = (), parallel: list[dict] | tuple[dict, ...] = (),
+               domains: list[dict] | tuple[dict, ...] = ()) -> ModelCard:
+    """The card of checkpoint ``ckpt``: trained by ``run`` (:func:`run_summary`), measured by ``evaluation``.
+
+    Parameters
+    ----------
+    name : str
+        The model's name (the card's title).
+    ckpt : Path
+        The shipped checkpoint; its sha256 is recorded, and the card's ``path`` is beside it.
+    run : dict
+        :func:`run_summary` of the run that produced ``ckpt``.
+    evaluation : Evaluation
+        ``ckpt`` evaluated on the split it was selected on.
+    notes : str, optional
+        Free text for the card's end.
+    run_file, average_command, levers, domains
+        As the :class:`ModelCard` fields of the same names.
+    parallel : list of dict, optional
+        :func:`run_summary` of the runs beside ``run`` whose epochs ``ckpt`` averages too (their
+        stages, marked ``parallel``, come just before ``run``'s; their time counts in the total).
+
+    Returns
+    -------
+    ModelCard
+    """
+    report = evaluation.report
+    meta = run["meta"]
+    steps = stages(run, parallel)
+    return ModelCard(
+        name=name, file=ckpt.name, variant=run["variant"], sha256=file_sha256(ckpt),
+        dataset=report.meta.get("dataset") or meta.get("dataset", ""), data_file=meta.get("data", ""),
+        train_split=meta.get("train_split", ""), selected_on=meta.get("select_split", ""),
+        recipe=meta.get("recipe", ""), train_config=run["train"], command=" ".join(run["argv"]),
+        epochs=run["epochs_run"], best_epoch=run["best_epoch"], train_seconds=run["train_seconds"],
+        images_per_s=run["images_per_s"],
+        machine=" ".join(filter(None, [platform.machine(), platform.processor(), f"({_cpu_count()} cores)"])),
+        stages=tuple(steps), total_train_seconds=sum(s.train_seconds for s in steps),
+        history=tuple(run["history"]), report=report.to_dict(), notes=(notes,) if notes else (),
+        run_file=run_file, average_command=average_command, levers=tuple(levers), domains=tuple(domains),
+        path=card_path(ckpt))
+
+
+def _cpu_count() -> int:
+    return os.cpu_count() or 0
+
+
+def card_markdown(card: ModelCard) -> str:
+    """The human-readable card (``<name>.md``): headline numbers, recipe, how to reproduce, per-class table.
+
+    Parameters
+    ----------
+    card : ModelCard
+        A card that carries a report (every card :func:`build_card` makes does).
+
+    Returns
+    -------
+    str
+        Markdown text.
+    """
+    report = card.report
+    acc = report["accuracy"] * 100
+    f1 = report["macro"]["f1"] * 100
+    chosen = "averaging window" if card.average_command else "best epoch"
+    weights = (f"the mean of several epochs' weights ({card.run_file}; the single best was epoch "
+               f"{card.best_epoch})" if card.average_command else f"best at {card.best_epoch}")
+    lines = [f"# {card.name}", "", f"Variant `{card.variant}`, trained on {card.dataset} "
+             f"{card.train_split}, {chosen} selected on **{card.selected_on}** "
+             f"(so these numbers are selection-split numbers, not a held-out test).", "",
+             f"- accuracy **{acc:.2f} %**, macro-F1 **{f1:.2f} %** on {card.selected_on} "
+             f"({report['n']} images)",
+             f"- recipe `{card.recipe}`; {card.epochs} epochs, {weights}; "
+             f"{card.train_seconds / 60:.0f} min on {card.machine} (~{card.images_per_s} img/s)",
+             *_stage_lines(card),
+             f"- sha256 `{card.sha256}` (verified on load)", "", "Reproduce:", "", "```",
+             *[line for s in card.stages[:-1] for line in (s.command, s.average) if line], card.command,
+             *([card.average_command] if card.average_command else []),
+             f"ferviz ship --run <OUT> --name {card.name} --data <fer2013 copy>"
+             + (f" --checkpoint {card.run_file}" if card.run_file != "best.pt" else ""), "```", "",
+             "| class | precision | recall | specificity | F1 | support |", "|---|---|---|---|---|---|"]
+    for row in report["per_class"]:
+        lines.append(f"| {row['class']} | {row['precision'] * 100:.1f} | {row['recall'] * 100:.1f} | "
+                     f"{row['specificity'] * 100:.1f} | {row['f1'] * 100:.1f} | {row['support']} |")
+    lines += ["", "Confusion matrix (rows true, columns predicted): " + ", ".join(report["class_names"]), "",
+              "```"]
+    lines += [" ".join(f"{v:5d}" for v in row) for row in report["confusion"]]
+    lines += ["```", ""]
+    lines += _lever_lines(card.levers)
+    lines += _domain_lines(card.domains)
+    if card.notes:
+        lines += ["\n".join(card.notes), ""]
+    return "\n".join(lines)
+
+
+def _lever_lines(levers: tuple[dict[str, Any], ...]) -> list[str]:
+    """The lever table as markdown (nothing without levers): one change each, at the smaller budget."""
+    if not levers:
+        return []
+    lines = ["## Training levers (one change each, measured when this model was shipped)", "",
+             "Each lever is one change to the recipe, trained at a smaller equal budget and paired seed by "
+             "seed with the same model trained without it; only the differences mean something.", "",
+             "| lever | budget | seeds | accuracy | Δ accuracy | Δ macro-F1 | paired p | verdict |",
+             "|---|---|---|---|---:|---:|---:|---|"]
+
+    def number(value, fmt: str) -> str:
+        return format(value, fmt) if isinstance(value, (int, float)) else ""
+
+    for row in levers:
+        acc, std = row.get("accuracy"), row.get("accuracy_std")
+        acc_text = number(acc, ".2f") + (f" ± {std:.2f}" if isinstance(std, (int, float)) else "") + " %"
+        name = f"`{row.get('lever', '')}`" + (f": {row['change']}" if row.get("change") else "")
+        lines.append(f"| {name} | {row.get('budget', '')} | {row.get('seeds', '')} | "
+                     f"{acc_text} | {number(row.get('delta_accuracy'), '+.2f')} | "
+                     f"{number(row.get('delta_macro_f1'), '+.2f')} | {number(row.get('paired_p'), '.3f')} | "
+                     f"{row.get('verdict', '')} |")
+    return [*lines, ""]
+
+
+def _domain_lines(domains: tuple[dict[str, Any], ...]) -> list[str]:
+    """The domain table as markdown (nothing without one): accuracy / macro-F1 per model and domain."""
+    if not domains:
+        return []
+    from ferviz.results.domains import DOMAINS
+
+    present = [d for d in DOMAINS if any(row.get("domain") == d for row in domains)]
+    models = list(dict.fromkeys(row.get("model", "") for row in domains))
+    cell = {(row.get("model"), row.get("domain")): row for row in domains}
+    lines = ["## By domain (accuracy / macro-F1, %; measured when this model was shipped)", "",
+             *[f"- `{d}`: {DOMAINS[d]}" for d in present], "",
+             "| model | " + " | ".join(present) + " |", "|---|" + "---:|" * len(present)]
+    for model in models:
+        values = [cell.get((model, d)) for d in present]
+        lines.append(f"| {model} | " + " | ".join(
+            f"{v['accuracy'] * 100:.1f} / {v['macro_f1'] * 100:.1f}" if v else "—" for v in values) + " |")
+    return [*lines, ""]
+
+
+def _stage_lines(card: ModelCard) -> list[str]:
+    """Where training started from, and any teacher, in words (empty for a single from-scratch run)."""
+    steps = card.stages
+    lines = []
+    last = steps[-1] if steps else Stage()
+    beside = [s for s in steps if s.parallel]
+    earlier = len(steps) - 1 - len(beside)
+    if last.init:
+        lines.append(f"- fine-tuned from `{Path(last.init).name}` of an earlier run"
+                     + (f" ({earlier} earlier stage(s), commands below; "
+                        f"{card.training_seconds / 60:.0f} min of training in all)"
+                        if earlier else ""))
+    if beside:
+        lines.append(f"- the weights also average {len(beside)} parallel run(s) of the last stage, from the "
+                     f"same start ({', '.join(f'{s.epochs} epochs' for s in beside)}; commands below)")
+    if last.teacher:
+        kd = card.train_config
+        names = [f"`{Path(t).name}`" for t in teacher_paths(last.teacher)]
+        whom = (f"teacher {names[0]}" if len(names) == 1
+                else f"the mean of {len(names)} teachers ({', '.join(names)})")
+        lines.append(f"- knowledge distillation from {whom} "
+                     f"(T = {kd.get('kd_temperature')}, weight {kd.get('kd_alpha')})")
+    return lines
+
+
+def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str = "",
+         checkpoint: str = "best.pt", levers: list[dict] | tuple[dict, ...] = (),
+         domains: list[dict] | tuple[dict, ...] = ()) -> ModelCard:
+    """Copy ``run_dir/<checkpoint>`` to ``models_dir/name.pt``, evaluate it, write the card (.json + .md).
+
+    Parameters
+    ----------
+    run_dir : Path
+        A training output folder (``best.pt``, ``run.json``, ``log.csv``).
+    name : str
+        The model's name: the files written are ``<name>.pt``, ``<name>.json`` and ``<name>.md``.
+    evaluation_fn : callable
+        Called with the copied checkpoint's :class:`~ferviz.model.checkpoint.LoadedModel`; returns its
+        :class:`~ferviz.results.evaluation.Evaluation` on the split the card is to report.
+    models_dir : Path
+        Where the files are written (created if missing).
+    notes : str, optional
+        Free text for the card's end.
+    checkpoint : str, optional
+        The file of the run to ship (default its ``best.pt``; e.g. an averaged ``swa.pt`` made by
+        ``ferviz average``, whose making the card then states).
+    levers : list of dict, optional
+        The lever table to carry (:func:`ferviz.results.studies.lever_table` rows, as records).
+    domains : list of dict, optional
+        The domain table to carry (:class:`ferviz.results.domains.DomainScore` rows, as records).
+
+    Returns
+    -------
+    ModelCard
+        The card written, with its ``path``.
+    """
+    source = run_dir / checkpoint
+    if not source.is_file():
+        raise CheckpointError(f"{source}: no such checkpoint in the run folder")
+    models_dir.mkdir(parents=True, exist_ok=True)
+    target = models_dir / f"{name}.pt"
+    run = run_summary(run_dir)  # before the copy: a run fine-tuned from the model it replaces reads its card
+    others = parallel_runs(run_dir, load_checkpoint(source, verify=False).meta)
+    beside = [run_summary(folder) for folder in others]
+    shutil.copyfile(source, target)
+    card_path(target).unlink(missing_ok=True)  # the old card's sha256 no longer applies
+    loaded = load_checkpoint(target)
+    evaluation = evaluation_fn(loaded)
+    made = describe_average(loaded.meta)  # the command: in the reproduce block
+    notes = " ".join(filter(None, [made, notes]))
+    card = build_card(name, target, run, evaluation, notes, run_file=checkpoint,
+                      average_command=str(loaded.meta.get("average_command") or ""), levers=levers,
+                      parallel=beside, domains=domains)
+    card = ModelCard.from_dict(portable_tree(card.to_dict()), card.path)  # no machine's absolute paths
+    card.path.write_text(json.dumps(card.to_dict(), indent=1))
+    target.with_suffix(".md").write_text(card_markdown(card))
+    return card

@@ -1,0 +1,177 @@
+"""Renderers of the Compare page's committed-report sections: leakage, paired tests, ablations, levers, TTA."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from scipy import stats
+
+from ferviz.figures.compare import ablation_spread_figure, leakage_figure, lever_figure, paired_figure
+from ferviz.figures.evaluate import (
+    similarity_figure,
+)
+from ferviz.results.records import Discovery
+from ferviz.results.reports import paired_frame, tta_table
+from ferviz.results.significance import SeedPairs
+from ferviz.results.studies import ablation_frame, ablation_spread, lever_table, seed_comparison
+from ferviz.text import md_escape
+from ferviz.ui.reportviews import table_view
+
+# ------------------------------------------------------------------------------------------- Compare
+
+def _audit_command(found: Discovery) -> str:
+    models = " ".join(f"models/{p.name}" for p in sorted(found.models_dir.glob("*.pt"))) or "models/<name>.pt"
+    return (f"ferviz audit --data <PATH> --split PublicTest --models {models} "
+            f"--out {found.models_dir.name}/reports")
+
+
+def show_leakage_reports(found: Discovery) -> None:
+    """Every committed leakage report: counts, plain vs deduplicated accuracy per model, the similarity
+    histogram behind the near-duplicate threshold, and the duplicated items' file names."""
+    if not found.leakage:
+        st.info("No leakage report yet: the test items that are also training items are not counted. Make "
+                f"one with your own copy of the data:\n\n```bash\n{_audit_command(found)}\n```")
+        return
+    for leak in found.leakage:
+        counts = leak.counts
+        st.markdown(f"**{leak.dataset} {leak.split}** against **{leak.reference_split}** "
+                    f"(`{leak.path.name}`): {counts['exact']} of {counts['n']} items have a pixel-identical "
+                    f"copy in {leak.reference_split} ({counts['label_conflicts']} of them with a different "
+                    f"label there) and {counts['near']} more a near copy (the same photo re-encoded or "
+                    f"shifted by a pixel or two; similarity ≥ {leak.threshold:.2f}). Every {leak.split} "
+                    f"number of a model trained on {leak.reference_split} includes them; the deduplicated "
+                    "columns leave them out.")
+        frame = leak.frame()
+        if not frame.empty:
+            st.plotly_chart(leakage_figure(frame), key=f"leakage_bars_{leak.path.stem}")
+            st.dataframe(table_view(frame), hide_index=True)
+        hist = leak.data.get("similarity_histogram")
+        if hist:
+            st.plotly_chart(similarity_figure(hist, leak.threshold), key=f"leakage_hist_{leak.path.stem}")
+            st.caption("Bimodal: most test images are far from every training image, a second mode is the "
+                       "same photo again. The threshold sits above the trough; pairs were inspected by eye "
+                       "(ferviz/results/leakage.py says how).")
+        with st.expander("Which items (file names; the images are not part of this repository)"):
+            items = leak.data.get("items", {})
+            rows = [(kind, *pair[:2], pair[2] if len(pair) > 2 else 1.0)
+                    for kind in ("exact", "near") for pair in items.get(kind, [])]
+            pairs = pd.DataFrame(rows, columns=["kind", leak.split, leak.reference_split, "similarity"])
+            st.dataframe(table_view(pairs, similarity="{:.3f}"), hide_index=True)
+        st.caption(f"Remake: `{real_command(leak.data.get('command')) or _audit_command(found)}`")
+
+
+
+
+def show_paired_reports(found: Discovery) -> None:
+    """Every committed paired comparison: the difference with its interval, McNemar's p, the verdict."""
+    paired = paired_frame(found=found)
+    if paired.empty:
+        st.info("No paired comparison yet. Make them (the first model against each other one) with:"
+                f"\n\n```bash\n{_audit_command(found)}\n```\n\nor compare any two models on your own copy "
+                "of the data on the Evaluate page (*compare two models*).")
+        return
+    st.plotly_chart(paired_figure(paired), key="paired_forest")
+    table = paired.drop(columns=["difference_low", "difference_high"])
+    st.dataframe(table_view(table, mcnemar_p="{:.3g}"), hide_index=True,
+                 column_config={"mcnemar_p": st.column_config.Column("McNemar p")})
+    for rec in found.paired:
+        st.markdown(f"- {md_escape(rec.all.verdict())}")
+    st.caption("Each model is one training run (one seed): these tests say whether the *test set* can tell "
+               "the two runs apart, not whether another seed would rank them the same. Several comparisons "
+               "at α = 0.05 will turn up a 'significant' one by chance now and then.")
+
+
+def show_ablations(found: Discovery) -> None:
+    """The ablation runs grouped by variant: mean, spread over seeds where there are several, one seed
+    said plainly where there is one."""
+    ablations = ablation_frame(found=found)
+    if ablations.empty:
+        st.info("No ablation reports in models/reports yet. Make one with `ferviz train --model "
+                "<ablation> --epochs 4 --warmup-epochs 1 --recipe strong --out runs/ablation_<ablation> ...` "
+                "then `ferviz evaluate --model runs/ablation_<ablation>/best.pt --split PublicTest "
+                "--kind ablation --json models/reports/fer2013_ablation_<ablation>.json` (see "
+                "scripts/reproduce.sh); run several seeds (`--seed`, one report each) to measure the spread.")
+        return
+    spread = ablation_spread(ablations)
+    st.markdown("Every ablation and the full model were trained from scratch with the same short budget "
+                "(one chart per budget), so only their differences mean something: these are not the shipped "
+                "model's numbers. Where a variant shares several training seeds with the full model, the "
+                "table gives a paired t-test over those seeds (`paired_p`).")
+    metric = st.radio("Ablation metric", ["accuracy", "macro_f1"], horizontal=True, key="ablation_metric")
+    budgets = spread.groupby("budget", sort=False)["runs"].max().sort_values(ascending=False).index
+    for k, budget in enumerate(budgets):
+        rows = spread[spread["budget"] == budget]
+        st.subheader(f"Budget: {budget}")
+        several = rows[rows["runs"] > 1]
+        if several.empty:
+            st.markdown("**One seed each**: the spread over seeds was not measured here, so these differences "
+                        "come with no test; a difference of a point or so can come from the seed alone.")
+        else:
+            st.markdown(f"{len(several)} of {len(rows)} variants have several runs (mean ± std over seeds); "
+                        "the others are **one seed**, with no spread.")
+        pairs = seed_comparison(ablations, "cnn_bilstm", budget)
+        if pairs is not None:
+            st.info(attention_note(pairs), icon=":material/science:")
+        st.plotly_chart(ablation_spread_figure(rows, metric), key=f"ablation_bars_{k}")
+        table = rows.drop(columns=["budget"])
+        st.dataframe(table_view(table, paired_p="{:.3f}"), hide_index=True)
+
+
+def show_levers(found: Discovery) -> None:
+    """The training levers, one change each, against the full model's seed runs at the same budget."""
+    table = lever_table(found)
+    if table.empty:
+        st.info("No lever reports in models/reports/levers yet. `DATA=<folder holding fer2013/> bash "
+                "scripts/levers.sh` trains the full model once per lever and seed at the seed-spread budget "
+                "(after `scripts/seeds.sh`, whose full-model runs are the baseline).")
+        return
+    st.markdown("Each lever is **one change** to the full model's recipe (`strong`), trained at the same "
+                "small budget and with the same seeds as the baseline, so the difference is the lever's "
+                "alone; the verdict pairs the runs seed by seed. These are not the shipped model's numbers. "
+                "At this small budget the model still underfits (its training accuracy, under augmentation, "
+                "ends within a few points of its test accuracy), so levers that regularise (erasing, mixup, "
+                "more smoothing, a slow EMA) start at a disadvantage they may not have on the full data.")
+    metric = st.radio("Lever metric", ["accuracy", "macro_f1"], horizontal=True, key="lever_metric")
+    st.plotly_chart(lever_figure(table, metric), key="lever_bars")
+    st.dataframe(table_view(table, paired_p="{:.3f}"), hide_index=True)
+
+
+def show_tta(found: Discovery) -> None:
+    """The test-time-augmented reports, each beside the plain number of the same model on the same items."""
+    table = tta_table(found)
+    if table.empty:
+        st.info("No test-time-augmented report in models/reports/tta yet. `ferviz evaluate --tta flip` (or "
+                "`ten_crop`) `--json models/reports/tta/<name>.json` writes one.")
+        return
+    st.markdown("Test-time augmentation averages each face's probabilities over several views of it (flip: "
+                "the face and its mirror image; ten crops: five squares of 90 % of the face and their "
+                "mirrors). It is a different measurement from the model's own, so it is shown **only here**, "
+                "beside the plain number of the same checkpoint on the same items, never in the table and "
+                "chart above.")
+    st.dataframe(table_view(table), hide_index=True)
+
+
+def real_command(command: str | None) -> str:
+    """A recorded audit command as the user types it (``python -m ferviz.results.audits`` is ``ferviz audit``)."""
+    return (command or "").replace("python -m ferviz.results.audits", "ferviz audit")
+
+
+def attention_note(pairs: SeedPairs) -> str:
+    """Does the dual attention help? The full model minus ``cnn_bilstm`` over the paired seeds, said directly."""
+    n = len(pairs.seeds)
+    gain = -pairs.mean  # pairs are cnn_bilstm minus the full model
+    half = stats.t.ppf(0.975, n - 1) * pairs.std / np.sqrt(n) if n > 1 else np.nan
+    low, high = gain - half, gain + half
+    wins = n - pairs.a_wins
+    direction = "higher" if gain > 0 else "lower"
+    if low > 0 or high < 0:
+        meaning = ("the interval leaves out 0: at this budget the seeds tell the two apart at the 5 % level, "
+                   f"with the attention {'ahead' if gain > 0 else 'behind'}")
+    else:
+        meaning = ("the interval includes 0: these seeds cannot tell whether the attention helps or hurts at "
+                   "this budget; more seeds would narrow it")
+    return (f"**Does the dual attention help?** With it, accuracy is {abs(gain):.2f} pp {direction} than the same "
+            f"network without it (`cnn_bilstm`), averaged over {n} paired seeds (the full model ahead in {wins} "
+            f"of {n}). 95 % interval of that mean difference: [{low:+.2f}, {high:+.2f}] pp (paired t-test p = "
+            f"{pairs.p_value:.3f}); {meaning}.")

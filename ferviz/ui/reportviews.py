@@ -1,0 +1,71 @@
+"""Shared by the Evaluate and Compare pages: where the committed reports live, how to make missing ones,
+and number formats of their tables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ferviz.paths import MODELS_DIR, MODELS_DIR_ENV
+from ferviz.results.records import Discovery, discover
+
+
+def models_dir() -> Path:
+    """Where the committed model cards live: ``$FERVIZ_MODELS_DIR`` if set, else the repository's models/."""
+    return Path(os.environ.get(MODELS_DIR_ENV) or MODELS_DIR)
+
+
+def discover_reports() -> Discovery:
+    """Read every committed card and report; skipped files are shown as warnings."""
+    found = discover(models_dir())
+    for message in found.warnings:
+        st.warning(message)
+    return found
+
+
+def show_how_to_create(found: Discovery) -> None:
+    """An info box with the commands that make the missing model cards and reports."""
+    commands = "\n".join(found.how_to_create())
+    st.info(f"No committed report in `{found.models_dir.name}/` or `{found.models_dir.name}/reports/` yet. "
+            f"Create them with your own copy of the data (PATH), then reload:\n\n```bash\n{commands}\n```")
+
+
+def two_decimals(frame: pd.DataFrame, **formats: str) -> dict:
+    """``column_config`` showing every float column of ``frame`` with 2 decimals (``formats`` override)."""
+    config = {c: st.column_config.NumberColumn(format="%.2f") for c in frame.columns
+              if pd.api.types.is_float_dtype(frame[c])}
+    config.update({c: st.column_config.NumberColumn(format=f) for c, f in formats.items()})
+    return config
+
+
+
+#: Columns that count things: shown as integers ("5000", not "5000.00") even when NaN makes them floats.
+COUNT_COLUMNS = frozenset({"n", "runs", "epochs", "train_faces", "paired_seeds", "a_only", "b_only", "items",
+                           "faces", "errors", "support", "n_items"})
+
+
+def table_view(frame: pd.DataFrame, digits: int = 2, **formats: str):
+    """A Styler of ``frame`` for ``st.dataframe``: floats with ``digits`` decimals, counts as integers,
+    empty cells as "—"; ``formats`` maps a column to a format string (``"{:.3g}"``)."""
+    def number(fmt: str):
+        return lambda v: "—" if v is None or (isinstance(v, float) and np.isnan(v)) else fmt.format(v)
+
+    spec = {}
+    for c in frame.columns:
+        if c in formats:
+            spec[c] = number(formats[c])
+        elif pd.api.types.is_bool_dtype(frame[c]):
+            continue
+        elif c in COUNT_COLUMNS and pd.api.types.is_numeric_dtype(frame[c]):
+            spec[c] = number("{:.0f}")
+        elif pd.api.types.is_float_dtype(frame[c]):
+            spec[c] = number(f"{{:.{digits}f}}")
+    return frame.style.format(spec, na_rep="—")
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None or np.isnan(value) else f"{100 * value:.2f} %"

@@ -1,0 +1,82 @@
+"""Tests for ferviz.results.domains: scores by hand, FER+ majority scoring, teacher agreement, JSON round trip."""
+
+import numpy as np
+import pytest
+
+from ferviz.data.labels import EMOTIONS
+from ferviz.results.domains import (
+    DOMAINS,
+    agreement_scores,
+    ferplus_scores,
+    read_domains,
+    scores_from,
+    table_frame,
+    write_domains,
+)
+
+LABELS = list(EMOTIONS)
+
+
+def test_scores_by_hand_macro_f1_over_present_classes():
+    s = scores_from("m", "ckplus", np.array([0, 1, 2, 3]), np.eye(7)[[0, 1, 1, 3]], LABELS)
+    assert s.accuracy == 0.75 and s.n == 4
+    assert s.macro_f1 == pytest.approx((1 + 2 / 3 + 0 + 1) / 4)  # neutral etc. absent: not averaged in
+    assert s.per_class_recall == {"angry": 1.0, "disgust": 1.0, "fear": 0.0, "happy": 1.0}
+
+
+def test_ferplus_scores_use_the_majority_and_skip_faces_without_one(tmp_path):
+    # FER+ columns: neutral happiness surprise sadness anger disgust fear contempt unknown NF
+    votes = np.zeros((3, 10), np.int16)
+    votes[0, 1] = 10  # happy
+    votes[1, [0, 3]] = 5  # a tie: left out
+    votes[2, 4] = 8  # angry
+    names = np.array(["a.jpg", "b.jpg", "c.jpg"])
+    np.savez(tmp_path / "ferplus_votes.npz", votes=votes, match=np.ones(3, np.int8), source_name=names)
+    probs = np.eye(7)[[3, 3, 6]]  # right on a, wrong on c
+    s = ferplus_scores("m", probs, names[[2, 0, 1]][[1, 2, 0]], LABELS, tmp_path / "fer2013_trainval.npz")
+    assert s.n == 2 and s.accuracy == 0.5 and s.per_class_recall == {"angry": 0.0, "happy": 1.0}
+
+
+def test_agreement_with_a_teacher_and_the_table(tmp_path):
+    teacher = np.eye(7)[[3, 3, 6, 0]]
+    student = np.eye(7)[[3, 6, 6, 0]]
+    s = agreement_scores("m", student, teacher, LABELS)
+    assert s.domain == "photos" and s.accuracy == 0.75
+    six = [n for n in LABELS if n != "neutral"]  # a model without neutral: the teacher's neutral rows drop out
+    s6 = agreement_scores("six", np.eye(6)[[3, 3, 0]], teacher[[0, 1, 3]], six)
+    assert s6.n == 3 and s6.accuracy == 1.0
+    other = scores_from("m", "fer2013", np.array([0, 1]), np.eye(7)[[0, 0]], LABELS)
+    frame = table_frame([other, s])
+    assert list(frame.columns) == ["fer2013", "photos"] and frame.loc["m", "photos"] == 75.0
+    path = write_domains([other, s], tmp_path / "d.json", "ferviz domains --models m.pt")
+    assert read_domains(path) == [other, s] and read_domains(tmp_path / "missing.json") == []
+    assert set(DOMAINS) == {"fer2013", "ferplus", "ckplus", "jaffe", "photos"}
+
+
+def test_a_card_carries_the_domain_table_and_shows_it(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    from ferviz.results.modelcard import ModelCard
+    from ferviz.results.shipping import _domain_lines
+
+    rows = [asdict(scores_from("ours", "fer2013", np.array([0, 1]), np.eye(7)[[0, 1]], LABELS)),
+            asdict(agreement_scores("faceapi", np.eye(7)[[3, 6]], np.eye(7)[[3, 3]], LABELS))]
+    card = ModelCard.from_dict(json.loads(json.dumps({"name": "x", "domains": rows})))
+    assert card.domains == tuple(rows) and card.to_dict()["domains"] == rows
+    assert "domains" not in ModelCard.from_dict({"name": "y"}).to_dict()  # older cards stay as they were
+    text = "\n".join(_domain_lines(card.domains))
+    assert "| model | fer2013 | photos |" in text
+    assert "| ours | 100.0 / 100.0 | — |" in text and "| faceapi | — | 50.0 / 66.7 |" in text  # happy only: P 1, R 0.5
+
+
+def test_the_heatmap_shows_every_cell_and_a_dash_where_none():
+    from ferviz.figures.domains import domain_heatmap
+
+    a = scores_from("ours", "fer2013", np.array([0, 1]), np.eye(7)[[0, 0]], LABELS)
+    b = agreement_scores("peer", np.eye(7)[[3]], np.eye(7)[[3]], LABELS)
+    fig = domain_heatmap(table_frame([a, b]))
+    heat = fig.data[0]
+    assert list(heat.x) == ["fer2013", "photos"] and list(heat.y) == ["ours", "peer"]
+    assert heat.text[0] == ["50.0", "—"] and heat.text[1] == ["—", "100.0"]
+    assert "no domain table" in domain_heatmap(table_frame([])).layout.title.text

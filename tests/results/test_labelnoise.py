@@ -1,0 +1,134 @@
+"""Tests for ferviz.results.labelnoise and ``ferviz audit --label-noise``: known flipped labels are found."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ferviz.errors import FervizError
+from ferviz.results.audits import main as audit_main
+from ferviz.results.labelnoise import (
+    ensemble_probs,
+    find_label_issues,
+    flip_check,
+    flip_labels,
+    out_of_fold_probs,
+    suggested_labels,
+)
+from tests.helpers import synthetic_faces
+
+
+def confident_probs(labels, k, seed=0, right=0.8):
+    """(N, K) probabilities of a good model: ``right`` of the mass (give or take) on the true class."""
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.ones(k), len(labels)) * (1 - right)
+    probs[np.arange(len(labels)), labels] += right
+    return probs
+
+
+def test_flipped_labels_are_found_and_ranked_first():
+    truth = np.arange(700) % 7
+    probs = confident_probs(truth, 7)
+    noisy, flipped = flip_labels(truth, np.ones(700, bool), 0.05, 7, seed=3)
+    assert flipped.sum() == 35 and (noisy[flipped] != truth[flipped]).all()
+    assert (noisy[~flipped] == truth[~flipped]).all()
+    issues = find_label_issues(noisy, probs)
+    assert set(issues.index) <= set(np.flatnonzero(flipped)) and len(issues) >= 0.8 * 35  # no false alarm
+    assert (issues.suggested == truth[issues.index]).all()  # the suggestion is the true class
+    assert (issues.given == noisy[issues.index]).all()
+    assert np.all(np.diff(issues.score) <= 0) and ((issues.score >= 0) & (issues.score <= 1)).all()
+    assert issues.method["filter_by"] == "both" and "cleanlab" in issues.method["library"]
+    assert issues.mask().sum() == len(issues) and issues.n == 700
+
+
+def test_baseline_rule_and_suggestion_are_hand_checked():
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.5, 0.4], [0.3, 0.3, 0.4], [0.6, 0.1, 0.3]])
+    labels = np.array([0, 2, 2, 1])
+    issues = find_label_issues(labels, probs, filter_by="predicted_neq_given")
+    assert issues.index.tolist() == [3, 1]  # 1 - 0.1 = 0.9 first, then 1 - 0.4 = 0.6
+    assert issues.suggested.tolist() == [0, 1]
+    np.testing.assert_allclose(issues.score, [0.9, 0.6])
+    assert suggested_labels(labels, probs).tolist() == [1, 1, 0, 0]
+
+
+def test_bad_input_says_what_is_wrong():
+    with pytest.raises(FervizError, match="must be"):
+        find_label_issues([0, 1], np.ones((3, 2)) / 2)
+    with pytest.raises(FervizError, match="index the 2 classes"):
+        find_label_issues([0, 2], np.ones((2, 2)) / 2)
+    with pytest.raises(FervizError, match="choose one of"):
+        find_label_issues([0, 1], np.eye(2), filter_by="vote")
+    with pytest.raises(FervizError, match="different items"):
+        ensemble_probs([np.ones((2, 3)), np.ones((3, 3))])
+    np.testing.assert_allclose(ensemble_probs([np.eye(2), np.ones((2, 2)) / 2]), [[0.75, 0.25], [0.25, 0.75]])
+
+
+def test_flip_check_meets_the_target_on_a_good_model():
+    truth = np.arange(1400) % 7
+    probs = confident_probs(truth, 7, seed=1, right=0.6)
+    clean = np.arange(1400) % 2 == 0
+    check = flip_check(truth, probs, clean, fraction=0.05, seeds=(0, 1))
+    assert check["n_candidates"] == 700 and len(check["runs"]) == 2
+    assert all(r["flipped"] == 35 for r in check["runs"])
+    assert check["recall_mean"] >= 0.6 and check["precision_mean"] >= 0.5  # the hidden check's targets
+
+
+@pytest.mark.slow
+def test_out_of_fold_probabilities_find_flips_in_generated_faces():
+    x, y = synthetic_faces(280, seed=2)
+    noisy, flipped = flip_labels(y, np.ones(280, bool), 0.05, 7, seed=0)
+    probs = out_of_fold_probs(x, noisy, 7, folds=4, seed=0)
+    assert probs.shape == (280, 7) and np.allclose(probs.sum(1), 1)
+    issues = find_label_issues(noisy, probs)
+    hits = flipped[issues.index].sum()
+    assert hits >= 0.8 * flipped.sum() and hits >= 0.5 * len(issues)
+
+
+@pytest.mark.slow
+def test_audit_label_noise_writes_the_flagged_items(tmp_path, capsys):
+    x, y = synthetic_faces(210, seed=4)
+    noisy, flipped = flip_labels(y, np.ones(210, bool), 0.05, 7, seed=1)
+    sources = np.array([f"face_{i}.png" for i in range(210)])
+    np.savez_compressed(tmp_path / "d.npz", images=x, labels=noisy, usage=np.array(["train"] * 210),
+                        source_name=sources)
+    out = tmp_path / "out"
+    assert audit_main(["--label-noise", "--dataset", "npz", "--data", str(tmp_path / "d.npz"), "--split", "train",
+                       "--folds", "3", "--out", str(out)]) == 0
+    report = json.loads((out / "npz_train_label_noise.json").read_text())
+    assert report["kind"] == "label_noise" and report["n"] == 210 and report["probabilities"]["folds"] == 3
+    assert report["command"].startswith("ferviz audit --label-noise")
+    found = {item["source"] for item in report["items"]}
+    assert len(found & set(sources[flipped])) >= 0.7 * flipped.sum()
+    first = report["items"][0]
+    assert set(first) == {"source", "given", "suggested", "score"} and first["given"] != first["suggested"]
+    assert "flagged as probably wrong" in capsys.readouterr().out
+
+
+def test_audit_without_models_or_label_noise_says_what_to_add(tmp_path, capsys):
+    assert audit_main(["--data", str(tmp_path / "none.npz")]) == 2
+    assert "--models is required" in capsys.readouterr().err
+
+
+def test_validation_against_votes_is_hand_checked():
+    from ferviz.data.ferplus import votes_from_array
+    from ferviz.data.labels import EMOTIONS
+    from ferviz.results.noise_report import validation
+
+    n = 210
+    truth = np.arange(n) % 7
+    fer_col = np.array([4, 5, 6, 1, 3, 2, 0])  # FER+ column of each FER2013 class
+    rows = np.zeros((n, 10), np.int16)
+    rows[np.arange(n), fer_col[truth]] = 9
+    rows[:, 8] = 1  # one 'unknown' vote each: 9 of 10 agree
+    votes = votes_from_array(rows)
+    labels = truth.copy()
+    labels[:4] = (truth[:4] + 1) % 7  # four FER2013 labels the crowd disagrees with
+    probs = confident_probs(truth, 7, seed=2)
+    issues = find_label_issues(labels, probs)
+    check = validation(issues, labels, probs, votes, list(EMOTIONS), seeds=(0, 1), study_fractions=[0.05, 0.1],
+                       study_rules=["both"])
+    vs = check["precision_vs_ferplus"]
+    assert vs["base_rate"] == pytest.approx(4 / n)
+    assert vs["majority_differs"] == int(np.isin(issues.index, [0, 1, 2, 3]).sum()) >= 3
+    assert check["flip"]["n_candidates"] == n - 4  # the clean faces: label = majority, 9 of 10 agree
+    assert [s["fraction"] for s in check["flip_study"]] == [0.05, 0.1]
