@@ -5,9 +5,21 @@ import streamlit as st
 from ferviz.errors import FervizError
 from ferviz.results import modelcard
 from ferviz.results import summary as card_view
-from ferviz.text import md_escape
+from ferviz.text import md_escape, repo_paths
 from ferviz.ui.navigation import HOME, PAGES, ensure_navigation
 from ferviz.ui.widgets import model_picker, page_link
+
+#: What each per-class column means, in the column's tooltip (in plain words; "accuracy" of one class
+#: would be ambiguous, so the table shows recall and specificity instead).
+PER_CLASS_HELP = {
+    "support": st.column_config.NumberColumn(help="test faces of this class"),
+    "precision": st.column_config.NumberColumn(help="of the faces labelled this class, the % that are"),
+    "recall": st.column_config.NumberColumn(help="of the faces of this class, the % found (true positive "
+                                                 "rate; the paper's GAR)"),
+    "specificity": st.column_config.NumberColumn(help="of the faces of other classes, the % correctly not "
+                                                      "labelled this class (100 minus the paper's FAR)"),
+    "f1": st.column_config.NumberColumn(help="harmonic mean of precision and recall"),
+}
 
 ensure_navigation()
 st.set_page_config(page_title="ferviz", page_icon="🙂", layout="wide")
@@ -35,7 +47,7 @@ else:
         st.info(f"No model card ({md_escape(loaded.path.with_suffix('.json').name)}) beside this checkpoint "
                 "yet: showing what the checkpoint itself records.")
     for problem in summary.problems:
-        st.warning(md_escape(problem))
+        st.warning(md_escape(repo_paths(problem)))
     split = summary.selected_on or "an unrecorded split"
     if summary.metrics:
         for column, (_, name, value) in zip(st.columns(min(len(summary.metrics), 4)),
@@ -47,13 +59,14 @@ else:
         st.info("This checkpoint records no measured metrics; measure them on the Evaluate page.")
     if summary.per_class is not None:
         st.subheader("Per class (%)")
-        st.dataframe(summary.per_class, width="content")
+        st.dataframe(summary.per_class, width="content", column_config=PER_CLASS_HELP)
     with st.expander("Data and training recipe", expanded=summary.per_class is None):
-        st.dataframe(card_view.details_frame(summary), hide_index=True)
+        # repository-relative paths only: never the folders of the machine that trained the model
+        st.dataframe(card_view.details_frame(summary).map(repo_paths), hide_index=True)
         if summary.settings:
-            st.dataframe(card_view.settings_frame(summary), hide_index=True)
+            st.dataframe(card_view.settings_frame(summary).map(repo_paths), hide_index=True)
         for note in summary.notes:
-            st.markdown(f"- {md_escape(note)}")
+            st.markdown(f"- {md_escape(repo_paths(note))}")
     paper = card_view.reported_accuracy(summary.dataset)
     claim = f"The paper reports {paper[1]:.2f} % accuracy on {paper[0]} (Table 4). " if paper else ""
     st.info(f"{claim}The paper's numbers are **reported, not reproduced**: they are far above every credible "

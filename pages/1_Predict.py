@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-from ferviz.figures.predict import faces_figure, probs_figure
+from ferviz.figures.predict import faces_figure, faces_probs_figure, probs_figure
 from ferviz.pipeline.batch import csv_bytes
 from ferviz.pipeline.inference import reclassify, side_by_side
 from ferviz.text import md_escape
 from ferviz.ui.navigation import ensure_navigation
-from ferviz.ui.predict import choose_mode, choose_sources, predict_many, results_frame
+from ferviz.ui.predict import choose_mode, choose_sources, explain_button, predict_many, results_frame
 from ferviz.ui.video import LIMITS_TEXT, run_video, show_video_result, video_settings, video_upload
-from ferviz.ui.widgets import choose_face, face_options, model_picker, open_page, second_model_picker
+from ferviz.ui.widgets import face_options, model_picker, second_model_picker
 
 ensure_navigation()
 st.set_page_config(page_title="ferviz · Predict", page_icon="🙂", layout="wide")
@@ -72,17 +72,21 @@ with results:
         left, right = st.columns([3, 2]) if mode != "webcam" else (st.container(), st.container())
         left.plotly_chart(faces_figure(result), key=f"faces_{i}", config={"displaylogo": False})
         with right:
-            for face in result.faces:
+            if len(result.faces) == 1:
+                face = result.faces[0]
                 crop, bars = st.columns([1, 5], vertical_alignment="center")
                 crop.image(face.crop, caption="model input", width=64, clamp=True)
                 bars.plotly_chart(probs_figure(face, loaded.labels), key=f"probs_{i}_{face.index}",
                                   config={"displayModeBar": False})
-                if bars.button("Explain this face", key=f"explain_{i}_{face.index}", type="tertiary",
-                               icon=":material/search:",
-                               help="open this face on the Attention page (and every explain page)"):
-                    what = "centre crop" if face.fallback else f"face {face.index}"
-                    choose_face(face.crop, f"{name}, {what}")
-                    open_page("pages/3_Attention.py", "Attention")
+            elif result.faces:  # a group photo: one compact grid beside the picture, not a chart per face
+                st.plotly_chart(faces_probs_figure(result.faces, loaded.labels), key=f"probs_{i}",
+                                config={"displayModeBar": False})
+                st.caption("Probability of each class (%), one row per face; faces are numbered (#) left "
+                           "to right, top to bottom, and the predicted class is outlined. The model's "
+                           "64x64 inputs:")
+                st.image([f.crop for f in result.faces], caption=[str(f.index) for f in result.faces],
+                         width=48, clamp=True)
+            explain_button(result.faces, name, f"explain_{i}")
         if other is not None and result.faces:
             rows = side_by_side(result, reclassify(other, result), loaded.path.stem, other.path.stem)
             disagree = sum(not r["agree"] for r in rows)

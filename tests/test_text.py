@@ -1,16 +1,16 @@
-"""Outside text made safe: printable, shortened, Markdown-escaped."""
+"""Paths shown on pages: repository-relative, never the training machine's folders."""
 
-from ferviz.text import md_escape, printable
-
-
-def test_printable_replaces_control_characters_and_shortens():
-    assert printable("a\nb\x00c") == "a?b?c"
-    assert printable("x" * 10, limit=6) == "xxx..."
-    assert printable("short", limit=6) == "short"
-    assert printable(3.5) == "3.5"
+from ferviz.text import repo_paths
 
 
-def test_md_escape_neutralises_markdown():
-    assert md_escape("**bold** [x](javascript:alert(1))") == r"\*\*bold\*\* \[x\]\(javascript\:alert\(1\)\)"
-    assert md_escape("a\nb\x00.jpg") == r"a\?b\?\.jpg"
-    assert md_escape(ValueError("bad_file")) == r"bad\_file"
+def test_paths_inside_the_repository_become_relative_and_others_keep_two_parts(tmp_path):
+    root = tmp_path / "repo"
+    text = (f"ferviz train --data /srv/data/fer2013/train.npz --init {root}/models/a.pt "
+            f"--out /work/runs/dam/best.pt")
+    assert repo_paths(text, root) == ("ferviz train --data …/fer2013/train.npz --init models/a.pt "
+                                      "--out …/dam/best.pt")
+
+
+def test_text_without_absolute_paths_is_unchanged():
+    for text in ("acc/F1 1/N 64x64", "models/fer2013.pt", "see ./bench/app_load.py", "", "~/x/y"):
+        assert repo_paths(text, "/repo") == text

@@ -290,6 +290,20 @@ def attention_spread(weights: np.ndarray) -> tuple[float, float]:
     return float(w.max() * w.size), float(-(nz * np.log(nz)).sum() / np.log(w.size))
 
 
+def attention_shift(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of attention that sits elsewhere in ``b`` than in ``a``: total variation distance, in [0, 1].
+
+    Both maps (any shape, non-negative, e.g. :func:`received_cells` on the token grid) are normalised to
+    sum to 1; the result is ``0.5 * sum |a - b|``: 0 for the same map, 1 when they share no place.
+    """
+    p = np.asarray(a, dtype=np.float64).ravel()
+    q = np.asarray(b, dtype=np.float64).ravel()
+    if p.shape != q.shape:
+        raise ValueError(f"maps of {p.size} and {q.size} cells cannot be compared")
+    p, q = p / max(p.sum(), 1e-12), q / max(q.sum(), 1e-12)
+    return float(0.5 * np.abs(p - q).sum())
+
+
 def token_map(aset: AttentionSet, name: str) -> np.ndarray:
     """(64, 64) upsampled token-norm map; ``name`` is a key of ``aset.token_maps``."""
     if name not in aset.token_maps:
@@ -403,8 +417,8 @@ def ablation_views(loaded: LoadedModel, crop: np.ndarray, *, models_dir: str | P
             twin, unused = _same_weights(loaded.model, ablated)
             aset = model_attention(twin, x)
             source = "same weights, distillation modules bypassed"
-            aset.notes.append(f"The {len(unused)} distillation tensors of the checkpoint are bypassed "
-                              "(loaded with strict=False); no model was trained this way.")
+            aset.notes.append(f"The checkpoint's {len(unused)} distillation weight tensors are left out and "
+                              "every other weight is used unchanged; no model was trained this way.")
         views.append(AblationView("no_distill", "without distillation", source, aset))
     else:
         skipped.append("no distillation: the model has no distillation to switch off")

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from ferviz.data.labels import ALL_LABELS
+from ferviz.figures.labels import label_origin
 from ferviz.pipeline.inference import FacePrediction, ImagePrediction
 
 #: Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), one per class of
@@ -23,6 +24,10 @@ PALETTE: tuple[str, ...] = ("#D55E00", "#009E73", "#CC79A7", "#E69F00", "#0072B2
                             "#F0E442")
 FALLBACK_TEXT = "centre crop (no face found)"
 OTHER_BAR = "#C8CDD2"
+#: Caption text: font size, and upper bounds on a character's width and a line's height, in screen pixels.
+FONT_PX, CHAR_PX, LINE_PX, PAD_PX = 13, 8.0, 17, 3
+#: The narrowest the picture is drawn (a phone, or a third of a laptop screen): captions are sized for it.
+MIN_WIDTH_PX = 420
 DISPLAY_SIDE = 1024  # the picture goes to the browser at most this large (boxes keep full-size coordinates)
 
 
@@ -34,10 +39,9 @@ def label_colour(label: str) -> str:
 
 
 def box_text(face: FacePrediction) -> str:
-    """The caption drawn on a face's box, e.g. ``face 0 · happy 87%`` (HTML-escaped)."""
+    """The caption drawn on a face's box, e.g. ``#0 happy 87%`` (HTML-escaped), short to fit group photos."""
     verdict = f"{html.escape(face.label)} {face.confidence:.0%}"
-    head = FALLBACK_TEXT if face.fallback else f"face {face.index}"
-    return f"{head} · {verdict}"
+    return f"{FALLBACK_TEXT} · {verdict}" if face.fallback else f"#{face.index} {verdict}"
 
 
 def image_uri(rgb: np.ndarray, max_side: int = DISPLAY_SIDE) -> tuple[str, float]:
@@ -87,25 +91,37 @@ def faces_figure(pred: ImagePrediction, *, max_height: int = 640) -> go.Figure:
     height, width = pred.image.rgb.shape[:2]
     uri, scale = image_uri(pred.image.rgb)
     fig = go.Figure(go.Image(source=uri, x0=0, y0=0, dx=1 / scale, dy=1 / scale, hoverinfo="skip"))
+    fig_height = round(min(max_height, max(240, max_height * height / max(width, 1))))
     for face in pred.faces:
-        _add_box(fig, face, height)
+        _add_box(fig, face, (width, height), _screen_scale(width, height, fig_height))
     fig.update_xaxes(visible=False, range=[0, width], constrain="domain")
     fig.update_yaxes(visible=False, range=[height, 0], scaleanchor="x", constrain="domain")
-    fig.update_layout(margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
-                      height=round(min(max_height, max(240, max_height * height / max(width, 1)))))
+    fig.update_layout(margin=dict(l=0, r=0, t=0, b=0), showlegend=False, height=fig_height)
     return fig
 
 
-def _add_box(fig: go.Figure, face: FacePrediction, image_height: int) -> None:
-    """One face's rectangle and caption; the caption sits above the box, or inside it at the top edge."""
+def _add_box(fig: go.Figure, face: FacePrediction, size: tuple[int, int], screen: float) -> None:
+    """One face's rectangle and caption, the caption placed by :func:`ferviz.figures.labels.label_origin`.
+
+    ``size`` is the picture's (width, height); ``screen`` the fewest screen pixels one picture pixel may
+    take (:func:`_screen_scale`), so the caption's estimated size in picture pixels is an upper bound.
+    """
     box, colour = face.box, label_colour(face.label)
     fig.add_shape(type="rect", x0=box.x, y0=box.y, x1=box.x + box.w, y1=box.y + box.h,
                   line=dict(color=colour, width=3, dash="dash" if face.fallback else "solid"),
                   name=f"face {face.index}")
-    above = box.y > 0.06 * image_height
-    fig.add_annotation(x=box.x, y=box.y, text=box_text(face), showarrow=False, xanchor="left",
-                       yanchor="bottom" if above else "top", font=dict(color=_ink(colour), size=13),
-                       bgcolor=colour, opacity=0.9, borderpad=2)
+    text = box_text(face)
+    chars = len(html.unescape(text))
+    extent = ((CHAR_PX * chars + 2 * PAD_PX) / screen, (LINE_PX + 2 * PAD_PX) / screen)
+    x, y = label_origin((box.x, box.y, box.w, box.h), extent, size)
+    fig.add_annotation(x=x, y=y, text=text, showarrow=False, xanchor="left", yanchor="top",
+                       font=dict(color=_ink(colour), size=FONT_PX), bgcolor=colour, opacity=0.9,
+                       borderpad=PAD_PX - 1, name=f"label {face.index}")
+
+
+def _screen_scale(width: int, height: int, fig_height: int) -> float:
+    """Screen pixels per picture pixel when the figure is drawn at most :data:`MIN_WIDTH_PX` wide."""
+    return min(fig_height / max(height, 1), MIN_WIDTH_PX / max(width, 1))
 
 
 def probs_figure(face: FacePrediction, labels: list[str] | tuple[str, ...]) -> go.Figure:
@@ -142,3 +158,38 @@ def _ink(hex_colour: str) -> str:
     """Black or white, whichever reads better on ``hex_colour`` (by relative luminance)."""
     r, g, b = (int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
     return "#000000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5 else "#FFFFFF"
+
+
+def faces_probs_figure(faces: list[FacePrediction], labels: list[str] | tuple[str, ...]) -> go.Figure:
+    """Every face's class probabilities in one compact grid: a row per face, a column per class (percent).
+
+    Parameters
+    ----------
+    faces : list of FacePrediction
+        In the order they are numbered (reading order).
+    labels : sequence of str
+        The model's class names; a class missing from a face's ``probs`` shows 0.
+
+    Returns
+    -------
+    go.Figure
+        One ``go.Heatmap`` (``len(faces)`` x ``len(labels)``, values in [0, 100]) with each cell's percent
+        written in it; each row's predicted class is outlined in its colour.
+    """
+    values = np.array([[100.0 * f.probs.get(name, 0.0) for name in labels] for f in faces]).reshape(
+        len(faces), len(labels))
+    rows = [f"{'centre crop' if f.fallback else f'#{f.index}'} {html.escape(f.label)}" for f in faces]
+    names = [html.escape(name) for name in labels]
+    fig = go.Figure(go.Heatmap(z=values, x=names, y=rows, zmin=0, zmax=100, colorscale="Blues",
+                               text=np.round(values).astype(int), texttemplate="%{text}",
+                               hovertemplate="%{y}<br>%{x}: %{z:.1f}%<extra></extra>",
+                               colorbar=dict(title="%", thickness=10, len=1.0)))
+    for row, face in enumerate(faces):
+        if face.label in labels:
+            col = list(labels).index(face.label)
+            fig.add_shape(type="rect", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5,
+                          line=dict(color=label_colour(face.label), width=3))
+    fig.update_xaxes(side="top", fixedrange=True, tickangle=-45)
+    fig.update_yaxes(autorange="reversed", fixedrange=True)
+    fig.update_layout(height=90 + 30 * len(faces), margin=dict(l=0, r=0, t=70, b=0))
+    return fig

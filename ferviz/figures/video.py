@@ -1,9 +1,12 @@
-"""Figures of a processed video: each face's expression probabilities over time, one panel per track."""
+"""Figures of a processed video: each face's expression probabilities over time, one panel per track;
+the colour key of the Live overlay."""
 
 from __future__ import annotations
 
 import html
 
+import cv2
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -53,3 +56,13 @@ def timeline_figure(rows: pd.DataFrame, labels: list[str], max_tracks: int = 6) 
     fig.update_layout(height=180 + 170 * len(order), margin=dict(l=60, r=20, t=40, b=40),
                       legend=dict(orientation="h", y=-0.12 if len(order) > 1 else -0.3))
     return fig
+
+
+def overlay_legend(width: int = 256, height: int = 14) -> np.ndarray:
+    """The Live overlay's colour key: OpenCV's JET map from 0 (left, blue) to 1 (right, red), RGB uint8.
+
+    The same colour map :func:`ferviz.pipeline.live.draw_live` lays over each face, so the key matches
+    the video pixel for pixel. Shape ``(height, width, 3)``.
+    """
+    ramp = np.tile(np.linspace(0, 255, width).astype(np.uint8), (height, 1))
+    return cv2.applyColorMap(ramp, cv2.COLORMAP_JET)[:, :, ::-1].copy()

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
+from ferviz.figures.labels import fit_scale, label_origin
 from ferviz.pipeline.crop import alignment_matrix, can_align
 from ferviz.pipeline.detect import FaceBox
 from ferviz.pipeline.inference import FacePrediction
@@ -29,10 +30,13 @@ def draw_faces(bgr: np.ndarray, faces: list[tuple]) -> np.ndarray:
         cv2.rectangle(out, (box.x, box.y), (box.x + box.w, box.y + box.h), colour, thick)
         text = f"#{track} {label} {conf:.0%}"
         scale = max(0.4, box.w / 220)
+        scale = fit_scale(cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0] + 2,
+                          out.shape[1], scale)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-        top = max(0, box.y - th - base - 2)
-        cv2.rectangle(out, (box.x, top), (box.x + tw + 2, top + th + base + 2), colour, -1)
-        cv2.putText(out, text, (box.x + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
+        left, top = (round(v) for v in label_origin((box.x, box.y, box.w, box.h), (tw + 2, th + base + 2),
+                                                    (out.shape[1], out.shape[0])))  # inside the frame
+        cv2.rectangle(out, (left, top), (left + tw + 2, top + th + base + 2), colour, -1)
+        cv2.putText(out, text, (left + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
                     thick, cv2.LINE_AA)
     return out
 

@@ -2,8 +2,8 @@
 
 Frames are read one at a time with OpenCV (mp4, webm, avi, mov, mkv: whatever its FFmpeg build reads)
 and never kept: memory stays flat whatever the length. Every ``every``-th frame is processed (detect,
-crop, classify, track, smooth); with ``annotated`` set, every frame is written to an mp4 (``mp4v``)
-with the latest boxes, track ids and labels drawn on it.
+crop, classify, track, smooth); with ``annotated`` set, every frame is written to an mp4
+(H.264, :mod:`ferviz.pipeline.encode`) with the latest boxes, track ids and labels drawn on it.
 
 Limits, each stated in the result's ``messages`` when it applies (never an out-of-memory):
 
@@ -23,12 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 
 from ferviz.errors import VideoError
 from ferviz.model.checkpoint import LoadedModel
 from ferviz.pipeline.draw import draw_faces  # noqa: F401 - re-exported (callers import it from here)
+from ferviz.pipeline.encode import VideoEncoder
 from ferviz.pipeline.faces import FaceOptions
 from ferviz.pipeline.inference import FacePrediction, classify_faces, follow, no_face_row
 from ferviz.pipeline.tracking import Tracker
@@ -161,7 +163,7 @@ def predict_video(loaded: LoadedModel, path: str | Path, *, every: int = 1,
         Detect faces on a copy of each frame at most this many pixels on its longer side (default
         :data:`DETECT_SIDE`; None: the detector's own limit); crops come from the full frame.
     annotated : str or Path, optional
-        Write an annotated copy (mp4, ``mp4v``) here.
+        Write an annotated copy (H.264 mp4) here.
     progress : callable, optional
         ``progress(frames_read, frames_expected)`` after every frame.
     tta : str
@@ -267,8 +269,8 @@ def classify_frame(loaded: LoadedModel, rgb: np.ndarray, tracker: Tracker, frame
     return faces
 
 
-def _writer(path: str | Path, fps: float, width: int, height: int, name: str) -> cv2.VideoWriter:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    if not writer.isOpened():
-        raise VideoError(f"{name}: cannot write the annotated video to {printable(path, 200)}")
-    return writer
+def _writer(path: str | Path, fps: float, width: int, height: int, name: str) -> VideoEncoder:
+    try:  # H.264: a format browsers play (ferviz.pipeline.encode)
+        return VideoEncoder(path, fps, width, height)
+    except (OSError, ValueError, av.error.FFmpegError) as exc:
+        raise VideoError(f"{name}: cannot write the annotated video to {printable(path, 200)}") from exc

@@ -6,19 +6,47 @@ Grad-CAM, ...) works on a per-call copy (see ``ferviz.explain``), so sharing is 
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from ferviz.data.datasets import FaceDataset, load_dataset
 from ferviz.model.checkpoint import EXTERNAL_MODELS, LoadedModel, load_checkpoint
 from ferviz.paths import DEFAULT_MODEL, MODELS_DIR
+from ferviz.pipeline.faces import FaceOptions
+from ferviz.pipeline.inference import predict
 from ferviz.serve.access import dataset_from_upload, resolve_dataset_path
+
+log = logging.getLogger(__name__)
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
 def _load(path: str, mtime: float) -> LoadedModel:  # mtime: a replaced file is reloaded
-    return load_checkpoint(path)
+    loaded = load_checkpoint(path)
+    warm_up(loaded)
+    return loaded
+
+
+def warm_up(loaded: LoadedModel) -> threading.Thread:
+    """Run one throw-away prediction (detector and model) in a background thread, once per loaded model.
+
+    The first prediction of a process pays for the detector's set-up and torch's first-call work (about
+    7 s against 0.2-0.7 s later, bench/first_prediction.py); this pays it while the visitor is still
+    choosing a picture. The model is only read (eval mode, no_grad), so a visitor's request may run at the
+    same time.
+    """
+    def work() -> None:
+        try:
+            predict(loaded, np.full((240, 320, 3), 128, np.uint8), options=FaceOptions(fallback="centre"))
+        except Exception:  # a warm-up never breaks the app; the real request will report the problem
+            log.warning("warming up %s failed", loaded.path, exc_info=True)
+
+    thread = threading.Thread(target=work, name="ferviz-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def load_model(path: str | Path) -> LoadedModel:

@@ -252,10 +252,12 @@ def scale_control(key: str) -> str:
                                            "relative": "relative (stretched min to max)"}[m])
 
 
-def layer_select(n_layers: int, key: str, crossed: bool = True) -> int:
-    """Attention layer (0-based); ``crossed`` notes the layers whose keys are crossed (cross-fusion)."""
-    if st.session_state.get(key, 0) not in range(n_layers):  # another model with fewer layers
-        st.session_state[key] = 0
+def layer_select(n_layers: int, key: str, crossed: bool = True, default: int = 0) -> int:
+    """Attention layer (0-based, ``default`` first); ``crossed`` notes the layers whose keys are crossed."""
+    if st.session_state.get(key, default) not in range(n_layers):  # another model with fewer layers
+        st.session_state[key] = min(max(default, 0), n_layers - 1)
+    elif key not in st.session_state:
+        st.session_state[key] = default
     return st.selectbox("Attention layer", range(n_layers), key=key,
                         format_func=lambda i: f"layer {i + 1}" + (" (keys crossed)" if i and crossed else ""))
 
@@ -273,11 +275,12 @@ def group_select(n_groups: int, key: str) -> int | None:
     return None if group == MEAN_GROUP else int(group)
 
 
-def layer_group(aset: att.AttentionSet, key: str) -> tuple[int, int | None]:
+def layer_group(aset: att.AttentionSet, key: str, default_layer: int = 0) -> tuple[int, int | None]:
     """Spatial attention layer (0-based) and group (None: the mean over groups) selectors, side by side."""
     left, right = st.columns(2)
     with left:
-        layer = layer_select(len(aset.spatial), f"{key}_layer", crossed=aset.n_layers > 1)
+        layer = layer_select(len(aset.spatial), f"{key}_layer", crossed=aset.n_layers > 1,
+                             default=default_layer)
     with right:
         group = group_select(aset.spatial[layer].shape[0], f"{key}_group")
     return layer, group
@@ -352,8 +355,30 @@ def show_ablations(ablations: att.Ablations, crop: np.ndarray, labels: list[str]
                          key=f"ablation_{view.name}")
         col.metric(f"{labels[k]}", f"{aset.probs[k]:.0%}")
         col.caption(f"Weights: {view.source}. " + " ".join(aset.notes))
+    for line in ablation_changes(views, maps, labels, layers):
+        st.markdown(line)
     for reason in ablations.skipped:
         st.info(reason)
+
+
+def ablation_changes(views: list[att.AblationView], maps: list[np.ndarray], labels: list[str],
+                     layers: list[int]) -> list[str]:
+    """One Markdown line per ablation: how much of the attention moved and how the prediction changed."""
+    if len(views) < 2:
+        return []
+    full = views[0].attention
+    k0 = int(np.argmax(full.probs))
+    lines = []
+    for view, heat, layer in zip(views[1:], maps[1:], layers[1:], strict=True):
+        probs = view.attention.probs
+        k = int(np.argmax(probs))
+        shift = att.attention_shift(maps[0], heat)
+        verdict = (f"still **{md_escape(labels[k])}**, {full.probs[k0]:.0%} → {probs[k]:.0%}" if k == k0 else
+                   f"**{md_escape(labels[k0])}** {full.probs[k0]:.0%} → **{md_escape(labels[k])}** {probs[k]:.0%}")
+        lines.append(f"- **{md_escape(view.title.capitalize())}** (layer {layer + 1}): {shift:.0%} of the "
+                     f"attention the face's regions receive sits elsewhere than in the trained model; the "
+                     f"prediction: {verdict}.")
+    return lines
 
 
 def stage_index(stages: list[Stage]) -> str:
@@ -423,3 +448,12 @@ def card_downloads(card: ExplanationCard, key: str) -> None:
                           "text/html", key=f"{key}_html", icon=":material/description:")
     with st.expander("Preview the card"):
         st.image(png)
+
+
+def glossary(terms: dict[str, str]) -> None:
+    """The page's technical words in plain language, folded away under "Words used on this page".
+
+    ``terms`` are the page's own Markdown (not escaped): term -> explanation.
+    """
+    with st.expander("Words used on this page", icon=":material/dictionary:"):
+        st.markdown("\n".join(f"- **{term}**: {text}" for term, text in terms.items()))

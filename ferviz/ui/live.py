@@ -21,6 +21,7 @@ import streamlit as st
 from streamlit_webrtc import VideoProcessorBase, WebRtcMode, WebRtcStreamerContext, webrtc_streamer
 
 from ferviz.errors import FervizError
+from ferviz.figures.video import overlay_legend
 from ferviz.model.checkpoint import LoadedModel
 from ferviz.pipeline.faces import FaceOptions
 from ferviz.pipeline.live import ICE_ENV, OVERLAYS, LiveProcessor, LiveSettings, LiveStatus, rtc_configuration
@@ -29,6 +30,9 @@ from ferviz.text import md_escape
 TEXT_REFRESH_S = 0.25  # the faces beside the video are refreshed this often while the stream plays
 MEDIA_CONSTRAINTS = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30}},
                      "audio": False}
+SMOOTHED_TEXT = ("Each face's label and probability here are the smoothed ones (the sidebar's smoothing), the "
+                 "same numbers drawn on the video; the video reaches your screen a moment later than this "
+                 "text, so while a face changes expression the two can differ for a fraction of a second.")
 OVERLAY_TEXT = {"none": "nothing", "attention": "spatial attention (last layer)", "fused": "fused map (ILM)"}
 
 
@@ -89,8 +93,22 @@ def live_stream(key: str, loaded: LoadedModel, settings: LiveSettings) -> WebRtc
     if live is not None:
         live.configure(loaded, settings)
     if not rtc["iceServers"]:
-        st.caption(f"No STUN/TURN server ({ICE_ENV} is unset): fine on this computer or a local network.")
+        st.caption("The video goes straight between your browser and this server, with no relay server: "
+                   "fine on this computer or a local network.",
+                   help=f"No STUN/TURN server is configured (the environment variable {ICE_ENV} is unset). "
+                        "Across the internet, behind firewalls, the operator sets it to a JSON list of "
+                        "ICE servers (docs in ferviz/pipeline/live.py).")
+    if settings.overlay != "none":
+        overlay_key(settings.overlay)
     return ctx
+
+
+def overlay_key(overlay: str) -> None:
+    """The colour key of the map laid over each face (the same JET colours as the video)."""
+    left, right = st.columns([1, 2], vertical_alignment="center")
+    left.image(overlay_legend(), width="stretch")
+    right.caption(f"Overlay: {OVERLAY_TEXT[overlay]}. Blue: where the model looks least, red: most, within "
+                  "each face (each map is scaled to its own range, so colours do not compare across faces).")
 
 
 def _live(ctx: WebRtcStreamerContext) -> LiveProcessor | None:
@@ -113,6 +131,7 @@ def live_panel(ctx: WebRtcStreamerContext | None) -> None:
     0.2 s here with torch loaded and starved the stream at four refreshes a second.
     """
     st.subheader("In view now")
+    st.caption(SMOOTHED_TEXT)
     if ctx is None or not ctx.state.playing:
         st.markdown("- Not streaming: press **START** under the video and allow the camera.")
         return

@@ -16,6 +16,7 @@ import streamlit as st
 from ferviz.serve.access import shared_mode
 from ferviz.serve.jobs import apply_threads
 
+TAB_ICON = "🙂"  # every page's browser-tab icon
 #: The app's entry script (``streamlit run app.py``), at the repository root beside ``pages/``.
 ENTRY_SCRIPT = "app.py"
 
@@ -54,7 +55,13 @@ PAGES: dict[str, PageEntry] = {p.path: p for p in (
 
 
 def navigation() -> st.navigation:
-    """The app's navigation with every page of :data:`PAGES`, Home first and default."""
+    """The app's navigation with every page of :data:`PAGES`, Home first and default.
+
+    The tab icon is set here, before the navigation, to an emoji (drawn by the browser from a data URI):
+    otherwise the browser takes the current page's ``:material/...:`` icon as the tab icon and fetches it
+    from fonts.gstatic.com, and the app must not make any request beyond its own server.
+    """
+    st.set_page_config(page_icon=TAB_ICON)
     return st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p is HOME)
                           for p in PAGES.values()])
 

@@ -21,9 +21,9 @@ from ferviz.data.samples import SAMPLES, load_sample
 from ferviz.errors import FervizError
 from ferviz.model.checkpoint import LoadedModel
 from ferviz.pipeline.faces import FaceOptions
-from ferviz.pipeline.inference import ImagePrediction, predict
+from ferviz.pipeline.inference import FacePrediction, ImagePrediction, predict
 from ferviz.text import md_escape, printable
-from ferviz.ui.widgets import admit_uploads, dataset_picker
+from ferviz.ui.widgets import admit_uploads, choose_face, dataset_picker, open_page
 
 log = logging.getLogger(__name__)
 
@@ -150,3 +150,17 @@ def _naming(name: str, message: str) -> str:
     """``message``, prefixed with the file's name unless it already starts with it (as decoding errors do)."""
     shown = printable(name, 100)
     return message if message.startswith(shown) else f"{name}: {message}"
+
+
+def explain_button(faces: list[FacePrediction], name: str, key: str) -> None:
+    """Open one of a picture's faces on the Attention page (a picker first when there are several)."""
+    if not faces:
+        return
+    names = {("centre crop" if f.fallback else f"face #{f.index}"): f for f in faces}
+    left, right = st.columns([2, 3], vertical_alignment="bottom")
+    what = (next(iter(names)) if len(names) == 1
+            else left.selectbox("Face to explain", list(names), key=f"{key}_pick"))
+    if right.button("Explain this face" if len(names) == 1 else f"Explain {what}", key=key, type="tertiary",
+                    icon=":material/search:", help="open this face on the Attention page (and every explain page)"):
+        choose_face(names[what].crop, f"{name}, {what}")
+        open_page("pages/3_Attention.py", "Attention")

@@ -11,8 +11,6 @@ import hashlib
 import tempfile
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -20,13 +18,13 @@ from ferviz.errors import FervizError
 from ferviz.figures.video import timeline_figure
 from ferviz.model.checkpoint import LoadedModel
 from ferviz.pipeline.batch import csv_bytes
+from ferviz.pipeline.encode import MIME
 from ferviz.pipeline.faces import FaceOptions
 from ferviz.pipeline.video import (
     MAX_SECONDS,
     MAX_SIDE,
     VIDEO_SUFFIXES,
     VideoPrediction,
-    draw_faces,
     predict_video,
 )
 from ferviz.text import md_escape
@@ -95,30 +93,8 @@ def _process(loaded: LoadedModel, name: str, content: bytes, every: int, smoothi
     return outcome
 
 
-def key_frame(result: VideoPrediction, content: bytes) -> np.ndarray | None:
-    """The first processed frame with a face, annotated (RGB), for a still preview; None without faces."""
-    faces = [r for r in result.rows if r["status"] == "face"]
-    if not faces:
-        return None
-    frame_no = faces[0]["frame"]
-    with tempfile.NamedTemporaryFile(suffix=".mp4") as fh:
-        fh.write(content)
-        fh.flush()
-        cap = cv2.VideoCapture(fh.name)
-        cap.set(cv2.CAP_PROP_POS_FRAMES, frame_no)
-        ok, bgr = cap.read()
-        cap.release()
-    if not ok:
-        return None
-    from ferviz.pipeline.faces import FaceBox
-
-    drawn = [(FaceBox(r["x"], r["y"], r["w"], r["h"]), r["track"], r["label"], r["confidence"])
-             for r in faces if r["frame"] == frame_no]
-    return draw_faces(bgr, drawn)[:, :, ::-1]
-
-
 def show_video_result(result: VideoPrediction, annotated: bytes, labels: list[str], key: str) -> None:
-    """Summary line, messages, the annotated key frame, the timeline per face, and the two downloads."""
+    """Summary line, messages, the annotated video (playable), the timeline per face, and the two downloads."""
     frame = pd.DataFrame(result.rows)
     speed = result.frames_read / max(result.info.fps, 1e-9) / max(result.seconds, 1e-9)
     n_faces = int((frame["status"] == "face").sum()) if len(frame) else 0
@@ -130,10 +106,10 @@ def show_video_result(result: VideoPrediction, annotated: bytes, labels: list[st
         st.warning(md_escape(message))
     if not n_faces:
         st.info("**No face found** in the processed frames — no expression label.")
-    still = key_frame(result, annotated)
     left, right = st.columns([2, 3])
-    if still is not None:
-        left.image(still, caption="first frame with a face (annotated copy)", width="stretch")
+    left.video(annotated, format=MIME)  # H.264: plays in every current browser (ferviz.pipeline.encode)
+    left.caption("The annotated copy: each face's box, track number (#), label and probability, "
+                 "smoothed as set above.")
     right.plotly_chart(timeline_figure(frame, labels), key=f"{key}_timeline", config={"displaylogo": False})
     a, b = st.columns(2)
     a.download_button("Download per-frame results (CSV)", csv_bytes(frame), file_name="ferviz_video.csv",

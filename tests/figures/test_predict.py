@@ -18,6 +18,7 @@ from ferviz.figures.predict import (
     PALETTE,
     box_text,
     faces_figure,
+    faces_probs_figure,
     image_uri,
     label_colour,
     probs_figure,
@@ -53,7 +54,7 @@ def test_one_solid_rectangle_and_caption_per_detected_face(n):
     assert all(s.line.dash == "solid" for s in rects(fig))
     assert [(s.x0, s.y0, s.x1, s.y1) for s in rects(fig)] == [(10 + 40 * i, 30, 40 + 40 * i, 60)
                                                               for i in range(n)]
-    assert [a.text for a in fig.layout.annotations] == [f"face {i} · happy 60%" for i in range(n)]
+    assert [a.text for a in fig.layout.annotations] == [f"#{i} happy 60%" for i in range(n)]
     assert [t.type for t in fig.data] == ["image"]
 
 
@@ -113,3 +114,25 @@ def test_label_colours_are_fixed_per_class():
     assert label_colour("angry") == PALETTE[0]
     assert len({label_colour(name) for name in EMOTIONS}) == len(EMOTIONS)
     assert label_colour("something else") == label_colour("something else") in PALETTE
+
+
+def test_group_probabilities_are_one_grid_a_row_per_face_with_the_prediction_outlined():
+    faces = [face(i, FaceBox(10 + 40 * i, 30, 30, 30), label) for i, label in enumerate(["happy", "sad", "fear"])]
+    fig = faces_probs_figure(faces, EMOTIONS)
+    (grid,) = fig.data
+    assert grid.type == "heatmap" and np.asarray(grid.z).shape == (3, len(EMOTIONS))
+    assert list(grid.y) == ["#0 happy", "#1 sad", "#2 fear"]
+    assert np.asarray(grid.z)[1, EMOTIONS.index("sad")] == pytest.approx(60.0)
+    outlined = [(round(s.x0 + 0.5), round(s.y0 + 0.5)) for s in rects(fig)]
+    assert outlined == [(EMOTIONS.index(lab), row) for row, lab in enumerate(["happy", "sad", "fear"])]
+    assert fig.layout.height < 300  # compact: not a chart per face
+
+
+def test_captions_of_faces_at_the_top_and_right_edges_stay_inside_the_picture():
+    faces = [face(0, FaceBox(2, 0, 20, 20)), face(1, FaceBox(140, 0, 20, 20)), face(2, FaceBox(140, 100, 20, 20))]
+    fig = faces_figure(prediction(faces))
+    for note in fig.layout.annotations:
+        assert note.xanchor == "left" and note.yanchor == "top"
+        assert 0 <= note.x < 160 and 0 <= note.y < 120
+    assert fig.layout.annotations[0].y >= 20  # below the box at the top edge, not over the face
+    assert fig.layout.annotations[1].x < 140  # pulled left from the right edge

@@ -45,6 +45,40 @@ def test_upload_a_photo_and_see_the_prediction(server, tmp_path):
     assert (ARTIFACTS / "browser_predict.png").stat().st_size > 10_000
 
 
+def group_photo() -> np.ndarray:
+    """A 1000x520 RGB "group photo": six copies of the astronaut's face, three touching the top edge and
+    two the right edge (where captions used to be cut off)."""
+    face = cv2.resize(data.astronaut()[35:250, 100:340], (160, 143), interpolation=cv2.INTER_AREA)
+    canvas = np.full((520, 1000, 3), 120, np.uint8)
+    for k, (y, x) in enumerate([(0, 40), (0, 420), (0, 838), (300, 150), (300, 560), (340, 838)]):
+        canvas[y:y + 143, x:x + 160] = face if k % 2 == 0 else face[:, ::-1]
+    return canvas
+
+
+def test_a_group_photo_keeps_every_caption_inside_the_picture(server, tmp_path):
+    photo = tmp_path / "group.jpg"
+    Image.fromarray(group_photo()).save(photo, quality=92)
+    with browser_page() as page:
+        page.goto(f"{server.url}/Predict", wait_until="domcontentloaded")
+        page.get_by_text("upload photos").first.click(timeout=60_000)
+        page.locator("input[type=file]").first.set_input_files(str(photo), timeout=60_000)
+        page.get_by_text("6 face(s) found", exact=False).first.wait_for(timeout=90_000)
+        page.wait_for_selector(".js-plotly-plot .annotation", timeout=60_000)
+        page.wait_for_timeout(1500)
+        picture = page.locator(".js-plotly-plot").first
+        area = picture.locator(".imagelayer image").first.bounding_box()
+        captions = picture.locator(".annotation")
+        assert captions.count() == 6
+        texts = [captions.nth(k).text_content() for k in range(6)]
+        assert [t.split()[0] for t in texts] == [f"#{k}" for k in range(6)]  # reading order
+        for k in range(6):
+            box = captions.nth(k).locator(".annotation-text-g").bounding_box()
+            assert area["x"] - 1 <= box["x"] and box["x"] + box["width"] <= area["x"] + area["width"] + 1, texts[k]
+            assert area["y"] - 1 <= box["y"] and box["y"] + box["height"] <= area["y"] + area["height"] + 1, texts[k]
+        assert page.locator(".js-plotly-plot").count() == 2  # the picture and one grid, not a chart per face
+        page.screenshot(path=str(ARTIFACTS / "browser_predict_group.png"))
+
+
 def write_two_face_clip(path, seconds: float = 4.0, fps: int = 10):
     """A 640x480 clip: the astronaut's face and its mirror image drifting towards each other."""
     face = cv2.resize(data.astronaut()[10:230, 110:330], (150, 150), interpolation=cv2.INTER_AREA)[:, :, ::-1]
@@ -71,6 +105,11 @@ def test_upload_a_video_and_see_each_faces_timeline(server, tmp_path):
         body = page.inner_text("body")
         assert "Traceback" not in body and "2 face(s) followed" in body
         assert "Download the annotated video" in body
+        video = page.locator("[data-testid=stVideo]").first  # the browser decodes it: not one still frame
+        video.wait_for(timeout=30_000)
+        page.wait_for_function("() => { const v = document.querySelector('[data-testid=stVideo]');"
+                               " return v && v.readyState >= 1 && v.duration > 0 && !v.error; }", timeout=30_000)
+        assert video.evaluate("v => v.videoWidth") == 640
         page.screenshot(path=str(ARTIFACTS / "browser_video.png"))
     assert (ARTIFACTS / "browser_video.png").stat().st_size > 10_000
 
@@ -123,3 +162,27 @@ def test_every_page_renders_without_a_traceback(server, page_name, marker):
             page.wait_for_timeout(1000)
             assert "Faithfulness" in page.inner_text("[data-testid=stMain]")
             page.screenshot(path=str(ARTIFACTS / "browser_attributions_verdicts.png"))
+
+
+def test_no_page_makes_a_request_beyond_the_apps_server(server):
+    """Offline means offline: no tab icon, font or script from a CDN, on any page, first paint included."""
+    from urllib.parse import urlparse
+
+    from ferviz.ui.navigation import PAGES
+
+    app_host = urlparse(server.url).netloc
+    for entry in PAGES.values():
+        path = "" if entry.path.endswith("0_Home.py") else entry.title
+        with browser_page() as page:  # a fresh browser per page: its first paint is recorded too
+            outside: list[str] = []
+
+            def record(request, outside=outside):
+                where = urlparse(request.url)
+                if where.scheme in ("http", "https", "ws", "wss") and where.netloc != app_host:
+                    outside.append(request.url)
+
+            page.on("request", record)
+            page.goto(f"{server.url}/{path}", wait_until="domcontentloaded")
+            page.get_by_role("heading").first.wait_for(timeout=60_000)
+            page.wait_for_timeout(2500)
+            assert outside == [], f"{entry.title} asked another host: {outside}"

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow,
 
 
 def run(page: str) -> AppTest:
-    at = AppTest.from_file(str(PAGES / page), default_timeout=90).run()
+    at = AppTest.from_file(str(PAGES / page), default_timeout=300).run()  # a busy CI machine
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     return at
@@ -36,34 +36,69 @@ def how_to_read(at: AppTest) -> str:
     return next(i.value for i in at.info if i.value.startswith("**How to read this page:**"))
 
 
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Open one of the Attention page's tabs (keyed tabs keep their label in the session) and rerun."""
+    at.session_state["attention_tab"] = label
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def test_attention_page_and_query_sliders():
     at = run("3_Attention.py")
     assert at.title[0].value == "Attention explorer" and "1/N" in how_to_read(at)
-    assert charts(at) == 9  # received, query, groups, channels, tokens, 3 ablation views, PCP
+    assert charts(at) == 3  # received, query, groups: only the open tab is computed
     assert any("5x5 grid" in c.value for c in at.caption)  # distilled keys are announced
-    assert any("bypassed" in c.value for c in at.caption)  # so is the strict=False ablation
     assert any("normalised entropy" in c.value for c in at.caption)  # how far from uniform
     at.slider(key="attention_row").set_value(1)
     at.slider(key="attention_col").set_value(7)
     at.selectbox(key="attention_layer").set_value(0)
-    at.slider(key="pcp_alpha").set_value(0.5)
     at.run()
-    assert not at.exception and charts(at) == 9
-    titles = [el.proto.spec for el in at.get("plotly_chart")]
-    assert any("(1, 7)" in spec for spec in titles)
-    assert any("alpha = 0.5" in spec for spec in titles)
+    assert not at.exception and charts(at) == 3
+    assert any("(1, 7)" in el.proto.spec for el in at.get("plotly_chart"))
+    open_tab(at, "PCP activation")
+    at.slider(key="pcp_alpha").set_value(0.5).run()
+    assert charts(at) == 1 and "alpha = 0.5" in at.get("plotly_chart")[0].proto.spec
+    assert at.session_state["attention_tab"] == "PCP activation"  # a control in a tab keeps that tab
+    assert charts(open_tab(at, "Channel attention")) == 1 and charts(open_tab(at, "BiLSTM & fusion")) == 1
+
+
+def test_the_ablations_open_on_the_last_layer_and_say_what_changed():
+    at = open_tab(run("3_Attention.py"), "Ablations")
+    assert charts(at) == 3  # as trained, without cross-fusion, without distillation
+    assert at.selectbox(key="attention_ablation_layer").value == 1  # layer 2, where cross-fusion acts
+    changes = [m.value for m in at.markdown if "sits elsewhere than in the trained model" in m.value]
+    assert len(changes) == 2 and all("% of the attention" in c for c in changes)
+    cross = next(c for c in changes if "Without cross" in c)
+    assert not cross.split("(layer 2): ")[1].startswith("0%")  # at layer 2 cross-fusion changes the map
+    assert any("left out and every other weight is used unchanged" in c.value for c in at.caption)
+    assert not any("strict=False" in c.value for c in at.caption)
+    at.selectbox(key="attention_ablation_layer").set_value(0).run()
+    cross = next(m.value for m in at.markdown if "Without cross" in m.value)
+    assert "(layer 1): 0% of the attention" in cross  # the same map at layer 1, and the page says so
 
 
 def test_attention_controls_sit_only_in_the_tabs_they_change():
     at = run("3_Attention.py")
-    spatial, channel, tokens, ablations, pcp = at.tabs
-    assert [s.key for s in spatial.selectbox] == ["attention_layer", "attention_group"]
-    assert [s.key for s in channel.selectbox] == ["attention_channel_layer"]
-    assert not tokens.selectbox and [r.key for r in tokens.radio] == ["attention_token_scale"]
-    assert [s.key for s in ablations.selectbox] == ["attention_ablation_layer", "attention_ablation_group"]
-    assert not pcp.selectbox and not pcp.radio and [s.key for s in pcp.slider] == ["pcp_knot", "pcp_alpha"]
-    layers = [w.key for w in at.selectbox if w.label == "Attention layer"]  # none above the tabs
-    assert layers == ["attention_layer", "attention_channel_layer", "attention_ablation_layer"]
+    expected = {"Spatial attention": (["attention_layer", "attention_group"], ["attention_scale"]),
+                "Channel attention": (["attention_channel_layer"], ["attention_channel_scale"]),
+                "BiLSTM & fusion": ([], ["attention_token_scale"]),
+                "Ablations": (["attention_ablation_layer", "attention_ablation_group"], ["attention_ablation_scale"]),
+                "PCP activation": ([], [])}
+    for label, (selects, radios) in expected.items():
+        open_tab(at, label)
+        mine = [w.key for w in at.main.selectbox if (w.key or "").startswith("attention")]
+        assert mine == selects, label  # none above the tabs
+        assert [r.key for r in at.main.radio if (r.key or "").startswith("attention")] == radios, label
+    assert [s.key for s in at.main.slider] == ["pcp_knot", "pcp_alpha"]
+
+
+def test_the_attention_page_explains_its_words():
+    at = run("3_Attention.py")
+    assert "C3" not in how_to_read(at) and "grid of small regions" in how_to_read(at)
+    glossary = next(e for e in at.expander if e.label == "Words used on this page")
+    text = " ".join(m.value for m in glossary.markdown)
+    assert "**token**" in text and "**C3**" in text and "**cross-fusion**" in text
 
 
 def test_the_group_select_always_shows_a_valid_choice():
@@ -84,7 +119,7 @@ def test_attention_scale_toggle_marks_the_uniform_level():
     at.radio(key="attention_scale").set_value("relative").run()
     received = specs(at)[0]["data"][1]
     assert not at.exception and received["zmin"] > 0  # stretched from the smallest weight
-    channels = specs(at)[3]
+    channels = specs(open_tab(at, "Channel attention"))[0]
     assert channels["layout"]["xaxis"]["title"]["text"] == "key channel"
 
 

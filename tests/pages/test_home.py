@@ -65,3 +65,10 @@ def test_the_app_opens_on_home_with_a_link_to_every_other_page():
     assert at.title[0].value.startswith("ferviz")
     links = {el.proto.page for el in at.get("page_link")}  # the pages' URL paths
     assert links == {p.title for p in PAGES.values() if p is not HOME}
+
+
+def test_home_shows_no_absolute_path_of_the_training_machine_and_explains_its_columns():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    shown = [df.value.to_string() for df in at.dataframe] + [m.value for m in at.markdown]
+    assert not any("/work/" in text or "/root/" in text or "/home/" in text for text in shown)

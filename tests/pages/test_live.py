@@ -44,7 +44,7 @@ def test_the_page_shows_the_camera_component_with_no_ice_server(no_session_info,
     assert args["rtc_configuration"] == {"iceServers": []}  # offline: no STUN/TURN
     assert args["mode"] == "SENDRECV" and args["media_stream_constraints"]["audio"] is False
     assert any("Not streaming" in m.value for m in at.markdown)
-    assert any("No STUN/TURN server" in c.value for c in at.caption)
+    assert any("no relay server" in c.value and ICE_ENV in c.help for c in at.caption)
     assert at.selectbox(key="live_overlay").value == "none"
     assert at.checkbox(key="live_bars").value is True
     assert at.slider(key="live_rate").value == 10
@@ -56,7 +56,7 @@ def test_ice_servers_from_the_environment_reach_the_component(no_session_info, m
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert component_args(at)["rtc_configuration"] == {"iceServers": servers}
-    assert not any("No STUN/TURN server" in c.value for c in at.caption)
+    assert not any("no relay server" in c.value for c in at.caption)
 
 
 def test_a_malformed_ice_setting_is_an_error_on_the_page_not_a_crash(no_session_info, monkeypatch):
@@ -116,3 +116,26 @@ def test_the_webrtc_processor_annotates_frames_and_on_ended_ends_its_worker(tiny
     bridge.on_ended()
     assert live.closed and not live.worker_alive
     assert threading.active_count() == before
+
+
+def test_the_panel_says_its_numbers_are_the_smoothed_ones_and_an_overlay_gets_a_colour_key(no_session_info,
+                                                                                            monkeypatch):
+    monkeypatch.delenv(ICE_ENV, raising=False)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert any("smoothed" in c.value and "same numbers drawn on the video" in c.value for c in at.caption)
+    assert not any("is unset" in c.value for c in at.caption)  # the variable's name only in the tooltip
+    assert not at.get("image")
+    at.selectbox(key="live_overlay").set_value("attention").run()
+    assert not at.exception
+    assert len(at.get("image")) == 1  # the colour key
+    assert any("Blue: where the model looks least, red: most" in c.value for c in at.caption)
+
+
+def test_the_overlay_key_runs_from_blue_to_red_like_the_drawn_map():
+    from ferviz.figures.video import overlay_legend
+
+    key = overlay_legend(100, 6)
+    assert key.shape == (6, 100, 3) and key.dtype == np.uint8
+    r0, g0, b0 = key[0, 0].astype(int)
+    r1, g1, b1 = key[0, -1].astype(int)
+    assert b0 > 100 and r0 < 50 and r1 > 100 and b1 < 50  # RGB: blue on the left, red on the right

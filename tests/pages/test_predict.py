@@ -99,7 +99,7 @@ def test_video_mode_shows_tracks_over_time_and_offers_both_downloads(tmp_path):
     assert not at.exception and not at.error
     text = captions(at)
     assert "4 of 8 frames processed" in text and "1 face(s) followed" in text  # every 2nd frame by default
-    assert len(charts(at)) == 1 and len(at.get("image")) == 1  # timeline + annotated key frame
+    assert len(charts(at)) == 1 and len(at.get("video")) == 1  # timeline + the annotated video
     labels = [b.label for b in at.download_button]
     assert any("CSV" in x for x in labels) and any("mp4" in x for x in labels)
     at.file_uploader(key="predict_video").set_value([("broken.mp4", b"not a video", "video/mp4")]).run()

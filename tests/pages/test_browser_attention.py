@@ -1,0 +1,48 @@
+"""The Attention page as a teacher uses it: the chosen tab stays chosen when a control in it changes."""
+
+import pytest
+
+from ferviz.paths import DEFAULT_MODEL
+from tests.browser import ROOT, browser_page, chromium_path, streamlit_server
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(chromium_path() is None, reason="no system Chromium (apt-get install chromium)"),
+    pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped default model in models/"),
+]
+ARTIFACTS = ROOT / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def server():
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server() as running:
+        with browser_page() as page:  # the server's first page is Home: a deep link as its first request can hang
+            page.goto(running.url, wait_until="domcontentloaded")
+            page.get_by_text("Where next").first.wait_for(timeout=60_000)
+        yield running
+
+
+def selected_tab(page) -> str:
+    return page.locator("[role=tab][aria-selected=true]").first.inner_text().strip()
+
+
+@pytest.mark.parametrize("tab,control", [("PCP activation", "knot a"), ("Ablations", "Colour scale")])
+def test_changing_a_control_keeps_its_tab(server, tab, control):
+    with browser_page(height=1100) as page:
+        page.goto(f"{server.url}/Attention", wait_until="domcontentloaded")
+        page.wait_for_selector(".js-plotly-plot", timeout=90_000)
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(1500)
+        assert selected_tab(page) == tab
+        panel = page.locator("[role=tabpanel]:visible").first
+        if control == "knot a":
+            thumb = panel.get_by_role("slider").first
+            thumb.focus()
+            thumb.press("ArrowRight")
+        else:
+            panel.get_by_text("relative (stretched", exact=False).first.click()
+        page.wait_for_timeout(4000)  # the rerun
+        assert selected_tab(page) == tab
+        page.screenshot(path=str(ARTIFACTS / f"browser_attention_{tab.split()[0].lower()}.png"))
