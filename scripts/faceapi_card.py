@@ -17,7 +17,7 @@ from pathlib import Path
 from ferviz.cli import main as ferviz_main
 from ferviz.model.checkpoint import card_path, resolve_model
 from ferviz.model.faceapi import weights_sha256
-from ferviz.paths import REPORTS_DIR
+from ferviz.paths import REPORTS_DIR, portable, portable_tree
 from ferviz.results.modelcard import ModelCard
 
 NAME = "faceapi"
@@ -89,8 +89,11 @@ def main() -> int:
                      command=command,
                      machine=" ".join(filter(None, [platform.machine(), platform.processor()])),
                      report=report, notes=(notes,), path=card_path(folder))
-    card.path.write_text(json.dumps(card.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    card.path.with_suffix(".md").write_text(markdown(card, ck, ck_command), encoding="utf-8")
+    # committed files are read on other machines: repository-relative paths, $DATA for the datasets
+    card.path.write_text(json.dumps(portable_tree(card.to_dict()), indent=1, ensure_ascii=False) + "\n",
+                         encoding="utf-8")
+    card.path.with_suffix(".md").write_text(portable(markdown(card, ck, ck_command)), encoding="utf-8")
+    ck_out.write_text(portable(ck_out.read_text(encoding="utf-8")), encoding="utf-8")
     print(f"wrote {card.path}, {card.path.with_suffix('.md')} and {ck_out}")
     return 0
 
