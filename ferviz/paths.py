@@ -92,6 +92,11 @@ def portable(text: str, root: Path = ROOT) -> str:
     return _ABSOLUTE.sub(relative, text)
 
 
+def shown_path(value: Any) -> Any:
+    """A value as a page shows it: :func:`portable` for text (no machine's folders on screen), else unchanged."""
+    return portable(value) if isinstance(value, str) else value
+
+
 def portable_tree(value: Any, root: Path = ROOT) -> Any:
     """:func:`portable` applied to every string in nested dicts, lists and tuples (a card's JSON)."""
     if isinstance(value, str):

@@ -7,7 +7,6 @@ text shown as Streamlit Markdown has every ASCII punctuation mark backslash-esca
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 _MD_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark (CommonMark escapes them all)
 
@@ -25,26 +24,5 @@ def md_escape(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", printable(text))
 
 
-_ABS_PATH = re.compile(r"(?<![\w.~/])/(?:[\w.+@-]+/)+[\w.+@-]*")  # /a/b, /a/b/c.npz (two or more parts)
 
 
-def repo_paths(text: object, root: str | Path | None = None) -> str:
-    """``text`` with every absolute file path made relative to the repository, for showing on a page.
-
-    A path inside ``root`` (default: the repository, :data:`ferviz.paths.ROOT`) becomes relative to it
-    (``/x/ferviz/models/a.pt`` -> ``models/a.pt``); any other absolute path keeps only its last two parts
-    (``/work/data/fer2013/train.npz`` -> ``…/fer2013/train.npz``): a page never shows where the machine
-    that trained a model kept its files. Text without absolute paths is returned unchanged.
-    """
-    if root is None:
-        from ferviz.paths import ROOT as root
-    base = Path(root).resolve()
-
-    def shown(match: re.Match) -> str:
-        path = Path(match.group(0))
-        try:
-            return path.relative_to(base).as_posix() or "."
-        except ValueError:
-            return "…/" + "/".join(path.parts[-2:])
-
-    return _ABS_PATH.sub(shown, str(text))

@@ -3,9 +3,10 @@
 import streamlit as st
 
 from ferviz.errors import FervizError
+from ferviz.paths import shown_path
 from ferviz.results import modelcard
 from ferviz.results import summary as card_view
-from ferviz.text import md_escape, repo_paths
+from ferviz.text import md_escape
 from ferviz.ui.navigation import HOME, PAGES, ensure_navigation
 from ferviz.ui.widgets import model_picker, page_link
 
@@ -47,7 +48,7 @@ else:
         st.info(f"No model card ({md_escape(loaded.path.with_suffix('.json').name)}) beside this checkpoint "
                 "yet: showing what the checkpoint itself records.")
     for problem in summary.problems:
-        st.warning(md_escape(repo_paths(problem)))
+        st.warning(md_escape(shown_path(problem)))
     split = summary.selected_on or "an unrecorded split"
     if summary.metrics:
         for column, (_, name, value) in zip(st.columns(min(len(summary.metrics), 4)),
@@ -62,11 +63,11 @@ else:
         st.dataframe(summary.per_class, width="content", column_config=PER_CLASS_HELP)
     with st.expander("Data and training recipe", expanded=summary.per_class is None):
         # repository-relative paths only: never the folders of the machine that trained the model
-        st.dataframe(card_view.details_frame(summary).map(repo_paths), hide_index=True)
+        st.dataframe(card_view.details_frame(summary).map(shown_path), hide_index=True)
         if summary.settings:
-            st.dataframe(card_view.settings_frame(summary).map(repo_paths), hide_index=True)
+            st.dataframe(card_view.settings_frame(summary).map(shown_path), hide_index=True)
         for note in summary.notes:
-            st.markdown(f"- {md_escape(repo_paths(note))}")
+            st.markdown(f"- {md_escape(shown_path(note))}")
     paper = card_view.reported_accuracy(summary.dataset)
     claim = f"The paper reports {paper[1]:.2f} % accuracy on {paper[0]} (Table 4). " if paper else ""
     st.info(f"{claim}The paper's numbers are **reported, not reproduced**: they are far above every credible "
