@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ferviz.errors import FervizError
-from ferviz.paths import shown_path
+from ferviz.paths import BENCHMARK_MODEL, DEFAULT_MODEL, shown_path
 from ferviz.results import modelcard
 from ferviz.results import summary as card_view
 from ferviz.text import md_escape
@@ -31,6 +31,14 @@ st.markdown("ferviz is an interactive demo and analysis dashboard for the DCNN-B
             "it in parallel and gate each other through a smooth piecewise-cubic activation (PCP), and a "
             "linear head scores seven expressions. Try it on your own photos, look inside every stage, and "
             "check the measured numbers.")
+
+if DEFAULT_MODEL != BENCHMARK_MODEL:
+    st.info(f"**The default model is `{DEFAULT_MODEL.stem}`**, the one that does best on faces beyond FER2013: "
+            "it learnt from the votes of FER+'s ten annotators per face instead of FER2013's single label, and from "
+            "web photos labelled by face-api.js's expression network, with every photo face aligned as the app "
+            "aligns it (Compare → By domain has the numbers). "
+            f"`{BENCHMARK_MODEL.stem}`, trained on FER2013's own labels, stays the model the paper's numbers are "
+            "compared with. Both are in the model picker.")
 
 loaded = model_picker()
 if loaded is None:
