@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from ferviz.model.checkpoint import load_checkpoint
+from ferviz.paths import BENCHMARK_MODEL, DEFAULT_MODEL
 from ferviz.results.modelcard import card_beside
 from ferviz.ui.navigation import HOME, PAGES
 from ferviz.ui.predict import md_escape
@@ -19,7 +21,7 @@ APP = str(ROOT / "app.py")
 def test_home_shows_the_shipped_models_card_and_the_reported_not_reproduced_note():
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception and not at.error
-    loaded = load_checkpoint(ROOT / "models" / "fer2013_dcnn_bilstm_dam.pt")
+    loaded = load_checkpoint(DEFAULT_MODEL)
     card = card_beside(loaded.path)
     name = (card.name if card else "") or loaded.path.stem
     assert at.header[0].value == f"Model: {md_escape(name)}"
@@ -72,3 +74,12 @@ def test_home_shows_no_absolute_path_of_the_training_machine_and_explains_its_co
     assert not at.exception
     shown = [df.value.to_string() for df in at.dataframe] + [m.value for m in at.markdown]
     assert not any("/work/" in text or "/root/" in text or "/home/" in text for text in shown)
+
+
+@pytest.mark.skipif(DEFAULT_MODEL == BENCHMARK_MODEL, reason="no real-faces model shipped")
+def test_home_says_which_model_is_the_default_and_which_the_benchmark():
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    note = [i.value for i in at.info if "The default model is" in i.value]
+    assert note and DEFAULT_MODEL.stem in note[0] and BENCHMARK_MODEL.stem in note[0]
+    assert "FER+" in note[0] and "face-api.js" in note[0]
