@@ -17,7 +17,7 @@ MODELS_DIR_ENV = "FERVIZ_MODELS_DIR"
 MODELS_DIR = Path(os.environ.get(MODELS_DIR_ENV) or ROOT / "models")
 REPORTS_DIR = MODELS_DIR / "reports"  # committed evaluation, cross-validation and ablation reports
 #: What the app and the CLI load by default: the model that does best beyond FER2013 (real faces; the domain
-#: table, models/reports/domains.json). Falls back to the FER2013 benchmark model where it is not shipped.
+#: table, models/reports/domains/domains.json). Falls back to the FER2013 benchmark model where it is not shipped.
 DEFAULT_MODEL = MODELS_DIR / "real_dcnn_bilstm_dam.pt"
 #: The paper's network trained on FER2013's own labels: what the paper's reported numbers are compared with.
 BENCHMARK_MODEL = MODELS_DIR / "fer2013_dcnn_bilstm_dam.pt"

@@ -24,7 +24,7 @@ STAGE6_SWA_FROM=${STAGE6_SWA_FROM:-28}  # stage 6 ships the mean of its epochs S
 REAL1_EPOCHS=${REAL1_EPOCHS:-8}  # the real-faces model, stage 1 (FER+ votes)
 REAL2_EPOCHS=${REAL2_EPOCHS:-8}  # stage 2 (face-api.js teacher on photos and FER2013)
 STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 long average ship4 stage5 average5 ship5 stage6 average6 ship6 tta cross audit cv \
-hog_svm ablations seeds levers real1 real2 domains ship_real real_levers"}
+hog_svm ablations seeds levers real1 real2 average_real domains ship_real real_levers"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 train() {  # variant, epochs, out, extra options...
   ferviz train --dataset npz --data "$FER" --model "$1" --recipe strong --epochs "$2" --seed 0 --out "$3" --resume "${@:4}"
@@ -130,14 +130,15 @@ print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/sea
         --labels ferplus-soft --fer2013-weight 0.2 --fer-teacher 0.3 --photos "$DATA/utkface/faces" \
         --photo-cache "$RUNS/photo_faces_aligned.npz" --camera 0.3 --class-weights 0.3 --select macro_f1 \
         --keep-epochs-from 6 --quiet ;;
-    ship_real) ship "$RUNS/real2" real_dcnn_bilstm_dam ;;  # after `domains`: its card carries the table
-    domains)  # every shipped model and face-api.js by domain (models/reports/domains.json)
+    average_real) average "$RUNS/real2" 6 ;;  # the mean of stage 2's epochs 6-8, BatchNorm recomputed
+    ship_real) ship "$RUNS/real2" real_dcnn_bilstm_dam --checkpoint swa.pt ;;  # after `domains`: its card has the table
+    domains)  # every shipped model and face-api.js by domain (models/reports/domains/domains.json)
       # (the real-faces run's checkpoint under the name it ships as, so that its card carries the table)
-      ferviz domains --models "real_dcnn_bilstm_dam=$RUNS/real2/best.pt" models/fer2013_dcnn_bilstm_dam.pt \
+      ferviz domains --models "real_dcnn_bilstm_dam=$RUNS/real2/swa.pt" models/fer2013_dcnn_bilstm_dam.pt \
         models/fer2013_cnn_bilstm.pt models/fer2013_cnn_lstm.pt models/fer2013_ngo_bilstm.pt faceapi \
         --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" --jaffe "$DATA/jaffe/jaffe.npz" \
         --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
-        --out models/reports/domains.json ;;
+        --out models/reports/domains/domains.json ;;
     real_levers) DATA="$DATA" RUNS="$RUNS" bash scripts/real_levers.sh ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac

@@ -170,5 +170,5 @@ def add_domains(sub) -> None:
     p.add_argument("--photos", help="a folder of face photos (e.g. UTKFace's); its held-out share is scored")
     p.add_argument("--photo-holdout", type=float, default=0.2)
     p.add_argument("--photo-cache", help="the .npz of prepared photo faces to reuse (ferviz train --photos makes one)")
-    p.add_argument("--out", help="write the table as JSON here (e.g. models/reports/domains.json)")
+    p.add_argument("--out", help="write the table as JSON here (e.g. models/reports/domains/domains.json)")
     p.set_defaults(func=cmd_domains)

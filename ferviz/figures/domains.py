@@ -16,7 +16,7 @@ def domain_heatmap(table: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
     """
     fig = go.Figure()
     if table.empty:
-        fig.update_layout(title="no domain table yet (ferviz domains ... --out models/reports/domains.json)",
+        fig.update_layout(title="no domain table yet (ferviz domains ... --out models/reports/domains/domains.json)",
                           height=120)
         return fig
     values = table.to_numpy(dtype=float)

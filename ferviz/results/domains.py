@@ -11,7 +11,7 @@ small, centred, gray web crops. The domain table puts, for every model on the sa
   photo teacher (face-api.js's expression network), which learnt from web photos.
 
 :func:`domain_table` computes it; :func:`write_domains` / :func:`read_domains` keep it as JSON in
-``models/reports/domains.json`` (for the card, README and Compare).
+``models/reports/domains/domains.json`` (for the card, README and Compare).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from ferviz.results.metrics import compute_report
 
 log = logging.getLogger(__name__)
 
-DOMAINS_FILE = "domains.json"  # in models/reports/: what cards, the README and Compare show
+DOMAINS_FILE = "domains/domains.json"  # under models/reports/: what cards, the README and Compare show
 #: Domain key -> what the column means (the strings the JSON, the card and Compare share).
 DOMAINS: dict[str, str] = {
     "fer2013": "FER2013 PublicTest, FER2013 labels",

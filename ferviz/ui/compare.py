@@ -183,14 +183,14 @@ def _signed(value: float) -> str:
 
 
 def show_domains(found: Discovery) -> None:
-    """The domain table (models/reports/domains.json): every model on FER2013, FER+, CK+, JAFFE and photos."""
+    """The domain table (models/reports/domains/domains.json): every model on FER2013, FER+, CK+, JAFFE and photos."""
     from ferviz.figures.domains import domain_heatmap
     from ferviz.results.domains import DOMAINS, DOMAINS_FILE, read_domains, table_frame
 
     scores = read_domains(found.models_dir / "reports" / DOMAINS_FILE)
     if not scores:
         st.info("No domain table yet. Make one with `ferviz domains --models models/*.pt faceapi --fer2013 … "
-                "--ckplus … --jaffe … --photos … --out models/reports/domains.json`.")
+                "--ckplus … --jaffe … --photos … --out models/reports/domains/domains.json`.")
         return
     st.markdown("A FER2013 score alone says little about faces in front of a camera. Each column is one domain; "
                 "each row one model, measured on the same items:\n" +

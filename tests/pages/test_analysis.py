@@ -448,10 +448,10 @@ def test_every_number_on_the_compare_page_is_formatted():
 def test_compare_shows_the_domain_table_as_a_heatmap(app_env):
     from ferviz.results.domains import agreement_scores, scores_from, write_domains
 
-    (app_env / "reports").mkdir(exist_ok=True)
+    (app_env / "reports" / "domains").mkdir(parents=True, exist_ok=True)
     ours = scores_from("ours", "ckplus", np.array([0, 1]), np.eye(7)[[0, 0]], list(EMOTIONS))
     peer = agreement_scores("faceapi", np.eye(7)[[3]], np.eye(7)[[3]], list(EMOTIONS))
-    write_domains([ours, peer], app_env / "reports" / "domains.json", "ferviz domains")
+    write_domains([ours, peer], app_env / "reports" / "domains" / "domains.json", "ferviz domains")
     at = page("7_Compare.py").run()
     assert not at.exception
     chart = [c for c in at.get("plotly_chart") if "ckplus" in c.proto.spec]
