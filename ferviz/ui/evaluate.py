@@ -221,9 +221,21 @@ def _apply_click(chart_key: str, true_key: str, pred_key: str, names: list[str])
         st.session_state[true_key], st.session_state[pred_key] = cell
 
 
+#: Each per-class column in plain words (the tooltip); one class's "accuracy" is one-vs-rest, so it says so.
+RATE_HELP = {
+    "accuracy": "one-vs-rest: the % of all faces this class was right about (in or out of the class); "
+                "high even for a useless detector of a rare class — read recall and precision instead",
+    "precision": "of the faces labelled this class, the % that are",
+    "recall": "of the faces of this class, the % found",
+    "specificity": "of the faces of other classes, the % correctly not labelled this class",
+    "f1": "harmonic mean of precision and recall",
+    "gar": "genuine acceptance rate, the paper's name for recall",
+    "far": "false acceptance rate, the paper's name for 100 % minus specificity",
+}
+
+
 def _percent_columns() -> dict:
-    rates = ("accuracy", "precision", "recall", "specificity", "f1", "gar", "far")
-    return {r: st.column_config.NumberColumn(r, format="percent") for r in rates}
+    return {r: st.column_config.NumberColumn(r, format="percent", help=text) for r, text in RATE_HELP.items()}
 
 
 # ---------------------------------------------------------------------------------- running an evaluation
