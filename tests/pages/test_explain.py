@@ -208,7 +208,7 @@ def test_the_last_face_chosen_anywhere_opens_on_every_explain_page():
 
 def test_explain_on_predict_remembers_the_face():
     at = AppTest.from_file(str(PAGES / "1_Predict.py"), default_timeout=90).run()
-    at.button(key="explain_0_0").click().run()
+    at.button(key="explain_0").click().run()  # one face: its button, no picker
     assert not at.exception
     assert np.asarray(at.session_state["ferviz_face_crop"]).shape == (64, 64)
-    assert at.session_state["ferviz_face_source"] == "astronaut (NASA, public domain), face 0"
+    assert at.session_state["ferviz_face_source"] == "astronaut (NASA, public domain), face #0"
