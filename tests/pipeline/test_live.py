@@ -437,8 +437,8 @@ def rss_kib() -> int:
 def test_the_analysis_keeps_memory_flat_frame_after_frame(tiny, face_frame):
     # yuface 2023.5.1's detect() leaks a 36 KiB buffer per call; ferviz.pipeline.faces calls the library itself
     settings = LiveSettings(options=FaceOptions(detector="yunet"))
-    for _ in range(30):  # warm-up: ONNX Runtime's arena, OpenCV's buffers
-        analyse_frame(face_frame, tiny, settings)
+    for _ in range(300):  # warm-up: ONNX Runtime's arena, OpenCV's buffers, the allocator's free lists (in a
+        analyse_frame(face_frame, tiny, settings)  # long test session the heap takes a while to settle)
     gc.collect()
     before = rss_kib()
     for _ in range(600):  # a minute of labels at 10 per second
