@@ -434,7 +434,23 @@ def rss_kib() -> int:
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads VmRSS from /proc/self/status")
 @pytest.mark.skipif(default_detector() != "yunet", reason="yuface (YuNet) is not installed")
-def test_the_analysis_keeps_memory_flat_frame_after_frame(tiny, face_frame):
+def test_the_analysis_keeps_memory_flat_frame_after_frame():
+    """The measurement below, in a fresh interpreter: in a long test session the heap of earlier tests keeps
+    growing RSS by itself (about 20 KiB a frame seen), which a per-frame leak check cannot tell apart."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FERVIZ_MEMORY_CHECK": "1"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           f"{__file__}::test_memory_per_frame_in_this_process"], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-2000:]
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("FERVIZ_MEMORY_CHECK"),
+                    reason="run by test_the_analysis_keeps_memory_flat_frame_after_frame in a fresh process")
+def test_memory_per_frame_in_this_process(tiny, face_frame):
     # yuface 2023.5.1's detect() leaks a 36 KiB buffer per call; ferviz.pipeline.faces calls the library itself
     settings = LiveSettings(options=FaceOptions(detector="yunet"))
     for _ in range(300):  # warm-up: ONNX Runtime's arena, OpenCV's buffers, the allocator's free lists (in a
