@@ -92,3 +92,14 @@ def test_the_design_map_names_every_package_and_only_existing_ones():
     packages = {p.name for p in (root / "ferviz").iterdir() if (p / "__init__.py").is_file()}
     assert named == packages, f"missing from the map: {packages - named}; named but absent: {named - packages}"
     assert text.index("## Map") < text.index("## 1.")  # the document opens with it
+
+
+
+def test_no_icon_needs_a_font_from_the_internet():
+    """Icons are emoji: a ``:material/...:`` page icon becomes the tab icon, fetched from Google's servers."""
+    root = Path(__file__).resolve().parent.parent
+    icon = re.compile(r":material/[a-z_]+:")
+    sources = [root / "app.py", *(root / "ferviz").rglob("*.py"), *(root / "pages").rglob("*.py")]
+    offenders = [f"{path.relative_to(root)}:{n}" for path in sources
+                 for n, line in enumerate(path.read_text().splitlines(), 1) if icon.search(line)]
+    assert not offenders, offenders

@@ -202,7 +202,7 @@ def show_committed_mislabelled(noise: NoiseRecord, found: Discovery) -> None:
         st.info(f"Checked against people: the FER+ majority differs from the FER2013 label on "
                 f"**{100 * vs['precision']:.0f} %** of the flagged faces that have one ({vs['majority_differs']} of "
                 f"{vs['flagged_with_majority']}), against {100 * vs['base_rate']:.0f} % of all faces.{flip_text}",
-                icon=":material/fact_check:")
+                icon="🔎")
     frame = noise.items_frame()
     if frame.empty:
         return

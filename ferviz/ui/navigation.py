@@ -30,36 +30,36 @@ class PageEntry(NamedTuple):
     icon: str
 
 
-HOME = PageEntry("pages/0_Home.py", "Home", "what ferviz is and the selected model's card", ":material/home:")
+HOME = PageEntry("pages/0_Home.py", "Home", "what ferviz is and the selected model's card", "🏠")
 PAGES: dict[str, PageEntry] = {p.path: p for p in (
     HOME,
     PageEntry("pages/1_Predict.py", "Predict",
               "every face's expression in your photos, a webcam snapshot, samples or a video",
-              ":material/photo_camera:"),
+              "📷"),
     PageEntry("pages/2_HOG.py", "HOG", "the paper's hand-made features (eqs. 1-8), step by step on one face",
-              ":material/grid_on:"),
+              "📐"),
     PageEntry("pages/3_Attention.py", "Attention",
-              "where the spatial and channel attention of the model look", ":material/visibility:"),
+              "where the spatial and channel attention of the model look", "👁️"),
     PageEntry("pages/4_Attributions.py", "Attributions", "which pixels drove a prediction (Captum methods)",
-              ":material/highlight:"),
+              "🖍️"),
     PageEntry("pages/5_Walkthrough.py", "Walkthrough",
-              "one face through every layer: DCNN, BiLSTM, attention, PCP", ":material/school:"),
+              "one face through every layer: DCNN, BiLSTM, attention, PCP", "🎓"),
     PageEntry("pages/6_Evaluate.py", "Evaluate",
-              "metrics, confusion matrix and calibration on a labelled dataset", ":material/fact_check:"),
+              "metrics, confusion matrix and calibration on a labelled dataset", "📋"),
     PageEntry("pages/7_Compare.py", "Compare",
-              "the paper's reported numbers beside what this project measured", ":material/compare_arrows:"),
+              "the paper's reported numbers beside what this project measured", "⚖️"),
     PageEntry("pages/8_Live.py", "Live",
               "your camera, live: every face followed, labelled and explained as you move",
-              ":material/videocam:"),
+              "🎥"),
 )}
 
 
 def navigation() -> st.navigation:
     """The app's navigation with every page of :data:`PAGES`, Home first and default.
 
-    The tab icon is set here, before the navigation, to an emoji (drawn by the browser from a data URI):
-    otherwise the browser takes the current page's ``:material/...:`` icon as the tab icon and fetches it
-    from fonts.gstatic.com, and the app must not make any request beyond its own server.
+    The tab icon is set here, before the navigation, to one emoji for every page (drawn by the browser from a
+    data URI). Every icon in the app is an emoji: a ``:material/...:`` page icon becomes the tab icon, which
+    the browser fetches from fonts.gstatic.com, and the app must not make any request beyond its own server.
     """
     st.set_page_config(page_icon=TAB_ICON)
     return st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p is HOME)
