@@ -148,12 +148,18 @@ def print_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> None:
 
 
 def write_json(path: str | Path, benchmark: str, settings: dict, machine: dict, rows: list[dict]) -> Path:
-    """Write one run (settings, machine, result rows) as JSON, so docs can be regenerated from it."""
+    """Write one run (settings, machine, result rows) as JSON, so docs can be regenerated from it.
+
+    Paths are written repository-relative (:func:`ferviz.paths.portable_tree`): the file is committed and read
+    on other machines.
+    """
+    from ferviz.paths import portable_tree
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"benchmark": benchmark, "when": datetime.now(UTC).isoformat(timespec="seconds"),
               "settings": settings, "machine": machine, "results": rows}
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    path.write_text(json.dumps(portable_tree(record), indent=2) + "\n")
     return path
 
 
