@@ -63,29 +63,19 @@ with tabs["Measured vs reported"]:
                "The ablation and lever runs and the test-time-augmented numbers have their own tabs, not this "
                "table or the chart above.")
 
-with tabs["By domain"]:
-    st.subheader("Every model by domain (measured)")
-    show_domains(found)
-
-with tabs["Training copies"]:
-    st.subheader("Test items that are also training items")
-    show_leakage_reports(found)
-
-with tabs["Paired tests"]:
-    st.subheader("Two models on the same items: paired tests")
-    show_paired_reports(found)
-
-with tabs["Ablations"]:
-    st.subheader("Ablations (measured, equal short budget)")
-    show_ablations(found)
-
-with tabs["Levers"]:
-    st.subheader("Training levers (measured, one change each, equal budget)")
-    show_levers(found)
-
-with tabs["Test-time aug."]:
-    st.subheader("Test-time augmentation (measured, reported separately)")
-    show_tta(found)
+#: The tabs that show one kind of committed report: tab -> (heading, renderer).
+REPORT_TABS = {
+    "By domain": ("Every model by domain (measured)", show_domains),
+    "Training copies": ("Test items that are also training items", show_leakage_reports),
+    "Paired tests": ("Two models on the same items: paired tests", show_paired_reports),
+    "Ablations": ("Ablations (measured, equal short budget)", show_ablations),
+    "Levers": ("Training levers (measured, one change each, equal budget)", show_levers),
+    "Test-time aug.": ("Test-time augmentation (measured, reported separately)", show_tta),
+}
+for name, (heading, show) in REPORT_TABS.items():
+    with tabs[name]:
+        st.subheader(heading)
+        show(found)
 
 with tabs["Side by side"]:
     dataset = st.selectbox("Dataset", list(DATASETS), key="compare_dataset")

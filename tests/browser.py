@@ -21,6 +21,17 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def browser_marks() -> list:
+    """The marks of every browser test module: browser and slow, skipped without Chromium or the shipped model."""
+    import pytest
+
+    from ferviz.paths import DEFAULT_MODEL
+
+    return [pytest.mark.browser, pytest.mark.slow,
+            pytest.mark.skipif(chromium_path() is None, reason="no system Chromium (apt-get install chromium)"),
+            pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped default model in models/")]
+
+
 def chromium_path() -> str | None:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         found = shutil.which(name)

@@ -46,10 +46,10 @@ from ferviz.ui.queue import heavy_work
 from ferviz.ui.reportviews import pct
 from ferviz.ui.widgets import dataset_picker, images_are
 
-EXPLAIN_PAGES = {"pages/3_Attention.py": "Attention maps", "pages/4_Attributions.py": "Attributions"}
-GRID = 24  # faces shown per gallery
-_DATA_KEY, _EVAL_KEY = "ferviz_eval_dataset", "ferviz_evaluation"
-_DUP_KEY, _PAIR_KEY, _COMPARISON_KEY = "ferviz_eval_duplicates", "ferviz_pair", "ferviz_pair_comparison"
+_DATA_KEY, EVAL_KEY = "ferviz_eval_dataset", "ferviz_evaluation"
+_DUP_KEY = "ferviz_eval_duplicates"
+#: Session keys the two-model comparison (ferviz.ui.pair) shares with this module.
+PAIR_KEY, COMPARISON_KEY = "ferviz_pair", "ferviz_pair_comparison"
 _RECORD_MODEL_KEY = "ferviz_eval_record_model"  # the sidebar model the report picker last opened on
 _SPLIT_PREFERENCE = ("PrivateTest", "PublicTest", "test")
 
@@ -323,10 +323,10 @@ def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str,
             st.error(md_escape(exc))
             return None
         bar.empty()
-        st.session_state[_EVAL_KEY] = {key: result}  # one at a time: faces of a large split are big
-        st.session_state.pop(_PAIR_KEY, None)
-        st.session_state.pop(_COMPARISON_KEY, None)
-    result = st.session_state.get(_EVAL_KEY, {}).get(key)
+        st.session_state[EVAL_KEY] = {key: result}  # one at a time: faces of a large split are big
+        st.session_state.pop(PAIR_KEY, None)
+        st.session_state.pop(COMPARISON_KEY, None)
+    result = st.session_state.get(EVAL_KEY, {}).get(key)
     if result is None:
         st.info("Press **Run evaluation** to score the model on this split.")
     elif tta != "none":

@@ -18,17 +18,10 @@ from ferviz.results.leakage import Duplicates
 from ferviz.results.significance import PairedComparison, disagreements
 from ferviz.text import md_escape
 from ferviz.ui.cache import load_model, shipped_models
-from ferviz.ui.faces import COPY_MARK, explain_grid, file_name
+from ferviz.ui.evaluate import COMPARISON_KEY, EVAL_KEY, PAIR_KEY
+from ferviz.ui.faces import COPY_MARK, GRID, explain_grid, file_name
 from ferviz.ui.queue import heavy_work
 from ferviz.ui.reportviews import pct
-
-EXPLAIN_PAGES = {"pages/3_Attention.py": "Attention maps", "pages/4_Attributions.py": "Attributions"}
-GRID = 24  # faces shown per gallery
-_DATA_KEY, _EVAL_KEY = "ferviz_eval_dataset", "ferviz_evaluation"
-_DUP_KEY, _PAIR_KEY, _COMPARISON_KEY = "ferviz_eval_duplicates", "ferviz_pair", "ferviz_pair_comparison"
-_RECORD_MODEL_KEY = "ferviz_eval_record_model"  # the sidebar model the report picker last opened on
-_SPLIT_PREFERENCE = ("PrivateTest", "PublicTest", "test")
-
 
 # ------------------------------------------------------------------------------------------ two models
 
@@ -71,9 +64,9 @@ def run_pair(model_a: LoadedModel, model_b: LoadedModel, ds: FaceDataset, path: 
                 st.error(md_escape(exc))
                 return None
             bar.empty()
-        st.session_state[_PAIR_KEY] = {key: tuple(pair)}
-        st.session_state.pop(_EVAL_KEY, None)  # one large evaluation at a time
-    pair = st.session_state.get(_PAIR_KEY, {}).get(key)
+        st.session_state[PAIR_KEY] = {key: tuple(pair)}
+        st.session_state.pop(EVAL_KEY, None)  # one large evaluation at a time
+    pair = st.session_state.get(PAIR_KEY, {}).get(key)
     if pair is None:
         st.info("Press **Run both models** to score A and B on the same items.")
     return pair
@@ -82,7 +75,7 @@ def run_pair(model_a: LoadedModel, model_b: LoadedModel, ds: FaceDataset, path: 
 def show_pair(evaluations: tuple[Evaluation, Evaluation], dups: Duplicates | None = None) -> None:
     """Both accuracies, the paired test, the disagreement table and the faces where the two disagree."""
     ev_a, ev_b = evaluations
-    cached = st.session_state.get(_COMPARISON_KEY)
+    cached = st.session_state.get(COMPARISON_KEY)
     if cached is None or any(x is not y for x, y in zip(cached[0], (ev_a, ev_b, dups), strict=True)):
         try:
             comp = compare_evaluations(ev_a, ev_b)
@@ -92,7 +85,7 @@ def show_pair(evaluations: tuple[Evaluation, Evaluation], dups: Duplicates | Non
             st.error(md_escape(exc))
             return
         cached = ((ev_a, ev_b, dups), comp, clean)  # holds what it was computed from: no stale match
-        st.session_state[_COMPARISON_KEY] = cached
+        st.session_state[COMPARISON_KEY] = cached
     comp, clean = cached[1], cached[2]
     show_comparison(comp)
     if clean is not None:

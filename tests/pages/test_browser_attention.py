@@ -2,15 +2,9 @@
 
 import pytest
 
-from ferviz.paths import DEFAULT_MODEL
-from tests.browser import ROOT, browser_page, chromium_path, streamlit_server
+from tests.browser import ROOT, browser_marks, browser_page, streamlit_server
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(chromium_path() is None, reason="no system Chromium (apt-get install chromium)"),
-    pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped default model in models/"),
-]
+pytestmark = browser_marks()
 ARTIFACTS = ROOT / "artifacts"
 
 

@@ -29,17 +29,11 @@ import pytest
 from skimage import data
 
 from ferviz.data.labels import EMOTIONS
-from ferviz.paths import DEFAULT_MODEL
 from ferviz.pipeline.live import sliding_frames, write_y4m
-from tests.browser import CHROMIUM_FLAGS, ROOT, chromium_path, free_port, wait_healthy
+from tests.browser import CHROMIUM_FLAGS, ROOT, browser_marks, chromium_path, free_port, wait_healthy
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(chromium_path() is None, reason="no system Chromium (apt-get install chromium)"),
-    pytest.mark.skipif(not DEFAULT_MODEL.is_file(), reason="no shipped default model in models/"),
-    pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1 to list the server's threads"),
-]
+pytestmark = [*browser_marks(),
+              pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1 to list the server's threads")]
 ARTIFACTS = ROOT / "artifacts"
 LABEL = re.compile(r"Face #(\d+): (\w+) (\d+)%")
 FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
