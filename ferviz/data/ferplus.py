@@ -212,18 +212,22 @@ def agreement_band(agreement: np.ndarray) -> np.ndarray:
     return out.astype(str)
 
 
-def votes_for_sources(votes: FerPlusVotes, sources: np.ndarray) -> FerPlusVotes:
+def votes_for_sources(votes: FerPlusVotes, sources: np.ndarray, *, missing: str = "raise") -> FerPlusVotes:
     """The votes of the faces named ``sources`` (FER2013 archive names), in that order.
 
-    Raises :class:`~ferviz.errors.DatasetError` naming the first face the votes do not cover.
+    ``missing="raise"`` (training, scoring): a :class:`~ferviz.errors.DatasetError` names the first face the
+    votes do not cover. ``missing="empty"`` (showing faces): such a face gets no votes (``matched`` False).
     """
     index = {name: i for i, name in enumerate(votes.source_name)}
-    rows = np.array([index.get(str(s), -1) for s in np.asarray(sources)], dtype=np.int64)
-    if (rows < 0).any():
-        first = np.asarray(sources)[rows < 0][0]
-        raise DatasetError(f"no FER+ votes for {first!r} ({int((rows < 0).sum())} faces without): the votes cover "
-                           "the faces of fer2013_trainval.npz only, named as in its source_name")
-    return votes.subset(rows)
+    names = np.asarray([str(s) for s in np.asarray(sources)])
+    rows = np.array([index.get(n, -1) for n in names], dtype=np.int64)
+    found = rows >= 0
+    if missing == "raise" and not found.all():
+        raise DatasetError(f"no FER+ votes for {names[~found][0]!r} ({int((~found).sum())} faces without): the votes "
+                           "cover the faces of fer2013_trainval.npz only, named as in its source_name")
+    picked = votes.subset(np.where(found, rows, 0))
+    return FerPlusVotes(np.where(found[:, None], picked.counts, 0), np.where(found, picked.other, 0),
+                        picked.matched & found, names)
 
 
 def relabel(source: str, labels: np.ndarray, sources: np.ndarray, data_path: str | Path) -> LabelTargets:

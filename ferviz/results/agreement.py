@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ferviz.data import ferplus
 from ferviz.data.ferplus import AGREEMENT_BANDS, FerPlusVotes, agreement_band, load_votes
 from ferviz.data.labels import ALL_LABELS
 from ferviz.errors import DatasetError
@@ -38,37 +39,21 @@ def default_votes_path() -> Path | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _votes_index(path: str, mtime: float) -> tuple[FerPlusVotes, dict[str, int]]:
-    votes = load_votes(path)
-    return votes, {str(name): i for i, name in enumerate(votes.source_name)}
+def _cached_votes(path: str, mtime: float) -> FerPlusVotes:
+    return load_votes(path)
 
 
 def votes_for_sources(sources: Any, votes_path: str | Path) -> FerPlusVotes:
-    """FER+ votes of FER2013 faces named by their source name, in the order given.
+    """FER+ votes of FER2013 faces named by their source name, in the order given, from a votes file.
 
-    Parameters
-    ----------
-    sources : sequence of str
-        FER2013 source names (the archive's ``source_name``); unknown names get no votes
-        (``matched`` False).
-    votes_path : str or Path
-        ``ferplus_votes.npz``.
-
-    Returns
-    -------
-    FerPlusVotes
-        One row per source name.
+    The file is read once per path and modification time; unknown names get no votes (``matched`` False,
+    :func:`ferviz.data.ferplus.votes_for_sources` with ``missing="empty"``).
     """
     path = Path(votes_path)
     if not path.is_file():
         raise DatasetError(f"{path}: no FER+ votes file (ferplus_votes.npz)")
-    votes, index = _votes_index(str(path.resolve()), path.stat().st_mtime)
-    names = np.asarray([str(s) for s in sources])
-    rows = np.array([index.get(n, -1) for n in names], np.int64)
-    found = rows >= 0
-    picked = votes.subset(np.where(found, rows, 0))
-    return FerPlusVotes(np.where(found[:, None], picked.counts, 0), np.where(found, picked.other, 0),
-                        picked.matched & found, names)
+    votes = _cached_votes(str(path.resolve()), path.stat().st_mtime)
+    return ferplus.votes_for_sources(votes, sources, missing="empty")
 
 
 @dataclass(frozen=True)

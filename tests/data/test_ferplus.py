@@ -65,3 +65,16 @@ def test_bands_and_alignment(tmp_path):
         check_alignment(v, names[:4])
     with pytest.raises(DatasetError, match="no FER"):
         load_votes(tmp_path / "missing.npz")
+
+
+def test_votes_by_name_strict_or_empty():
+    from ferviz.data.ferplus import votes_for_sources
+
+    names = np.array([f"n{i}.jpg" for i in range(5)])
+    v = votes_from_array(ROWS, source_name=names)
+    got = votes_for_sources(v, ["n4.jpg", "n0.jpg"])
+    assert got.counts.tolist() == [v.counts[4].tolist(), v.counts[0].tolist()]
+    with pytest.raises(DatasetError, match="no FER\\+ votes for 'x.jpg'"):
+        votes_for_sources(v, ["n0.jpg", "x.jpg"])
+    empty = votes_for_sources(v, ["x.jpg", "n0.jpg"], missing="empty")
+    assert empty.matched.tolist() == [False, True] and not empty.counts[0].any()
