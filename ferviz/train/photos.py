@@ -6,7 +6,7 @@ a teacher that learnt from web photos labels them: face-api.js's expression netw
 (:mod:`ferviz.model.faceapi`) gives each photo a probability distribution over the 7 emotions, and the
 student (the paper's 48x48 gray network) is trained to match it (:attr:`ferviz.train.engine.ArrayData.target`).
 
-Each photo goes through the app's own crop policy (:func:`ferviz.pipeline.faces.aligned_crops`): the
+Each photo goes through the app's own crop policy (:func:`ferviz.pipeline.crop.face_crop`, one detection): the
 student's crop is *aligned* (eyes levelled and placed where they sit in FER2013's faces) and gray, as every
 inference path cuts it; the teacher's crop is the detector's box with a small margin, in colour, as
 face-api.js cuts faces. Photos without a detected face are left out (counted).
@@ -117,8 +117,6 @@ def prepare_photo_faces(folder: str | Path, *, teacher: Callable[[np.ndarray], n
         Align the student's crops on the landmarks (the app's policy); False cuts the detector's box
         (to measure what alignment is worth).
     """
-    from ferviz.pipeline.faces import aligned_crops
-
     folder = Path(folder)
     files = photo_files(folder)[: limit or None]
     names = np.array([str(f.relative_to(folder)) for f in files])
@@ -139,19 +137,19 @@ def prepare_photo_faces(folder: str | Path, *, teacher: Callable[[np.ndarray], n
     found = np.zeros(len(files), bool)
     step = 256
     for start in range(0, len(files), step):
-        images = [_read(f) for f in files[start:start + step]]
-        ok = np.array([im is not None for im in images])
-        images = [im if im is not None else np.zeros((8, 8, 3), np.uint8) for im in images]
-        aligned, got = aligned_crops(images, size=STUDENT_SIZE, align=align)
-        boxes, _ = aligned_crops(images, size=TEACHER_SIZE, align=False, margin=TEACHER_MARGIN)
-        got &= ok
-        for j, crop in enumerate(aligned):
+        chunk = files[start:start + step]
+        boxes = np.zeros((len(chunk), TEACHER_SIZE, TEACHER_SIZE, 3), np.uint8)
+        for j, path in enumerate(chunk):
             row = start + j
+            crops = _crops(_read(path), align)  # one detection, both crops
+            if crops is None:
+                continue
+            own, boxes[j] = crops
             variant = "luma" if held[row] else variants[rng.integers(len(variants))]
-            student[row] = to_gray(crop, variant) if crop.ndim == 3 else crop
+            student[row], found[row] = to_gray(own, variant), True
+        got = found[start:start + len(chunk)]
         if got.any():
-            teacher_probs[start:start + len(images)][got] = np.asarray(teacher(boxes[got]), np.float32)
-        found[start:start + len(images)] = got
+            teacher_probs[start:start + len(chunk)][got] = np.asarray(teacher(boxes[got]), np.float32)
         if progress:
             progress(min(start + step, len(files)), len(files))
     faces = PhotoFaces(names, student, teacher_probs, held, found)
@@ -163,6 +161,22 @@ def prepare_photo_faces(folder: str | Path, *, teacher: Callable[[np.ndarray], n
                  key=json.dumps(key))
         tmp.replace(cache)
     return faces
+
+
+def _crops(image: np.ndarray | None, align: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """The largest face's student crop (48 px, aligned unless ``align`` is False) and teacher crop (the box,
+    112 px, colour), from one YuNet detection; None without an image or a face."""
+    from ferviz.pipeline.crop import face_crop
+    from ferviz.pipeline.faces import find_faces
+
+    if image is None:
+        return None
+    search = find_faces(image, size=STUDENT_SIZE, max_faces=1, detector="yunet", align=align)
+    if not search.faces:
+        return None
+    face = search.faces[0]
+    box = face_crop(image, face.box, TEACHER_SIZE, TEACHER_MARGIN, align=False)
+    return face.crop, (box if box.ndim == 3 else np.repeat(box[..., None], 3, axis=2))
 
 
 def _read(path: Path) -> np.ndarray | None:
