@@ -64,6 +64,7 @@ def cmd_ship(args) -> int:
     from ferviz import evaluate
     from ferviz.model.network import DEFAULT_VARIANT
     from ferviz.paths import MODELS_DIR
+    from ferviz.results.domains import domain_records
     from ferviz.results.records import discover
     from ferviz.results.shipping import run_summary, ship
     from ferviz.results.studies import lever_records, lever_table
@@ -75,13 +76,9 @@ def cmd_ship(args) -> int:
     levers = []
     if run["variant"] == DEFAULT_VARIANT:  # the levers are one change each to this model's recipe
         levers = lever_records(lever_table(discover(models_dir)))
-    from dataclasses import asdict
-
-    from ferviz.results.domains import DOMAINS_FILE, read_domains
-
-    domains = [asdict(s) for s in read_domains(models_dir / "reports" / DOMAINS_FILE)]
     card = ship(Path(args.run), args.name, lambda lm: evaluate(lm, ds, split=split or None), models_dir,
-                notes=args.notes or "", checkpoint=args.checkpoint, levers=levers, domains=domains)
+                notes=args.notes or "", checkpoint=args.checkpoint, levers=levers,
+                domains=domain_records(models_dir))
     print(f"shipped {card.file}: accuracy {card.report['accuracy']:.4f}, "
           f"macro-F1 {card.report['macro']['f1']:.4f} on {split or 'all'}")
     return 0

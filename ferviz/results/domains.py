@@ -167,3 +167,8 @@ def read_domains(path: str | Path) -> list[DomainScore]:
         return []
     data = json.loads(path.read_text())
     return [DomainScore(**row) for row in data.get("scores", [])]
+
+
+def domain_records(models_dir: str | Path) -> list[dict]:
+    """The committed domain table of ``models_dir`` as plain rows, for a model card (``[]`` without one)."""
+    return [asdict(s) for s in read_domains(Path(models_dir) / "reports" / DOMAINS_FILE)]
