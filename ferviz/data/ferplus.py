@@ -223,8 +223,9 @@ def votes_for_sources(votes: FerPlusVotes, sources: np.ndarray, *, missing: str 
     rows = np.array([index.get(n, -1) for n in names], dtype=np.int64)
     found = rows >= 0
     if missing == "raise" and not found.all():
-        raise DatasetError(f"no FER+ votes for {str(names[~found][0])!r} ({int((~found).sum())} faces without): the votes "
-                           "cover the faces of fer2013_trainval.npz only, named as in its source_name")
+        first, count = str(names[~found][0]), int((~found).sum())
+        raise DatasetError(f"no FER+ votes for {first!r} ({count} faces without): the votes cover the faces of "
+                           "fer2013_trainval.npz only, named as in its source_name")
     picked = votes.subset(np.where(found, rows, 0))
     return FerPlusVotes(np.where(found[:, None], picked.counts, 0), np.where(found, picked.other, 0),
                         picked.matched & found, names)
