@@ -80,7 +80,7 @@ else:
     claim = f"The paper reports {paper[1]:.2f} % accuracy on {paper[0]} (Table 4). " if paper else ""
     st.info(f"{claim}The paper's numbers are **reported, not reproduced**: they are far above every credible "
             "published result and break identities of the paper's own metric definitions. ferviz shows them "
-            "only beside its own measurements, on the Compare page.", icon="ℹ️")
+            "only beside its own measurements, on the Compare page.")
     page_link("pages/7_Compare.py", "**Compare**: reported beside measured, table by table")
 
 st.header("Where next")

@@ -101,4 +101,4 @@ with results:
     st.caption(f"{done} of {len(outcomes)} picture(s) processed, {n_faces} face(s) in all.")
     if len(frame):
         st.download_button("Download results (CSV)", csv_bytes(frame), file_name="ferviz_predictions.csv",
-                           mime="text/csv", on_click="ignore", icon="⬇️")
+                           mime="text/csv", on_click="ignore")

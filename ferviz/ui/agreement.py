@@ -201,8 +201,7 @@ def show_committed_mislabelled(noise: NoiseRecord, found: Discovery) -> None:
                      f"{len(flip['runs'])} seeds).") if flip else ""
         st.info(f"Checked against people: the FER+ majority differs from the FER2013 label on "
                 f"**{100 * vs['precision']:.0f} %** of the flagged faces that have one ({vs['majority_differs']} of "
-                f"{vs['flagged_with_majority']}), against {100 * vs['base_rate']:.0f} % of all faces.{flip_text}",
-                icon="🔎")
+                f"{vs['flagged_with_majority']}), against {100 * vs['base_rate']:.0f} % of all faces.{flip_text}")
     frame = noise.items_frame()
     if frame.empty:
         return

@@ -112,7 +112,7 @@ def show_ablations(found: Discovery) -> None:
                         "the others are **one seed**, with no spread.")
         pairs = seed_comparison(ablations, "cnn_bilstm", budget)
         if pairs is not None:
-            st.info(attention_note(pairs), icon="🧪")
+            st.info(attention_note(pairs))
         st.plotly_chart(ablation_spread_figure(rows, metric), key=f"ablation_bars_{k}")
         table = rows.drop(columns=["budget"])
         st.dataframe(table_view(table, paired_p="{:.3f}"), hide_index=True)

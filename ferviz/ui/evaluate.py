@@ -89,7 +89,7 @@ def show_record(found: Discovery, record: ReportRecord | CVRecord) -> None:
     st.caption(f"{md_escape(record.model)} ({record.variant or 'variant not recorded'}) on {record.dataset}, "
                f"split {record.split or 'all'} — kind *{record.kind}*, file `{record.path.name}`{sha}")
     for caveat in record_caveats(found, record):
-        st.warning(caveat, icon="⚠️")
+        st.warning(caveat)
     st.code(record.command, language="bash")
     leak = leakage_for(found, record)
     if leak is not None:
@@ -342,7 +342,7 @@ def show_caveats(loaded: LoadedModel, ds: FaceDataset, split: str) -> None:
     """A warning for each overlap of the evaluated split with the model's training or selection split."""
     usages = [str(u) for u in np.unique(ds.usage)] if split == "all" else [split]
     for caveat in model_caveats(loaded, ds.name, usages):
-        st.warning(caveat, icon="⚠️")
+        st.warning(caveat)
 
 
 def reference_split(loaded: LoadedModel, ds: FaceDataset, split: str) -> str | None:

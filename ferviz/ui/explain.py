@@ -55,7 +55,7 @@ def safely(fn: Callable[..., T], *args, **kwargs) -> T:
 
 def how_to_read(text: str) -> None:
     """The one-line reading guide at the top of an explanation page."""
-    st.info(f"**How to read this page:** {text}", icon="📖")
+    st.info(f"**How to read this page:** {text}")
 
 
 def pick_face(key: str) -> tuple[LoadedModel, FacePrediction] | None:
@@ -78,7 +78,7 @@ def pick_face(key: str) -> tuple[LoadedModel, FacePrediction] | None:
     face = pred.faces[index]
     reason = att.not_analysable(face.crop, (face.box.w, face.box.h))
     if reason is not None:
-        st.warning(md_escape(reason), icon="⚠️")
+        st.warning(md_escape(reason))
         return None
     st.caption(f"Face {face.index}: predicted **{md_escape(face.label)}** ({face.confidence:.0%}) by "
                f"{md_escape(loaded.path.name)} ({md_escape(loaded.variant)})")
@@ -442,10 +442,9 @@ def card_downloads(card: ExplanationCard, key: str) -> None:
     png = card_png(card)
     stem = "".join(ch if ch.isalnum() else "_" for ch in f"ferviz_card_{card.label}")
     left, right = st.columns(2)
-    left.download_button("Download the card (PNG)", png, f"{stem}.png", "image/png", key=f"{key}_png",
-                         icon="🖼️")
+    left.download_button("Download the card (PNG)", png, f"{stem}.png", "image/png", key=f"{key}_png")
     right.download_button("Download the card (HTML, self-contained)", card_html(card), f"{stem}.html",
-                          "text/html", key=f"{key}_html", icon="📄")
+                          "text/html", key=f"{key}_html")
     with st.expander("Preview the card"):
         st.image(png)
 
@@ -455,5 +454,5 @@ def glossary(terms: dict[str, str]) -> None:
 
     ``terms`` are the page's own Markdown (not escaped): term -> explanation.
     """
-    with st.expander("Words used on this page", icon="📖"):
+    with st.expander("Words used on this page"):
         st.markdown("\n".join(f"- **{term}**: {text}" for term, text in terms.items()))

@@ -87,8 +87,7 @@ def explain_grid(faces: np.ndarray, indices: np.ndarray, captions: list[str], so
             if strips is not None and strips[pos] is not None:
                 col.image(strips[pos], width=96)
             col.caption(md_escape(captions[pos]))
-            if col.button("Explain this face", key=f"{key}_explain_{i}", type="tertiary",
-                          icon="👁️"):
+            if col.button("Explain this face", key=f"{key}_explain_{i}", type="tertiary"):
                 choose_face(faces[i], sources[pos])
                 open_page(next(iter(EXPLAIN_PAGES)), next(iter(EXPLAIN_PAGES.values())))
     explain_links()

@@ -23,4 +23,4 @@ def note_if_moved(seconds: float = 60.0) -> None:
         st.session_state["_ferviz_moved_at"] = time.monotonic() if moved else None
     since = st.session_state["_ferviz_moved_at"]
     if since is not None and time.monotonic() - since < seconds:
-        st.info(NOTE, icon="🔄")
+        st.info(NOTE)

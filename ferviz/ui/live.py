@@ -83,7 +83,7 @@ def live_stream(key: str, loaded: LoadedModel, settings: LiveSettings) -> WebRtc
     try:
         rtc = rtc_configuration()
     except FervizError as exc:
-        st.error(md_escape(exc), icon="🚫")
+        st.error(md_escape(exc))
         return None
     ctx = webrtc_streamer(key=key, mode=WebRtcMode.SENDRECV, rtc_configuration=rtc,
                           media_stream_constraints=MEDIA_CONSTRAINTS,

@@ -27,30 +27,25 @@ class PageEntry(NamedTuple):
     path: str
     title: str
     what: str
-    icon: str
 
 
-HOME = PageEntry("pages/0_Home.py", "Home", "what ferviz is and the selected model's card", "🏠")
+HOME = PageEntry("pages/0_Home.py", "Home", "what ferviz is and the selected model's card")
 PAGES: dict[str, PageEntry] = {p.path: p for p in (
     HOME,
     PageEntry("pages/1_Predict.py", "Predict",
-              "every face's expression in your photos, a webcam snapshot, samples or a video",
-              "📷"),
-    PageEntry("pages/2_HOG.py", "HOG", "the paper's hand-made features (eqs. 1-8), step by step on one face",
-              "📐"),
+              "every face's expression in your photos, a webcam snapshot, samples or a video"),
+    PageEntry("pages/2_HOG.py", "HOG", "the paper's hand-made features (eqs. 1-8), step by step on one face"),
     PageEntry("pages/3_Attention.py", "Attention",
-              "where the spatial and channel attention of the model look", "👁️"),
-    PageEntry("pages/4_Attributions.py", "Attributions", "which pixels drove a prediction (Captum methods)",
-              "🖍️"),
+              "where the spatial and channel attention of the model look"),
+    PageEntry("pages/4_Attributions.py", "Attributions", "which pixels drove a prediction (Captum methods)"),
     PageEntry("pages/5_Walkthrough.py", "Walkthrough",
-              "one face through every layer: DCNN, BiLSTM, attention, PCP", "🎓"),
+              "one face through every layer: DCNN, BiLSTM, attention, PCP"),
     PageEntry("pages/6_Evaluate.py", "Evaluate",
-              "metrics, confusion matrix and calibration on a labelled dataset", "📋"),
+              "metrics, confusion matrix and calibration on a labelled dataset"),
     PageEntry("pages/7_Compare.py", "Compare",
-              "the paper's reported numbers beside what this project measured", "⚖️"),
+              "the paper's reported numbers beside what this project measured"),
     PageEntry("pages/8_Live.py", "Live",
-              "your camera, live: every face followed, labelled and explained as you move",
-              "🎥"),
+              "your camera, live: every face followed, labelled and explained as you move"),
 )}
 
 
@@ -58,11 +53,12 @@ def navigation() -> st.navigation:
     """The app's navigation with every page of :data:`PAGES`, Home first and default.
 
     The tab icon is set here, before the navigation, to one emoji for every page (drawn by the browser from a
-    data URI). Every icon in the app is an emoji: a ``:material/...:`` page icon becomes the tab icon, which
-    the browser fetches from fonts.gstatic.com, and the app must not make any request beyond its own server.
+    data URI). Pages and messages carry no other icon: a ``:material/...:`` page icon becomes the tab icon,
+    which the browser fetches from fonts.gstatic.com (the app must not make any request beyond its own
+    server), and emoji need a font many machines lack (they show as empty boxes).
     """
     st.set_page_config(page_icon=TAB_ICON)
-    return st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=p is HOME)
+    return st.navigation([st.Page(p.path, title=p.title, default=p is HOME)
                           for p in PAGES.values()])
 
 

@@ -161,6 +161,6 @@ def explain_button(faces: list[FacePrediction], name: str, key: str) -> None:
     what = (next(iter(names)) if len(names) == 1
             else left.selectbox("Face to explain", list(names), key=f"{key}_pick"))
     if right.button("Explain this face" if len(names) == 1 else f"Explain {what}", key=key, type="tertiary",
-                    icon="🔍", help="open this face on the Attention page (and every explain page)"):
+                    help="open this face on the Attention page (and every explain page)"):
         choose_face(names[what].crop, f"{name}, {what}")
         open_page("pages/3_Attention.py", "Attention")

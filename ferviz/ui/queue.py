@@ -51,7 +51,7 @@ def heavy_work(what: str, key: Hashable | None = None, queue: WorkQueue = QUEUE)
 
     def waiting(position: int) -> None:
         if not shown or shown[-1] != position:
-            box.info(waiting_text(what, position), icon="⏳")
+            box.info(waiting_text(what, position))
             shown.append(position)
 
     with queue.slot(on_wait=waiting):

@@ -113,9 +113,9 @@ def show_video_result(result: VideoPrediction, annotated: bytes, labels: list[st
     right.plotly_chart(timeline_figure(frame, labels), key=f"{key}_timeline", config={"displaylogo": False})
     a, b = st.columns(2)
     a.download_button("Download per-frame results (CSV)", csv_bytes(frame), file_name="ferviz_video.csv",
-                      mime="text/csv", on_click="ignore", icon="⬇️", key=f"{key}_csv")
+                      mime="text/csv", on_click="ignore", key=f"{key}_csv")
     b.download_button("Download the annotated video (mp4)", annotated, file_name="ferviz_annotated.mp4",
-                      mime="video/mp4", on_click="ignore", icon="🎞️", key=f"{key}_mp4")
+                      mime="video/mp4", on_click="ignore", key=f"{key}_mp4")
 
 
 LIMITS_TEXT = (f"mp4, webm, avi, mov or mkv, up to {MAX_UPLOAD_MB} MB; the first {MAX_SECONDS / 60:.0f} "

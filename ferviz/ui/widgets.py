@@ -44,7 +44,7 @@ def admit_uploads(widget: str, files) -> bool:
         budget = st.session_state[_BUDGET_KEY] = UploadBudget(session_upload_limit_mb())
     problem = budget.admit(widget, [f.size for f in files])
     if problem:
-        st.error(problem, icon="🚫")
+        st.error(problem)
     return problem is None
 
 def model_picker() -> LoadedModel | None:
@@ -219,7 +219,7 @@ def predict_source(loaded: LoadedModel, name: str, content, options: FaceOptions
     try:
         return predict(loaded, content, name=name, options=options)
     except FervizError as exc:
-        st.error(md_escape(exc), icon="🚫")
+        st.error(md_escape(exc))
         return None
 
 

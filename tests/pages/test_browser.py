@@ -109,7 +109,7 @@ def test_upload_a_video_and_see_each_faces_timeline(server, tmp_path):
 
 
 def nav_titles(page) -> list[str]:
-    """The page titles in the sidebar navigation, in order (without the icons' ligature text)."""
+    """The page titles in the sidebar navigation, in order."""
     links = page.locator("[data-testid=stSidebarNavLink]")
     return [links.nth(i).inner_text().split("\n")[-1].strip() for i in range(links.count())]
 
