@@ -7,7 +7,7 @@ from ferviz.paths import BENCHMARK_MODEL, DEFAULT_MODEL, shown_path
 from ferviz.results import modelcard
 from ferviz.results import summary as card_view
 from ferviz.text import md_escape
-from ferviz.ui.navigation import HOME, PAGES, ensure_navigation
+from ferviz.ui.navigation import HOME, PAGES, TAB_ICON, ensure_navigation
 from ferviz.ui.widgets import model_picker, page_link
 
 #: What each per-class column means, in the column's tooltip (in plain words; "accuracy" of one class
@@ -23,7 +23,7 @@ PER_CLASS_HELP = {
 }
 
 ensure_navigation()
-st.set_page_config(page_title="ferviz", page_icon="🙂", layout="wide")
+st.set_page_config(page_title="ferviz", page_icon=TAB_ICON, layout="wide")
 st.title("ferviz: facial expression recognition, explained")
 st.markdown("ferviz is an interactive demo and analysis dashboard for the DCNN-BiLSTM model with dual "
             "attention of Jayaraman & Mahendran (Sci. Rep. 2025): a small CNN reads a 64x64 face, a "

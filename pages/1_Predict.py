@@ -6,17 +6,18 @@ from ferviz.figures.predict import faces_figure, faces_probs_figure, probs_figur
 from ferviz.pipeline.batch import csv_bytes
 from ferviz.pipeline.inference import reclassify, side_by_side
 from ferviz.text import md_escape
-from ferviz.ui.navigation import ensure_navigation
+from ferviz.ui.navigation import TAB_ICON, ensure_navigation
 from ferviz.ui.predict import choose_mode, choose_sources, explain_button, predict_many, results_frame
 from ferviz.ui.video import LIMITS_TEXT, run_video, show_video_result, video_settings, video_upload
 from ferviz.ui.widgets import face_options, model_picker, second_model_picker
 
 ensure_navigation()
-st.set_page_config(page_title="ferviz · Predict", page_icon="🙂", layout="wide")
+st.set_page_config(page_title="ferviz · Predict", page_icon=TAB_ICON, layout="wide")
 st.title("Predict")
-st.caption("Each face is found by the detector chosen in the sidebar (YuNet by default), cropped to 64x64 "
-           "grayscale and classified by the model picked there. A picture with no face gets no expression "
-           "label; a dashed box marks a centre crop you asked for instead.")
+st.caption("Each face is found by the detector chosen in the sidebar (YuNet by default), aligned on its landmarks "
+           "(eyes level and placed where FER2013's faces have them), cropped to the model's input and classified by "
+           "the model picked there. A picture with no face gets no expression label; a dashed box marks a centre "
+           "crop you asked for instead.")
 
 loaded = model_picker()
 if loaded is None:

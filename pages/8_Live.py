@@ -3,11 +3,11 @@
 import streamlit as st
 
 from ferviz.ui.live import live_panel, live_settings, live_stream
-from ferviz.ui.navigation import ensure_navigation
+from ferviz.ui.navigation import TAB_ICON, ensure_navigation
 from ferviz.ui.widgets import face_options, model_picker
 
 ensure_navigation()
-st.set_page_config(page_title="ferviz · Live", page_icon="🙂", layout="wide")
+st.set_page_config(page_title="ferviz · Live", page_icon=TAB_ICON, layout="wide")
 st.title("Live")
 st.caption("Your camera is streamed to this server, which draws on every frame each face's box, track id, "
            "label and probability bars (and, if you ask, its attention map) and streams it back. When the "

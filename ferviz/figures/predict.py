@@ -109,7 +109,7 @@ def _add_box(fig: go.Figure, face: FacePrediction, size: tuple[int, int], screen
     box, colour = face.box, label_colour(face.label)
     fig.add_shape(type="rect", x0=box.x, y0=box.y, x1=box.x + box.w, y1=box.y + box.h,
                   line=dict(color=colour, width=3, dash="dash" if face.fallback else "solid"),
-                  name=f"face {face.index}")
+                  name=f"face #{face.index}")
     text = box_text(face)
     chars = len(html.unescape(text))
     extent = ((CHAR_PX * chars + 2 * PAD_PX) / screen, (LINE_PX + 2 * PAD_PX) / screen)
@@ -144,7 +144,7 @@ def probs_figure(face: FacePrediction, labels: list[str] | tuple[str, ...]) -> g
     fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours,
                            text=[f"{v:.1f}%" for v in values], textposition="outside", cliponaxis=False,
                            hovertemplate="%{y}: %{x:.2f}%<extra></extra>"))
-    title = f"face {face.index}: {html.escape(face.label)} ({face.confidence:.0%})"
+    title = f"face #{face.index}: {html.escape(face.label)} ({face.confidence:.0%})"
     if face.fallback:
         title += " — centre crop"
     fig.update_xaxes(range=[0, 100], title="probability (%)", fixedrange=True)

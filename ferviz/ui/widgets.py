@@ -285,7 +285,7 @@ def face_picker(key: str, loaded: LoadedModel) -> tuple[ImagePrediction, int] | 
     index = 0
     if len(pred.faces) > 1:
         index = st.selectbox("Face", range(len(pred.faces)), key=f"{key}_face",
-                             format_func=lambda i: f"face {i}: {pred.faces[i].label}")
+                             format_func=lambda i: f"face #{i}: {pred.faces[i].label}")
     face = pred.faces[index]
     choose_face(face.crop, f"{pred.name}, {'centre crop' if face.fallback else f'face {face.index}'}")
     return pred, index
