@@ -67,6 +67,15 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float, output) -> No
         time.sleep(0.5)
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """End a server process: SIGTERM, then SIGKILL if it is still there after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @contextmanager
 def streamlit_server(timeout: float = 90.0):
     """Yield a fresh ``streamlit run app.py`` (its base URL and pid) once ``/_stcore/health`` answers."""
@@ -81,11 +90,7 @@ def streamlit_server(timeout: float = 90.0):
                      lambda: proc.stdout.read().decode(errors="replace") if proc.stdout else "")
         yield Server(url, proc.pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 @contextmanager

@@ -30,7 +30,7 @@ from skimage import data
 
 from ferviz.data.labels import EMOTIONS
 from ferviz.pipeline.live import sliding_frames, write_y4m
-from tests.browser import CHROMIUM_FLAGS, ROOT, browser_marks, chromium_path, free_port, wait_healthy
+from tests.browser import CHROMIUM_FLAGS, ROOT, browser_marks, chromium_path, free_port, stop_process, wait_healthy
 
 pytestmark = [*browser_marks(),
               pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1 to list the server's threads")]
@@ -121,11 +121,7 @@ def live_server(tmp: Path, timeout: float = 90.0):
         wait_healthy(url, proc, timeout, log.read_text)
         yield LiveServer(url, proc.pid, tmp / "threads.json", log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 @contextmanager
