@@ -196,10 +196,11 @@ def test_live_stream_labels_the_face_and_leaves_no_thread_behind(clip, tmp_path)
         assert "Traceback" not in body and "Processing error" not in body
         page.screenshot(path=str(ARTIFACTS / "browser_live.png"))
 
-        # the STOP button ends the stream's threads at once, and the thread count returns
+        # the STOP button ends the stream's threads at once, and the thread count returns to at most what it
+        # was (a server thread that was already there may have ended on its own schedule meanwhile)
         stop(page)
         assert server.wait_no_stream_threads(30) == []
-        assert server.wait_steady_count(before) == before, server.thread_names()
+        assert server.wait_steady_count(before) <= before, server.thread_names()
 
         # closing the tab mid-stream: no frame comes any more, so ferviz's worker ends within its idle
         # timeout (5 s); the connection's own threads end when its ICE consent expires (about 30 s)
@@ -209,4 +210,4 @@ def test_live_stream_labels_the_face_and_leaves_no_thread_behind(clip, tmp_path)
         page.close()
         assert server.wait_no_stream_threads(20, prefix=("ferviz-live",)) == []
         assert server.wait_no_stream_threads(120) == []
-        assert server.wait_steady_count(before) == before, server.thread_names()
+        assert server.wait_steady_count(before) <= before, server.thread_names()
