@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:?set DATA to the folder holding fer2013/ and utkface/}
 RUNS=${RUNS:-runs}
 LEVER_EPOCHS=${LEVER_EPOCHS:-2}
-LEVERS=${LEVERS:-"fer2013 ferplus_soft camera class_weights teacher teacher_box"}
+LEVERS=${LEVERS:-"fer2013 ferplus_soft camera camera_gamma camera_blur camera_low_resolution camera_jpeg
+  no_rotation erase class_weights teacher teacher_box"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 PHOTOS=$DATA/utkface/faces
 OUT=models/reports/real_levers
@@ -31,7 +32,11 @@ for name in $LEVERS; do
   case $name in
     fer2013) lever fer2013 ;;  # the baseline: FER2013's own labels
     ferplus_soft) lever ferplus_soft --labels ferplus-soft ;;
-    camera) lever camera --labels ferplus-soft --camera 0.3 ;;
+    camera) lever camera --labels ferplus-soft --camera 0.3 ;;  # all four camera degradations
+    camera_gamma|camera_blur|camera_low_resolution|camera_jpeg)  # one camera degradation alone
+      lever "$name" --labels ferplus-soft --camera 0.3 --camera-kinds "${name#camera_}" ;;
+    no_rotation) lever no_rotation --labels ferplus-soft --rotate 0 ;;  # the affine rotation (10 degrees) off
+    erase) lever erase --labels ferplus-soft --erase 0.25 ;;  # occlusion: one noise rectangle per face
     class_weights) lever class_weights --labels ferplus-soft --class-weights 0.5 ;;
     teacher) lever teacher --labels ferplus-soft $(photos aligned) ;;  # face-api.js on photos + FER2013
     teacher_box) lever teacher_box --labels ferplus-soft $(photos box) ;;  # the same, photos not aligned

@@ -105,7 +105,7 @@ def test_real_levers_run_one_change_each_and_every_command_parses(repo):
     shutil.copy(ROOT / "scripts" / "real_levers.sh", repo / "repo" / "scripts" / "real_levers.sh")
     calls = run(repo, "real_levers.sh", DATA="/d", RUNS="runs")
     trains = [c for c in calls if c.startswith("ferviz train")]
-    assert len(trains) == 6 and len([c for c in calls if c.startswith("ferviz domains")]) == 6
+    assert len(trains) == 12 and len([c for c in calls if c.startswith("ferviz domains")]) == 12
     parser = build_parser()
     for call in calls:
         parser.parse_args(shlex.split(call)[1:])  # every option the script uses exists
@@ -115,3 +115,8 @@ def test_real_levers_run_one_change_each_and_every_command_parses(repo):
     assert teacher.replace("aligned", "box").replace("real_lever_teacher", "real_lever_teacher_box") == box
     base = next(c for c in trains if "real_lever_fer2013" in c)
     assert "--labels" not in base and "--init models/fer2013_dcnn_bilstm_dam.pt" in base
+    soft = next(c for c in trains if "real_lever_ferplus_soft" in c)
+    for kind in ("gamma", "blur", "low_resolution", "jpeg"):  # each camera degradation: one addition to soft
+        one = next(c for c in trains if f"real_lever_camera_{kind} " in c)
+        assert one == soft.replace("ferplus_soft", f"camera_{kind}") + f" --camera 0.3 --camera-kinds {kind}"
+    assert next(c for c in trains if "real_lever_no_rotation" in c).endswith("--labels ferplus-soft --rotate 0")

@@ -43,6 +43,9 @@ def train_config(args):
     values["bf16"] = not args.fp32
     values["labels"] = getattr(args, "labels", "fer2013")
     values["camera"] = getattr(args, "camera", 0.0)
+    values["camera_kinds"] = getattr(args, "camera_kinds", "") or ""
+    if getattr(args, "rotate", None) is not None:
+        values["rotate_deg"] = args.rotate
     values["augment"] = not args.no_augment
     if getattr(args, "class_weights", 0.0):
         values["class_weighting"], values["class_power"] = True, args.class_weights
@@ -135,8 +138,25 @@ def add_training(p) -> None:
     p.add_argument("--camera", type=float, default=0.0, metavar="P",
                    help="probability per face of each camera-photo degradation (gamma, blur, low resolution, "
                         "JPEG); e.g. 0.3")
+    p.add_argument("--camera-kinds", type=_camera_kinds, metavar="NAMES",
+                   help="with --camera: only these degradations, comma-separated (gamma, blur, low_resolution, "
+                        "jpeg; default all)")
+    p.add_argument("--rotate", type=float, metavar="DEG",
+                   help="rotation range of the affine augmentation in degrees (default 10; 0 = no rotation)")
     p.add_argument("--out", default="runs/latest", help="output folder (checkpoints, log.csv, run.json)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _camera_kinds(text: str) -> str:
+    """``--camera-kinds``: checked against the degradations, so a typo is an argparse error, not a traceback."""
+    import argparse
+
+    from ferviz.data.camera import parse_kinds
+
+    try:
+        return ",".join(parse_kinds(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_align(p) -> None:

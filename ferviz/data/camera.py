@@ -72,6 +72,19 @@ DEGRADATIONS: dict[str, tuple[Callable, Callable[[np.random.Generator], float]]]
 }
 
 
+def parse_kinds(text: str) -> tuple[str, ...]:
+    """``"blur,jpeg"`` -> ``("blur", "jpeg")`` in :data:`DEGRADATIONS`' order; ``""`` -> all of them.
+
+    Raises ValueError naming the unknown names and the choices.
+    """
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(DEGRADATIONS))
+    if unknown:
+        raise ValueError(f"unknown camera degradation(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(DEGRADATIONS)}")
+    return tuple(n for n in DEGRADATIONS if n in names) if names else tuple(DEGRADATIONS)
+
+
 def camera_batch(planes: np.ndarray, p: float, rng: np.random.Generator,
                  kinds: tuple[str, ...] = tuple(DEGRADATIONS)) -> np.ndarray:
     """Apply each degradation of ``kinds`` to each face with probability ``p``.

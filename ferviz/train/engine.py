@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch.utils.data import DistributedSampler
 
 from ferviz.data.augment import AugmentConfig, augment_batch, mixup_batch
-from ferviz.data.camera import camera_batch
+from ferviz.data.camera import camera_batch, parse_kinds
 from ferviz.data.preprocess import Preprocessing, to_tensor
 from ferviz.errors import CheckpointError
 from ferviz.model.checkpoint import (
@@ -79,7 +79,9 @@ class TrainConfig:
     mixup: float = 0.0  # > 0: mixup with Beta(alpha, alpha) mixing weights (alpha = this value)
     keep_epochs_from: int = 0  # > 0: also save every epoch from this one on as epochs/epoch_NNN.pt (SWA)
     labels: str = "fer2013"  # the labelling trained on (a key of ferviz.data.ferplus.LABEL_SOURCES)
-    camera: float = 0.0  # probability per image of each camera-photo degradation (ferviz.data.augment.camera)
+    camera: float = 0.0  # probability per image of each camera-photo degradation (ferviz.data.camera)
+    camera_kinds: str = ""  # comma-separated names of ferviz.data.camera.DEGRADATIONS to use; '' = all of them
+    rotate_deg: float = 10.0  # the affine augmentation's rotation range, degrees (0 = no rotation)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -403,12 +405,13 @@ class Trainer:
             idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             planes = data.planes[idx]
             if cfg.augment and cfg.camera > 0:
-                planes = camera_batch(planes, cfg.camera, self._camera_rng(epoch, step))
+                planes = camera_batch(planes, cfg.camera, self._camera_rng(epoch, step),
+                                      parse_kinds(cfg.camera_kinds))
             x = to_tensor(planes, self.prep)
             y = torch.as_tensor(data.labels[idx])
             soft = torch.as_tensor(data.soft[idx]) if data.soft is not None else None
             if cfg.augment:
-                x = augment_batch(x, AugmentConfig(erase=cfg.erase), gen)
+                x = augment_batch(x, self.augment_config(), gen)
             target = torch.as_tensor(data.target[idx]) if data.target is not None else y
             if cfg.mixup > 0:
                 x, target, soft = mixup_batch(x, target, soft, cfg.mixup, self.model_cfg.num_classes, gen)
@@ -430,6 +433,10 @@ class Trainer:
         secs = time.perf_counter() - start
         return {"train_loss": total / max(seen, 1), "train_acc": correct / max(seen, 1), "seconds": secs,
                 "images_per_s": seen * self.world / max(secs, 1e-9)}
+
+    def augment_config(self) -> AugmentConfig:
+        """The affine and erasing augmentation of every training batch, as the config sets it."""
+        return AugmentConfig(rotate_deg=self.cfg.rotate_deg, erase=self.cfg.erase)
 
     def _camera_rng(self, epoch: int, step: int) -> np.random.Generator:
         """The camera degradations' random stream: reproducible from (seed, epoch, step, rank)."""

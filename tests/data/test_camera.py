@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from ferviz.data.camera import DEGRADATIONS, blur, camera_batch, gamma, jpeg, low_resolution, to_gray
+from ferviz.data.camera import (DEGRADATIONS, blur, camera_batch, gamma, jpeg, low_resolution, parse_kinds,
+                                to_gray)
 
 
 def _face(seed=0, size=64):
@@ -50,3 +51,19 @@ def test_camera_batch_is_seeded_leaves_input_and_other_modes_alone():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         camera_batch(planes, 1.5, np.random.default_rng(0))
     assert set(DEGRADATIONS) == {"gamma", "blur", "low_resolution", "jpeg"}
+
+
+def test_parse_kinds_keeps_the_camera_order_and_names_a_typo():
+    assert parse_kinds("") == ("gamma", "blur", "low_resolution", "jpeg")
+    assert parse_kinds("jpeg, gamma") == ("gamma", "jpeg")  # the order a camera applies them, not the typed one
+    with pytest.raises(ValueError, match="unknown camera degradation.*rain.*choose from gamma"):
+        parse_kinds("blur,rain")
+
+
+def test_camera_batch_applies_only_the_chosen_kinds():
+    planes = np.stack([_face(i) for i in range(3)])[:, None]
+    only_gamma = camera_batch(planes, 1.0, np.random.default_rng(0), kinds=parse_kinds("gamma"))
+    rng = np.random.default_rng(0)
+    rng.random((3, 1))  # the hit draw: at p = 1 every face is hit once, by gamma alone
+    first = gamma(planes[0, 0], DEGRADATIONS["gamma"][1](rng))
+    assert np.array_equal(only_gamma[0, 0], first)

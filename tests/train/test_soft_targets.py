@@ -66,3 +66,20 @@ def test_class_weights_by_hand(tmp_path):
                    tmp_path / "b")
     w = sqrt._class_weights(data).numpy()
     assert w[1] / w[0] == pytest.approx(3 ** 0.5, rel=1e-6) and (w * [3, 1]).sum() == pytest.approx(4, rel=1e-6)
+
+
+def test_the_config_sets_the_rotation_and_the_parser_the_camera_kinds(tmp_path):
+    from ferviz.cli import build_parser
+    from ferviz.cli.common import train_config
+
+    cfg = replace(VARIANTS["cnn_bilstm"], **TINY)
+    still = Trainer(cfg, TrainConfig(rotate_deg=0.0, erase=0.25), Preprocessing(), list(EMOTIONS), tmp_path)
+    assert still.augment_config().rotate_deg == 0.0 and still.augment_config().erase == 0.25
+    parser = build_parser()
+    args = parser.parse_args(["train", "--data", "x.npz", "--camera", "0.3", "--camera-kinds", "jpeg,blur",
+                              "--rotate", "0"])
+    tc = train_config(args)
+    assert (tc.camera, tc.camera_kinds, tc.rotate_deg) == (0.3, "blur,jpeg", 0.0)
+    assert train_config(parser.parse_args(["train", "--data", "x.npz"])).camera_kinds == ""
+    with pytest.raises(SystemExit):  # argparse's own message names the typo and the choices
+        parser.parse_args(["train", "--data", "x.npz", "--camera-kinds", "rain"])
