@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--label-noise", action="store_true",
                        help="write DIR/<dataset>_<split>_label_noise.json: the labels that are probably wrong "
                             "(confident learning) instead of the leakage and paired reports")
+    noise.add_argument("--also-score", nargs="+", default=[], metavar="CKPT",
+                       help="checkpoints scored by human agreement in the report without adding to the "
+                            "probabilities the finder uses (e.g. a model trained on FER+'s votes)")
     noise.add_argument("--filter-by", default=DEFAULT_FILTER, choices=list(FILTERS),
                        help=f"confident-learning rule (default {DEFAULT_FILTER})")
     noise.add_argument("--votes", help="FER+ votes (default: ferplus_votes.npz beside a FER2013 --data)")

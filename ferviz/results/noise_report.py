@@ -137,7 +137,8 @@ def label_noise_report(issues: LabelIssues, labels: np.ndarray, probs: np.ndarra
     probabilities : dict
         Where ``probs`` came from (recorded as it is).
     models : sequence of ModelScores
-        Each model's own probabilities, scored by human agreement when ``votes`` is given.
+        Each model's own probabilities, scored by human agreement when ``votes`` is given: the models behind
+        ``probs`` and any scored alongside (``--also-score``), marked by ``in_probabilities``.
     votes : FerPlusVotes, optional
         FER+ votes of the items, row-aligned: adds the validation, the votes of each flagged item and the
         models' agreement metrics.
@@ -160,7 +161,8 @@ def label_noise_report(issues: LabelIssues, labels: np.ndarray, probs: np.ndarra
         "class_names": names, "n": int(issues.n), "n_flagged": len(issues),
         "given_counts": np.bincount(labels, minlength=len(names)).tolist(),
         "method": issues.method, "probabilities": probabilities,
-        "models": [{"model": m.model, "variant": m.variant, "sha256": m.sha256} for m in models],
+        "models": [{"model": m.model, "variant": m.variant, "sha256": m.sha256,  # the finder's models first
+                    "in_probabilities": i < len(probabilities.get("models", ()))} for i, m in enumerate(models)],
         "items": items, "command": command}
     if votes is not None:
         out["votes_columns"] = [*names, "contempt/unknown/not a face"]
@@ -181,21 +183,26 @@ def run(args, command: str) -> int:
     ds = load_dataset(args.dataset, args.data)
     part = ds if args.split == "all" else ds.split(args.split)
     models: list[ModelScores] = []
+    names: list[str] | None = None
+    also = list(args.also_score)
+    for path in [*args.models, *also]:
+        loaded = load_checkpoint(path)
+        ev = evaluate(loaded, part, split=args.split)
+        if names is not None and list(ev.report.class_names) != names:
+            raise FervizError(f"{Path(path).name} predicts other classes than {[*args.models, *also][0]}: "
+                              "score models of the same classes")
+        names = list(ev.report.class_names)
+        models.append(ModelScores(Path(path).name, loaded.variant, loaded.sha256, ev.probs))
+        scored, labels = ev.dataset, ev.y_true
+        print(f"{Path(path).name}: accuracy {ev.report.accuracy:.4f}")
     if args.models:
-        names: list[str] | None = None
-        for path in args.models:
-            loaded = load_checkpoint(path)
-            ev = evaluate(loaded, part, split=args.split)
-            if names is not None and list(ev.report.class_names) != names:
-                raise FervizError(f"{Path(path).name} predicts other classes than {args.models[0]}")
-            names = list(ev.report.class_names)
-            models.append(ModelScores(Path(path).name, loaded.variant, loaded.sha256, ev.probs))
-            scored, labels = ev.dataset, ev.y_true
-            print(f"{Path(path).name}: accuracy {ev.report.accuracy:.4f}")
-        probs = ensemble_probs([m.probs for m in models])
-        where = {"source": "models", "models": [m.model for m in models],
-                 "combined": "mean of the models' softmax probabilities" if len(models) > 1 else "the model's"}
+        finders = models[:len(args.models)]
+        where = {"source": "models", "models": [m.model for m in finders],
+                 "combined": "mean of the models' softmax probabilities" if len(finders) > 1 else "the model's"}
+        probs = ensemble_probs([m.probs for m in finders])
     else:
+        if names is not None and names != [ALL_LABELS[k] for k in np.unique(part.labels)]:
+            raise FervizError("--also-score without --models needs models of the dataset's own classes")
         names = [ALL_LABELS[k] for k in np.unique(part.labels)]
         scored, labels, _ = model_view(part, names)
         probs = out_of_fold_probs(scored.images, labels, len(names), folds=args.folds, seed=args.seed)

@@ -132,3 +132,39 @@ def test_validation_against_votes_is_hand_checked():
     assert vs["majority_differs"] == int(np.isin(issues.index, [0, 1, 2, 3]).sum()) >= 3
     assert check["flip"]["n_candidates"] == n - 4  # the clean faces: label = majority, 9 of 10 agree
     assert [s["fraction"] for s in check["flip_study"]] == [0.05, 0.1]
+
+
+@pytest.mark.slow
+def test_also_scored_models_get_agreement_scores_but_do_not_move_the_flags(tmp_path):
+    import torch
+
+    from ferviz.data.labels import EMOTIONS
+    from ferviz.data.preprocess import Preprocessing
+    from ferviz.model.checkpoint import save_checkpoint
+    from ferviz.model.network import build_model
+    from tests.helpers import TINY
+
+    n = 42
+    x, y = synthetic_faces(n, seed=2)
+    names = np.array([f"test/{EMOTIONS[k]}/PublicTest_{i}.jpg" for i, k in enumerate(y)])
+    np.savez_compressed(tmp_path / "fer2013_small.npz", images=x, labels=y, usage=np.array(["PublicTest"] * n),
+                        source_name=names)
+    votes = np.zeros((n, 10), np.int16)  # FER+'s order: neutral happiness surprise sadness anger disgust ...
+    votes[:, 0] = 6
+    votes[:, 1] = 4
+    np.savez(tmp_path / "ferplus_votes.npz", votes=votes, match=np.ones(n, np.int8), source_name=names)
+    ckpts = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = build_model("dcnn_bilstm_dam", **TINY).eval()
+        ckpts.append(str(save_checkpoint(tmp_path / f"m{seed}.pt", model, labels=list(EMOTIONS),
+                                         preprocessing=Preprocessing(), variant="dcnn_bilstm_dam",
+                                         metrics={"accuracy": 0.0}, meta={"dataset": "synthetic"})))
+    common = ["--label-noise", "--dataset", "npz", "--data", str(tmp_path / "fer2013_small.npz"), "--n-boot", "20"]
+    assert audit_main([*common, "--models", ckpts[0], "--out", str(tmp_path / "one")]) == 0
+    assert audit_main([*common, "--models", ckpts[0], "--also-score", ckpts[1], "--out", str(tmp_path / "two")]) == 0
+    one = json.loads((tmp_path / "one" / "fer2013_publictest_label_noise.json").read_text())
+    two = json.loads((tmp_path / "two" / "fer2013_publictest_label_noise.json").read_text())
+    assert two["probabilities"]["models"] == ["m0.pt"] and two["items"] == one["items"]
+    assert [(m["model"], m["in_probabilities"]) for m in two["models"]] == [("m0.pt", True), ("m1.pt", False)]
+    assert all(m["agreement"]["all"]["n"] == n for m in two["models"])
