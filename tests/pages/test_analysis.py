@@ -296,6 +296,33 @@ def test_clicking_a_cell_shows_its_faces_and_moves_the_dropdowns(two_models, lea
     assert at.selectbox(key="run_true_7").value == (true_k + 1) % 7 and not at.exception
 
 
+def test_a_cells_faces_name_their_files_mark_training_copies_and_explain_opens_the_attention_page(
+        two_models, leaky_npz, monkeypatch):
+    """Like Predict's button, Evaluate's "Explain this face" opens the Attention page on the face (not a
+    confirmation and links below the 24-face grid); every face says its file name, and a copy of a
+    training image says so."""
+    from ferviz.ui.evaluate import _DUP_KEY
+    from ferviz.ui.faces import COPY_MARK, file_name
+
+    opened = []
+    monkeypatch.setattr("ferviz.ui.faces.open_page", lambda page, label: opened.append(page))
+    at = run_page(leaky_npz)
+    at.button(key="eval_run").click().run()
+    (evaluation,) = at.session_state["ferviz_evaluation"].values()
+    leaked = at.session_state[_DUP_KEY][1].leaked
+    i = int(np.flatnonzero(leaked)[0])  # a PublicTest face that is also a Training face
+    at = click_cell(at, "run_cm", int(evaluation.y_true[i]), int(evaluation.y_pred[i]))
+    assert not at.exception
+    names = {md_escape(file_name(s)): k for k, s in enumerate(evaluation.dataset.source)}
+    cell = [c.value for c in at.caption if c.value.split(" · ")[0] in names]
+    assert md_escape(file_name(evaluation.dataset.source[i])) in [c.split(" · ")[0] for c in cell]
+    for caption in cell:
+        assert caption.endswith(COPY_MARK) == bool(leaked[names[caption.split(" · ")[0]]]), caption
+    at.button(key=f"run_cell_explain_{i}").click().run()
+    assert not at.exception and opened == ["pages/3_Attention.py"]
+    assert at.session_state[FACE_SOURCE_KEY].startswith(evaluation.dataset.source[i])
+
+
 def test_a_new_split_resets_the_chosen_cell(two_models, leaky_npz):
     at = run_page(leaky_npz)
     at.button(key="eval_run").click().run()
