@@ -472,6 +472,26 @@ def test_every_number_on_the_compare_page_is_formatted():
     assert checked >= 10
 
 
+def test_compare_and_evaluate_show_real_commands_and_no_machines_paths():
+    """The committed reports as shipped: every Remake command is one a user can type (``ferviz audit``, not
+    the module path the report recorded), and no page shows an absolute path of the training machine."""
+    from ferviz.paths import ROOT
+
+    at = page("7_Compare.py").run()
+    assert not at.exception
+    remake = [c.value for c in at.caption if c.value.startswith("Remake:")]
+    assert remake and all(c.startswith("Remake: `ferviz audit ") for c in remake), remake
+    shown = [*(e.value for kind in ("caption", "markdown", "info", "code") for e in at.get(kind)),
+             *(d.value.to_string() for d in at.dataframe)]
+    assert not any("python -m ferviz.results.audits" in text for text in shown)
+    at = page("6_Evaluate.py").run()
+    assert not at.exception and at.code  # the loaded model's committed report and its command
+    shown = [*(e.value for kind in ("caption", "markdown", "info", "warning", "code") for e in at.get(kind)),
+             *(d.value.to_string() for d in at.dataframe)]
+    machine = (str(ROOT), "/work/", "/root/", "/home/", "/srv/", "/mnt/")  # where models were trained
+    assert not [t for t in shown if any(folder in t for folder in machine)]
+
+
 def test_compare_shows_the_domain_table_as_a_heatmap(app_env):
     from ferviz.results.domains import agreement_scores, scores_from, write_domains
 
