@@ -492,6 +492,27 @@ def test_compare_and_evaluate_show_real_commands_and_no_machines_paths():
     assert not [t for t in shown if any(folder in t for folder in machine)]
 
 
+def test_long_text_columns_on_the_compare_page_are_narrowed():
+    """Commands, recipes and file lists once made Compare's tables two or three page widths: a text column
+    longer than LONG_TEXT characters is shown at the "medium" width (the whole text on hover)."""
+    import pandas as pd
+
+    from ferviz.ui.reportviews import LONG_TEXT
+
+    at = page("7_Compare.py").run()
+    assert not at.exception
+    narrowed = 0
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        for column in frame.value.columns:
+            cells = frame.value[column]
+            text = pd.api.types.is_string_dtype(cells) or pd.api.types.is_object_dtype(cells)
+            if text and cells.dropna().astype(str).str.len().max() > LONG_TEXT:
+                assert config.get(column, {}).get("width") == "medium", column
+                narrowed += 1
+    assert narrowed >= 4  # the measured table's recipe and command, the ablation files, ...
+
+
 def test_compare_shows_the_domain_table_as_a_heatmap(app_env):
     from ferviz.results.domains import agreement_scores, scores_from, write_domains
 
