@@ -27,7 +27,7 @@ from ferviz.ui.compare import (
     show_tta,
 )
 from ferviz.ui.navigation import ensure_navigation
-from ferviz.ui.reportviews import discover_reports, show_how_to_create, table_view, two_decimals
+from ferviz.ui.reportviews import discover_reports, narrow_text, show_how_to_create, show_table, two_decimals
 
 ensure_navigation()
 st.set_page_config(page_title="Compare · ferviz", layout="wide")
@@ -57,7 +57,7 @@ with tabs["Measured vs reported"]:
     if measured.empty:
         show_how_to_create(found)
     else:
-        st.dataframe(table_view(measured_table(measured)), hide_index=True)
+        show_table(measured_table(measured))
     st.caption("Every number in this table is one training run (one seed); its intervals cover test-set "
                "sampling only. Training noise is measured in the ablations, where a budget has several seeds. "
                "The ablation and lever runs and the test-time-augmented numbers have their own tabs, not this "
@@ -79,15 +79,15 @@ for name, (heading, show) in REPORT_TABS.items():
 
 with tabs["Side by side"]:
     dataset = st.selectbox("Dataset", list(DATASETS), key="compare_dataset")
-    st.dataframe(table_view(side_by_side_table(frame, dataset)), hide_index=True)
+    show_table(side_by_side_table(frame, dataset))
 
 with tabs["Paper's tables"]:
     model = st.selectbox("Model as named in the paper", MODELS, index=MODELS.index(PROPOSED),
                          key="compare_model")
-    st.dataframe(table_view(reported_table(model)))
+    show_table(reported_table(model), hide_index=False)
 
 with tabs["Anchors"]:
-    st.dataframe(table_view(anchors_frame()), hide_index=True)
+    show_table(anchors_frame())
 
 with tabs["Paper's consistency"]:
     st.subheader("Do the paper's tables satisfy its own equations?")
@@ -102,4 +102,4 @@ with tabs["Paper's consistency"]:
     audit = consistency_audit(tol=tol, micro=micro)
     violated = int((audit["verdict"] == "violated").sum())
     st.metric("Identities violated", f"{violated} of {len(audit)}")
-    st.dataframe(audit_styler(audit), hide_index=True, column_config=two_decimals(audit))
+    st.dataframe(audit_styler(audit), hide_index=True, column_config={**narrow_text(audit), **two_decimals(audit)})

@@ -6,6 +6,7 @@ Grad-CAM, ...) works on a per-call copy (see ``ferviz.explain``), so sharing is 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from pathlib import Path
@@ -46,7 +47,19 @@ def warm_up(loaded: LoadedModel) -> threading.Thread:
 
     thread = threading.Thread(target=work, name="ferviz-warm-up", daemon=True)
     thread.start()
+    _WARMING.append(thread)
     return thread
+
+
+#: Warm-up threads started in this process: joined at exit, because a daemon thread still inside torch when
+#: the interpreter finalises aborts the process ("terminate called without an active exception", exit 134).
+_WARMING: list[threading.Thread] = []
+
+
+@atexit.register
+def _finish_warm_ups(timeout: float = 60.0) -> None:
+    for thread in _WARMING:
+        thread.join(timeout)
 
 
 def load_model(path: str | Path) -> LoadedModel:

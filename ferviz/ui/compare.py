@@ -16,7 +16,7 @@ from ferviz.results.reports import paired_frame, tta_table
 from ferviz.results.significance import SeedPairs
 from ferviz.results.studies import ablation_frame, ablation_spread, lever_table, seed_comparison
 from ferviz.text import md_escape
-from ferviz.ui.reportviews import table_view
+from ferviz.ui.reportviews import show_table
 
 # ------------------------------------------------------------------------------------------- Compare
 
@@ -45,7 +45,7 @@ def show_leakage_reports(found: Discovery) -> None:
         frame = leak.frame()
         if not frame.empty:
             st.plotly_chart(leakage_figure(frame), key=f"leakage_bars_{leak.path.stem}")
-            st.dataframe(table_view(frame), hide_index=True)
+            show_table(frame)
         hist = leak.data.get("similarity_histogram")
         if hist:
             st.plotly_chart(similarity_figure(hist, leak.threshold), key=f"leakage_hist_{leak.path.stem}")
@@ -57,7 +57,7 @@ def show_leakage_reports(found: Discovery) -> None:
             rows = [(kind, *pair[:2], pair[2] if len(pair) > 2 else 1.0)
                     for kind in ("exact", "near") for pair in items.get(kind, [])]
             pairs = pd.DataFrame(rows, columns=["kind", leak.split, leak.reference_split, "similarity"])
-            st.dataframe(table_view(pairs, similarity="{:.3f}"), hide_index=True)
+            show_table(pairs, similarity="{:.3f}")
         st.caption(f"Remake: `{real_command(leak.data.get('command')) or _audit_command(found)}`")
 
 
@@ -73,8 +73,8 @@ def show_paired_reports(found: Discovery) -> None:
         return
     st.plotly_chart(paired_figure(paired), key="paired_forest")
     table = paired.drop(columns=["difference_low", "difference_high"])
-    st.dataframe(table_view(table, mcnemar_p="{:.3g}"), hide_index=True,
-                 column_config={"mcnemar_p": st.column_config.Column("McNemar p")})
+    show_table(table, mcnemar_p="{:.3g}",
+               column_config={"mcnemar_p": st.column_config.Column("McNemar p")})
     for rec in found.paired:
         st.markdown(f"- {md_escape(rec.all.verdict())}")
     st.caption("Each model is one training run (one seed): these tests say whether the *test set* can tell "
@@ -115,7 +115,7 @@ def show_ablations(found: Discovery) -> None:
             st.info(attention_note(pairs))
         st.plotly_chart(ablation_spread_figure(rows, metric), key=f"ablation_bars_{k}")
         table = rows.drop(columns=["budget"])
-        st.dataframe(table_view(table, paired_p="{:.3f}"), hide_index=True)
+        show_table(table, paired_p="{:.3f}")
 
 
 def show_levers(found: Discovery) -> None:
@@ -134,7 +134,7 @@ def show_levers(found: Discovery) -> None:
                 "more smoothing, a slow EMA) start at a disadvantage they may not have on the full data.")
     metric = st.radio("Lever metric", ["accuracy", "macro_f1"], horizontal=True, key="lever_metric")
     st.plotly_chart(lever_figure(table, metric), key="lever_bars")
-    st.dataframe(table_view(table, paired_p="{:.3f}"), hide_index=True)
+    show_table(table, paired_p="{:.3f}")
 
 
 def show_tta(found: Discovery) -> None:
@@ -149,7 +149,7 @@ def show_tta(found: Discovery) -> None:
                 "mirrors). It is a different measurement from the model's own, so it is shown **only here**, "
                 "beside the plain number of the same checkpoint on the same items, never in the table and "
                 "chart above.")
-    st.dataframe(table_view(table), hide_index=True)
+    show_table(table)
 
 
 def real_command(command: str | None) -> str:

@@ -67,5 +67,27 @@ def table_view(frame: pd.DataFrame, digits: int = 2, **formats: str):
     return frame.style.format(spec, na_rep="—")
 
 
+#: A text column whose longest cell is longer than this many characters is shown at Streamlit's "medium" width
+#: (the whole text on hover): long commands, recipes and file lists once made Compare's tables 2-3 page widths.
+LONG_TEXT = 40
+
+
+def narrow_text(frame: pd.DataFrame) -> dict:
+    """``column_config`` giving every long text column of ``frame`` the "medium" width."""
+    return {c: st.column_config.TextColumn(width="medium") for c in frame.columns
+            if _is_text(frame[c]) and frame[c].dropna().astype(str).str.len().max() > LONG_TEXT}
+
+
+def _is_text(column: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(column) or pd.api.types.is_object_dtype(column)
+
+
+def show_table(frame: pd.DataFrame, digits: int = 2, column_config: dict | None = None, hide_index: bool = True,
+               **formats: str) -> None:
+    """``st.dataframe`` of :func:`table_view` with long text columns narrowed (:func:`narrow_text`)."""
+    st.dataframe(table_view(frame, digits, **formats), hide_index=hide_index,
+                 column_config={**narrow_text(frame), **(column_config or {})})
+
+
 def pct(value: float | None) -> str:
     return "—" if value is None or np.isnan(value) else f"{100 * value:.2f} %"

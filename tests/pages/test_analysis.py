@@ -296,6 +296,33 @@ def test_clicking_a_cell_shows_its_faces_and_moves_the_dropdowns(two_models, lea
     assert at.selectbox(key="run_true_7").value == (true_k + 1) % 7 and not at.exception
 
 
+def test_a_cells_faces_name_their_files_mark_training_copies_and_explain_opens_the_attention_page(
+        two_models, leaky_npz, monkeypatch):
+    """Like Predict's button, Evaluate's "Explain this face" opens the Attention page on the face (not a
+    confirmation and links below the 24-face grid); every face says its file name, and a copy of a
+    training image says so."""
+    from ferviz.ui.evaluate import _DUP_KEY
+    from ferviz.ui.faces import COPY_MARK, file_name
+
+    opened = []
+    monkeypatch.setattr("ferviz.ui.faces.open_page", lambda page, label: opened.append(page))
+    at = run_page(leaky_npz)
+    at.button(key="eval_run").click().run()
+    (evaluation,) = at.session_state["ferviz_evaluation"].values()
+    leaked = at.session_state[_DUP_KEY][1].leaked
+    i = int(np.flatnonzero(leaked)[0])  # a PublicTest face that is also a Training face
+    at = click_cell(at, "run_cm", int(evaluation.y_true[i]), int(evaluation.y_pred[i]))
+    assert not at.exception
+    names = {md_escape(file_name(s)): k for k, s in enumerate(evaluation.dataset.source)}
+    cell = [c.value for c in at.caption if c.value.split(" · ")[0] in names]
+    assert md_escape(file_name(evaluation.dataset.source[i])) in [c.split(" · ")[0] for c in cell]
+    for caption in cell:
+        assert caption.endswith(COPY_MARK) == bool(leaked[names[caption.split(" · ")[0]]]), caption
+    at.button(key=f"run_cell_explain_{i}").click().run()
+    assert not at.exception and opened == ["pages/3_Attention.py"]
+    assert at.session_state[FACE_SOURCE_KEY].startswith(evaluation.dataset.source[i])
+
+
 def test_a_new_split_resets_the_chosen_cell(two_models, leaky_npz):
     at = run_page(leaky_npz)
     at.button(key="eval_run").click().run()
@@ -443,6 +470,47 @@ def test_every_number_on_the_compare_page_is_formatted():
                         column, text)
                 checked += 1
     assert checked >= 10
+
+
+def test_compare_and_evaluate_show_real_commands_and_no_machines_paths():
+    """The committed reports as shipped: every Remake command is one a user can type (``ferviz audit``, not
+    the module path the report recorded), and no page shows an absolute path of the training machine."""
+    from ferviz.paths import ROOT
+
+    at = page("7_Compare.py").run()
+    assert not at.exception
+    remake = [c.value for c in at.caption if c.value.startswith("Remake:")]
+    assert remake and all(c.startswith("Remake: `ferviz audit ") for c in remake), remake
+    shown = [*(e.value for kind in ("caption", "markdown", "info", "code") for e in at.get(kind)),
+             *(d.value.to_string() for d in at.dataframe)]
+    assert not any("python -m ferviz.results.audits" in text for text in shown)
+    at = page("6_Evaluate.py").run()
+    assert not at.exception and at.code  # the loaded model's committed report and its command
+    shown = [*(e.value for kind in ("caption", "markdown", "info", "warning", "code") for e in at.get(kind)),
+             *(d.value.to_string() for d in at.dataframe)]
+    machine = (str(ROOT), "/work/", "/root/", "/home/", "/srv/", "/mnt/")  # where models were trained
+    assert not [t for t in shown if any(folder in t for folder in machine)]
+
+
+def test_long_text_columns_on_the_compare_page_are_narrowed():
+    """Commands, recipes and file lists once made Compare's tables two or three page widths: a text column
+    longer than LONG_TEXT characters is shown at the "medium" width (the whole text on hover)."""
+    import pandas as pd
+
+    from ferviz.ui.reportviews import LONG_TEXT
+
+    at = page("7_Compare.py").run()
+    assert not at.exception
+    narrowed = 0
+    for frame in at.dataframe:
+        config = json.loads(frame.proto.columns or "{}")
+        for column in frame.value.columns:
+            cells = frame.value[column]
+            text = pd.api.types.is_string_dtype(cells) or pd.api.types.is_object_dtype(cells)
+            if text and cells.dropna().astype(str).str.len().max() > LONG_TEXT:
+                assert config.get(column, {}).get("width") == "medium", column
+                narrowed += 1
+    assert narrowed >= 4  # the measured table's recipe and command, the ablation files, ...
 
 
 def test_compare_shows_the_domain_table_as_a_heatmap(app_env):

@@ -206,9 +206,11 @@ def test_the_last_face_chosen_anywhere_opens_on_every_explain_page():
         assert not [r for r in at.radio if r.key.endswith("_source")]  # the face is given: no picture to pick
 
 
-def test_explain_on_predict_remembers_the_face():
+def test_explain_on_predict_remembers_the_face_and_opens_the_attention_page(monkeypatch):
+    opened = []
+    monkeypatch.setattr("ferviz.ui.predict.open_page", lambda page, label: opened.append(page))
     at = AppTest.from_file(str(PAGES / "1_Predict.py"), default_timeout=90).run()
     at.button(key="explain_0").click().run()  # one face: its button, no picker
-    assert not at.exception
+    assert not at.exception and opened == ["pages/3_Attention.py"]
     assert np.asarray(at.session_state["ferviz_face_crop"]).shape == (64, 64)
     assert at.session_state["ferviz_face_source"] == "astronaut (NASA, public domain), face #0"

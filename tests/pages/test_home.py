@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,10 @@ def test_home_shows_no_absolute_path_of_the_training_machine_and_explains_its_co
     assert not at.exception
     shown = [df.value.to_string() for df in at.dataframe] + [m.value for m in at.markdown]
     assert not any("/work/" in text or "/root/" in text or "/home/" in text for text in shown)
+    (per_class,) = [df for df in at.dataframe if "recall" in df.value.columns]
+    helps = {name: spec.get("help", "") for name, spec in json.loads(per_class.proto.columns).items()}
+    assert all(helps.get(c) for c in per_class.value.columns), helps  # every column says what it is
+    assert "GAR" in helps["recall"] and "FAR" in helps["specificity"] and "accuracy" not in per_class.value.columns
 
 
 @pytest.mark.skipif(DEFAULT_MODEL == BENCHMARK_MODEL, reason="no real-faces model shipped")

@@ -229,6 +229,45 @@ def test_probability_bars_sit_beside_the_box_and_the_top_class_is_highlighted(ti
     assert (out[105:160, 450:555] == (40, 40, 40)).all(axis=2).mean() > 0.3
 
 
+def test_the_drawn_label_and_the_text_panel_give_the_same_smoothed_number(tiny, monkeypatch):
+    """The overlay and the panel once disagreed (46 % vs 40 %: one smoothed, one not): both are smoothed."""
+    import itertools
+
+    import ferviz.pipeline.live as live_module
+
+    happy, sad = (0.05, 0.0, 0.0, 0.85, 0.05, 0.0, 0.05), (0.05, 0.0, 0.0, 0.25, 0.6, 0.0, 0.1)
+    said = itertools.chain([happy], itertools.repeat(sad))
+
+    def analyse(bgr, loaded, settings):
+        return [face_at(FaceBox(100, 100, 80, 80), next(said), loaded.labels)]
+
+    drawn, draw = [], live_module.draw_live
+    monkeypatch.setattr(live_module, "draw_live",
+                        lambda bgr, faces, labels, **kw: drawn.append(tuple(faces)) or draw(bgr, faces, labels, **kw))
+    with LiveProcessor(tiny, LiveSettings(max_rate=1000.0, smoothing=0.6), analyse=analyse) as live:
+        for i in range(3):
+            live.process_bgr(grey())
+            assert live.wait_processed(i + 1)
+        live.annotate(grey())
+        status = live.status()
+    (face,), (shown,) = status.faces, drawn[-1]
+    assert status.face_lines() == [f"Face #{shown.track_id}: {shown.label} {shown.confidence:.0%}"]
+    assert shown.probs == face.probs
+    assert 0.25 < face.probs["happy"] < 0.85 and face.probs["sad"] < 0.6  # smoothed, not the last frame's
+
+
+@pytest.mark.parametrize("box", [FaceBox(300, 0, 80, 80), FaceBox(560, 0, 80, 80), FaceBox(600, 200, 40, 40)])
+def test_live_captions_at_the_frame_edges_are_not_cut_off(tiny, box):
+    """The caption's filled background shows whole: as many rows as it is tall are at least as wide as
+    its text (one cut off at the top or a side has fewer rows, or narrower ones)."""
+    face = face_at(box, (0.1, 0.0, 0.0, 0.7, 0.1, 0.05, 0.05), tiny.labels, track=12)
+    out = draw_live(np.zeros((480, 640, 3), np.uint8), [face], tiny.labels, bars=False)
+    text = f"#12 {face.label} {face.confidence:.0%}"
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, max(0.4, box.w / 220), 1)
+    wide_rows = ((out != 0).any(axis=2).sum(axis=1) >= tw).sum()
+    assert wide_rows >= th + base
+
+
 # ---- never waiting, skipping, reusing ---------------------------------------------------------------
 
 class Gate:
