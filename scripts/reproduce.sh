@@ -24,7 +24,7 @@ STAGE6_SWA_FROM=${STAGE6_SWA_FROM:-28}  # stage 6 ships the mean of its epochs S
 REAL1_EPOCHS=${REAL1_EPOCHS:-8}  # the real-faces model, stage 1 (FER+ votes)
 REAL2_EPOCHS=${REAL2_EPOCHS:-8}  # stage 2 (face-api.js teacher on photos and FER2013)
 STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 long average ship4 stage5 average5 ship5 stage6 average6 ship6 tta cross audit cv \
-hog_svm ablations seeds levers real1 real2 average_real domains ship_real real_levers"}
+hog_svm ablations seeds levers real1 real2 average_real domains ship_real real_levers label_noise"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 train() {  # variant, epochs, out, extra options...
   ferviz train --dataset npz --data "$FER" --model "$1" --recipe strong --epochs "$2" --seed 0 --out "$3" --resume "${@:4}"
@@ -140,6 +140,12 @@ print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/sea
         --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
         --out models/reports/domains/domains.json ;;
     real_levers) DATA="$DATA" RUNS="$RUNS" bash scripts/real_levers.sh ;;
+    label_noise)  # the probably wrong labels (the four FER2013 models' probabilities); every shipped model scored
+      ferviz audit --label-noise --dataset npz --data "$FER" --split PublicTest --out models/reports/label_noise \
+        --flip-fractions 0.02 0.05 0.1 \
+        --flip-rules both prune_by_noise_rate prune_by_class confident_learning predicted_neq_given \
+        --models models/fer2013_dcnn_bilstm_dam.pt models/fer2013_cnn_bilstm.pt models/fer2013_cnn_lstm.pt \
+        models/fer2013_ngo_bilstm.pt --also-score models/real_dcnn_bilstm_dam.pt ;;
     *) echo "unknown step $step" >&2; exit 2 ;;
   esac
 done

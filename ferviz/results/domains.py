@@ -172,3 +172,49 @@ def read_domains(path: str | Path) -> list[DomainScore]:
 def domain_records(models_dir: str | Path) -> list[dict]:
     """The committed domain table of ``models_dir`` as plain rows, for a model card (``[]`` without one)."""
     return [asdict(s) for s in read_domains(Path(models_dir) / "reports" / DOMAINS_FILE)]
+
+
+#: The columns of the lever table: domain -> its short heading.
+LEVER_DOMAINS = {"fer2013": "FER2013 labels", "ferplus": "FER+ majority", "photos": "photos (face-api.js)"}
+
+
+def lever_frame(models_dir: str | Path) -> pd.DataFrame:
+    """The real-faces lever table from ``models/reports/real_levers/*.json``, in the script's lever order.
+
+    One row per measured lever: ``lever``, ``change``, then per domain of :data:`LEVER_DOMAINS`
+    ``<domain> acc`` and ``<domain> F1`` in percent, and the FER+ recall of disgust and fear (the rare
+    classes, in percent). Empty when no lever is measured.
+    """
+    from ferviz.train.levers import REAL_LEVER_REPORTS, REAL_LEVERS
+
+    folder = Path(models_dir) / "reports" / REAL_LEVER_REPORTS
+    rows = []
+    for name, change in REAL_LEVERS.items():
+        scores = {s.domain: s for s in read_domains(folder / f"{name}.json")}
+        if not scores:
+            continue
+        row: dict = {"lever": name, "change": change}
+        for domain in LEVER_DOMAINS:
+            s = scores.get(domain)
+            row[f"{domain} acc"] = None if s is None else round(100 * s.accuracy, 1)
+            row[f"{domain} F1"] = None if s is None else round(100 * s.macro_f1, 1)
+        recall = scores["ferplus"].per_class_recall if "ferplus" in scores else {}
+        for emotion in ("disgust", "fear"):
+            row[f"ferplus {emotion}"] = round(100 * recall[emotion], 1) if emotion in recall else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def lever_markdown(frame: pd.DataFrame) -> str:
+    """The lever table as the Markdown the README carries: accuracy / macro-F1 per domain."""
+    def pair(a, b) -> str:
+        return "—" if a is None or pd.isna(a) else f"{a:.1f} / {b:.1f}"
+
+    head = ["lever", "change", *LEVER_DOMAINS.values(), "FER+ disgust / fear recall"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    for row in frame.to_dict("records"):
+        cells = [f"`{row['lever']}`", row["change"],
+                 *(pair(row[f"{d} acc"], row[f"{d} F1"]) for d in LEVER_DOMAINS),
+                 pair(row["ferplus disgust"], row["ferplus fear"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

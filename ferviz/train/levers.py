@@ -24,3 +24,22 @@ LEVERS: dict[str, str] = {
     "swa": "weight averaging (SWA): the mean of epochs 9-16's weights, BatchNorm recomputed (ferviz "
            "average); evaluated as it is, without the best-epoch choice the baseline gets",
 }
+
+REAL_LEVER_REPORTS = "real_levers"  # models/reports/real_levers/: one domain table per real-faces lever
+#: The real-faces levers of ``scripts/real_levers.sh``: each a 2-epoch fine-tune of the FER2013 benchmark
+#: model with one change; from ``camera`` on, the change is made to ``ferplus_soft``. Keys are the script's
+#: lever names and the report files' stems.
+REAL_LEVERS: dict[str, str] = {
+    "fer2013": "baseline: FER2013's own labels",
+    "ferplus_soft": "FER+'s vote distributions (--labels ferplus-soft)",
+    "camera": "+ all four camera degradations, each with probability 0.3 (--camera 0.3)",
+    "camera_gamma": "+ lighting (gamma) alone (--camera 0.3 --camera-kinds gamma)",
+    "camera_blur": "+ blur alone (--camera-kinds blur)",
+    "camera_low_resolution": "+ low resolution alone (--camera-kinds low_resolution)",
+    "camera_jpeg": "+ JPEG compression alone (--camera-kinds jpeg)",
+    "no_rotation": "- the affine rotation of ±10° (--rotate 0)",
+    "erase": "+ occlusion: one noise rectangle per face with probability 0.25 (--erase 0.25)",
+    "class_weights": "+ class weights (1 / share) ** 0.5 (--class-weights 0.5)",
+    "teacher": "+ face-api.js on aligned UTKFace photos and FER2013 (--photos, --fer-teacher 0.3)",
+    "teacher_box": "teacher, the photos cut by the detector's box instead of aligned (--photo-crop box)",
+}

@@ -28,7 +28,8 @@ from ferviz.ui.reportviews import pct
 _VOTES_KEY, _AGREE_KEY, _ISSUES_KEY = "ferviz_eval_votes", "ferviz_eval_agreement", "ferviz_eval_issues"
 NOISE_COMMAND = ("ferviz audit --label-noise --dataset npz --data <PATH>/fer2013_trainval.npz --split PublicTest "
                  "--out models/reports/label_noise --models models/fer2013_dcnn_bilstm_dam.pt "
-                 "models/fer2013_cnn_bilstm.pt models/fer2013_cnn_lstm.pt models/fer2013_ngo_bilstm.pt")
+                 "models/fer2013_cnn_bilstm.pt models/fer2013_cnn_lstm.pt models/fer2013_ngo_bilstm.pt "
+                 "--also-score {model}")
 
 
 def _items_key(evaluation: Evaluation) -> str:
@@ -163,7 +164,8 @@ def show_committed_agreement(found: Discovery, record: ReportRecord) -> None:
         show_agreement_scores(entry["agreement"], list(noise.data["class_names"]), key="record_agree")
     elif record.dataset == "FER2013" and record.split == "PublicTest":
         st.info("No committed label-noise report scores this checkpoint yet: make it with your own copy of "
-                f"FER2013 and its FER+ votes beside it, then reload:\n\n```bash\n{NOISE_COMMAND}\n```")
+                f"FER2013 and its FER+ votes beside it, then reload:\n\n```bash\n"
+                f"{NOISE_COMMAND.format(model='models/' + Path(record.model).name)}\n```")
 
 
 def show_committed_mislabelled_for(found: Discovery, record: ReportRecord) -> None:

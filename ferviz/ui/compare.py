@@ -184,14 +184,21 @@ def _signed(value: float) -> str:
 
 def show_domains(found: Discovery) -> None:
     """The domain table (models/reports/domains/domains.json): every model on FER2013, FER+, CK+, JAFFE and photos."""
-    from ferviz.figures.domains import domain_heatmap
-    from ferviz.results.domains import DOMAINS, DOMAINS_FILE, read_domains, table_frame
+    from ferviz.results.domains import DOMAINS_FILE, read_domains
 
     scores = read_domains(found.models_dir / "reports" / DOMAINS_FILE)
-    if not scores:
+    if scores:
+        _domain_heatmap(scores)
+    else:
         st.info("No domain table yet. Make one with `ferviz domains --models models/*.pt faceapi --fer2013 … "
                 "--ckplus … --jaffe … --photos … --out models/reports/domains/domains.json`.")
-        return
+    show_real_levers(found)
+
+
+def _domain_heatmap(scores) -> None:
+    from ferviz.figures.domains import domain_heatmap
+    from ferviz.results.domains import DOMAINS, table_frame
+
     st.markdown("A FER2013 score alone says little about faces in front of a camera. Each column is one domain; "
                 "each row one model, measured on the same items:\n" +
                 "\n".join(f"- **{key}**: {text}" for key, text in DOMAINS.items()))
@@ -202,3 +209,19 @@ def show_domains(found: Discovery) -> None:
                "photos, on the 20 % of the UTKFace photos no model trained on; it says which models behave like a "
                "web-photo model, not which are right. `real_dcnn_bilstm_dam` learnt from that teacher on the other "
                "80 %. Macro-F1 averages the classes present in each data set.")
+
+
+def show_real_levers(found: Discovery) -> None:
+    """The real-faces lever table (models/reports/real_levers/): one change each, its effect by domain."""
+    from ferviz.results.domains import lever_frame
+
+    frame = lever_frame(found.models_dir)
+    st.markdown("**What moved the real-faces model: one change at a time** (`scripts/real_levers.sh`)")
+    if frame.empty:
+        st.info("No lever measured yet: run `DATA=/path/to/data bash scripts/real_levers.sh`, then reload.")
+        return
+    show_table(frame, digits=1)
+    st.caption("Each row is a 2-epoch fine-tune of `fer2013_dcnn_bilstm_dam` (lr 5e-4, seed 0) with the one change "
+               "named; rows from `camera` on change the `ferplus_soft` row. Percent: accuracy and macro-F1 per "
+               "domain, and the recall of the two rarest classes on FER+'s majority (31 disgust and 73 fear faces, "
+               "so a few faces move them by points). One seed each: differences of a point or two are noise.")

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from ferviz.data.camera import (DEGRADATIONS, blur, camera_batch, gamma, jpeg, low_resolution, parse_kinds,
-                                to_gray)
+from ferviz.data.camera import DEGRADATIONS, blur, camera_batch, gamma, jpeg, low_resolution, parse_kinds, to_gray
 
 
 def _face(seed=0, size=64):

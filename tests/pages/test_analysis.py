@@ -526,3 +526,19 @@ def test_compare_shows_the_domain_table_as_a_heatmap(app_env):
     assert chart and '"ours"' in chart[0].proto.spec and '"faceapi"' in chart[0].proto.spec
     at.radio(key="compare_domain_metric").set_value("macro_f1").run()
     assert not at.exception
+
+
+def test_compare_shows_the_real_faces_levers_under_the_domains(app_env):
+    from ferviz.results.domains import scores_from, write_domains
+
+    folder = app_env / "reports" / "real_levers"
+    at = page("7_Compare.py").run()
+    assert not at.exception and any("No lever measured yet" in i.value for i in at.info)
+    hit = scores_from("best", "ferplus", np.arange(7), np.eye(7), list(EMOTIONS))
+    write_domains([hit], folder / "camera_jpeg.json", "ferviz domains")
+    write_domains([hit], folder / "not_a_lever.json", "ferviz domains")  # not in the script: not shown
+    at = page("7_Compare.py").run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "lever" in d.value.columns)
+    assert table["lever"].tolist() == ["camera_jpeg"] and table["ferplus acc"].tolist() == [100.0]
+    assert table["fer2013 acc"].isna().all()  # not measured there: an empty cell, shown as "—"

@@ -95,3 +95,13 @@ def test_fresh_fer2013_evaluation_joins_the_votes_and_opens_faces(app_env, tmp_p
     assert buttons
     buttons[0].click().run()
     assert not at.exception and "Open **Attention maps** from the sidebar." in texts(at.caption)
+
+
+def test_a_checkpoint_the_noise_report_does_not_score_gets_the_command_that_adds_it(app_env):  # noqa: F811
+    shutil.rmtree(app_env)
+    write_models_dir(app_env)
+    write_noise_report(app_env / "reports", "1" * 64)  # scores another checkpoint, not tiny.pt (sha 0...0)
+    at = page().run()
+    assert not at.exception
+    info = next(i.value for i in at.info if "No committed label-noise report scores this checkpoint" in i.value)
+    assert "--also-score models/tiny.pt" in info and "{model}" not in info

@@ -1,6 +1,7 @@
 """Tests for ferviz.results.domains: scores by hand, FER+ majority scoring, teacher agreement, JSON round trip."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from ferviz.results.domains import (
     table_frame,
     write_domains,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
 
 LABELS = list(EMOTIONS)
 
@@ -91,3 +94,25 @@ def test_the_heatmap_shows_every_cell_and_a_dash_where_none():
     assert list(heat.x) == ["fer2013", "photos"] and list(heat.y) == ["ours", "peer"]
     assert heat.text[0] == ["50.0", "—"] and heat.text[1] == ["—", "100.0"]
     assert "no domain table" in domain_heatmap(table_frame([])).layout.title.text
+
+
+def test_lever_frame_follows_the_script_order_and_the_readme_carries_the_committed_table(tmp_path):
+    from ferviz.results.domains import lever_frame, lever_markdown
+    from ferviz.train.levers import REAL_LEVERS
+
+    folder = tmp_path / "reports" / "real_levers"
+    assert lever_frame(tmp_path).empty
+    hit = scores_from("best", "ferplus", np.array([1, 2, 6, 6]), np.eye(7)[[1, 2, 6, 0]], list(EMOTIONS))
+    write_domains([hit], folder / "teacher.json", "ferviz domains")
+    write_domains([scores_from("best", "fer2013", np.array([0]), np.eye(7)[[0]], list(EMOTIONS))],
+                  folder / "fer2013.json", "ferviz domains")
+    frame = lever_frame(tmp_path)
+    assert frame["lever"].tolist() == ["fer2013", "teacher"]  # REAL_LEVERS' order, not the files'
+    teacher = frame.iloc[1]
+    assert teacher["ferplus acc"] == 75.0 and teacher["change"] == REAL_LEVERS["teacher"]
+    assert teacher["ferplus F1"] == 88.9  # over the classes present: disgust 1, fear 1, neutral 2/3 (recall 1/2)
+    assert (teacher["ferplus disgust"], teacher["ferplus fear"]) == (100.0, 100.0)
+    markdown = lever_markdown(frame)
+    assert "| `teacher` |" in markdown and "| — | 75.0 / 88.9 | — | 100.0 / 100.0 |" in markdown
+    committed = lever_markdown(lever_frame(ROOT / "models"))  # the README's table is the committed reports'
+    assert committed in (ROOT / "models" / "README.md").read_text()
