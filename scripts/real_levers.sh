@@ -6,28 +6,33 @@
 #
 #   DATA=/path/to/shared/data bash scripts/real_levers.sh              # every lever
 #   DATA=... LEVERS="fer2013 ferplus_soft" bash scripts/real_levers.sh # some
+#   DATA=... LEVERS=class_weights SEEDS="1 2" bash scripts/real_levers.sh  # more seeds (NAME_seedS.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:?set DATA to the folder holding fer2013/ and utkface/}
 RUNS=${RUNS:-runs}
 LEVER_EPOCHS=${LEVER_EPOCHS:-2}
+SEEDS=${SEEDS:-0}
 LEVERS=${LEVERS:-"fer2013 ferplus_soft camera camera_gamma camera_blur camera_low_resolution camera_jpeg
   no_rotation erase class_weights teacher teacher_box"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 PHOTOS=$DATA/utkface/faces
 OUT=models/reports/real_levers
-lever() {  # name, options...
-  local run=$RUNS/real_lever_$1
+lever() {  # name, options... (seed 0 keeps the plain name; seed S adds _seedS)
+  local name=$1
+  [ "$seed" = 0 ] || name=$1_seed$seed
+  local run=$RUNS/real_lever_$name
   ferviz train --dataset npz --data "$FER" --model dcnn_bilstm_dam --recipe strong --epochs "$LEVER_EPOCHS" \
-    --lr 5e-4 --warmup-epochs 1 --init models/fer2013_dcnn_bilstm_dam.pt --seed 0 --out "$run" --resume \
+    --lr 5e-4 --warmup-epochs 1 --init models/fer2013_dcnn_bilstm_dam.pt --seed "$seed" --out "$run" --resume \
     --quiet "${@:2}"
   mkdir -p "$OUT"
   ferviz domains --models "$run/best.pt" --fer2013 "$FER" --photos "$PHOTOS" \
-    --photo-cache "$RUNS/photo_faces_aligned.npz" --out "$OUT/$1.json"
+    --photo-cache "$RUNS/photo_faces_aligned.npz" --out "$OUT/$name.json"
 }
 photos() {  # crop: the photo options of a run that trains on the UTKFace photos
   echo --photos "$PHOTOS" --photo-crop "$1" --photo-cache "$RUNS/photo_faces_$1.npz" --fer-teacher 0.3
 }
+for seed in $SEEDS; do
 for name in $LEVERS; do
   case $name in
     fer2013) lever fer2013 ;;  # the baseline: FER2013's own labels
@@ -42,4 +47,5 @@ for name in $LEVERS; do
     teacher_box) lever teacher_box --labels ferplus-soft $(photos box) ;;  # the same, photos not aligned
     *) echo "unknown lever $name" >&2; exit 2 ;;
   esac
+done
 done

@@ -120,3 +120,7 @@ def test_real_levers_run_one_change_each_and_every_command_parses(repo):
         one = next(c for c in trains if f"real_lever_camera_{kind} " in c)
         assert one == soft.replace("ferplus_soft", f"camera_{kind}") + f" --camera 0.3 --camera-kinds {kind}"
     assert next(c for c in trains if "real_lever_no_rotation" in c).endswith("--labels ferplus-soft --rotate 0")
+    seeded = run(repo, "real_levers.sh", DATA="/d", RUNS="runs", LEVERS="erase", SEEDS="0 2")
+    assert ["--seed 0 --out runs/real_lever_erase " in c for c in seeded] == [True, False, False, False]
+    assert "--seed 2 --out runs/real_lever_erase_seed2 " in seeded[2]
+    assert seeded[3].endswith("--out models/reports/real_levers/erase_seed2.json")

@@ -179,42 +179,50 @@ LEVER_DOMAINS = {"fer2013": "FER2013 labels", "ferplus": "FER+ majority", "photo
 
 
 def lever_frame(models_dir: str | Path) -> pd.DataFrame:
-    """The real-faces lever table from ``models/reports/real_levers/*.json``, in the script's lever order.
+    """The real-faces lever table from ``models/reports/real_levers/``, in the script's lever order.
 
-    One row per measured lever: ``lever``, ``change``, then per domain of :data:`LEVER_DOMAINS`
-    ``<domain> acc`` and ``<domain> F1`` in percent, and the FER+ recall of disgust and fear (the rare
-    classes, in percent). Empty when no lever is measured.
+    One row per measured lever (``NAME.json`` is seed 0, ``NAME_seedS.json`` seed S): ``lever``, ``change``,
+    ``seeds``, then per domain of :data:`LEVER_DOMAINS` ``<domain> acc`` and ``<domain> F1`` in percent
+    (means over the seeds) and ``<domain> acc ±`` (half the seeds' accuracy range; empty for one seed), and
+    the FER+ recall of disgust and fear, the rarest classes (percent, mean). Empty when nothing is measured.
     """
     from ferviz.train.levers import REAL_LEVER_REPORTS, REAL_LEVERS
 
     folder = Path(models_dir) / "reports" / REAL_LEVER_REPORTS
     rows = []
     for name, change in REAL_LEVERS.items():
-        scores = {s.domain: s for s in read_domains(folder / f"{name}.json")}
-        if not scores:
+        files = [folder / f"{name}.json", *sorted(folder.glob(f"{name}_seed*.json"))]
+        runs = [scores for f in files if (scores := {s.domain: s for s in read_domains(f)})]
+        if not runs:
             continue
-        row: dict = {"lever": name, "change": change}
+        row: dict = {"lever": name, "change": change, "seeds": len(runs)}
         for domain in LEVER_DOMAINS:
-            s = scores.get(domain)
-            row[f"{domain} acc"] = None if s is None else round(100 * s.accuracy, 1)
-            row[f"{domain} F1"] = None if s is None else round(100 * s.macro_f1, 1)
-        recall = scores["ferplus"].per_class_recall if "ferplus" in scores else {}
+            got = [r[domain] for r in runs if domain in r]
+            acc = [100 * s.accuracy for s in got]
+            row[f"{domain} acc"] = round(float(np.mean(acc)), 1) if got else None
+            row[f"{domain} F1"] = round(float(np.mean([100 * s.macro_f1 for s in got])), 1) if got else None
+            row[f"{domain} acc ±"] = round((max(acc) - min(acc)) / 2, 1) if len(got) > 1 else None
         for emotion in ("disgust", "fear"):
-            row[f"ferplus {emotion}"] = round(100 * recall[emotion], 1) if emotion in recall else None
+            recall = [100 * r["ferplus"].per_class_recall[emotion] for r in runs
+                      if "ferplus" in r and emotion in r["ferplus"].per_class_recall]
+            row[f"ferplus {emotion}"] = round(float(np.mean(recall)), 1) if recall else None
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def lever_markdown(frame: pd.DataFrame) -> str:
-    """The lever table as the Markdown the README carries: accuracy / macro-F1 per domain."""
-    def pair(a, b) -> str:
-        return "—" if a is None or pd.isna(a) else f"{a:.1f} / {b:.1f}"
+    """The lever table as the Markdown the README carries: accuracy / macro-F1 per domain (± half the seeds'
+    accuracy range when there are several)."""
+    def pair(a, b, spread=None) -> str:
+        if a is None or pd.isna(a):
+            return "—"
+        return f"{a:.1f} / {b:.1f}" + ("" if spread is None or pd.isna(spread) else f" (±{spread:.1f})")
 
-    head = ["lever", "change", *LEVER_DOMAINS.values(), "FER+ disgust / fear recall"]
+    head = ["lever", "change", "seeds", *LEVER_DOMAINS.values(), "FER+ disgust / fear recall"]
     lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
     for row in frame.to_dict("records"):
-        cells = [f"`{row['lever']}`", row["change"],
-                 *(pair(row[f"{d} acc"], row[f"{d} F1"]) for d in LEVER_DOMAINS),
+        cells = [f"`{row['lever']}`", row["change"], str(row["seeds"]),
+                 *(pair(row[f"{d} acc"], row[f"{d} F1"], row[f"{d} acc ±"]) for d in LEVER_DOMAINS),
                  pair(row["ferplus disgust"], row["ferplus fear"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

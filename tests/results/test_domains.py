@@ -113,6 +113,12 @@ def test_lever_frame_follows_the_script_order_and_the_readme_carries_the_committ
     assert teacher["ferplus F1"] == 88.9  # over the classes present: disgust 1, fear 1, neutral 2/3 (recall 1/2)
     assert (teacher["ferplus disgust"], teacher["ferplus fear"]) == (100.0, 100.0)
     markdown = lever_markdown(frame)
-    assert "| `teacher` |" in markdown and "| — | 75.0 / 88.9 | — | 100.0 / 100.0 |" in markdown
+    assert "| `teacher` |" in markdown and "| 1 | — | 75.0 / 88.9 | — | 100.0 / 100.0 |" in markdown
+    half = scores_from("best", "ferplus", np.array([1, 2, 6, 6]), np.eye(7)[[1, 0, 0, 0]], list(EMOTIONS))
+    write_domains([half], folder / "teacher_seed1.json", "ferviz domains")  # accuracy 25 %, F1 1/3
+    teacher = lever_frame(tmp_path).iloc[1]
+    assert (teacher["seeds"], teacher["ferplus acc"], teacher["ferplus acc ±"]) == (2, 50.0, 25.0)
+    assert teacher["ferplus F1"] == 61.1 and teacher["ferplus fear"] == 50.0  # (88.9 + 33.3) / 2; (100 + 0) / 2
+    assert "| 2 | — | 50.0 / 61.1 (±25.0) |" in lever_markdown(lever_frame(tmp_path))
     committed = lever_markdown(lever_frame(ROOT / "models"))  # the README's table is the committed reports'
     assert committed in (ROOT / "models" / "README.md").read_text()
