@@ -14,7 +14,7 @@ RUNS=${RUNS:-runs}
 LEVER_EPOCHS=${LEVER_EPOCHS:-2}
 SEEDS=${SEEDS:-0}
 LEVERS=${LEVERS:-"fer2013 ferplus_soft camera camera_gamma camera_blur camera_low_resolution camera_jpeg
-  no_rotation erase class_weights teacher teacher_box"}
+  no_rotation erase class_weights teacher teacher_box teacher_luma"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 PHOTOS=$DATA/utkface/faces
 OUT=models/reports/real_levers
@@ -29,8 +29,10 @@ lever() {  # name, options... (seed 0 keeps the plain name; seed S adds _seedS)
   ferviz domains --models "$run/best.pt" --fer2013 "$FER" --photos "$PHOTOS" \
     --photo-cache "$RUNS/photo_faces_aligned.npz" --out "$OUT/$name.json"
 }
-photos() {  # crop: the photo options of a run that trains on the UTKFace photos
-  echo --photos "$PHOTOS" --photo-crop "$1" --photo-cache "$RUNS/photo_faces_$1.npz" --fer-teacher 0.3
+photos() {  # crop [gray]: the photo options of a run that trains on the UTKFace photos
+  local gray=${2:-mixed} cache=$RUNS/photo_faces_$1.npz
+  [ "$gray" = mixed ] || cache=$RUNS/photo_faces_$1_$gray.npz
+  echo --photos "$PHOTOS" --photo-crop "$1" --photo-gray "$gray" --photo-cache "$cache" --fer-teacher 0.3
 }
 for seed in $SEEDS; do
 for name in $LEVERS; do
@@ -45,6 +47,7 @@ for name in $LEVERS; do
     class_weights) lever class_weights --labels ferplus-soft --class-weights 0.5 ;;
     teacher) lever teacher --labels ferplus-soft $(photos aligned) ;;  # face-api.js on photos + FER2013
     teacher_box) lever teacher_box --labels ferplus-soft $(photos box) ;;  # the same, photos not aligned
+    teacher_luma) lever teacher_luma --labels ferplus-soft $(photos aligned luma) ;;  # one gray conversion
     *) echo "unknown lever $name" >&2; exit 2 ;;
   esac
 done

@@ -105,7 +105,7 @@ def test_real_levers_run_one_change_each_and_every_command_parses(repo):
     shutil.copy(ROOT / "scripts" / "real_levers.sh", repo / "repo" / "scripts" / "real_levers.sh")
     calls = run(repo, "real_levers.sh", DATA="/d", RUNS="runs")
     trains = [c for c in calls if c.startswith("ferviz train")]
-    assert len(trains) == 12 and len([c for c in calls if c.startswith("ferviz domains")]) == 12
+    assert len(trains) == 13 and len([c for c in calls if c.startswith("ferviz domains")]) == 13
     parser = build_parser()
     for call in calls:
         parser.parse_args(shlex.split(call)[1:])  # every option the script uses exists
@@ -113,6 +113,9 @@ def test_real_levers_run_one_change_each_and_every_command_parses(repo):
     box = next(c for c in trains if "real_lever_teacher_box" in c)
     assert "--photo-crop aligned" in teacher and "--photo-crop box" in box
     assert teacher.replace("aligned", "box").replace("real_lever_teacher", "real_lever_teacher_box") == box
+    luma = next(c for c in trains if "real_lever_teacher_luma" in c)
+    assert "--photo-gray mixed" in teacher
+    assert "--photo-gray luma --photo-cache runs/photo_faces_aligned_luma.npz" in luma
     base = next(c for c in trains if "real_lever_fer2013" in c)
     assert "--labels" not in base and "--init models/fer2013_dcnn_bilstm_dam.pt" in base
     soft = next(c for c in trains if "real_lever_ferplus_soft" in c)

@@ -130,6 +130,9 @@ def add_training(p) -> None:
     p.add_argument("--photo-crop", choices=["aligned", "box"], default="aligned",
                    help="how --photos faces are cut for the student: aligned on the landmarks (the app's policy) "
                         "or the detector's box")
+    p.add_argument("--photo-gray", choices=["mixed", "luma", "mean", "green"], default="mixed",
+                   help="how --photos faces become gray for training: a random conversion per photo (mixed, "
+                        "default: cameras and libraries differ) or always one")
     p.add_argument("--photo-cache", metavar="NPZ",
                    help="where the prepared --photos faces are kept (default OUT/photo_faces.npz; share one "
                         "between runs: it is remade when the photos, crop or holdout differ)")

@@ -45,13 +45,13 @@ def _add_photos(args, images, labels, targets, meta: dict):
         return images, labels, targets
     cache = Path(args.photo_cache) if args.photo_cache else Path(args.out) / "photo_faces.npz"
     faces = prepare_photo_faces(args.photos, cache=cache, holdout=args.photo_holdout,
-                                align=args.photo_crop == "aligned")
+                                align=args.photo_crop == "aligned", gray=args.photo_gray)
     print(faces.describe())
     rows = faces.training_rows()
     if targets is None:  # FER2013's hard labels as one-hot distributions beside the teacher's
         targets = np.eye(7, dtype=np.float32)[labels]
     meta.update({"photos": Path(args.photos).name, "photo_teacher": "faceapi", "photo_faces": len(rows),
-                 "photo_crop": args.photo_crop,
+                 "photo_crop": args.photo_crop, "photo_gray": args.photo_gray,
                  "photo_holdout": args.photo_holdout, "photos_without_face": int((~faces.found).sum())})
     return (np.concatenate([images, faces.student[rows]]),
             np.concatenate([labels, faces.teacher[rows].argmax(1)]),

@@ -42,4 +42,6 @@ REAL_LEVERS: dict[str, str] = {
     "class_weights": "+ class weights (1 / share) ** 0.5 (--class-weights 0.5)",
     "teacher": "+ face-api.js on aligned UTKFace photos and FER2013 (--photos, --fer-teacher 0.3)",
     "teacher_box": "teacher, the photos cut by the detector's box instead of aligned (--photo-crop box)",
+    "teacher_luma": "teacher, every photo made gray one way (BT.601 luma) instead of a random one of three "
+                    "(--photo-gray luma)",
 }

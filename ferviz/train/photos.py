@@ -95,7 +95,7 @@ def is_holdout(name: str, fraction: float = HOLDOUT) -> bool:
 
 def prepare_photo_faces(folder: str | Path, *, teacher: Callable[[np.ndarray], np.ndarray] | None = None,
                         cache: str | Path | None = None, holdout: float = HOLDOUT, seed: int = 0,
-                        limit: int = 0, align: bool = True,
+                        limit: int = 0, align: bool = True, gray: str = "mixed",
                         progress: Callable[[int, int], None] | None = None) -> PhotoFaces:
     """Detect, align and label every photo of ``folder`` (see the module docstring).
 
@@ -116,12 +116,20 @@ def prepare_photo_faces(folder: str | Path, *, teacher: Callable[[np.ndarray], n
     align : bool
         Align the student's crops on the landmarks (the app's policy); False cuts the detector's box
         (to measure what alignment is worth).
+    gray : str
+        How the training rows become gray: ``"mixed"`` (a random one of
+        :data:`~ferviz.data.camera.GRAY_VARIANTS` per photo, as cameras and libraries differ) or one variant's
+        name for all (``"luma"``: to measure what the mix is worth). Held-out rows are always luma.
     """
+    if gray != "mixed" and gray not in GRAY_VARIANTS:
+        raise ValueError(f"unknown gray policy {gray!r}; choose mixed or one of {', '.join(GRAY_VARIANTS)}")
     folder = Path(folder)
     files = photo_files(folder)[: limit or None]
     names = np.array([str(f.relative_to(folder)) for f in files])
     key = {"names_sha1": hashlib.sha1("\n".join(names).encode()).hexdigest(), "holdout": holdout, "seed": seed,
            "teacher": getattr(teacher, "__name__", "faceapi"), "student_size": STUDENT_SIZE, "align": align}
+    if gray != "mixed":  # the key of a mixed cache stays what it was before there was a choice
+        key["gray"] = gray
     if cache is not None and Path(cache).is_file():
         with np.load(cache, allow_pickle=False) as data:
             if json.loads(str(data["key"])) == key:
@@ -131,7 +139,7 @@ def prepare_photo_faces(folder: str | Path, *, teacher: Callable[[np.ndarray], n
         from ferviz.model.faceapi import faceapi_probs as teacher
     held = np.array([is_holdout(n, holdout) for n in names])
     rng = np.random.default_rng(seed)
-    variants = list(GRAY_VARIANTS)
+    variants = list(GRAY_VARIANTS) if gray == "mixed" else [gray]
     student = np.zeros((len(files), STUDENT_SIZE, STUDENT_SIZE), np.uint8)
     teacher_probs = np.zeros((len(files), 7), np.float32)
     found = np.zeros(len(files), bool)

@@ -75,6 +75,28 @@ def test_photos_are_found_aligned_labelled_cached_and_bad_files_skipped(tmp_path
     assert len(calls) == 2  # another holdout: remade, never silently reused
 
 
+@needs_yunet
+def test_one_gray_conversion_for_all_training_photos_when_asked(tmp_path):
+    from ferviz.data.camera import to_gray
+    from ferviz.pipeline.faces import find_faces
+
+    folder = _folder(tmp_path)
+
+    def teacher(crops):
+        return np.tile(np.eye(7, dtype=np.float32)[3], (len(crops), 1))
+
+    cache = tmp_path / "cache.npz"
+    luma = prepare_photo_faces(folder, teacher=teacher, cache=cache, holdout=0.0, gray="luma")
+    own = _read_rgb(folder / "a.jpg")
+    crop = find_faces(own, size=48, max_faces=1, detector="yunet", align=True).faces[0].crop
+    assert np.array_equal(luma.student[0], to_gray(crop, "luma"))  # the mix draws green for this row (seed 0)
+    assert not np.array_equal(luma.student[0], to_gray(crop, "green"))
+    with np.load(cache) as data:
+        assert '"gray": "luma"' in str(data["key"])  # another policy is another cache, not a silent reuse
+    with pytest.raises(ValueError, match="choose mixed or one of luma"):
+        prepare_photo_faces(folder, teacher=teacher, holdout=0.0, gray="sepia")
+
+
 @pytest.mark.slow
 @needs_yunet
 def test_train_with_ferplus_votes_and_photos_end_to_end(tmp_path):
