@@ -166,8 +166,9 @@ def test_compare_page_lists_measured_numbers(app_env):
     write_models_dir(app_env)
     at = page("7_Compare.py").run()
     assert not at.exception
-    missing = texts(at.info)  # the ablations, the leakage report, the paired comparisons, the domain table
-    assert len(at.info) == 6 and "--kind ablation" in missing and "ferviz audit --data" in missing
+    missing = texts(at.info)  # the ablations, the leakage report, the paired comparisons, the domain table, ...
+    assert len(at.info) == 7 and "--kind ablation" in missing and "ferviz audit --data" in missing
+    assert "No lever measured yet" in missing
     assert "ferviz domains --models" in missing
     assert "scripts/levers.sh" in missing and "--tta flip" in missing
     assert len(at.dataframe) == 5

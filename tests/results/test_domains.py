@@ -121,4 +121,4 @@ def test_lever_frame_follows_the_script_order_and_the_readme_carries_the_committ
     assert teacher["ferplus F1"] == 61.1 and teacher["ferplus fear"] == 50.0  # (88.9 + 33.3) / 2; (100 + 0) / 2
     assert "| 2 | — | 50.0 / 61.1 (±25.0) |" in lever_markdown(lever_frame(tmp_path))
     committed = lever_markdown(lever_frame(ROOT / "models"))  # the README's table is the committed reports'
-    assert committed in (ROOT / "models" / "README.md").read_text()
+    assert committed in (ROOT / "README.md").read_text()
