@@ -183,8 +183,9 @@ def lever_frame(models_dir: str | Path) -> pd.DataFrame:
 
     One row per measured lever (``NAME.json`` is seed 0, ``NAME_seedS.json`` seed S): ``lever``, ``change``,
     ``seeds``, then per domain of :data:`LEVER_DOMAINS` ``<domain> acc`` and ``<domain> F1`` in percent
-    (means over the seeds) and ``<domain> acc ±`` (half the seeds' accuracy range; empty for one seed), and
-    the FER+ recall of disgust and fear, the rarest classes (percent, mean). Empty when nothing is measured.
+    (means over the seeds) and ``<domain> acc ±`` (half the seeds' accuracy range; NaN for one seed), and
+    the FER+ recall of disgust and fear, the rarest classes (percent, mean); NaN where a domain was not
+    measured. Empty when nothing is measured.
     """
     from ferviz.train.levers import REAL_LEVER_REPORTS, REAL_LEVERS
 
@@ -199,30 +200,38 @@ def lever_frame(models_dir: str | Path) -> pd.DataFrame:
         for domain in LEVER_DOMAINS:
             got = [r[domain] for r in runs if domain in r]
             acc = [100 * s.accuracy for s in got]
-            row[f"{domain} acc"] = round(float(np.mean(acc)), 1) if got else None
-            row[f"{domain} F1"] = round(float(np.mean([100 * s.macro_f1 for s in got])), 1) if got else None
-            row[f"{domain} acc ±"] = round((max(acc) - min(acc)) / 2, 1) if len(got) > 1 else None
+            row[f"{domain} acc"] = round(float(np.mean(acc)), 1) if got else np.nan
+            row[f"{domain} F1"] = round(float(np.mean([100 * s.macro_f1 for s in got])), 1) if got else np.nan
+            row[f"{domain} acc ±"] = round((max(acc) - min(acc)) / 2, 1) if len(got) > 1 else np.nan
         for emotion in ("disgust", "fear"):
             recall = [100 * r["ferplus"].per_class_recall[emotion] for r in runs
                       if "ferplus" in r and emotion in r["ferplus"].per_class_recall]
-            row[f"ferplus {emotion}"] = round(float(np.mean(recall)), 1) if recall else None
+            row[f"ferplus {emotion}"] = round(float(np.mean(recall)), 1) if recall else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def lever_markdown(frame: pd.DataFrame) -> str:
-    """The lever table as the Markdown the README carries: accuracy / macro-F1 per domain (± half the seeds'
-    accuracy range when there are several)."""
-    def pair(a, b, spread=None) -> str:
-        if a is None or pd.isna(a):
+def lever_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """The lever table as people read it (the README and Compare): one text cell per domain,
+    "accuracy / macro-F1" (and "(±h)", half the seeds' accuracy range, when there are several), "—" where
+    a domain was not measured."""
+    def pair(a, b, spread=np.nan) -> str:
+        if pd.isna(a):
             return "—"
-        return f"{a:.1f} / {b:.1f}" + ("" if spread is None or pd.isna(spread) else f" (±{spread:.1f})")
+        return f"{a:.1f} / {b:.1f}" + ("" if pd.isna(spread) else f" (±{spread:.1f})")
 
-    head = ["lever", "change", "seeds", *LEVER_DOMAINS.values(), "FER+ disgust / fear recall"]
-    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
-    for row in frame.to_dict("records"):
-        cells = [f"`{row['lever']}`", row["change"], str(row["seeds"]),
-                 *(pair(row[f"{d} acc"], row[f"{d} F1"], row[f"{d} acc ±"]) for d in LEVER_DOMAINS),
-                 pair(row["ferplus disgust"], row["ferplus fear"])]
-        lines.append("| " + " | ".join(cells) + " |")
+    rows = [{"lever": row["lever"], "change": row["change"], "seeds": int(row["seeds"]),
+             **{title: pair(row[f"{d} acc"], row[f"{d} F1"], row[f"{d} acc ±"]) for d, title in LEVER_DOMAINS.items()},
+             "FER+ disgust / fear recall": pair(row["ferplus disgust"], row["ferplus fear"])}
+            for row in frame.to_dict("records")]
+    return pd.DataFrame(rows)
+
+
+def lever_markdown(frame: pd.DataFrame) -> str:
+    """The lever table (:func:`lever_cells`) as the Markdown the README carries."""
+    cells = lever_cells(frame)
+    lines = ["| " + " | ".join(cells.columns) + " |", "|---|---|" + "---:|" * (len(cells.columns) - 2)]
+    for row in cells.to_dict("records"):
+        row["lever"] = f"`{row['lever']}`"
+        lines.append("| " + " | ".join(str(v) for v in row.values()) + " |")
     return "\n".join(lines)

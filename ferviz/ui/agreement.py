@@ -23,7 +23,7 @@ from ferviz.results.records import Discovery, ReportRecord, dataset_name
 from ferviz.results.significance import Interval
 from ferviz.text import md_escape
 from ferviz.ui.faces import GRID, FaceNotes, gallery
-from ferviz.ui.reportviews import pct
+from ferviz.ui.reportviews import pct, show_table
 
 _VOTES_KEY, _AGREE_KEY, _ISSUES_KEY = "ferviz_eval_votes", "ferviz_eval_agreement", "ferviz_eval_issues"
 NOISE_COMMAND = ("ferviz audit --label-noise --dataset npz --data <PATH>/fer2013_trainval.npz --split PublicTest "
@@ -89,14 +89,14 @@ def show_agreement_scores(scores: dict, class_names: list[str], key: str) -> Non
                "annotators agree (or with no majority). "
                f"On {majority['n'] - majority['label_agrees']} of the {majority['n']} faces with a FER+ "
                f"majority, that majority differs from the FER2013 label.")
-    rows = [(b["band"], b["n"], 100 * b["accuracy"]["estimate"] if b["accuracy"] else None,
+    rows = [(b["band"], b["n"], 100 * b["accuracy"]["estimate"] if b["accuracy"] else np.nan,
              _interval_text(b["accuracy"]), b["errors"]) for b in scores["bands"]]
-    rows.append((errors and "no FER+ majority", None, None, "—", errors.get("no FER+ majority", 0)))
+    rows.append((errors and "no FER+ majority", np.nan, np.nan, "—", errors.get("no FER+ majority", 0)))
     table = pd.DataFrame(rows, columns=["annotators who agree", "faces", "accuracy (%)", "95 % interval",
-                                        "errors"]).astype({"faces": "Int64", "errors": "Int64"})
+                                        "errors"])
     left, right = st.columns([1, 1])
-    left.dataframe(table, hide_index=True, column_config={
-        "accuracy (%)": st.column_config.NumberColumn(format="%.1f")})
+    with left:  # counts as integers, the empty cells of the no-majority row as "—"
+        show_table(table, digits=1)
     right.plotly_chart(agreement_band_figure(scores["bands"]), key=f"{key}_bands")
     views = {b["band"]: b["matrix"] for b in scores["bands"] if b["n"]}
     views["all faces, against the FER+ majority"] = majority["matrix"]

@@ -213,15 +213,16 @@ def _domain_heatmap(scores) -> None:
 
 def show_real_levers(found: Discovery) -> None:
     """The real-faces lever table (models/reports/real_levers/): one change each, its effect by domain."""
-    from ferviz.results.domains import lever_frame
+    from ferviz.results.domains import lever_cells, lever_frame
 
     frame = lever_frame(found.models_dir)
     st.markdown("**What moved the real-faces model: one change at a time** (`scripts/real_levers.sh`)")
     if frame.empty:
         st.info("No lever measured yet: run `DATA=/path/to/data bash scripts/real_levers.sh`, then reload.")
         return
-    show_table(frame, digits=1)
-    st.caption("Each row is a 2-epoch fine-tune of `fer2013_dcnn_bilstm_dam` (lr 5e-4, seed 0) with the one change "
-               "named; rows from `camera` on change the `ferplus_soft` row. Percent: accuracy and macro-F1 per "
-               "domain, and the recall of the two rarest classes on FER+'s majority (31 disgust and 73 fear faces, "
-               "so a few faces move them by points). One seed each: differences of a point or two are noise.")
+    show_table(lever_cells(frame))
+    st.caption("Each row is a 2-epoch fine-tune of `fer2013_dcnn_bilstm_dam` (lr 5e-4) with the one change named; "
+               "rows from `camera` on change the `ferplus_soft` row. Percent: accuracy / macro-F1 per domain (± half "
+               "the seeds' accuracy range when there are several seeds), and the recall of the two rarest classes on "
+               "FER+'s majority (31 disgust and 73 fear faces, so a few faces move them by points). With one seed, "
+               "differences of a point or two are noise.")

@@ -52,7 +52,7 @@ def table_view(frame: pd.DataFrame, digits: int = 2, **formats: str):
     """A Styler of ``frame`` for ``st.dataframe``: floats with ``digits`` decimals, counts as integers,
     empty cells as "—"; ``formats`` maps a column to a format string (``"{:.3g}"``)."""
     def number(fmt: str):
-        return lambda v: "—" if v is None or (isinstance(v, float) and np.isnan(v)) else fmt.format(v)
+        return lambda v: v if isinstance(v, str) else "—" if v is None or np.isnan(v) else fmt.format(v)
 
     spec = {}
     for c in frame.columns:
@@ -64,7 +64,13 @@ def table_view(frame: pd.DataFrame, digits: int = 2, **formats: str):
             spec[c] = number("{:.0f}")
         elif pd.api.types.is_float_dtype(frame[c]):
             spec[c] = number(f"{{:.{digits}f}}")
-    return frame.style.format(spec, na_rep="—")
+    # The browser draws an empty cell as "None" whatever the Styler says: a column with empty cells carries
+    # the dash itself (its other cells keep their format).
+    shown = frame.copy()
+    for c in frame.columns:
+        if not pd.api.types.is_bool_dtype(frame[c]) and frame[c].isna().any():
+            shown[c] = frame[c].astype(object).where(frame[c].notna(), "—")
+    return shown.style.format(spec, na_rep="—")
 
 
 #: A text column whose longest cell is longer than this many characters is shown at Streamlit's "medium" width

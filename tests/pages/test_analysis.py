@@ -541,5 +541,5 @@ def test_compare_shows_the_real_faces_levers_under_the_domains(app_env):
     at = page("7_Compare.py").run()
     assert not at.exception
     table = next(d.value for d in at.dataframe if "lever" in d.value.columns)
-    assert table["lever"].tolist() == ["camera_jpeg"] and table["ferplus acc"].tolist() == [100.0]
-    assert table["fer2013 acc"].isna().all()  # not measured there: an empty cell, shown as "—"
+    assert table["lever"].tolist() == ["camera_jpeg"] and table["FER+ majority"].tolist() == ["100.0 / 100.0"]
+    assert table["FER2013 labels"].tolist() == ["—"]  # not measured there

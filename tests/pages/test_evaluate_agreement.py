@@ -58,6 +58,13 @@ def test_committed_report_shows_agreement_scores_and_the_mislabelled_table(app_e
     at = page().run()
     assert not at.exception
     assert "Where people agree, and against the crowd's labels" in texts(at.subheader)
+    import pyarrow as pa
+
+    bands = next(d for d in at.dataframe if "annotators who agree" in d.value.columns)
+    shown = pa.ipc.open_stream(bands.proto.arrow_data.styler.display_values).read_all().to_pandas()
+    last = shown.iloc[-1]  # the no-majority row: empty cells as a dash, counts as integers
+    assert (last["faces"], last["accuracy (%)"], last["errors"]) == ("—", "—", "0")
+    assert shown["faces"].iloc[0] == "24" and "None" not in shown.to_string()  # the 8-10 band of 70 faces
     labels = [m.label for m in at.metric]
     assert "against the FER+ majority" in labels and "errors where people disagree" in labels
     assert "Likely mislabelled" in texts(at.subheader)

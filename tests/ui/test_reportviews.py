@@ -15,6 +15,18 @@ def test_counts_are_integers_floats_have_two_decimals_and_gaps_are_dashes():
     assert "5000.00" not in html and "nan" not in html.lower().replace("nan;", "")
 
 
+def test_an_empty_number_cell_carries_the_dash_itself():
+    """The browser draws a NaN cell as "None" whatever the Styler's display value: the data holds the dash."""
+    frame = pd.DataFrame({"acc": [0.5, np.nan], "n": [5000.0, np.nan], "full": [1.0, 2.0], "note": ["a", None]})
+    styled = table_view(frame)
+    assert styled.data["acc"].tolist() == [0.5, "—"] and styled.data["n"].tolist() == [5000.0, "—"]
+    assert styled.data["note"].tolist() == ["a", "—"]
+    assert styled.data["full"].dtype == float  # a column without gaps stays numeric (and sorts as numbers)
+    html = styled.to_html()
+    assert "0.50" in html and "5000<" in html and "None" not in html and "nan" not in html
+    assert frame["acc"].isna().tolist() == [False, True]  # the caller's frame is untouched
+
+
 def test_attention_note_says_the_interval_and_what_it_means():
     from ferviz.results.significance import paired_seeds
     from ferviz.ui.compare import attention_note, real_command
