@@ -53,9 +53,9 @@ def navigation() -> st.navigation:
     """The app's navigation with every page of :data:`PAGES`, Home first and default.
 
     The tab icon is set here, before the navigation, to one emoji for every page (drawn by the browser from a
-    data URI). Pages and messages carry no other icon: a ``:material/...:`` page icon becomes the tab icon,
-    which the browser fetches from fonts.gstatic.com (the app must not make any request beyond its own
-    server), and emoji need a font many machines lack (they show as empty boxes).
+    data URI). Pages and messages carry no other icon: Streamlit's Material icon names would make the browser
+    fetch a font from the internet (the app must not make any request beyond its own server), and emoji
+    need a font many machines lack (they show as empty boxes).
     """
     st.set_page_config(page_icon=TAB_ICON)
     return st.navigation([st.Page(p.path, title=p.title, default=p is HOME)
