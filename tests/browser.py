@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts"  # the browser tests' screenshots, to look at after a run
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -104,3 +105,15 @@ def browser_page(width: int = 1280, height: int = 900):
             yield page
         finally:
             browser.close()
+
+
+@contextmanager
+def app_server():
+    """A :func:`streamlit_server` whose first page has been Home (a deep link as a server's first request can
+    hang), with the screenshot folder :data:`ARTIFACTS` made."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server() as running:
+        with browser_page() as page:
+            page.goto(running.url, wait_until="domcontentloaded")
+            page.get_by_text("Where next").first.wait_for(timeout=60_000)
+        yield running

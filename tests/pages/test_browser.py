@@ -7,30 +7,33 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from tests.browser import ROOT, browser_marks, browser_page, streamlit_server
+from tests.browser import ARTIFACTS, app_server, browser_marks, browser_page, streamlit_server
 
 pytestmark = browser_marks()
-ARTIFACTS = ROOT / "artifacts"
 
 
 @pytest.fixture(scope="module")
 def server():
-    ARTIFACTS.mkdir(exist_ok=True)
-    with streamlit_server() as running:
+    with app_server() as running:
         yield running
+
+
+def upload(page, url: str, mode: str, path, done: str, selector: str) -> None:
+    """On Predict, choose ``mode``, upload ``path``, and wait for the text ``done`` and the chart ``selector``."""
+    page.goto(f"{url}/Predict", wait_until="domcontentloaded")
+    page.get_by_text(mode).first.click(timeout=60_000)
+    page.locator("input[type=file]").first.set_input_files(str(path), timeout=60_000)
+    page.get_by_text(done, exact=False).first.wait_for(timeout=120_000)
+    page.wait_for_selector(selector, timeout=90_000)
+    page.wait_for_timeout(2000)
 
 
 def test_upload_a_photo_and_see_the_prediction(server, tmp_path):
     photo = tmp_path / "astronaut.jpg"
     Image.fromarray(data.astronaut()).save(photo, quality=92)
     with browser_page() as page:
-        page.goto(f"{server.url}/Predict", wait_until="domcontentloaded")
-        page.get_by_text("upload photos").first.click(timeout=60_000)
-        page.locator("input[type=file]").first.set_input_files(str(photo), timeout=60_000)
+        upload(page, server.url, "upload photos", photo, "face(s) found", ".js-plotly-plot")
         page.get_by_text("astronaut.jpg").first.wait_for(timeout=60_000)
-        page.get_by_text("face(s) found", exact=False).first.wait_for(timeout=90_000)
-        page.wait_for_selector(".js-plotly-plot", timeout=90_000)
-        page.wait_for_timeout(1500)
         body = page.inner_text("body")
         assert "Traceback" not in body
         assert any(label in body
@@ -53,12 +56,7 @@ def test_a_group_photo_keeps_every_caption_inside_the_picture(server, tmp_path):
     photo = tmp_path / "group.jpg"
     Image.fromarray(group_photo()).save(photo, quality=92)
     with browser_page() as page:
-        page.goto(f"{server.url}/Predict", wait_until="domcontentloaded")
-        page.get_by_text("upload photos").first.click(timeout=60_000)
-        page.locator("input[type=file]").first.set_input_files(str(photo), timeout=60_000)
-        page.get_by_text("6 face(s) found", exact=False).first.wait_for(timeout=90_000)
-        page.wait_for_selector(".js-plotly-plot .annotation", timeout=60_000)
-        page.wait_for_timeout(1500)
+        upload(page, server.url, "upload photos", photo, "6 face(s) found", ".js-plotly-plot .annotation")
         picture = page.locator(".js-plotly-plot").first
         area = picture.locator(".imagelayer image").first.bounding_box()
         captions = picture.locator(".annotation")
@@ -90,12 +88,7 @@ def write_two_face_clip(path, seconds: float = 4.0, fps: int = 10):
 def test_upload_a_video_and_see_each_faces_timeline(server, tmp_path):
     clip = write_two_face_clip(tmp_path / "two_faces.mp4")
     with browser_page(height=1250) as page:
-        page.goto(f"{server.url}/Predict", wait_until="domcontentloaded")
-        page.get_by_text("video file").first.click(timeout=60_000)
-        page.locator("input[type=file]").first.set_input_files(str(clip), timeout=60_000)
-        page.get_by_text("face(s) followed", exact=False).first.wait_for(timeout=120_000)
-        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
-        page.wait_for_timeout(2000)
+        upload(page, server.url, "video file", clip, "face(s) followed", ".js-plotly-plot")
         body = page.inner_text("body")
         assert "Traceback" not in body and "2 face(s) followed" in body
         assert "Download the annotated video" in body

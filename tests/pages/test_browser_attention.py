@@ -2,19 +2,14 @@
 
 import pytest
 
-from tests.browser import ROOT, browser_marks, browser_page, streamlit_server
+from tests.browser import ARTIFACTS, app_server, browser_marks, browser_page
 
 pytestmark = browser_marks()
-ARTIFACTS = ROOT / "artifacts"
 
 
 @pytest.fixture(scope="module")
 def server():
-    ARTIFACTS.mkdir(exist_ok=True)
-    with streamlit_server() as running:
-        with browser_page() as page:  # the server's first page is Home: a deep link as its first request can hang
-            page.goto(running.url, wait_until="domcontentloaded")
-            page.get_by_text("Where next").first.wait_for(timeout=60_000)
+    with app_server() as running:
         yield running
 
 

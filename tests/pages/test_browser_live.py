@@ -30,11 +30,19 @@ from skimage import data
 
 from ferviz.data.labels import EMOTIONS
 from ferviz.pipeline.live import sliding_frames, write_y4m
-from tests.browser import CHROMIUM_FLAGS, ROOT, browser_marks, chromium_path, free_port, stop_process, wait_healthy
+from tests.browser import (
+    ARTIFACTS,
+    CHROMIUM_FLAGS,
+    ROOT,
+    browser_marks,
+    chromium_path,
+    free_port,
+    stop_process,
+    wait_healthy,
+)
 
 pytestmark = [*browser_marks(),
               pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="needs SIGUSR1 to list the server's threads")]
-ARTIFACTS = ROOT / "artifacts"
 LABEL = re.compile(r"Face #(\d+): (\w+) (\d+)%")
 FAKE_CAMERA = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
 #: Threads that belong to one stream: ferviz's worker, streamlit-webrtc's and aiortc's.
