@@ -184,12 +184,12 @@ def run(args, command: str) -> int:
     part = ds if args.split == "all" else ds.split(args.split)
     models: list[ModelScores] = []
     names: list[str] | None = None
-    also = list(args.also_score)
-    for path in [*args.models, *also]:
+    paths = [*args.models, *args.also_score]  # the finder's models first
+    for path in paths:
         loaded = load_checkpoint(path)
         ev = evaluate(loaded, part, split=args.split)
         if names is not None and list(ev.report.class_names) != names:
-            raise FervizError(f"{Path(path).name} predicts other classes than {[*args.models, *also][0]}: "
+            raise FervizError(f"{Path(path).name} predicts other classes than {paths[0]}: "
                               "score models of the same classes")
         names = list(ev.report.class_names)
         models.append(ModelScores(Path(path).name, loaded.variant, loaded.sha256, ev.probs))

@@ -397,6 +397,7 @@ class Trainer:
         if cfg.max_steps:
             n_steps = min(n_steps, cfg.max_steps)
         weight = self._class_weights(data) if cfg.class_weighting else None
+        kinds = parse_kinds(cfg.camera_kinds)
         for group in self.opt.param_groups:
             group["lr"] = self.lr_at(epoch)
         self.net.train()
@@ -405,8 +406,7 @@ class Trainer:
             idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             planes = data.planes[idx]
             if cfg.augment and cfg.camera > 0:
-                planes = camera_batch(planes, cfg.camera, self._camera_rng(epoch, step),
-                                      parse_kinds(cfg.camera_kinds))
+                planes = camera_batch(planes, cfg.camera, self._camera_rng(epoch, step), kinds)
             x = to_tensor(planes, self.prep)
             y = torch.as_tensor(data.labels[idx])
             soft = torch.as_tensor(data.soft[idx]) if data.soft is not None else None

@@ -52,7 +52,7 @@ def table_view(frame: pd.DataFrame, digits: int = 2, **formats: str):
     """A Styler of ``frame`` for ``st.dataframe``: floats with ``digits`` decimals, counts as integers,
     empty cells as "—"; ``formats`` maps a column to a format string (``"{:.3g}"``)."""
     def number(fmt: str):
-        return lambda v: v if isinstance(v, str) else "—" if v is None or np.isnan(v) else fmt.format(v)
+        return lambda v: v if isinstance(v, str) else fmt.format(v)  # a gap is already the dash (below)
 
     spec = {}
     for c in frame.columns:
@@ -70,7 +70,7 @@ def table_view(frame: pd.DataFrame, digits: int = 2, **formats: str):
     for c in frame.columns:
         if not pd.api.types.is_bool_dtype(frame[c]) and frame[c].isna().any():
             shown[c] = frame[c].astype(object).where(frame[c].notna(), "—")
-    return shown.style.format(spec, na_rep="—")
+    return shown.style.format(spec)
 
 
 #: A text column whose longest cell is longer than this many characters is shown at Streamlit's "medium" width
