@@ -1,6 +1,6 @@
 """Command line: ``ferviz COMMAND`` (also ``python -m ferviz``); ``ferviz --help`` lists the commands.
 
-The commands: train, evaluate, predict, cv, ship, average, hog-svm, ngo, serve, audit, variants.
+The commands: train, evaluate, predict, cv, ship, average, adjust, hog-svm, ngo, serve, audit, variants.
 
 argparse lives here only; every command is a thin call into the core (the public API in :mod:`ferviz` where
 it has one). One module per command group: :mod:`~ferviz.cli.training` (building models),
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_cv(sub)
     results.add_ship(sub)
     training.add_average(sub)
+    training.add_adjust(sub)
     training.add_hog_svm(sub)
     training.add_ngo(sub)
     serve.add_serve(sub)

@@ -1,4 +1,4 @@
-"""``ferviz train | cv | average | hog-svm | ngo | variants``: building models."""
+"""``ferviz train | cv | average | adjust | hog-svm | ngo | variants``: building models."""
 
 from __future__ import annotations
 
@@ -217,6 +217,29 @@ def add_train(sub) -> None:
     p.set_defaults(func=cmd_train)
 
 
+def cmd_adjust(args) -> int:
+    from ferviz import load_model
+    from ferviz.data.ferplus import relabel
+    from ferviz.train.adjust import adjust_logits, label_prior, save_adjusted
+
+    loaded = load_model(args.checkpoint, verify=False)
+    source = args.labels or loaded.meta.get("labels") or "fer2013"
+    kind, ds = load_data(args)
+    split = args.train_split or loaded.meta.get("train_split") or SPLITS.get(kind, ("Training",))[0]
+    train = ds.split(split)
+    if not len(train):
+        raise FervizError(f"{args.data} has no {split!r} faces to take the class prior from "
+                          "(name the training split with --train-split)")
+    targets = relabel(source, train.labels, train.source, args.data)
+    prior = label_prior(targets, loaded.labels)
+    adjust_logits(loaded, args.tau, prior)
+    what = f"--labels {source} on {int(targets.keep.sum())} {split} faces"
+    out = save_adjusted(loaded, args.out, prior_source=what, command=" ".join(args.argv))
+    shares = ", ".join(f"{n} {p * 100:.1f} %" for n, p in zip(loaded.labels, prior, strict=True))
+    print(f"adjusted by tau = {args.tau:g} with the prior of {what} ({shares}) -> {out}")
+    return 0
+
+
 def add_cv(sub) -> None:
     p = sub.add_parser("cv", help="subject-grouped k-fold cross-validation (CK+, JAFFE)")
     add_data(p)
@@ -243,6 +266,20 @@ def add_average(sub) -> None:
     p.add_argument("--out", required=True, help="the averaged checkpoint to write (.pt)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_average)
+
+
+def add_adjust(sub) -> None:
+    p = sub.add_parser("adjust", help="logit adjustment: subtract tau x log(class prior) from a model's logits "
+                                      "(folded into its bias), for sets where every class is as common")
+    p.add_argument("--checkpoint", required=True, help="the checkpoint to adjust (.pt; not adjusted before)")
+    p.add_argument("--tau", type=float, required=True,
+                   help="strength: 0 = the model as trained, 1 = every class equally likely a priori")
+    p.add_argument("--labels", choices=("fer2013", "ferplus-majority", "ferplus-soft"),
+                   help="whose class shares are the prior (default: the labels the checkpoint was trained on)")
+    add_data(p)
+    p.add_argument("--train-split", help="usage value of the training faces (default: the checkpoint's)")
+    p.add_argument("--out", required=True, help="the adjusted checkpoint to write (.pt)")
+    p.set_defaults(func=cmd_adjust)
 
 
 def add_hog_svm(sub) -> None:

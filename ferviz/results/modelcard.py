@@ -108,6 +108,9 @@ class ModelCard:
     average_command : str
         The ``ferviz average`` command that made ``run_file`` from the run's kept epochs; "" when the
         weights are one epoch's.
+    adjust_command : str
+        The ``ferviz adjust`` command that made ``run_file`` (logit adjustment, after any averaging); ""
+        when the model's decision rule is the one it was trained with.
     levers : tuple of dict
         The training-lever table (:func:`ferviz.results.studies.lever_table` rows) as it stood when the model was
         shipped; ``()`` when none was measured.
@@ -141,6 +144,7 @@ class ModelCard:
     notes: tuple[str, ...] = ()
     run_file: str = "best.pt"
     average_command: str = ""
+    adjust_command: str = ""
     levers: tuple[dict[str, Any], ...] = ()
     domains: tuple[dict[str, Any], ...] = ()
     path: Path | None = field(default=None, compare=False)
@@ -172,8 +176,8 @@ class ModelCard:
         -------
         dict
             A deep copy, sharing nothing with the card. ``stages``, ``total_train_seconds``,
-            ``run_file`` (when ``best.pt``), ``average_command`` and ``levers`` are left out when empty
-            or default, as older cards have them; one note is written as a string (what
+            ``run_file`` (when ``best.pt``), ``average_command``, ``adjust_command`` and ``levers`` are left
+            out when empty or default, as older cards have them; one note is written as a string (what
             ``ferviz ship --notes`` gives), several as a list.
         """
         data = {"name": self.name, "file": self.file, "variant": self.variant, "sha256": self.sha256,
@@ -192,6 +196,8 @@ class ModelCard:
             data["run_file"] = self.run_file
         if self.average_command:
             data["average_command"] = self.average_command
+        if self.adjust_command:
+            data["adjust_command"] = self.adjust_command
         if self.levers:
             data["levers"] = list(self.levers)
         if self.domains:
@@ -238,6 +244,7 @@ class ModelCard:
             total_train_seconds=get.number("total_train_seconds"), history=tuple(get.rows("history")),
             report=get.mapping("report"), notes=get.sentences("notes"),
             run_file=get.text("run_file", default="best.pt"), average_command=get.text("average_command"),
+            adjust_command=get.text("adjust_command"),
             levers=tuple(get.rows("levers")), domains=tuple(get.rows("domains")), path=path)
 
 

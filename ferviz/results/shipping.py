@@ -24,6 +24,7 @@ from ferviz.errors import CheckpointError
 from ferviz.model.checkpoint import card_path, file_sha256, load_checkpoint
 from ferviz.paths import portable_tree
 from ferviz.results.modelcard import ModelCard, Stage, card_beside
+from ferviz.train.adjust import describe_adjustment
 from ferviz.train.engine import teacher_paths
 from ferviz.train.swa import describe_average, run_folder
 
@@ -95,7 +96,7 @@ def parallel_runs(run_dir: Path, meta: dict) -> list[Path]:
 
 
 def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: str = "", *,
-               run_file: str = "best.pt", average_command: str = "",
+               run_file: str = "best.pt", average_command: str = "", adjust_command: str = "",
                levers: list[dict] | tuple[dict, ...] = (), parallel: list[dict] | tuple[dict, ...] = (),
                domains: list[dict] | tuple[dict, ...] = ()) -> ModelCard:
     """The card of checkpoint ``ckpt``: trained by ``run`` (:func:`run_summary`), measured by ``evaluation``.
@@ -112,7 +113,7 @@ def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: 
         ``ckpt`` evaluated on the split it was selected on.
     notes : str, optional
         Free text for the card's end.
-    run_file, average_command, levers, domains
+    run_file, average_command, adjust_command, levers, domains
         As the :class:`ModelCard` fields of the same names.
     parallel : list of dict, optional
         :func:`run_summary` of the runs beside ``run`` whose epochs ``ckpt`` averages too (their
@@ -135,7 +136,8 @@ def build_card(name: str, ckpt: Path, run: dict, evaluation: Evaluation, notes: 
         machine=" ".join(filter(None, [platform.machine(), platform.processor(), f"({_cpu_count()} cores)"])),
         stages=tuple(steps), total_train_seconds=sum(s.train_seconds for s in steps),
         history=tuple(run["history"]), report=report.to_dict(), notes=(notes,) if notes else (),
-        run_file=run_file, average_command=average_command, levers=tuple(levers), domains=tuple(domains),
+        run_file=run_file, average_command=average_command, adjust_command=adjust_command,
+        levers=tuple(levers), domains=tuple(domains),
         path=card_path(ckpt))
 
 
@@ -173,6 +175,7 @@ def card_markdown(card: ModelCard) -> str:
              f"- sha256 `{card.sha256}` (verified on load)", "", "Reproduce:", "", "```",
              *[line for s in card.stages[:-1] for line in (s.command, s.average) if line], card.command,
              *([card.average_command] if card.average_command else []),
+             *([card.adjust_command] if card.adjust_command else []),
              f"ferviz ship --run <OUT> --name {card.name} --data <fer2013 copy>"
              + (f" --checkpoint {card.run_file}" if card.run_file != "best.pt" else ""), "```", "",
              "| class | precision | recall | specificity | F1 | support |", "|---|---|---|---|---|---|"]
@@ -301,10 +304,11 @@ def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str =
     card_path(target).unlink(missing_ok=True)  # the old card's sha256 no longer applies
     loaded = load_checkpoint(target)
     evaluation = evaluation_fn(loaded)
-    made = describe_average(loaded.meta)  # the command: in the reproduce block
-    notes = " ".join(filter(None, [made, notes]))
+    made = describe_average(loaded.meta)  # the commands: in the reproduce block
+    notes = " ".join(filter(None, [made, describe_adjustment(loaded.meta), notes]))
     card = build_card(name, target, run, evaluation, notes, run_file=checkpoint,
-                      average_command=str(loaded.meta.get("average_command") or ""), levers=levers,
+                      average_command=str(loaded.meta.get("average_command") or ""),
+                      adjust_command=str(loaded.meta.get("adjust_command") or ""), levers=levers,
                       parallel=beside, domains=domains)
     card = ModelCard.from_dict(portable_tree(card.to_dict()), card.path)  # no machine's absolute paths
     card.path.write_text(json.dumps(card.to_dict(), indent=1))
