@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from ferviz.results.domains import DOMAINS
 
@@ -29,4 +30,35 @@ def domain_heatmap(table: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
                              zmin=0, zmax=100, colorbar=dict(title=f"{metric} %")))
     fig.update_layout(height=90 + 40 * len(table.index), margin=dict(l=10, r=10, t=30, b=10),
                       yaxis=dict(autorange="reversed"), title=f"{metric.replace('_', '-')} by domain (%)")
+    return fig
+
+
+def adjustment_figure(frame: pd.DataFrame, chosen: float | None = None) -> go.Figure:
+    """The logit-adjustment sweep (:func:`ferviz.results.domains.adjustment_frame`): each domain's accuracy
+    (left) and macro-F1 (right) against tau, one line per domain; ``chosen`` (the shipped tau) dotted."""
+    if frame.empty:
+        fig = go.Figure()
+        fig.update_layout(title="no logit-adjustment sweep yet (step adjust_sweep of scripts/reproduce.sh)",
+                          height=120)
+        return fig
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("accuracy (agreement for photos), %", "macro-F1, %"),
+                        horizontal_spacing=0.08)
+    colours = dict(zip(DOMAINS, ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"), strict=True))
+    for col, metric in enumerate(("acc", "F1"), start=1):
+        for domain in DOMAINS:
+            if f"{domain} {metric}" not in frame.columns:
+                continue
+            fig.add_trace(go.Scatter(x=frame["tau"], y=frame[f"{domain} {metric}"], mode="lines+markers",
+                                     name=domain, legendgroup=domain, showlegend=col == 1,
+                                     line=dict(color=colours[domain]),
+                                     hovertemplate=f"{domain}<br>tau %{{x}}<br>%{{y:.1f}} %<extra></extra>"),
+                          row=1, col=col)
+        if chosen is not None:
+            fig.add_vline(x=chosen, line_dash="dot", line_color="gray", row=1, col=col)
+    fig.update_xaxes(title_text="tau (0 = as trained, 1 = classes equally likely)")
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), hovermode="closest",
+                      legend=dict(orientation="h", y=-0.25))
+    if chosen is not None:
+        fig.add_annotation(x=chosen, y=1.0, yref="paper", xref="x", text=f"shipped: tau = {chosen:g}",
+                           showarrow=False, yshift=-8, xanchor="left", font=dict(color="gray"))
     return fig

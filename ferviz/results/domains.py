@@ -34,6 +34,9 @@ from ferviz.results.metrics import compute_report
 log = logging.getLogger(__name__)
 
 DOMAINS_FILE = "domains/domains.json"  # under models/reports/: what cards, the README and Compare show
+#: The default model at several logit-adjustment strengths (``ferviz adjust``), one "model" per tau
+#: named ``tau_<value>``; under models/reports/ beside the domain table.
+ADJUSTMENT_FILE = "domains/logit_adjustment.json"
 #: Domain key -> what the column means (the strings the JSON, the card and Compare share).
 DOMAINS: dict[str, str] = {
     "fer2013": "FER2013 PublicTest, FER2013 labels",
@@ -235,3 +238,61 @@ def lever_markdown(frame: pd.DataFrame) -> str:
         row["lever"] = f"`{row['lever']}`"
         lines.append("| " + " | ".join(str(v) for v in row.values()) + " |")
     return "\n".join(lines)
+
+
+def adjustment_frame(models_dir: str | Path) -> pd.DataFrame:
+    """The logit-adjustment sweep (:data:`ADJUSTMENT_FILE`): one row per tau, in increasing order.
+
+    Columns: ``tau``, then per domain measured ``<domain> acc`` and ``<domain> F1`` (percent), and the FER+
+    recall of disgust and fear (``ferplus disgust``, ``ferplus fear``, percent). Empty without the file.
+    Rows whose model name is not ``tau_<number>`` are ignored.
+    """
+    by_tau: dict[float, dict] = {}
+    for score in read_domains(Path(models_dir) / "reports" / ADJUSTMENT_FILE):
+        name, _, value = score.model.partition("tau_")
+        try:
+            tau = float(value) if not name else None
+        except ValueError:
+            tau = None
+        if tau is None:
+            continue
+        row = by_tau.setdefault(tau, {"tau": tau})
+        row[f"{score.domain} acc"] = round(100 * score.accuracy, 2)
+        row[f"{score.domain} F1"] = round(100 * score.macro_f1, 2)
+        if score.domain == "ferplus":
+            for emotion in ("disgust", "fear"):
+                row[f"ferplus {emotion}"] = round(100 * score.per_class_recall.get(emotion, np.nan), 1)
+    if not by_tau:
+        return pd.DataFrame()
+    frame = pd.DataFrame([by_tau[t] for t in sorted(by_tau)])
+    metrics = [f"{d} {m}" for d in DOMAINS for m in ("acc", "F1") if f"{d} {m}" in frame.columns]
+    rest = [c for c in frame.columns if c not in metrics and c != "tau"]
+    return frame[["tau", *metrics, *rest]]
+
+
+def adjustment_markdown(frame: pd.DataFrame) -> str:
+    """The sweep (:func:`adjustment_frame`) as the Markdown the README carries: accuracy / macro-F1 per domain."""
+    domains = [d for d in DOMAINS if f"{d} acc" in frame.columns]
+    lines = ["| tau | " + " | ".join(domains) + " | FER+ disgust / fear recall |",
+             "|---:|" + "---:|" * (len(domains) + 1)]
+    for row in frame.to_dict("records"):
+        cells = [f"{row[f'{d} acc']:.1f} / {row[f'{d} F1']:.1f}" for d in domains]
+        rare = (f"{row['ferplus disgust']:.1f} / {row['ferplus fear']:.1f}" if "ferplus disgust" in row
+                and not pd.isna(row["ferplus disgust"]) else "—")
+        lines.append(f"| {row['tau']:g} | " + " | ".join(cells) + f" | {rare} |")
+    return "\n".join(lines)
+
+
+def shipped_tau(models_dir: str | Path, name: str = "real_dcnn_bilstm_dam") -> float | None:
+    """The tau a shipped model was adjusted by (``--tau`` of its card's ``adjust_command``); None if it was not
+    adjusted or has no card."""
+    import re
+
+    from ferviz.results.modelcard import card_beside
+
+    card = card_beside(Path(models_dir) / f"{name}.pt")
+    found = re.search(r"--tau\s+(\S+)", card.adjust_command) if card is not None else None
+    try:
+        return float(found.group(1)) if found else None
+    except ValueError:
+        return None

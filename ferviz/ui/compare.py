@@ -192,7 +192,30 @@ def show_domains(found: Discovery) -> None:
     else:
         st.info("No domain table yet. Make one with `ferviz domains --models models/*.pt faceapi --fer2013 … "
                 "--ckplus … --jaffe … --photos … --out models/reports/domains/domains.json`.")
+    show_adjustment(found)
     show_real_levers(found)
+
+
+def show_adjustment(found: Discovery) -> None:
+    """The default model at several logit-adjustment strengths: what the shipped decision rule trades."""
+    from ferviz.figures.domains import adjustment_figure
+    from ferviz.results.domains import adjustment_frame, shipped_tau
+
+    frame = adjustment_frame(found.models_dir)
+    st.markdown("**The decision rule: how much the default discounts FER2013's common classes** "
+                "(`ferviz adjust --tau`)")
+    if frame.empty:
+        st.info("No logit-adjustment sweep yet: run step `adjust_sweep` of `scripts/reproduce.sh`, then reload.")
+        return
+    chosen = shipped_tau(found.models_dir)
+    st.plotly_chart(adjustment_figure(frame, chosen), key="compare_adjustment")
+    st.caption("FER2013 is a third happy and 1.5 % disgust, and a model learns those shares with the faces. "
+               "Logit adjustment subtracts tau x log(class share in training) from each class's score: tau = 0 is "
+               "the model as trained, tau = 1 treats every class as equally common. Raising tau helps sets where "
+               "every expression is as frequent as the others (CK+, JAFFE, labelled real photos) and costs "
+               "accuracy on FER2013's own mix (its labels and FER+'s majority). "
+               + (f"The shipped default uses tau = {chosen:g} (dotted line)." if chosen is not None
+                  else "The shipped default is not adjusted."))
 
 
 def _domain_heatmap(scores) -> None:

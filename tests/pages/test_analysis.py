@@ -543,3 +543,28 @@ def test_compare_shows_the_real_faces_levers_under_the_domains(app_env):
     table = next(d.value for d in at.dataframe if "lever" in d.value.columns)
     assert table["lever"].tolist() == ["camera_jpeg"] and table["FER+ majority"].tolist() == ["100.0 / 100.0"]
     assert table["FER2013 labels"].tolist() == ["—"]  # not measured there
+
+
+def test_compare_shows_the_logit_adjustment_sweep_with_the_shipped_tau(app_env):
+    import json
+
+    from ferviz.results.domains import ADJUSTMENT_FILE, scores_from, write_domains
+
+    at = page("7_Compare.py").run()
+    assert not at.exception and any("No logit-adjustment sweep yet" in i.value for i in at.info)
+    y = np.arange(7)
+    write_domains([scores_from("tau_0", "ckplus", y, np.eye(7)[np.zeros(7, int)], list(EMOTIONS)),
+                   scores_from("tau_1", "ckplus", y, np.eye(7)[y], list(EMOTIONS))],
+                  app_env / "reports" / ADJUSTMENT_FILE, "ferviz domains")
+    at = page("7_Compare.py").run()
+    chart = [c for c in at.get("plotly_chart") if "tau (0 = as trained" in c.proto.spec]
+    assert not at.exception and chart and "shipped" not in chart[0].proto.spec
+    assert any("not adjusted" in c.value for c in at.caption)
+    (app_env / "real_dcnn_bilstm_dam.pt").write_bytes(b"")
+    (app_env / "real_dcnn_bilstm_dam.json").write_text(json.dumps(
+        {"name": "real_dcnn_bilstm_dam", "file": "real_dcnn_bilstm_dam.pt",
+         "adjust_command": "ferviz adjust --checkpoint s.pt --tau 1 --out a.pt"}))
+    at = page("7_Compare.py").run()
+    chart = [c for c in at.get("plotly_chart") if "tau (0 = as trained" in c.proto.spec]
+    assert not at.exception and "shipped: tau = 1" in chart[0].proto.spec
+    assert any("uses tau = 1 (dotted line)" in c.value for c in at.caption)

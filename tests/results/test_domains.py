@@ -122,3 +122,60 @@ def test_lever_frame_follows_the_script_order_and_the_readme_carries_the_committ
     assert "| 2 | — | 50.0 / 61.1 (±25.0) |" in lever_markdown(lever_frame(tmp_path))
     committed = lever_markdown(lever_frame(ROOT / "models"))  # the README's table is the committed reports'
     assert committed in (ROOT / "README.md").read_text()
+
+
+def _sweep(tmp_path):
+    """A two-tau sweep by hand: tau 0 right on 2 of 4 FER2013 faces, tau 0.5 on all 4 (and on FER+'s one)."""
+    from ferviz.results.domains import ADJUSTMENT_FILE
+
+    y = np.array([0, 1, 2, 3])
+    rows = [scores_from("tau_0.5", "fer2013", y, np.eye(7)[y], LABELS),
+            scores_from("tau_0", "fer2013", y, np.eye(7)[[0, 1, 3, 3]], LABELS),
+            scores_from("tau_0", "ferplus", np.array([1, 2]), np.eye(7)[[1, 3]], LABELS),
+            scores_from("someone_else", "fer2013", y, np.eye(7)[y], LABELS)]
+    write_domains(rows, tmp_path / "reports" / ADJUSTMENT_FILE, "ferviz domains --models tau_0=a.pt tau_0.5=b.pt")
+
+
+def test_adjustment_frame_is_one_row_per_tau_in_order_and_its_markdown(tmp_path):
+    from ferviz.results.domains import adjustment_frame, adjustment_markdown
+
+    assert adjustment_frame(tmp_path).empty
+    _sweep(tmp_path)
+    frame = adjustment_frame(tmp_path)
+    assert frame["tau"].tolist() == [0.0, 0.5]  # sorted; a model not named tau_<number> is left out
+    assert frame["fer2013 acc"].tolist() == [75.0, 100.0]
+    assert frame["fer2013 F1"].tolist()[0] == pytest.approx(100 * (1 + 1 + 0 + 2 / 3) / 4, abs=0.01)
+    assert frame["ferplus acc"].iloc[0] == 50.0 and np.isnan(frame["ferplus acc"].iloc[1])
+    assert frame["ferplus disgust"].iloc[0] == 100.0 and frame["ferplus fear"].iloc[0] == 0.0
+    text = adjustment_markdown(frame.dropna())
+    assert text.splitlines()[0] == "| tau | fer2013 | ferplus | FER+ disgust / fear recall |"
+    assert "| 0 | 75.0 / 66.7 | 50.0 / 33.3 | 100.0 / 0.0 |" in text
+
+
+def test_shipped_tau_reads_the_cards_adjust_command(tmp_path):
+    import json
+
+    from ferviz.results.domains import shipped_tau
+
+    assert shipped_tau(tmp_path) is None  # no card
+    (tmp_path / "real_dcnn_bilstm_dam.pt").write_bytes(b"")
+    card = tmp_path / "real_dcnn_bilstm_dam.json"
+    card.write_text(json.dumps({"name": "real_dcnn_bilstm_dam", "file": "real_dcnn_bilstm_dam.pt"}))
+    assert shipped_tau(tmp_path) is None  # not adjusted
+    card.write_text(json.dumps({"name": "real_dcnn_bilstm_dam", "file": "real_dcnn_bilstm_dam.pt",
+                                "adjust_command": "ferviz adjust --checkpoint s.pt --tau 0.25 --out a.pt"}))
+    assert shipped_tau(tmp_path) == 0.25
+
+
+def test_the_adjustment_figure_draws_each_domain_per_metric_and_the_shipped_tau(tmp_path):
+    from ferviz.figures.domains import adjustment_figure
+    from ferviz.results.domains import adjustment_frame
+
+    _sweep(tmp_path)
+    fig = adjustment_figure(adjustment_frame(tmp_path), chosen=0.5)
+    names = [(t.name, t.xaxis) for t in fig.data]
+    assert names == [("fer2013", "x"), ("ferplus", "x"), ("fer2013", "x2"), ("ferplus", "x2")]
+    assert list(fig.data[0].y) == [75.0, 100.0] and [t.showlegend for t in fig.data] == [True, True, False, False]
+    assert [s.x0 for s in fig.layout.shapes] == [0.5, 0.5] and "tau = 0.5" in fig.layout.annotations[-1].text
+    import pandas as pd
+    assert "no logit-adjustment sweep" in adjustment_figure(pd.DataFrame()).layout.title.text
