@@ -149,7 +149,7 @@ def test_adjustment_frame_is_one_row_per_tau_in_order_and_its_markdown(tmp_path)
     assert frame["ferplus disgust"].iloc[0] == 100.0 and frame["ferplus fear"].iloc[0] == 0.0
     text = adjustment_markdown(frame.dropna())
     assert text.splitlines()[0] == "| tau | fer2013 | ferplus | FER+ disgust / fear recall |"
-    assert "| 0 | 75.0 / 66.7 | 50.0 / 33.3 | 100.0 / 0.0 |" in text
+    assert "| 0 | 75.0 / 66.7 | 50.0 / 50.0 | 100.0 / 0.0 |" in text  # FER+: disgust F1 1, fear 0
 
 
 def test_shipped_tau_reads_the_cards_adjust_command(tmp_path):
