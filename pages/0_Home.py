@@ -36,7 +36,8 @@ if DEFAULT_MODEL != BENCHMARK_MODEL:
     st.info(f"**The default model is `{DEFAULT_MODEL.stem}`**, the one that does best on faces beyond FER2013: "
             "it learnt from the votes of FER+'s ten annotators per face instead of FER2013's single label, and from "
             "web photos labelled by face-api.js's expression network, with every photo face aligned as the app "
-            "aligns it (Compare → By domain has the numbers). "
+            "aligns it, and it discounts the expressions FER2013 has most of, so that rarer ones such as disgust "
+            "and fear are not drowned out (Compare → By domain has the numbers). "
             f"`{BENCHMARK_MODEL.stem}`, trained on FER2013's own labels, stays the model the paper's numbers are "
             "compared with. Both are in the model picker.")
 

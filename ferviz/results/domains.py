@@ -257,17 +257,32 @@ def adjustment_frame(models_dir: str | Path) -> pd.DataFrame:
         if tau is None:
             continue
         row = by_tau.setdefault(tau, {"tau": tau})
-        row[f"{score.domain} acc"] = round(100 * score.accuracy, 2)
-        row[f"{score.domain} F1"] = round(100 * score.macro_f1, 2)
+        row[f"{score.domain} acc"] = 100 * score.accuracy  # unrounded: the Markdown rounds once, as cards do
+        row[f"{score.domain} F1"] = 100 * score.macro_f1
         if score.domain == "ferplus":
             for emotion in ("disgust", "fear"):
-                row[f"ferplus {emotion}"] = round(100 * score.per_class_recall.get(emotion, np.nan), 1)
+                row[f"ferplus {emotion}"] = 100 * score.per_class_recall.get(emotion, np.nan)
     if not by_tau:
         return pd.DataFrame()
     frame = pd.DataFrame([by_tau[t] for t in sorted(by_tau)])
     metrics = [f"{d} {m}" for d in DOMAINS for m in ("acc", "F1") if f"{d} {m}" in frame.columns]
     rest = [c for c in frame.columns if c not in metrics and c != "tau"]
     return frame[["tau", *metrics, *rest]]
+
+
+def adjustment_choice(frame: pd.DataFrame, *, min_fer2013: float = 60.0, min_ferplus: float = 0.0) -> float | None:
+    """The tau the default ships with, by its rule: among the sweep's rows (:func:`adjustment_frame`) whose
+    FER2013-label accuracy is at least ``min_fer2013`` and FER+-majority accuracy at least ``min_ferplus``
+    (percent), the one with the highest mean macro-F1 on CK+ and JAFFE, the labelled sets where every
+    class is about as common. None when no row qualifies or a column is missing."""
+    needed = ["fer2013 acc", "ferplus acc", "ckplus F1", "jaffe F1"]
+    if frame.empty or any(c not in frame.columns for c in needed):
+        return None
+    ok = frame[(frame["fer2013 acc"] >= min_fer2013) & (frame["ferplus acc"] >= min_ferplus)]
+    ok = ok.dropna(subset=["ckplus F1", "jaffe F1"])
+    if ok.empty:
+        return None
+    return float(ok.loc[(ok["ckplus F1"] + ok["jaffe F1"]).idxmax(), "tau"])
 
 
 def adjustment_markdown(frame: pd.DataFrame) -> str:

@@ -179,3 +179,30 @@ def test_the_adjustment_figure_draws_each_domain_per_metric_and_the_shipped_tau(
     assert [s.x0 for s in fig.layout.shapes] == [0.5, 0.5] and "tau = 0.5" in fig.layout.annotations[-1].text
     import pandas as pd
     assert "no logit-adjustment sweep" in adjustment_figure(pd.DataFrame()).layout.title.text
+
+
+def test_adjustment_choice_follows_its_rule_and_picks_the_shipped_tau_from_the_committed_sweep():
+    import pandas as pd
+
+    from ferviz.results.domains import adjustment_choice, adjustment_frame, shipped_tau
+
+    frame = pd.DataFrame({"tau": [0.0, 0.5, 1.0], "fer2013 acc": [65, 62, 55], "ferplus acc": [80, 78, 60],
+                          "ckplus F1": [60, 70, 80], "jaffe F1": [40, 50, 60]})
+    assert adjustment_choice(frame) == 0.5  # tau 1 has the best lab F1 but FER2013 below 60 %
+    assert adjustment_choice(frame, min_ferplus=79) == 0.0
+    assert adjustment_choice(frame, min_fer2013=70) is None
+    assert adjustment_choice(frame.drop(columns="jaffe F1")) is None
+    committed = adjustment_frame(ROOT / "models")
+    if committed.empty:
+        pytest.skip("no committed logit-adjustment sweep")
+    # the rule as the README states it: FER2013 labels >= 60 %, FER+ majority >= the previous default's 78.71 %
+    assert adjustment_choice(committed, min_ferplus=78.71) == shipped_tau(ROOT / "models")
+
+
+def test_the_readme_carries_the_committed_sweep():
+    from ferviz.results.domains import adjustment_frame, adjustment_markdown
+
+    committed = adjustment_frame(ROOT / "models")
+    if committed.empty:
+        pytest.skip("no committed logit-adjustment sweep")
+    assert adjustment_markdown(committed) in (ROOT / "README.md").read_text()
