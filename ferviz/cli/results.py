@@ -145,8 +145,8 @@ def cmd_domains(args) -> int:
         photos = (faces.student[rows], faces.teacher[rows])
     scores = domain_table(models, fer2013=args.fer2013, ckplus=args.ckplus, jaffe=args.jaffe, photos=photos,
                           progress=lambda what: print(f"... {what}", flush=True))
-    print(table_frame(scores, "accuracy").to_string())
-    print(table_frame(scores, "macro_f1").to_string())
+    print(table_frame(scores, "accuracy").round(2).to_string())
+    print(table_frame(scores, "macro_f1").round(2).to_string())
     if args.out:
         from ferviz.paths import portable
 

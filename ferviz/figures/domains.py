@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -53,12 +54,13 @@ def adjustment_figure(frame: pd.DataFrame, chosen: float | None = None) -> go.Fi
                                      line=dict(color=colours[domain]),
                                      hovertemplate=f"{domain}<br>tau %{{x}}<br>%{{y:.1f}} %<extra></extra>"),
                           row=1, col=col)
-        if chosen is not None:
-            fig.add_vline(x=chosen, line_dash="dot", line_color="gray", row=1, col=col)
+        if chosen is not None:  # a legend entry, not a label on the plot: it would cover a line
+            values = frame[[c for c in frame.columns if c.endswith(f" {metric}")]].to_numpy(dtype=float)
+            fig.add_trace(go.Scatter(x=[chosen, chosen], y=[np.nanmin(values), np.nanmax(values)], mode="lines",
+                                     name=f"shipped: tau = {chosen:g}", legendgroup="shipped",
+                                     showlegend=col == 1, line=dict(color="gray", dash="dot"), hoverinfo="skip"),
+                          row=1, col=col)
     fig.update_xaxes(title_text="tau (0 = as trained, 1 = classes equally likely)")
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), hovermode="closest",
                       legend=dict(orientation="h", y=-0.25))
-    if chosen is not None:
-        fig.add_annotation(x=chosen, y=1.0, yref="paper", xref="x", text=f"shipped: tau = {chosen:g}",
-                           showarrow=False, yshift=-8, xanchor="left", font=dict(color="gray"))
     return fig

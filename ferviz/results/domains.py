@@ -135,12 +135,13 @@ def domain_table(models: dict[str, LoadedModel], *, fer2013: str | Path | None =
 
 
 def table_frame(scores: list[DomainScore], metric: str = "accuracy") -> pd.DataFrame:
-    """Models as rows, domains as columns (in :data:`DOMAINS` order), values in percent."""
+    """Models as rows, domains as columns (in :data:`DOMAINS` order), values in percent (unrounded: a
+    reader rounds once, as the cards do, so a table and a card never differ in the last digit)."""
     if not scores:
         return pd.DataFrame()
     frame = pd.DataFrame([asdict(s) for s in scores])
     wide = frame.pivot_table(index="model", columns="domain", values=metric, aggfunc="first") * 100
-    return wide[[d for d in DOMAINS if d in wide.columns]].round(2)
+    return wide[[d for d in DOMAINS if d in wide.columns]]
 
 
 def write_domains(scores: list[DomainScore], path: str | Path, command: str = "") -> Path:

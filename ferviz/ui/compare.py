@@ -209,12 +209,13 @@ def show_adjustment(found: Discovery) -> None:
         return
     chosen = shipped_tau(found.models_dir)
     st.plotly_chart(adjustment_figure(frame, chosen), key="compare_adjustment")
-    st.caption("FER2013 is a third happy and 1.5 % disgust, and a model learns those shares with the faces. "
+    st.caption("By FER+'s votes, FER2013's training faces are a third neutral, a quarter happy and 1.7 % disgust, "
+               "and a model learns those shares with the faces. "
                "Logit adjustment subtracts tau x log(class share in training) from each class's score: tau = 0 is "
                "the model as trained, tau = 1 treats every class as equally common. Raising tau helps sets where "
                "every expression is as frequent as the others (CK+, JAFFE, labelled real photos) and costs "
                "accuracy on FER2013's own mix (its labels and FER+'s majority). "
-               + (f"The shipped default uses tau = {chosen:g} (dotted line)." if chosen is not None
+               + (f"The shipped default uses tau = {chosen:g} (the dotted line)." if chosen is not None
                   else "The shipped default is not adjusted."))
 
 

@@ -567,4 +567,4 @@ def test_compare_shows_the_logit_adjustment_sweep_with_the_shipped_tau(app_env):
     at = page("7_Compare.py").run()
     chart = [c for c in at.get("plotly_chart") if "tau (0 = as trained" in c.proto.spec]
     assert not at.exception and "shipped: tau = 1" in chart[0].proto.spec
-    assert any("uses tau = 1 (dotted line)" in c.value for c in at.caption)
+    assert any("uses tau = 1 (the dotted line)" in c.value for c in at.caption)

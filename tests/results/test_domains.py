@@ -174,9 +174,12 @@ def test_the_adjustment_figure_draws_each_domain_per_metric_and_the_shipped_tau(
     _sweep(tmp_path)
     fig = adjustment_figure(adjustment_frame(tmp_path), chosen=0.5)
     names = [(t.name, t.xaxis) for t in fig.data]
-    assert names == [("fer2013", "x"), ("ferplus", "x"), ("fer2013", "x2"), ("ferplus", "x2")]
-    assert list(fig.data[0].y) == [75.0, 100.0] and [t.showlegend for t in fig.data] == [True, True, False, False]
-    assert [s.x0 for s in fig.layout.shapes] == [0.5, 0.5] and "tau = 0.5" in fig.layout.annotations[-1].text
+    assert names == [("fer2013", "x"), ("ferplus", "x"), ("shipped: tau = 0.5", "x"),
+                     ("fer2013", "x2"), ("ferplus", "x2"), ("shipped: tau = 0.5", "x2")]
+    assert list(fig.data[0].y) == [75.0, 100.0]
+    assert [t.showlegend for t in fig.data] == [True, True, True, False, False, False]
+    assert list(fig.data[2].x) == [0.5, 0.5] and list(fig.data[2].y) == [50.0, 100.0]  # spans the panel's values
+    assert len(adjustment_figure(adjustment_frame(tmp_path)).data) == 4  # nothing shipped: no marker
     import pandas as pd
     assert "no logit-adjustment sweep" in adjustment_figure(pd.DataFrame()).layout.title.text
 
@@ -206,3 +209,11 @@ def test_the_readme_carries_the_committed_sweep():
     if committed.empty:
         pytest.skip("no committed logit-adjustment sweep")
     assert adjustment_markdown(committed) in (ROOT / "README.md").read_text()
+
+
+def test_the_heatmap_rounds_once_like_the_card():
+    from ferviz.figures.domains import domain_heatmap
+
+    # 0.530516 -> 53.0516 % -> "53.1" (rounding to 53.05 first would print "53.0", as the card does not)
+    s = replace(scores_from("m", "jaffe", np.array([0]), np.eye(7)[[0]], LABELS), accuracy=0.530516)
+    assert domain_heatmap(table_frame([s])).data[0].text[0] == ["53.1"]
