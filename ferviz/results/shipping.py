@@ -172,6 +172,8 @@ def card_markdown(card: ModelCard) -> str:
              f"- recipe `{card.recipe}`; {card.epochs} epochs, {weights}; "
              f"{card.train_seconds / 60:.0f} min on {card.machine} (~{card.images_per_s} img/s)",
              *_stage_lines(card),
+             *(["- decision rule adjusted after training (`ferviz adjust`, the reproduce block's last step "
+                "before shipping; the note at the end says how)"] if card.adjust_command else []),
              f"- sha256 `{card.sha256}` (verified on load)", "", "Reproduce:", "", "```",
              *[line for s in card.stages[:-1] for line in (s.command, s.average) if line], card.command,
              *([card.average_command] if card.average_command else []),

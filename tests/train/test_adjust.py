@@ -150,6 +150,7 @@ def test_an_adjusted_checkpoint_ships_with_its_command_and_its_rule(tmp_path):
     assert card["adjust_command"].startswith("ferviz adjust --checkpoint") and "--tau 0.5" in card["adjust_command"]
     assert "logit adjustment with tau = 0.5" in card["notes"]
     text = (models / "m.md").read_text()
+    assert "- decision rule adjusted after training (`ferviz adjust`" in text
     reproduce = text.split("Reproduce:")[1].split("```")[1]
     lines = reproduce.strip().splitlines()
     assert lines[-2].startswith("ferviz adjust") and lines[-1].startswith("ferviz ship")
