@@ -158,11 +158,28 @@ def camera(page):
     return page.frame_locator("iframe[title*='webrtc']").first
 
 
+def press_start(page, attempts: int = 3) -> None:
+    """Press START until the stream starts (its STOP button shows): a click that lands while the component is
+    still loading starts nothing (seen once in CI on a loaded machine), and a person would simply click again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        start = camera(page).get_by_role("button", name="START")
+        if attempt == 0 or start.is_visible():
+            start.click(timeout=60_000)
+        try:
+            camera(page).get_by_role("button", name="STOP").wait_for(timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    # still not streaming: the label wait below fails with a screenshot and the server's log
+
+
 def start_and_read_label(page, server_log: Path | None = None) -> re.Match:
     """Press START and wait for a face label; on a timeout, fail with what the page and server showed."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    camera(page).get_by_role("button", name="START").click(timeout=60_000)
+    press_start(page)
     try:
         page.get_by_text(LABEL).first.wait_for(timeout=90_000)
     except PlaywrightTimeout:
