@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import plotly.graph_objects as go
 from pandas.io.formats.style import Styler
+from plotly.subplots import make_subplots
 
 from ferviz.model.network import DEFAULT_VARIANT
 from ferviz.results.studies import BASELINE_LEVER
@@ -35,7 +35,7 @@ def series_colours(series: Sequence[str]) -> dict[str, str]:
 
 
 def comparison_figure(frame: pd.DataFrame, metric: str, datasets: Sequence[str] | None = None) -> go.Figure:
-    """Grouped bars of one metric, one panel per dataset; bars of a group compare the same model.
+    """Grouped horizontal bars of one metric, one panel per dataset; bars of a group compare the same model.
 
     Parameters
     ----------
@@ -58,16 +58,33 @@ def comparison_figure(frame: pd.DataFrame, metric: str, datasets: Sequence[str] 
         return fig
     order = list(dict.fromkeys(datasets if datasets is not None else rows["dataset"]))
     order = [d for d in order if d in set(rows["dataset"])]
-    fig = px.bar(rows, x="entry", y="value", color="series", barmode="group", facet_col="dataset",
-                 facet_col_wrap=2, category_orders={"dataset": order}, error_y="std",
-                 color_discrete_map=series_colours(rows["series"]), facet_row_spacing=0.25,
-                 hover_data={"source": True, "protocol": True, "model": True, "detail": True})
-    fig.update_xaxes(matches=None, showticklabels=True, title=None, tickangle=-30)
-    fig.update_yaxes(title=None)  # the title names the metric; per-panel titles would overlap the next panel
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    panel_rows = (len(order) + 1) // 2
-    fig.update_layout(height=380 * panel_rows, legend={"title": "source", "orientation": "h", "y": -0.25},
-                      margin={"t": 40, "l": 10, "r": 10, "b": 10},
+    # horizontal bars, one full-width panel per dataset, each as tall as its entries: the entry names
+    # (long: "Proposed / dcnn_bilstm_dam · real_dcnn_bilstm_dam.pt") read level instead of crowding rotated
+    entries = {d: list(dict.fromkeys(rows.loc[rows["dataset"] == d, "entry"])) for d in order}
+    fig = make_subplots(rows=len(order), cols=1, subplot_titles=order,
+                        row_heights=[len(entries[d]) + 1.5 for d in order],
+                        vertical_spacing=0.09 if len(order) > 1 else 0)
+    colours = series_colours(rows["series"])
+    shown: set[str] = set()
+    for r, dataset in enumerate(order, start=1):
+        here = rows[rows["dataset"] == dataset]
+        for series, part in here.groupby("series", sort=False):
+            detail = part[["source", "protocol", "model", "detail"]].fillna("").astype(str).to_numpy()
+            fig.add_trace(go.Bar(y=part["entry"], x=part["value"], orientation="h", name=series,
+                                 legendgroup=series, showlegend=series not in shown,
+                                 marker_color=colours[series],
+                                 error_x=dict(type="data", array=part["std"].to_numpy(dtype=float), visible=True),
+                                 customdata=detail,
+                                 hovertemplate="%{y}<br>%{x:.2f} %<br>%{customdata[0]} · %{customdata[1]}"
+                                               "<br>%{customdata[2]} %{customdata[3]}<extra>" + series + "</extra>"),
+                          row=r, col=1)
+            shown.add(series)
+        fig.update_yaxes(categoryorder="array", categoryarray=entries[dataset][::-1], row=r, col=1)
+    fig.update_xaxes(rangemode="tozero", title=None)
+    height = 90 + 24 * sum(len(e) + 1.5 for e in entries.values())
+    fig.update_layout(height=int(max(height, 260)), barmode="group", bargap=0.15,
+                      legend={"title": "source", "orientation": "h", "y": -0.08 if len(order) > 1 else -0.2},
+                      margin={"t": 60, "l": 10, "r": 10, "b": 10},
                       title=f"{metric} (%): measured vs reported vs published")
     return fig
 

@@ -127,7 +127,10 @@ def test_comparison_figure_draws_one_trace_per_source_series():
     fig = comparison_figure(frame, "accuracy", ["FER2013", "CK+"])
     names = {t.name for t in fig.data}
     assert names == {"reported (Table 4)", "published"}
-    bars = sum(len(t.x) for t in fig.data)
+    bars = sum(len(t.y) for t in fig.data)
+    assert all(t.orientation == "h" for t in fig.data)  # entry names on the y axis, read level
+    assert [a.text for a in fig.layout.annotations] == ["FER2013", "CK+"]  # one panel per dataset, in order
+    assert len({t.name for t in fig.data if t.showlegend}) == len(names)  # each source once in the legend
     expected = frame[(frame.metric == "accuracy") & frame.dataset.isin(["FER2013", "CK+"])
                      & frame.value.notna()]
     assert bars == len(expected)
