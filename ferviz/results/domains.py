@@ -250,12 +250,11 @@ def adjustment_frame(models_dir: str | Path) -> pd.DataFrame:
     """
     by_tau: dict[float, dict] = {}
     for score in read_domains(Path(models_dir) / "reports" / ADJUSTMENT_FILE):
-        name, _, value = score.model.partition("tau_")
+        if not score.model.startswith("tau_"):
+            continue
         try:
-            tau = float(value) if not name else None
+            tau = float(score.model.removeprefix("tau_"))
         except ValueError:
-            tau = None
-        if tau is None:
             continue
         row = by_tau.setdefault(tau, {"tau": tau})
         row[f"{score.domain} acc"] = 100 * score.accuracy  # unrounded: the Markdown rounds once, as cards do
@@ -299,14 +298,15 @@ def adjustment_markdown(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def shipped_tau(models_dir: str | Path, name: str = "real_dcnn_bilstm_dam") -> float | None:
-    """The tau a shipped model was adjusted by (``--tau`` of its card's ``adjust_command``); None if it was not
-    adjusted or has no card."""
+def shipped_tau(models_dir: str | Path, name: str | None = None) -> float | None:
+    """The tau a shipped model (default: the app's default model's file name) was adjusted by (``--tau`` of
+    its card's ``adjust_command``); None if it was not adjusted or has no card."""
     import re
 
+    from ferviz.paths import DEFAULT_MODEL
     from ferviz.results.modelcard import card_beside
 
-    card = card_beside(Path(models_dir) / f"{name}.pt")
+    card = card_beside(Path(models_dir) / f"{name or DEFAULT_MODEL.stem}.pt")
     found = re.search(r"--tau\s+(\S+)", card.adjust_command) if card is not None else None
     try:
         return float(found.group(1)) if found else None

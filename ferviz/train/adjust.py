@@ -1,14 +1,15 @@
 """Logit adjustment after training: a class-prior correction folded into the classifier's bias.
 
-A model trained on FER2013 has learnt FER2013's class shares as well as its faces: a third of its
-training faces are happy, 1.5 % disgust. On a set where every class is as common as the others (labelled
-real photos, CK+, JAFFE) that prior costs the rare classes. Logit adjustment (Menon et al., "Long-tail
-learning via logit adjustment", ICLR 2021) subtracts ``tau * log(prior)`` from the logits: ``tau = 0``
-is the model as trained, ``tau = 1`` the Bayes rule for balanced classes. Because the subtraction is a
-constant per class it folds exactly into the bias of the last linear layer (``FERNet.head``), so the
-adjusted model is an ordinary checkpoint: ``forward(x)`` returns the adjusted logits, every path of the
-app (Predict, video, Live, Captum, the attention maps) uses it unchanged, and its meta records ``tau``,
-the prior and the command. ``ferviz adjust`` is the command line.
+A model trained on FER2013 has learnt FER2013's class shares as well as its faces: by FER+'s votes a
+third of its training faces are neutral, a quarter happy, 1.7 % disgust. On a set where every class is
+as common as the others (labelled real photos, CK+, JAFFE) that prior costs the rare classes. Logit
+adjustment (Menon et al., "Long-tail learning via logit adjustment", ICLR 2021) subtracts
+``tau * log(prior)`` from the logits: ``tau = 0`` is the model as trained, ``tau = 1`` the Bayes rule for
+balanced classes. Because the subtraction is a constant per class it folds exactly into the bias of the
+last linear layer (``FERNet.head``), so the adjusted model is an ordinary checkpoint: ``forward(x)``
+returns the adjusted logits, every path of the app (Predict, video, Live, Captum, the attention maps)
+uses it unchanged, and its meta records ``tau``, the prior and the command. ``ferviz adjust`` is the
+command line.
 """
 
 from __future__ import annotations
