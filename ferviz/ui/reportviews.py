@@ -84,15 +84,29 @@ def narrow_text(frame: pd.DataFrame) -> dict:
             if _is_text(frame[c]) and frame[c].dropna().astype(str).str.len().max() > LONG_TEXT}
 
 
+def reading_order(frame: pd.DataFrame) -> list[str]:
+    """The columns of ``frame`` in the order a table shows them: the first (what a row is) stays first, the long
+    text columns (:func:`narrow_text`) go last, so a row's numbers sit beside its name instead of past the
+    frame's right edge behind a recipe or a command."""
+    long = set(narrow_text(frame))
+    first, rest = list(frame.columns[:1]), list(frame.columns[1:])
+    return first + [c for c in rest if c not in long] + [c for c in rest if c in long]
+
+
 def _is_text(column: pd.Series) -> bool:
     return pd.api.types.is_string_dtype(column) or pd.api.types.is_object_dtype(column)
 
 
 def show_table(frame: pd.DataFrame, digits: int = 2, column_config: dict | None = None, hide_index: bool = True,
                **formats: str) -> None:
-    """``st.dataframe`` of :func:`table_view` with long text columns narrowed (:func:`narrow_text`)."""
-    st.dataframe(table_view(frame, digits, **formats), hide_index=hide_index,
-                 column_config={**narrow_text(frame), **(column_config or {})})
+    """``st.dataframe`` of :func:`table_view`: long text columns narrowed (:func:`narrow_text`) and shown last
+    (:func:`reading_order`), the first column pinned while the table scrolls sideways."""
+    config = narrow_text(frame)
+    if hide_index and len(frame.columns):
+        name = frame.columns[0]
+        config[name] = st.column_config.Column(width="medium" if name in config else None, pinned=True)
+    st.dataframe(table_view(frame, digits, **formats), hide_index=hide_index, column_order=reading_order(frame),
+                 column_config={**config, **(column_config or {})})
 
 
 def pct(value: float | None) -> str:

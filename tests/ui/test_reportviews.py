@@ -40,3 +40,16 @@ def test_attention_note_says_the_interval_and_what_it_means():
     clear = attention_note(paired_seeds({0: 60.0, 1: 60.0, 2: 60.0}, {0: 62.0, 1: 62.1, 2: 61.9}))
     assert "leaves out 0" in clear and "attention ahead" in clear
     assert real_command("python -m ferviz.results.audits --data x") == "ferviz audit --data x"
+
+
+def test_reading_order_keeps_the_name_first_and_moves_long_text_last():
+    from ferviz.ui.reportviews import LONG_TEXT, reading_order
+
+    long = "x" * (LONG_TEXT + 1)
+    frame = pd.DataFrame({"lever": ["a"], "change": [long], "split": ["PublicTest"], "budget": [long],
+                          "accuracy": [50.0], "command": [long]})
+    assert reading_order(frame) == ["lever", "split", "accuracy", "change", "budget", "command"]
+    short = pd.DataFrame({"model": ["m"], "n": [3], "acc": [0.5]})
+    assert reading_order(short) == ["model", "n", "acc"]  # nothing long: the frame's own order
+    first_long = pd.DataFrame({"name": [long], "acc": [0.5], "note": [long]})
+    assert reading_order(first_long) == ["name", "acc", "note"]  # what a row is stays first even when long
