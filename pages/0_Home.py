@@ -67,6 +67,18 @@ else:
                    "optimistic; Evaluate measures any held-out split.")
     else:
         st.info("This checkpoint records no measured metrics; measure them on the Evaluate page.")
+    beyond = None if summary.domains is None else summary.domains.drop(index="fer2013", errors="ignore")
+    if beyond is not None and len(beyond):
+        st.subheader("Beyond FER2013's own labels")
+        for column, row in zip(st.columns(len(beyond)), beyond.itertuples(), strict=True):
+            delta = None if row.baseline_accuracy != row.baseline_accuracy else \
+                f"{row.accuracy - row.baseline_accuracy:+.1f} pp"
+            column.metric(row.short, f"{row.accuracy:.1f} %", delta, border=True,
+                          help=f"{row.what}: accuracy over {row.n:,} faces, macro-F1 {row.macro_f1:.1f} %")
+        st.caption(f"Accuracy on faces other than FER2013's labels (on the photos, which have no expression labels: "
+                   f"agreement with face-api.js, a network trained on web photos); arrows: against "
+                   f"`{BENCHMARK_MODEL.stem}`, trained on FER2013's labels, on the same faces. Compare → By domain "
+                   "has every model and macro-F1.")
     if summary.per_class is not None:
         st.subheader("Per class (%)")
         st.dataframe(summary.per_class, width="content", column_config=PER_CLASS_HELP)

@@ -178,8 +178,45 @@ def domain_records(models_dir: str | Path) -> list[dict]:
     return [asdict(s) for s in read_domains(Path(models_dir) / "reports" / DOMAINS_FILE)]
 
 
-#: The columns of the lever table: domain -> its short heading.
-LEVER_DOMAINS = {"fer2013": "FER2013 labels", "ferplus": "FER+ majority", "photos": "photos (face-api.js)"}
+#: Domain key -> its short heading (lever table, Home's headline).
+DOMAIN_SHORT = {"fer2013": "FER2013 labels", "ferplus": "FER+ majority", "ckplus": "CK+ (posed)",
+                "jaffe": "JAFFE (posed)", "photos": "photos (face-api.js)"}
+#: The columns of the lever table.
+LEVER_DOMAINS = {d: DOMAIN_SHORT[d] for d in ("fer2013", "ferplus", "photos")}
+
+
+def domain_headline(rows: list[dict] | tuple[dict, ...], model: str, baseline: str | None = None) -> pd.DataFrame:
+    """One model's domain rows as a headline: one row per domain it was measured on, in :data:`DOMAINS` order.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Domain-table rows (:class:`DomainScore` fields), as a model card carries them.
+    model : str
+        The model whose rows to take (its card name, e.g. ``real_dcnn_bilstm_dam``).
+    baseline : str, optional
+        A model to put beside it on the same domains (ignored when it is ``model`` or has no rows).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: domain key. Columns ``short``, ``what``, ``n``, ``accuracy``, ``macro_f1`` (percent) and
+        ``baseline_accuracy``, ``baseline_macro_f1`` (NaN without a baseline). Empty when ``model`` has no rows.
+    """
+    def scores(name: str) -> dict[str, dict]:
+        return {r["domain"]: r for r in rows if r.get("model") == name and r.get("domain") in DOMAINS}
+
+    own = scores(model)
+    other = scores(baseline) if baseline and baseline != model else {}
+    out = []
+    for domain in (d for d in DOMAINS if d in own):
+        row, base = own[domain], other.get(domain, {})
+        out.append({"domain": domain, "short": DOMAIN_SHORT[domain], "what": DOMAINS[domain], "n": int(row["n"]),
+                    "accuracy": 100 * row["accuracy"], "macro_f1": 100 * row["macro_f1"],
+                    "baseline_accuracy": 100 * base["accuracy"] if base else np.nan,
+                    "baseline_macro_f1": 100 * base["macro_f1"] if base else np.nan})
+    columns = ["short", "what", "n", "accuracy", "macro_f1", "baseline_accuracy", "baseline_macro_f1"]
+    return pd.DataFrame(out, columns=["domain", *columns]).set_index("domain")
 
 
 def lever_frame(models_dir: str | Path) -> pd.DataFrame:

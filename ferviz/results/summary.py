@@ -10,23 +10,19 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from ferviz.errors import FervizError
 from ferviz.model.checkpoint import LoadedModel
+from ferviz.paths import BENCHMARK_MODEL
+from ferviz.results.domains import domain_headline
 from ferviz.results.metrics import MetricReport
 from ferviz.results.modelcard import ModelCard, Stage
 from ferviz.results.reported import DATASETS, PROPOSED, TABLES
 
-if TYPE_CHECKING:
-    pass
-
 log = logging.getLogger(__name__)
-
-
-
 
 #: Headline metrics in display order, with their display names.
 METRIC_NAMES: dict[str, str] = {
@@ -50,6 +46,9 @@ class CardSummary:
         readable report.
     problems : tuple of str
         What could not be read, one sentence each.
+    domains : pandas.DataFrame or None
+        The model's rows of the card's domain table beside the FER2013-label benchmark model's
+        (:func:`~ferviz.results.domains.domain_headline`); None when the card has none for it.
     """
 
     name: str
@@ -73,6 +72,7 @@ class CardSummary:
     settings: dict[str, Any] = field(default_factory=dict)
     per_class: pd.DataFrame | None = None
     problems: tuple[str, ...] = ()
+    domains: pd.DataFrame | None = None
 
     @property
     def sha_short(self) -> str:
@@ -107,8 +107,10 @@ def card_summary(loaded: LoadedModel, card: ModelCard | None) -> CardSummary:
             log.warning("model card of %s: unreadable report: %s", loaded.path.name, exc)
     settings = meta.get("train") if isinstance(meta.get("train"), dict) else {}
     seconds = given.training_seconds
+    name = given.name or loaded.path.stem
+    domains = domain_headline(given.domains, name, baseline=BENCHMARK_MODEL.stem)
     return CardSummary(
-        name=given.name or loaded.path.stem, variant=given.variant or loaded.variant,
+        name=name, variant=given.variant or loaded.variant,
         sha256=loaded.sha256, source="model card" if card is not None else "checkpoint",
         labels=tuple(loaded.labels), input_mode=loaded.preprocessing.input_mode,
         n_params=sum(p.numel() for p in loaded.model.parameters()),
@@ -119,7 +121,8 @@ def card_summary(loaded: LoadedModel, card: ModelCard | None) -> CardSummary:
         epochs=_int(given.epochs or settings.get("epochs")), best_epoch=_int(meta.get("epoch")),
         train_seconds=float(seconds) if seconds is not None else None,
         command=_text(given.command or meta.get("command")), stages=given.stages, notes=given.notes,
-        metrics=metrics, settings=_flatten(settings), per_class=per_class, problems=tuple(problems))
+        metrics=metrics, settings=_flatten(settings), per_class=per_class, problems=tuple(problems),
+        domains=domains if len(domains) else None)
 
 
 def report_metrics(report: MetricReport) -> dict[str, float]:

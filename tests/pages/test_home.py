@@ -31,6 +31,11 @@ def test_home_shows_the_shipped_models_card_and_the_reported_not_reproduced_note
     assert any("reported, not reproduced" in i.value for i in at.info)
     assert len(at.sidebar.selectbox) == 1  # the model picker
     assert any("Where next" in h.value for h in at.header)
+    if card is not None and any(r.get("model") == name and r.get("domain") == "ferplus" for r in card.domains):
+        shown = {m.label: m.value for m in at.metric}
+        row = next(r for r in card.domains if r["model"] == name and r["domain"] == "ferplus")
+        assert shown["FER+ majority"] == f"{100 * row['accuracy']:.1f} %"  # beyond FER2013, from the card
+        assert any("Beyond FER2013" in s.value for s in at.subheader)
 
 
 def test_home_with_a_card_shows_its_metrics_and_per_class_table(tiny_checkpoint):

@@ -217,3 +217,23 @@ def test_the_heatmap_rounds_once_like_the_card():
     # 0.530516 -> 53.0516 % -> "53.1" (rounding to 53.05 first would print "53.0", as the card does not)
     s = replace(scores_from("m", "jaffe", np.array([0]), np.eye(7)[[0]], LABELS), accuracy=0.530516)
     assert domain_heatmap(table_frame([s])).data[0].text[0] == ["53.1"]
+
+
+def test_domain_headline_takes_one_models_rows_in_domain_order_beside_the_baseline():
+    from dataclasses import asdict
+
+    from ferviz.results.domains import domain_headline
+
+    y = np.array([0, 1, 2, 3])
+    rows = [asdict(scores_from("ours", "jaffe", y, np.eye(7)[[0, 1, 2, 2]], LABELS)),  # 3 of 4 right
+            asdict(scores_from("ours", "ferplus", y, np.eye(7)[[0, 1, 2, 3]], LABELS)),
+            asdict(scores_from("base", "jaffe", y, np.eye(7)[[0, 0, 0, 0]], LABELS)),  # 1 of 4
+            asdict(scores_from("other", "ckplus", y, np.eye(7)[[0, 1, 2, 3]], LABELS))]
+    head = domain_headline(rows, "ours", baseline="base")
+    assert list(head.index) == ["ferplus", "jaffe"]  # DOMAINS order, only the model's own domains
+    assert head.loc["jaffe", "accuracy"] == pytest.approx(75.0) and head.loc["jaffe", "n"] == 4
+    assert head.loc["jaffe", "baseline_accuracy"] == pytest.approx(25.0)
+    assert np.isnan(head.loc["ferplus", "baseline_accuracy"])  # the baseline was not measured there
+    assert head.loc["ferplus", "short"] == "FER+ majority" and head.loc["jaffe", "what"] == DOMAINS["jaffe"]
+    assert domain_headline(rows, "base", baseline="base")["baseline_accuracy"].isna().all()  # not its own baseline
+    assert domain_headline(rows, "nobody").empty
