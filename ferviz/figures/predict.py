@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from ferviz.data.labels import ALL_LABELS
-from ferviz.figures.labels import label_origin
+from ferviz.figures.labels import label_origins
 from ferviz.pipeline.inference import FacePrediction, ImagePrediction
 
 #: Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), one per class of
@@ -92,29 +92,26 @@ def faces_figure(pred: ImagePrediction, *, max_height: int = 640) -> go.Figure:
     uri, scale = image_uri(pred.image.rgb)
     fig = go.Figure(go.Image(source=uri, x0=0, y0=0, dx=1 / scale, dy=1 / scale, hoverinfo="skip"))
     fig_height = round(min(max_height, max(240, max_height * height / max(width, 1))))
-    for face in pred.faces:
-        _add_box(fig, face, (width, height), _screen_scale(width, height, fig_height))
+    screen = _screen_scale(width, height, fig_height)
+    texts = [box_text(face) for face in pred.faces]
+    extents = [((CHAR_PX * len(html.unescape(t)) + 2 * PAD_PX) / screen, (LINE_PX + 2 * PAD_PX) / screen)
+               for t in texts]
+    corners = label_origins([(f.box.x, f.box.y, f.box.w, f.box.h) for f in pred.faces], extents, (width, height))
+    for face, text, corner in zip(pred.faces, texts, corners, strict=True):
+        _add_box(fig, face, text, corner)
     fig.update_xaxes(visible=False, range=[0, width], constrain="domain")
     fig.update_yaxes(visible=False, range=[height, 0], scaleanchor="x", constrain="domain")
     fig.update_layout(margin=dict(l=0, r=0, t=0, b=0), showlegend=False, height=fig_height)
     return fig
 
 
-def _add_box(fig: go.Figure, face: FacePrediction, size: tuple[int, int], screen: float) -> None:
-    """One face's rectangle and caption, the caption placed by :func:`ferviz.figures.labels.label_origin`.
-
-    ``size`` is the picture's (width, height); ``screen`` the fewest screen pixels one picture pixel may
-    take (:func:`_screen_scale`), so the caption's estimated size in picture pixels is an upper bound.
-    """
+def _add_box(fig: go.Figure, face: FacePrediction, text: str, corner: tuple[float, float]) -> None:
+    """One face's rectangle and its caption ``text`` with its top-left at ``corner`` (picture pixels)."""
     box, colour = face.box, label_colour(face.label)
     fig.add_shape(type="rect", x0=box.x, y0=box.y, x1=box.x + box.w, y1=box.y + box.h,
                   line=dict(color=colour, width=3, dash="dash" if face.fallback else "solid"),
                   name=f"face #{face.index}")
-    text = box_text(face)
-    chars = len(html.unescape(text))
-    extent = ((CHAR_PX * chars + 2 * PAD_PX) / screen, (LINE_PX + 2 * PAD_PX) / screen)
-    x, y = label_origin((box.x, box.y, box.w, box.h), extent, size)
-    fig.add_annotation(x=x, y=y, text=text, showarrow=False, xanchor="left", yanchor="top",
+    fig.add_annotation(x=corner[0], y=corner[1], text=text, showarrow=False, xanchor="left", yanchor="top",
                        font=dict(color=_ink(colour), size=FONT_PX), bgcolor=colour, opacity=0.9,
                        borderpad=PAD_PX - 1, name=f"label {face.index}")
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from ferviz.figures.labels import fit_scale, label_origin
+from ferviz.figures.labels import fit_scale, label_origins
 from ferviz.pipeline.crop import alignment_matrix, can_align
 from ferviz.pipeline.detect import FaceBox
 from ferviz.pipeline.inference import FacePrediction
@@ -22,20 +22,25 @@ _PANEL_COLOUR = (40, 40, 40)
 
 
 def draw_faces(bgr: np.ndarray, faces: list[tuple]) -> np.ndarray:
-    """A copy of a BGR frame with each ``(box, track id, label, confidence)`` drawn as a box and caption."""
+    """A copy of a BGR frame with each ``(box, track id, label, confidence)`` drawn as a box and caption
+    (captions placed together by :func:`~ferviz.figures.labels.label_origins`, so they do not cover each other)."""
     out = bgr.copy()
     thick = max(1, round(max(out.shape[:2]) / 400))
+    captions = []  # (text, scale, (width, height) with padding, text height) per face
     for box, track, label, conf in faces:
-        colour = _colour(track)
-        cv2.rectangle(out, (box.x, box.y), (box.x + box.w, box.y + box.h), colour, thick)
         text = f"#{track} {label} {conf:.0%}"
         scale = max(0.4, box.w / 220)
         scale = fit_scale(cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0] + 2,
                           out.shape[1], scale)
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
-        left, top = (round(v) for v in label_origin((box.x, box.y, box.w, box.h), (tw + 2, th + base + 2),
-                                                    (out.shape[1], out.shape[0])))  # inside the frame
-        cv2.rectangle(out, (left, top), (left + tw + 2, top + th + base + 2), colour, -1)
+        captions.append((text, scale, (tw + 2, th + base + 2), th))
+    corners = label_origins([(b.x, b.y, b.w, b.h) for b, *_ in faces], [c[2] for c in captions],
+                            (out.shape[1], out.shape[0]))  # inside the frame, apart from each other
+    for box, track, *_ in faces:  # every box first: no box is drawn over another face's caption
+        cv2.rectangle(out, (box.x, box.y), (box.x + box.w, box.y + box.h), _colour(track), thick)
+    for (_, track, *_), (text, scale, (w, h), th), corner in zip(faces, captions, corners, strict=True):
+        left, top = (round(v) for v in corner)
+        cv2.rectangle(out, (left, top), (left + w, top + h), _colour(track), -1)
         cv2.putText(out, text, (left + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
                     thick, cv2.LINE_AA)
     return out
