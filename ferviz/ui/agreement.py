@@ -72,7 +72,7 @@ def show_agreement_scores(scores: dict, class_names: list[str], key: str) -> Non
     agreed, majority = scores["agreed"], scores["ferplus_majority"]
     cols = st.columns(4)
     cols[0].metric("accuracy, FER2013 labels", pct(scores["all"]["accuracy"]["estimate"]))
-    cols[1].metric("where people give the same label",
+    cols[1].metric("labels people confirm",
                    pct(agreed["accuracy"]["estimate"] if agreed["accuracy"] else None),
                    help=f"{agreed['n']} {agreed['definition']}")
     cols[2].metric("against the FER+ majority",

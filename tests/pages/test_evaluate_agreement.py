@@ -67,6 +67,9 @@ def test_committed_report_shows_agreement_scores_and_the_mislabelled_table(app_e
     assert shown["faces"].iloc[0] == "24" and "None" not in shown.to_string()  # the 8-10 band of 70 faces
     labels = [m.label for m in at.metric]
     assert "against the FER+ majority" in labels and "errors where people disagree" in labels
+    # four metrics side by side on a 1280 px screen show 28 characters of label whole (and its help mark);
+    # a 32-character one ended in "…"
+    assert max(len(label) for label in labels[:4]) <= 28, labels
     assert "Likely mislabelled" in texts(at.subheader)
     assert "67 %" in texts(at.info) and "Checked against people" in texts(at.info)
     table = next(d.value for d in at.dataframe if "suggested" in d.value.columns)
