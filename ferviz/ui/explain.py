@@ -382,10 +382,13 @@ def ablation_changes(views: list[att.AblationView], maps: list[np.ndarray], labe
 
 
 def stage_index(stages: list[Stage]) -> str:
-    """Markdown table of the walk-through: a jump link per stage, its part, shape and one sentence."""
+    """Markdown table of the walk-through: a jump link per stage, its part, shape and one sentence.
+
+    The shape is written without spaces, ``(1,32,60,60)``, so the narrow column never breaks it over lines."""
     rows = ["| stage | part | shape | what it does |", "|---|---|---|---|"]
     for i, s in enumerate(stages, start=1):
-        rows.append(f"| [{i}. {md_escape(s.name)}](#stage-{i}) | {s.part} | `{s.shape}` | {s.summary} |")
+        shape = "(" + ",".join(str(n) for n in s.shape) + ")"
+        rows.append(f"| [{i}. {md_escape(s.name)}](#stage-{i}) | {s.part} | `{shape}` | {s.summary} |")
     return "\n".join(rows)
 
 
