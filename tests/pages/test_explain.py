@@ -158,7 +158,7 @@ def test_walkthrough_page_prints_every_shape_with_an_index():
     assert shapes[0] == "shape (1, 1, 64, 64)" and shapes[-1] == "shape (1, 7)"
     assert "shape (1, 81, 2, 128)" in shapes  # BiLSTM, both directions
     index = next(m.value for m in at.markdown if m.value.startswith("| stage |"))
-    assert all(f"](#stage-{i})" in index for i in range(1, 16)) and "`(1, 81, 2, 128)`" in index
+    assert all(f"](#stage-{i})" in index for i in range(1, 16)) and "`(1,81,2,128)`" in index
     bilstm = specs(at)[5]
     assert bilstm["data"][0]["colorscale"][0][1] == "rgb(0, 0, 0)"  # drawn over the grey face
     assert any(t.get("name") == "token grid" for t in bilstm["data"])
