@@ -129,11 +129,12 @@ def agreement_band_figure(bands: Sequence[dict[str, Any]], title: str = "Accurac
     rows = [b for b in bands if b.get("accuracy")]
     est = [100 * b["accuracy"]["estimate"] for b in rows]
     fig = go.Figure(go.Bar(
-        x=[f"{b['band']} ({b['n']})" for b in rows], y=est, marker_color="#4c78a8",
+        x=[f"{b['band']}<br>{b['n']} faces" for b in rows], y=est, marker_color="#4c78a8",  # 2 lines: level
         error_y={"type": "data", "symmetric": False,
                  "array": [100 * b["accuracy"]["high"] - e for b, e in zip(rows, est, strict=True)],
                  "arrayminus": [e - 100 * b["accuracy"]["low"] for b, e in zip(rows, est, strict=True)]},
         hovertemplate="%{x}: %{y:.1f} %<extra></extra>"))
     fig.update_layout(title=title, height=300, yaxis={"range": [0, 100], "title": "accuracy (%)"},
+                      xaxis={"tickangle": 0},
                       margin={"t": 40, "l": 10, "r": 10, "b": 10})
     return fig

@@ -64,6 +64,14 @@ def _interval_text(value: dict | None) -> str:
     return "—" if not value else Interval.from_dict(value).text()
 
 
+def _bounds_text(value: dict | None) -> str:
+    """An interval's bounds alone, ``[74.5, 78.0]`` (its estimate has a column of its own)."""
+    if not value:
+        return "—"
+    found = Interval.from_dict(value)
+    return f"[{100 * found.low:.1f}, {100 * found.high:.1f}]"
+
+
 def show_agreement_scores(scores: dict, class_names: list[str], key: str) -> None:
     """Scores by human agreement (an :func:`ferviz.results.agreement.agreement_metrics` dict)."""
     st.subheader("Where people agree, and against the crowd's labels")
@@ -90,12 +98,13 @@ def show_agreement_scores(scores: dict, class_names: list[str], key: str) -> Non
                f"On {majority['n'] - majority['label_agrees']} of the {majority['n']} faces with a FER+ "
                f"majority, that majority differs from the FER2013 label.")
     rows = [(b["band"], b["n"], 100 * b["accuracy"]["estimate"] if b["accuracy"] else np.nan,
-             _interval_text(b["accuracy"]), b["errors"]) for b in scores["bands"]]
-    rows.append((errors and "no FER+ majority", np.nan, np.nan, "—", errors.get("no FER+ majority", 0)))
+             _bounds_text(b["accuracy"]), b["errors"]) for b in scores["bands"]]
+    no_majority = scores["all"]["n"] - sum(b["n"] for b in scores["bands"])  # faces in no band
+    rows.append(("no FER+ majority", no_majority, np.nan, "—", errors.get("no FER+ majority", 0)))
     table = pd.DataFrame(rows, columns=["annotators who agree", "faces", "accuracy (%)", "95 % interval",
                                         "errors"])
-    left, right = st.columns([1, 1])
-    with left:  # counts as integers, the empty cells of the no-majority row as "—"
+    left, right = st.columns([3, 2])  # the table's five columns whole at 1280 px
+    with left:  # counts as integers, the no-majority row's empty cells as "—"
         show_table(table, digits=1)
     right.plotly_chart(agreement_band_figure(scores["bands"]), key=f"{key}_bands")
     views = {b["band"]: b["matrix"] for b in scores["bands"] if b["n"]}

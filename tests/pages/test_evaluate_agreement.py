@@ -62,9 +62,12 @@ def test_committed_report_shows_agreement_scores_and_the_mislabelled_table(app_e
 
     bands = next(d for d in at.dataframe if "annotators who agree" in d.value.columns)
     shown = pa.ipc.open_stream(bands.proto.arrow_data.styler.display_values).read_all().to_pandas()
-    last = shown.iloc[-1]  # the no-majority row: empty cells as a dash, counts as integers
-    assert (last["faces"], last["accuracy (%)"], last["errors"]) == ("—", "—", "0")
+    last = shown.iloc[-1]  # the no-majority row: the faces in no band counted, its empty cells as a dash
+    in_bands = sum(int(n) for n in shown["faces"].iloc[:-1])
+    assert (last["faces"], last["accuracy (%)"], last["errors"]) == (str(70 - in_bands), "—", "0")
     assert shown["faces"].iloc[0] == "24" and "None" not in shown.to_string()  # the 8-10 band of 70 faces
+    low, high = (float(v) for v in shown["95 % interval"].iloc[0].strip("[]").split(","))
+    assert low <= float(shown["accuracy (%)"].iloc[0]) <= high  # bounds alone, the estimate in its own column
     labels = [m.label for m in at.metric]
     assert "against the FER+ majority" in labels and "errors where people disagree" in labels
     # four metrics side by side on a 1280 px screen show 28 characters of label whole (and its help mark);
