@@ -336,16 +336,16 @@ def adjustment_markdown(frame: pd.DataFrame) -> str:
 
 
 def shipped_tau(models_dir: str | Path, name: str | None = None) -> float | None:
-    """The tau a shipped model (default: the app's default model's file name) was adjusted by (``--tau`` of
-    its card's ``adjust_command``); None if it was not adjusted or has no card."""
-    import re
-
+    """The tau a shipped model (default: the app's default model's file name) was adjusted by, as its checkpoint
+    records it (``meta["logit_adjustment"]``, written by ``ferviz adjust``); None if it was not adjusted, or
+    there is no readable checkpoint of that name."""
+    from ferviz.errors import CheckpointError
+    from ferviz.model.checkpoint import read_checkpoint
     from ferviz.paths import DEFAULT_MODEL
-    from ferviz.results.modelcard import card_beside
 
-    card = card_beside(Path(models_dir) / f"{name or DEFAULT_MODEL.stem}.pt")
-    found = re.search(r"--tau\s+(\S+)", card.adjust_command) if card is not None else None
+    path = Path(models_dir) / f"{name or DEFAULT_MODEL.stem}.pt"
     try:
-        return float(found.group(1)) if found else None
-    except ValueError:
+        done = read_checkpoint(path).get("meta", {}).get("logit_adjustment") if path.is_file() else None
+    except CheckpointError:
         return None
+    return float(done["tau"]) if isinstance(done, dict) and "tau" in done else None

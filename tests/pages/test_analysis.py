@@ -545,8 +545,22 @@ def test_compare_shows_the_real_faces_levers_under_the_domains(app_env):
     assert table["FER2013 labels"].tolist() == ["—"]  # not measured there
 
 
+def write_adjusted(path, tau: float):
+    """A tiny checkpoint adjusted by ``tau`` as ``ferviz adjust`` writes one (the tau lives in its meta)."""
+    from ferviz.data.preprocess import Preprocessing
+    from ferviz.model.checkpoint import load_checkpoint, save_checkpoint
+    from ferviz.model.network import build_model
+    from ferviz.train.adjust import adjust_logits, save_adjusted
+    from tests.helpers import TINY
+
+    plain = save_checkpoint(path.with_name("plain.pt"), build_model("dcnn_bilstm_dam", **TINY).eval(),
+                            labels=list(EMOTIONS), preprocessing=Preprocessing(), variant="dcnn_bilstm_dam")
+    save_adjusted(adjust_logits(load_checkpoint(plain, verify=False), tau, np.full(7, 1 / 7)), path,
+                  prior_source="uniform", command=f"ferviz adjust --tau {tau:g}")
+    plain.unlink()
+
+
 def test_compare_shows_the_logit_adjustment_sweep_with_the_shipped_tau(app_env):
-    import json
 
     from ferviz.results.domains import ADJUSTMENT_FILE, scores_from, write_domains
 
@@ -560,10 +574,7 @@ def test_compare_shows_the_logit_adjustment_sweep_with_the_shipped_tau(app_env):
     chart = [c for c in at.get("plotly_chart") if "tau (0 = as trained" in c.proto.spec]
     assert not at.exception and chart and "shipped" not in chart[0].proto.spec
     assert any("not adjusted" in c.value for c in at.caption)
-    (app_env / "real_dcnn_bilstm_dam.pt").write_bytes(b"")
-    (app_env / "real_dcnn_bilstm_dam.json").write_text(json.dumps(
-        {"name": "real_dcnn_bilstm_dam", "file": "real_dcnn_bilstm_dam.pt",
-         "adjust_command": "ferviz adjust --checkpoint s.pt --tau 1 --out a.pt"}))
+    write_adjusted(app_env / "real_dcnn_bilstm_dam.pt", tau=1.0)
     at = page("7_Compare.py").run()
     chart = [c for c in at.get("plotly_chart") if "tau (0 = as trained" in c.proto.spec]
     assert not at.exception and "shipped: tau = 1" in chart[0].proto.spec

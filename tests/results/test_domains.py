@@ -152,19 +152,34 @@ def test_adjustment_frame_is_one_row_per_tau_in_order_and_its_markdown(tmp_path)
     assert "| 0 | 75.0 / 66.7 | 50.0 / 50.0 | 100.0 / 0.0 |" in text  # FER+: disgust F1 1, fear 0
 
 
-def test_shipped_tau_reads_the_cards_adjust_command(tmp_path):
-    import json
+def test_shipped_tau_reads_what_the_checkpoint_records(tmp_path):
+    import numpy as np
+    import torch
 
+    from ferviz.data.labels import EMOTIONS
+    from ferviz.data.preprocess import Preprocessing
+    from ferviz.model.checkpoint import load_checkpoint, save_checkpoint
+    from ferviz.model.network import build_model
     from ferviz.results.domains import shipped_tau
+    from ferviz.train.adjust import adjust_logits, save_adjusted
+    from tests.helpers import TINY
 
-    assert shipped_tau(tmp_path) is None  # no card
-    (tmp_path / "real_dcnn_bilstm_dam.pt").write_bytes(b"")
-    card = tmp_path / "real_dcnn_bilstm_dam.json"
-    card.write_text(json.dumps({"name": "real_dcnn_bilstm_dam", "file": "real_dcnn_bilstm_dam.pt"}))
-    assert shipped_tau(tmp_path) is None  # not adjusted
-    card.write_text(json.dumps({"name": "real_dcnn_bilstm_dam", "file": "real_dcnn_bilstm_dam.pt",
-                                "adjust_command": "ferviz adjust --checkpoint s.pt --tau 0.25 --out a.pt"}))
-    assert shipped_tau(tmp_path) == 0.25
+    assert shipped_tau(tmp_path) is None  # no checkpoint
+    shipped = tmp_path / "real_dcnn_bilstm_dam.pt"
+    shipped.write_bytes(b"not a checkpoint")
+    assert shipped_tau(tmp_path) is None  # unreadable: no tau, no traceback
+    torch.manual_seed(0)
+    trained = save_checkpoint(tmp_path / "trained.pt", build_model("dcnn_bilstm_dam", **TINY).eval(),
+                              labels=list(EMOTIONS), preprocessing=Preprocessing(), variant="dcnn_bilstm_dam")
+    assert shipped_tau(tmp_path, "trained") is None  # not adjusted
+    prior = np.array([0.1, 0.02, 0.08, 0.3, 0.15, 0.1, 0.25])
+    save_adjusted(adjust_logits(load_checkpoint(trained, verify=False), 0.25, prior), shipped,
+                  prior_source="hand-made shares", command="ferviz adjust --tau 0.25")
+    assert shipped_tau(tmp_path) == 0.25  # the default model's name
+    # one source: the command's text is not read (a card could be reworded; the checkpoint holds the number)
+    save_adjusted(adjust_logits(load_checkpoint(trained, verify=False), 0.5, prior), shipped,
+                  prior_source="hand-made shares", command="ferviz adjust --tau 0.25")
+    assert shipped_tau(tmp_path) == 0.5
 
 
 def test_the_adjustment_figure_draws_each_domain_per_metric_and_the_shipped_tau(tmp_path):
