@@ -345,7 +345,7 @@ def shipped_tau(models_dir: str | Path, name: str | None = None) -> float | None
 
     path = Path(models_dir) / f"{name or DEFAULT_MODEL.stem}.pt"
     try:
-        done = read_checkpoint(path).get("meta", {}).get("logit_adjustment") if path.is_file() else None
-    except CheckpointError:
+        done = read_checkpoint(path).get("meta", {}).get("logit_adjustment")
+    except CheckpointError:  # no such file, or not a readable ferviz checkpoint
         return None
     return float(done["tau"]) if isinstance(done, dict) and "tau" in done else None

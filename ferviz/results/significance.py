@@ -100,8 +100,11 @@ class Interval:
         if signed:
             return (f"{100 * self.estimate:+.{digits}f} pp [{100 * self.low:+.{digits}f}, "
                     f"{100 * self.high:+.{digits}f}]")
-        low, high = 100 * self.low, 100 * self.high
-        return f"{100 * self.estimate:.{digits}f} % [{low:.{digits}f}, {high:.{digits}f}]"
+        return f"{100 * self.estimate:.{digits}f} % {self.bounds_text(digits)}"
+
+    def bounds_text(self, digits: int = 1) -> str:
+        """``'[63.6, 66.8]'``: the bounds alone, in percent (for a table whose estimate has its own column)."""
+        return f"[{100 * self.low:.{digits}f}, {100 * self.high:.{digits}f}]"
 
     def to_dict(self) -> dict[str, float]:
         return {k: (int(v) if k == "n_boot" else float(v)) for k, v in asdict(self).items()}

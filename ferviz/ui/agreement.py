@@ -60,16 +60,11 @@ def evaluation_votes(evaluation: Evaluation, data_path: Path) -> FerPlusVotes | 
     return votes if votes.matched.any() else None
 
 
-def _interval_text(value: dict | None) -> str:
-    return "—" if not value else Interval.from_dict(value).text()
-
-
-def _bounds_text(value: dict | None) -> str:
-    """An interval's bounds alone, ``[74.5, 78.0]`` (its estimate has a column of its own)."""
+def _interval_text(value: dict | None, bounds_only: bool = False) -> str:
     if not value:
         return "—"
     found = Interval.from_dict(value)
-    return f"[{100 * found.low:.1f}, {100 * found.high:.1f}]"
+    return found.bounds_text() if bounds_only else found.text()
 
 
 def show_agreement_scores(scores: dict, class_names: list[str], key: str) -> None:
@@ -98,7 +93,7 @@ def show_agreement_scores(scores: dict, class_names: list[str], key: str) -> Non
                f"On {majority['n'] - majority['label_agrees']} of the {majority['n']} faces with a FER+ "
                f"majority, that majority differs from the FER2013 label.")
     rows = [(b["band"], b["n"], 100 * b["accuracy"]["estimate"] if b["accuracy"] else np.nan,
-             _bounds_text(b["accuracy"]), b["errors"]) for b in scores["bands"]]
+             _interval_text(b["accuracy"], bounds_only=True), b["errors"]) for b in scores["bands"]]
     no_majority = scores["all"]["n"] - sum(b["n"] for b in scores["bands"])  # faces in no band
     rows.append(("no FER+ majority", no_majority, np.nan, "—", errors.get("no FER+ majority", 0)))
     table = pd.DataFrame(rows, columns=["annotators who agree", "faces", "accuracy (%)", "95 % interval",

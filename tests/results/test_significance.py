@@ -87,6 +87,8 @@ def test_bootstrap_of_a_perfect_model_is_a_point_and_text_reads_in_percent():
     assert (ci.estimate, ci.low, ci.high) == (1.0, 1.0, 1.0)
     assert ci.text() == "100.0 % [100.0, 100.0]"
     assert Interval(-0.00724, -0.0178, 0.0036).text(signed=True) == "-0.7 pp [-1.8, +0.4]"
+    assert Interval(0.652, 0.6357, 0.6684).text() == "65.2 % [63.6, 66.8]"
+    assert Interval(0.652, 0.6357, 0.6684).bounds_text() == "[63.6, 66.8]"  # the bounds alone
 
 
 def test_macro_f1_matches_the_metric_report_even_with_a_class_never_seen():
