@@ -35,9 +35,10 @@ st.title("Measured, reported, published")
 st.markdown(
     "Three kinds of number, never mixed: **measured** by this project (model cards and committed reports), "
     "**reported** by the paper (Jayaraman & Mahendran 2025, Tables 4-10) and **published** elsewhere "
-    "(docs/REFERENCES.md). Each paper baseline sits beside the variant that stands in for it. The paper's "
+    "(the Anchors tab, each with its source). In the chart a model's reported and measured numbers sit on "
+    "neighbouring rows, each bar with its value. The paper's "
     "numbers are far above every reproduced result: 82.89 % on FER2013 where the best published single "
-    "networks reach 73-76 % and humans agree on about 65 % (docs/DESIGN.md §8).")
+    "networks reach 73-76 % and humans agree on about 65 % (grey bars).")
 
 found = discover_reports()
 frame = comparison_frame(found=found)

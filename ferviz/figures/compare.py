@@ -34,8 +34,42 @@ def series_colours(series: Sequence[str]) -> dict[str, str]:
     return colours
 
 
+def _series_note(series: str) -> str:
+    """What tells two bars of one entry apart: ``measured, 10-fold …`` or ``reported (Table 4)``."""
+    return series.replace("measured · ", "measured, ", 1)
+
+
+def _bar_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """One panel's rows in reading order, each with its own y label (``bar``) and value text (``text``).
+
+    Rows of one model sit together (an entry and its ``entry · checkpoint`` measurements), the paper's
+    proposed model first, then the models the paper reports, then the others, published anchors last;
+    inside a model the reported number comes first. An entry with several bars in the panel names the
+    series on each, so every bar has a row of its own and none hides behind another.
+    """
+    rows = rows.copy()
+    rows["group"] = rows["entry"].str.split(" · ").str[0]
+    reported = set(rows.loc[rows["source_kind"] == "reported", "group"])
+    first_seen = {g: k for k, g in enumerate(dict.fromkeys(rows["group"]))}
+    kind_rank = {"reported": 0, "measured": 1}
+
+    def group_rank(group: str) -> tuple[int, int]:
+        kinds = set(rows.loc[rows["group"] == group, "source_kind"])
+        tier = 0 if group.startswith("Proposed") else 1 if group in reported else 3 if kinds == {"published"} else 2
+        return tier, first_seen[group]
+
+    rows["_g"] = rows["group"].map(group_rank)
+    rows["_k"] = rows["source_kind"].map(kind_rank).fillna(2)
+    rows = rows.sort_values(["_g", "_k"], kind="stable")
+    repeated = rows["entry"].duplicated(keep=False)
+    rows["bar"] = rows["entry"].where(~repeated, rows["entry"] + " — " + rows["series"].map(_series_note))
+    pairs = zip(rows["value"], rows["std"].astype(float), strict=True)
+    rows["text"] = [f"{v:.1f}" if np.isnan(e) else f"{v:.1f} ± {e:.1f}" for v, e in pairs]
+    return rows.drop(columns=["_g", "_k"])
+
+
 def comparison_figure(frame: pd.DataFrame, metric: str, datasets: Sequence[str] | None = None) -> go.Figure:
-    """Grouped horizontal bars of one metric, one panel per dataset; bars of a group compare the same model.
+    """Horizontal bars of one metric, one panel per dataset, one bar per row with its value written on it.
 
     Parameters
     ----------
@@ -46,8 +80,9 @@ def comparison_figure(frame: pd.DataFrame, metric: str, datasets: Sequence[str] 
     datasets : sequence of str, optional
         Panels to draw, in order; default every dataset with a value for ``metric``.
 
-    Published ranges (``value`` NaN) have no bar; measured cross-validation means carry their
-    standard deviation as an error bar.
+    A model's reported and measured numbers sit on neighbouring rows (see :func:`_bar_rows`); colours
+    and the legend say where each number comes from. Published ranges (``value`` NaN) have no bar;
+    measured cross-validation means carry their standard deviation as an error bar and in their text.
     """
     rows = frame[(frame["metric"] == metric) & frame["value"].notna()]
     if datasets is not None:
@@ -58,31 +93,37 @@ def comparison_figure(frame: pd.DataFrame, metric: str, datasets: Sequence[str] 
         return fig
     order = list(dict.fromkeys(datasets if datasets is not None else rows["dataset"]))
     order = [d for d in order if d in set(rows["dataset"])]
-    # horizontal bars, one full-width panel per dataset, each as tall as its entries: the entry names
-    # (long: "Proposed / dcnn_bilstm_dam · real_dcnn_bilstm_dam.pt") read level instead of crowding rotated
-    entries = {d: list(dict.fromkeys(rows.loc[rows["dataset"] == d, "entry"])) for d in order}
+    # one full-width panel per dataset, each as tall as its bars: the long row names
+    # ("Proposed / dcnn_bilstm_dam · real_dcnn_bilstm_dam.pt") read level instead of crowding rotated
+    panels = {d: _bar_rows(rows[rows["dataset"] == d]) for d in order}
     fig = make_subplots(rows=len(order), cols=1, subplot_titles=order,
-                        row_heights=[len(entries[d]) + 1.5 for d in order],
+                        row_heights=[len(panels[d]) + 1.5 for d in order],
                         vertical_spacing=0.09 if len(order) > 1 else 0)
     colours = series_colours(rows["series"])
     shown: set[str] = set()
+    top = float(np.nanmax(rows["value"] + rows["std"].astype(float).fillna(0.0)))
     for r, dataset in enumerate(order, start=1):
-        here = rows[rows["dataset"] == dataset]
+        here = panels[dataset]
         for series, part in here.groupby("series", sort=False):
             detail = part[["source", "protocol", "model", "detail"]].fillna("").astype(str).to_numpy()
-            fig.add_trace(go.Bar(y=part["entry"], x=part["value"], orientation="h", name=series,
+            fig.add_trace(go.Bar(y=part["bar"], x=part["value"], orientation="h", name=series,
                                  legendgroup=series, showlegend=series not in shown,
-                                 marker_color=colours[series],
+                                 marker_color=colours[series], text=part["text"], cliponaxis=False,
+                                 # a bar with an error bar has its text at its base, away from the whisker
+                                 textposition=np.where(part["std"].notna(), "inside", "outside"),
+                                 insidetextanchor="start", insidetextfont={"color": "#1a1a1a"},
                                  error_x=dict(type="data", array=part["std"].to_numpy(dtype=float), visible=True),
                                  customdata=detail,
                                  hovertemplate="%{y}<br>%{x:.2f} %<br>%{customdata[0]} · %{customdata[1]}"
                                                "<br>%{customdata[2]} %{customdata[3]}<extra>" + series + "</extra>"),
                           row=r, col=1)
             shown.add(series)
-        fig.update_yaxes(categoryorder="array", categoryarray=entries[dataset][::-1], row=r, col=1)
-    fig.update_xaxes(rangemode="tozero", title=None)
-    height = 90 + 24 * sum(len(e) + 1.5 for e in entries.values())
-    fig.update_layout(height=int(max(height, 260)), barmode="group", bargap=0.15,
+        fig.update_yaxes(categoryorder="array", categoryarray=list(here["bar"])[::-1], row=r, col=1)
+    # room right of the longest bar for its text ("86.4 ± 5.5")
+    fig.update_xaxes(range=[0, top * 1.16], title=None)
+    height = 90 + 24 * sum(len(p) + 1.5 for p in panels.values())
+    fig.update_layout(height=int(max(height, 260)), barmode="overlay", bargap=0.25,
+                      uniformtext={"minsize": 10, "mode": "show"},
                       legend={"title": "source", "orientation": "h", "y": -0.08 if len(order) > 1 else -0.2},
                       margin={"t": 60, "l": 10, "r": 10, "b": 10},
                       title=f"{metric} (%): measured vs reported vs published")

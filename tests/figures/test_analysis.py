@@ -134,10 +134,36 @@ def test_comparison_figure_draws_one_trace_per_source_series():
     expected = frame[(frame.metric == "accuracy") & frame.dataset.isin(["FER2013", "CK+"])
                      & frame.value.notna()]
     assert bars == len(expected)
+    for trace in fig.data:  # every bar says its value
+        assert list(trace.text) == [f"{v:.1f}" for v in trace.x]
     empty = comparison_figure(frame, "gar", ["nowhere"])
     assert not empty.data and "No gar" in empty.layout.title.text
     colours = series_colours(["measured · a", "reported (Table 4)", "published", "measured · b"])
     assert colours["measured · a"] != colours["measured · b"] and colours["published"] == "#8c8c8c"
+
+
+def test_comparison_bars_keep_a_models_numbers_together_and_each_bar_on_its_own_row():
+    def row(entry, kind, series, value, std=np.nan):
+        return {"dataset": "CK+", "metric": "accuracy", "entry": entry, "source_kind": kind, "series": series,
+                "value": value, "std": std, "source": kind, "protocol": "", "model": "", "detail": ""}
+
+    frame = pd.DataFrame([
+        row("faceapi", "measured", "measured · all (cross-dataset)", 87.7),
+        row("Rival", "published", "published", 90.0),
+        row("Proposed / dam", "measured", "measured · all (cross-dataset)", 71.41),
+        row("Proposed / dam", "measured", "measured · 10-fold CV", 86.42, 5.53),
+        row("Base / b", "reported", "reported (Table 4)", 92.86),
+        row("Proposed / dam", "reported", "reported (Table 4)", 96.78),
+    ])
+    fig = comparison_figure(frame, "accuracy")
+    order = list(fig.layout.yaxis.categoryarray)[::-1]  # top to bottom
+    assert order == ["Proposed / dam — reported (Table 4)", "Proposed / dam — measured, all (cross-dataset)",
+                     "Proposed / dam — measured, 10-fold CV", "Base / b", "faceapi", "Rival"]
+    texts = {y: t for trace in fig.data for y, t in zip(trace.y, trace.text, strict=True)}
+    assert texts["Proposed / dam — measured, 10-fold CV"] == "86.4 ± 5.5"
+    assert texts["Base / b"] == "92.9"
+    assert fig.layout.barmode == "overlay" and len(set(order)) == len(frame)  # no bar behind another
+    assert fig.layout.xaxis.range[1] == pytest.approx(96.78 * 1.16)  # room for the text right of the longest
 
 
 def test_tables_for_the_compare_page():
