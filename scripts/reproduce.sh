@@ -27,7 +27,7 @@ REAL3_EPOCHS=${REAL3_EPOCHS:-6}  # stages 3 and 4 (lighter teacher, FER2013 labe
 REAL_TAU=${REAL_TAU:-0.25}  # the shipped decision rule (logit adjustment), chosen on step adjust_sweep
 STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 long average ship4 stage5 average5 ship5 stage6 average6 ship6 tta cross audit cv \
 hog_svm ablations seeds levers real1 real2 average_real real3 real4 adjust_sweep domains ship_real real_levers \
-label_noise"}
+ferplus_only label_noise"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 train() {  # variant, epochs, out, extra options...
   ferviz train --dataset npz --data "$FER" --model "$1" --recipe strong --epochs "$2" --seed 0 --out "$3" --resume "${@:4}"
@@ -160,6 +160,26 @@ print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/sea
         --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
         --out models/reports/domains/domains.json ;;
     real_levers) DATA="$DATA" RUNS="$RUNS" bash scripts/real_levers.sh ;;
+    ferplus_only)  # what the FER+-majority target costs (models/reports/domains/ferplus_only.json, Compare ->
+      # By domain): the shipped default fine-tuned on FER+'s vote distributions alone (no FER2013 label, no
+      # teacher on FER2013's faces, no class weights; the photos and camera degradations kept), seeds 0 and 1,
+      # each the mean of its epochs 3-6; the weight average of the two, as trained and at tau 0.5
+      for seed in 0 1; do
+        train dcnn_bilstm_dam 6 "$RUNS/ferplus_only_s$seed" --seed "$seed" --lr 3e-4 --warmup-epochs 1 \
+          --init models/real_dcnn_bilstm_dam.pt --labels ferplus-soft --photos "$DATA/utkface/faces" \
+          --photo-cache "$RUNS/photo_faces_aligned.npz" --camera 0.3 --select accuracy --keep-epochs-from 3 --quiet
+        average "$RUNS/ferplus_only_s$seed" 3
+      done
+      ferviz average --checkpoint "$RUNS/ferplus_only_s0/swa.pt" --checkpoint "$RUNS/ferplus_only_s1/swa.pt" \
+        --dataset npz --data "$FER" --out "$RUNS/ferplus_only_soup.pt"
+      ferviz adjust --checkpoint "$RUNS/ferplus_only_soup.pt" --tau 0.5 --dataset npz --data "$FER" \
+        --out "$RUNS/ferplus_only_soup_tau_0.5.pt"
+      ferviz domains --models real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt \
+        "ferplus_only_soup=$RUNS/ferplus_only_soup.pt" "ferplus_only_soup_tau_0.5=$RUNS/ferplus_only_soup_tau_0.5.pt" \
+        "ferplus_only_seed0=$RUNS/ferplus_only_s0/swa.pt" "ferplus_only_seed1=$RUNS/ferplus_only_s1/swa.pt" \
+        --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" --jaffe "$DATA/jaffe/jaffe.npz" \
+        --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
+        --out models/reports/domains/ferplus_only.json ;;
     label_noise)  # the probably wrong labels (the four FER2013 models' probabilities); every shipped model scored
       ferviz audit --label-noise --dataset npz --data "$FER" --split PublicTest --out models/reports/label_noise \
         --flip-fractions 0.02 0.05 0.1 \

@@ -127,3 +127,25 @@ def test_real_levers_run_one_change_each_and_every_command_parses(repo):
     assert ["--seed 0 --out runs/real_lever_erase " in c for c in seeded] == [True, False, False, False]
     assert "--seed 2 --out runs/real_lever_erase_seed2 " in seeded[2]
     assert seeded[3].endswith("--out models/reports/real_levers/erase_seed2.json")
+
+
+def test_the_ferplus_only_step_trains_two_seeds_averages_them_and_measures_them_beside_the_default(repo):
+    import shlex
+
+    from ferviz.cli import build_parser
+
+    shutil.copy(ROOT / "scripts" / "reproduce.sh", repo / "repo" / "scripts" / "reproduce.sh")
+    calls = run(repo, "reproduce.sh", DATA="/d", RUNS="runs", STEPS="ferplus_only")
+    parser = build_parser()
+    parsed = [parser.parse_args(shlex.split(call)[1:]) for call in calls]  # every option exists
+    assert [c.split()[1] for c in calls] == ["train", "average", "train", "average", "average", "adjust", "domains"]
+    trains = [parsed[0], parsed[2]]
+    assert [t.seed for t in trains] == [0, 1] and [t.out for t in trains] == ["runs/ferplus_only_s0",
+                                                                            "runs/ferplus_only_s1"]
+    for t in trains:  # FER+'s votes alone: no FER2013 label, no teacher on FER2013's faces, no class weights
+        assert t.labels == "ferplus-soft" and t.init == "models/real_dcnn_bilstm_dam.pt"
+        assert not t.fer2013_weight and not t.fer_teacher and not t.class_weights and not t.teacher
+    assert parsed[4].checkpoint == ["runs/ferplus_only_s0/swa.pt", "runs/ferplus_only_s1/swa.pt"]
+    assert parsed[5].tau == 0.5
+    assert parsed[6].out == "models/reports/domains/ferplus_only.json"
+    assert parsed[6].models[0] == "real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt"

@@ -1,4 +1,5 @@
-"""The domain table as a heatmap: every model (rows) on every domain (columns), one metric in percent."""
+"""The domain table as a heatmap (every model on every domain, one metric in percent), the logit-adjustment
+sweep, and the trade-off between FER+'s majority and the balanced posed sets."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ferviz.results.domains import DOMAINS
+from ferviz.results.domains import ADJUSTMENT_FILE, DOMAINS, FERPLUS_TARGET, TRADEOFF_SOURCES
 
 
 def domain_heatmap(table: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
@@ -63,4 +64,58 @@ def adjustment_figure(frame: pd.DataFrame, chosen: float | None = None) -> go.Fi
     fig.update_xaxes(title_text="tau (0 = as trained, 1 = classes equally likely)")
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=40, b=10), hovermode="closest",
                       legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def _point_names(frame: pd.DataFrame, first: str | None) -> list[str]:
+    """The name to write beside each point of a trade-off frame, "" where an already named point is close
+    (within 1.5 points across and 2 up): ``first`` is named before the rest, then the rows in order."""
+    order = sorted(range(len(frame)), key=lambda i: frame["model"].iloc[i] != first)
+    names = [""] * len(frame)
+    named: list[tuple[float, float]] = []
+    for i in order:
+        x, y = float(frame["ferplus"].iloc[i]), float(frame["posed"].iloc[i])
+        if all(abs(x - a) >= 1.5 or abs(y - b) >= 2.0 for a, b in named):
+            model = frame["model"].iloc[i]
+            names[i] = (f"{model} (default)" if model == first
+                        else "tau " + model.removeprefix("tau_") if model.startswith("tau_") else model)
+            named.append((x, y))
+    return names
+
+
+def tradeoff_figure(frame: pd.DataFrame, target: float = FERPLUS_TARGET, default: str | None = None) -> go.Figure:
+    """A :func:`ferviz.results.domains.tradeoff_frame` as a scatter: FER+-majority accuracy (x) against the
+    mean macro-F1 on CK+ and JAFFE (y), one colour per family, the tau sweep joined by a line in tau order,
+    and ``target`` as a dashed vertical line. ``default`` (a model name) is drawn as a star and named first;
+    a point close to one already named is not named (:func:`_point_names`), the hover names every point
+    and adds FER2013-label accuracy and photo macro-F1."""
+    fig = go.Figure()
+    if frame.empty:
+        fig.update_layout(title="no domain table yet (ferviz domains ... --out models/reports/domains/...)",
+                          height=120)
+        return fig
+    colours = dict(zip(TRADEOFF_SOURCES.values(), ("#1f77b4", "#8c8c8c", "#d62728"), strict=True))
+    sweep = TRADEOFF_SOURCES[ADJUSTMENT_FILE]
+    frame = frame.reset_index(drop=True).assign(name=_point_names(frame.reset_index(drop=True), default))
+    for family, part in frame.groupby("family", sort=False):
+        colour = colours.get(family, "#2ca02c")
+        star = (part["model"] == default).to_numpy()
+        fig.add_trace(go.Scatter(
+            x=part["ferplus"], y=part["posed"], mode="lines+markers+text" if family == sweep else "markers+text",
+            name=family, text=part["name"], textposition="top center" if family == sweep else "middle right",
+            textfont={"size": 11}, line={"color": colour, "dash": "dot"},
+            marker={"size": np.where(star, 18, 10), "symbol": np.where(star, "star", "circle"), "color": colour},
+            customdata=part[["fer2013", "photos"]].to_numpy(dtype=float), hovertext=list(part["model"]),
+            hovertemplate="%{hovertext}<br>FER+ majority %{x:.1f} %<br>CK+/JAFFE macro-F1 %{y:.1f} %"
+                          "<br>FER2013 labels %{customdata[0]:.1f} %<br>photos macro-F1 %{customdata[1]:.1f} %"
+                          "<extra></extra>"))
+    fig.add_vline(x=target, line={"color": "black", "dash": "dash", "width": 1},
+                  annotation_text=f"target: {target:g} %", annotation_position="top left")
+    low, high = float(frame["ferplus"].min()), float(frame["ferplus"].max())
+    fig.update_xaxes(title_text="accuracy against FER+'s majority (PublicTest), %",
+                     range=[low - 2, max(high, target) + 9])  # room on the right for the names
+    fig.update_yaxes(title_text="mean macro-F1 on CK+ and JAFFE, %")
+    fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest",
+                      legend={"orientation": "h", "y": -0.2},
+                      title="FER+'s majority against the posed sets where every expression is as common")
     return fig

@@ -37,6 +37,11 @@ DOMAINS_FILE = "domains/domains.json"  # under models/reports/: what cards, the 
 #: The default model at several logit-adjustment strengths (``ferviz adjust``), one "model" per tau
 #: named ``tau_<value>``; under models/reports/ beside the domain table.
 ADJUSTMENT_FILE = "domains/logit_adjustment.json"
+#: The default beside models fine-tuned from it on FER+'s vote distributions alone (``ferplus_only_*``): what
+#: reaching FER+'s majority costs elsewhere; under models/reports/ beside the domain table.
+FERPLUS_ONLY_FILE = "domains/ferplus_only.json"
+#: The FER+-majority accuracy (percent, held-out FER2013 faces) the real-faces default aims at.
+FERPLUS_TARGET = 85.0
 #: Domain key -> what the column means (the strings the JSON, the card and Compare share).
 DOMAINS: dict[str, str] = {
     "fer2013": "FER2013 PublicTest, FER2013 labels",
@@ -176,6 +181,19 @@ def read_domains(path: str | Path) -> list[DomainScore]:
 def domain_records(models_dir: str | Path) -> list[dict]:
     """The committed domain table of ``models_dir`` as plain rows, for a model card (``[]`` without one)."""
     return [asdict(s) for s in read_domains(Path(models_dir) / "reports" / DOMAINS_FILE)]
+
+
+def domain_markdown(rows: list[dict] | tuple[dict, ...]) -> str:
+    """Domain-table rows (:class:`DomainScore` fields) as Markdown: one row per model, in the order first seen,
+    "accuracy / macro-F1" (percent) per domain measured, "—" where a model was not measured."""
+    present = [d for d in DOMAINS if any(row.get("domain") == d for row in rows)]
+    cell = {(row.get("model"), row.get("domain")): row for row in rows}
+    lines = ["| model | " + " | ".join(present) + " |", "|---|" + "---:|" * len(present)]
+    for model in dict.fromkeys(row.get("model", "") for row in rows):
+        values = [cell.get((model, d)) for d in present]
+        lines.append(f"| {model} | " + " | ".join(
+            f"{v['accuracy'] * 100:.1f} / {v['macro_f1'] * 100:.1f}" if v else "—" for v in values) + " |")
+    return "\n".join(lines)
 
 
 #: Domain key -> its short heading (lever table, Home's headline).
@@ -349,3 +367,37 @@ def shipped_tau(models_dir: str | Path, name: str | None = None) -> float | None
     except CheckpointError:  # no such file, or not a readable ferviz checkpoint
         return None
     return float(done["tau"]) if isinstance(done, dict) and "tau" in done else None
+
+
+#: Where the points of :func:`tradeoff_frame` come from: report file (under models/reports/) -> its legend entry.
+TRADEOFF_SOURCES = {DOMAINS_FILE: "shipped models and face-api.js",
+                    ADJUSTMENT_FILE: "the default's last run at each tau",
+                    FERPLUS_ONLY_FILE: "fine-tuned on FER+'s votes alone"}
+
+
+def tradeoff_frame(models_dir: str | Path) -> pd.DataFrame:
+    """Every model and decision rule measured by domain as one point: FER+-majority accuracy against the mean
+    macro-F1 on CK+ and JAFFE, the labelled sets where every expression is about as common.
+
+    Rows come from the files of :data:`TRADEOFF_SOURCES`, in that order; a model measured in an earlier file
+    is not repeated, and a model without FER+, CK+ and JAFFE scores is left out. Columns (percent): ``family``
+    (the legend entry), ``model``, ``ferplus`` (accuracy), ``posed`` (the mean of CK+'s and JAFFE's
+    macro-F1), ``fer2013`` (accuracy, FER2013 labels) and ``photos`` (macro-F1 of agreement with
+    face-api.js); NaN where not measured. Empty when nothing is.
+    """
+    columns = ["family", "model", "ferplus", "posed", "fer2013", "photos"]
+    seen: set[str] = set()
+    rows = []
+    for file, family in TRADEOFF_SOURCES.items():
+        by_model: dict[str, dict[str, DomainScore]] = {}
+        for score in read_domains(Path(models_dir) / "reports" / file):
+            by_model.setdefault(score.model, {})[score.domain] = score
+        for model, got in by_model.items():
+            if model in seen or not {"ferplus", "ckplus", "jaffe"} <= got.keys():
+                continue
+            seen.add(model)
+            rows.append({"family": family, "model": model, "ferplus": 100 * got["ferplus"].accuracy,
+                         "posed": 100 * (got["ckplus"].macro_f1 + got["jaffe"].macro_f1) / 2,
+                         "fer2013": 100 * got["fer2013"].accuracy if "fer2013" in got else np.nan,
+                         "photos": 100 * got["photos"].macro_f1 if "photos" in got else np.nan})
+    return pd.DataFrame(rows, columns=columns)

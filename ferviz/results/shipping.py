@@ -223,19 +223,11 @@ def _domain_lines(domains: tuple[dict[str, Any], ...]) -> list[str]:
     """The domain table as markdown (nothing without one): accuracy / macro-F1 per model and domain."""
     if not domains:
         return []
-    from ferviz.results.domains import DOMAINS
+    from ferviz.results.domains import DOMAINS, domain_markdown
 
     present = [d for d in DOMAINS if any(row.get("domain") == d for row in domains)]
-    models = list(dict.fromkeys(row.get("model", "") for row in domains))
-    cell = {(row.get("model"), row.get("domain")): row for row in domains}
-    lines = ["## By domain (accuracy / macro-F1, %; measured when this model was shipped)", "",
-             *[f"- `{d}`: {DOMAINS[d]}" for d in present], "",
-             "| model | " + " | ".join(present) + " |", "|---|" + "---:|" * len(present)]
-    for model in models:
-        values = [cell.get((model, d)) for d in present]
-        lines.append(f"| {model} | " + " | ".join(
-            f"{v['accuracy'] * 100:.1f} / {v['macro_f1'] * 100:.1f}" if v else "—" for v in values) + " |")
-    return [*lines, ""]
+    return ["## By domain (accuracy / macro-F1, %; measured when this model was shipped)", "",
+            *[f"- `{d}`: {DOMAINS[d]}" for d in present], "", domain_markdown(domains), ""]
 
 
 def _stage_lines(card: ModelCard) -> list[str]:

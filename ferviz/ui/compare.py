@@ -193,7 +193,34 @@ def show_domains(found: Discovery) -> None:
         st.info("No domain table yet. Make one with `ferviz domains --models models/*.pt faceapi --fer2013 … "
                 "--ckplus … --jaffe … --photos … --out models/reports/domains/domains.json`.")
     show_adjustment(found)
+    show_tradeoff(found)
     show_real_levers(found)
+
+
+def show_tradeoff(found: Discovery) -> None:
+    """FER+'s majority against the balanced posed sets: every model and decision rule as one point."""
+    from ferviz.figures.domains import tradeoff_figure
+    from ferviz.paths import DEFAULT_MODEL
+    from ferviz.results.domains import FERPLUS_TARGET, tradeoff_frame
+
+    frame = tradeoff_frame(found.models_dir)
+    st.markdown(f"**What {FERPLUS_TARGET:g} % against FER+'s majority costs** (`ferviz domains`)")
+    if frame.empty:
+        st.info("No domain table yet: run steps `domains`, `adjust_sweep` and `ferplus_only` of "
+                "`scripts/reproduce.sh`, then reload.")
+        return
+    st.plotly_chart(tradeoff_figure(frame, default=DEFAULT_MODEL.stem), key="compare_tradeoff")
+    best = frame.loc[frame["ferplus"].idxmax()]
+    mine = frame[frame["model"] == DEFAULT_MODEL.stem]
+    versus = (f" The default scores {mine['ferplus'].iloc[0]:.1f} % and {mine['posed'].iloc[0]:.1f} %."
+              if len(mine) and best["model"] != DEFAULT_MODEL.stem else "")
+    st.caption("Each point is a model or decision rule measured on the same faces. Right is agreement with the "
+               "majority of FER+'s ten annotators on FER2013's own mix of expressions (a third of its faces are "
+               "neutral); up is macro-F1 on the posed lab sets, where every expression is about as common, as in "
+               "a balanced set of real photos. The red points are the default fine-tuned on FER+'s votes alone "
+               "(step `ferplus_only` of `scripts/reproduce.sh`). Furthest right, "
+               f"`{best['model']}` scores {best['ferplus']:.1f} % against FER+'s majority and {best['posed']:.1f} % "
+               f"on the posed sets.{versus} Runs were selected on PublicTest, so the FER+ numbers are optimistic.")
 
 
 def show_adjustment(found: Discovery) -> None:

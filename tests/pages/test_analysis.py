@@ -579,3 +579,20 @@ def test_compare_shows_the_logit_adjustment_sweep_with_the_shipped_tau(app_env):
     chart = [c for c in at.get("plotly_chart") if "tau (0 = as trained" in c.proto.spec]
     assert not at.exception and "shipped: tau = 1" in chart[0].proto.spec
     assert any("uses tau = 1 (the dotted line)" in c.value for c in at.caption)
+
+
+def test_compare_shows_what_the_ferplus_target_costs(app_env):
+    from ferviz.results.domains import FERPLUS_ONLY_FILE, scores_from, write_domains
+
+    at = page("7_Compare.py").run()
+    assert not at.exception and any("steps `domains`, `adjust_sweep` and `ferplus_only`" in i.value for i in at.info)
+    y = np.arange(7)
+    right, neutral = np.eye(7)[y], np.eye(7)[np.full(7, 6)]
+    write_domains([scores_from(m, d, y, p, list(EMOTIONS)) for m, p in (("real_dcnn_bilstm_dam", neutral),
+                                                                        ("ferplus_only_soup", right))
+                   for d in ("ferplus", "ckplus", "jaffe")], app_env / "reports" / FERPLUS_ONLY_FILE, "ferviz domains")
+    at = page("7_Compare.py").run()
+    chart = [c for c in at.get("plotly_chart") if "against the posed sets" in c.proto.spec]
+    assert not at.exception and chart
+    assert "real_dcnn_bilstm_dam (default)" in chart[0].proto.spec and "ferplus_only_soup" in chart[0].proto.spec
+    assert any("fine-tuned on FER+'s votes" in c.value for c in at.caption)
