@@ -206,7 +206,7 @@ def show_tradeoff(found: Discovery) -> None:
     frame = tradeoff_frame(found.models_dir)
     st.markdown(f"**What {FERPLUS_TARGET:g} % against FER+'s majority costs** (`ferviz domains`)")
     if frame.empty:
-        st.info("No domain table yet: run steps `domains`, `adjust_sweep` and `ferplus_only` of "
+        st.info("Nothing measured by domain to plot yet: run steps `domains`, `adjust_sweep` and `ferplus_only` of "
                 "`scripts/reproduce.sh`, then reload.")
         return
     st.plotly_chart(tradeoff_figure(frame, default=DEFAULT_MODEL.stem), key="compare_tradeoff")

@@ -167,8 +167,9 @@ def test_compare_page_lists_measured_numbers(app_env):
     at = page("7_Compare.py").run()
     assert not at.exception
     missing = texts(at.info)  # the ablations, the leakage report, the paired comparisons, the domain table, ...
-    assert len(at.info) == 8 and "--kind ablation" in missing and "ferviz audit --data" in missing
+    assert len(at.info) == 9 and "--kind ablation" in missing and "ferviz audit --data" in missing
     assert "No lever measured yet" in missing and "No logit-adjustment sweep yet" in missing
+    assert "steps `domains`, `adjust_sweep` and `ferplus_only`" in missing  # the FER+ trade-off plot
     assert "ferviz domains --models" in missing
     assert "scripts/levers.sh" in missing and "--tta flip" in missing
     assert len(at.dataframe) == 5
