@@ -49,13 +49,13 @@ def _bar_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """
     rows = rows.copy()
     rows["group"] = rows["entry"].str.split(" · ").str[0]
-    reported = set(rows.loc[rows["source_kind"] == "reported", "group"])
-    first_seen = {g: k for k, g in enumerate(dict.fromkeys(rows["group"]))}
+    kinds = rows.groupby("group", sort=False)["source_kind"].agg(set)
+    first_seen = {g: k for k, g in enumerate(kinds.index)}
     kind_rank = {"reported": 0, "measured": 1}
 
     def group_rank(group: str) -> tuple[int, int]:
-        kinds = set(rows.loc[rows["group"] == group, "source_kind"])
-        tier = 0 if group.startswith("Proposed") else 1 if group in reported else 3 if kinds == {"published"} else 2
+        tier = (0 if group.startswith("Proposed") else 1 if "reported" in kinds[group]
+                else 3 if kinds[group] == {"published"} else 2)
         return tier, first_seen[group]
 
     rows["_g"] = rows["group"].map(group_rank)

@@ -96,7 +96,8 @@ def tradeoff_figure(frame: pd.DataFrame, target: float = FERPLUS_TARGET, default
         return fig
     colours = dict(zip(TRADEOFF_SOURCES.values(), ("#1f77b4", "#8c8c8c", "#d62728"), strict=True))
     sweep = TRADEOFF_SOURCES[ADJUSTMENT_FILE]
-    frame = frame.reset_index(drop=True).assign(name=_point_names(frame.reset_index(drop=True), default))
+    frame = frame.reset_index(drop=True)
+    frame = frame.assign(name=_point_names(frame, default))
     for family, part in frame.groupby("family", sort=False):
         colour = colours.get(family, "#2ca02c")
         star = (part["model"] == default).to_numpy()
