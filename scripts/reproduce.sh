@@ -27,7 +27,7 @@ REAL3_EPOCHS=${REAL3_EPOCHS:-6}  # stages 3 and 4 (lighter teacher, FER2013 labe
 REAL_TAU=${REAL_TAU:-0.25}  # the shipped decision rule (logit adjustment), chosen on step adjust_sweep
 STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 long average ship4 stage5 average5 ship5 stage6 average6 ship6 tta cross audit cv \
 hog_svm ablations seeds levers real1 real2 average_real real3 real4 adjust_sweep domains ship_real real_levers \
-ferplus_only label_noise"}
+ferplus_only recipe_parts label_noise"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 train() {  # variant, epochs, out, extra options...
   ferviz train --dataset npz --data "$FER" --model "$1" --recipe strong --epochs "$2" --seed 0 --out "$3" --resume "${@:4}"
@@ -180,6 +180,27 @@ print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/sea
         --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" --jaffe "$DATA/jaffe/jaffe.npz" \
         --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
         --out models/reports/domains/ferplus_only.json ;;
+    recipe_parts)  # does one part of the default's recipe move the trade-off? (models/reports/domains/
+      # recipe_parts.json, Compare -> By domain): the default's last stage again from the default for 4 epochs,
+      # as it is (control) and with one part changed (face-api.js's weight on FER2013's faces 0.5 instead of
+      # 0.2; no FER2013 label), each the mean of its epochs 2-4
+      for part in control teacher_0.5 no_fer2013; do
+        case $part in
+          control) change=(--fer2013-weight 0.15 --fer-teacher 0.2) ;;
+          teacher_0.5) change=(--fer2013-weight 0.15 --fer-teacher 0.5) ;;
+          no_fer2013) change=(--fer-teacher 0.2) ;;
+        esac
+        train dcnn_bilstm_dam 4 "$RUNS/recipe_$part" --lr 2e-4 --warmup-epochs 1 --init models/real_dcnn_bilstm_dam.pt \
+          --labels ferplus-soft "${change[@]}" --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
+          --camera 0.3 --class-weights 0.15 --select accuracy --keep-epochs-from 2 --quiet
+        average "$RUNS/recipe_$part" 2
+      done
+      ferviz domains --models real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt \
+        "recipe_control=$RUNS/recipe_control/swa.pt" "recipe_teacher_0.5=$RUNS/recipe_teacher_0.5/swa.pt" \
+        "recipe_no_fer2013=$RUNS/recipe_no_fer2013/swa.pt" \
+        --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" --jaffe "$DATA/jaffe/jaffe.npz" \
+        --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
+        --out models/reports/domains/recipe_parts.json ;;
     label_noise)  # the probably wrong labels (the four FER2013 models' probabilities); every shipped model scored
       ferviz audit --label-noise --dataset npz --data "$FER" --split PublicTest --out models/reports/label_noise \
         --flip-fractions 0.02 0.05 0.1 \

@@ -149,3 +149,31 @@ def test_the_ferplus_only_step_trains_two_seeds_averages_them_and_measures_them_
     assert parsed[5].tau == 0.5
     assert parsed[6].out == "models/reports/domains/ferplus_only.json"
     assert parsed[6].models[0] == "real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt"
+
+
+def test_the_recipe_parts_step_changes_one_part_of_the_default_recipe_per_run_beside_a_control(repo):
+    import shlex
+
+    from ferviz.cli import build_parser
+
+    shutil.copy(ROOT / "scripts" / "reproduce.sh", repo / "repo" / "scripts" / "reproduce.sh")
+    calls = run(repo, "reproduce.sh", DATA="/d", RUNS="runs", STEPS="recipe_parts")
+    parser = build_parser()
+    parsed = [parser.parse_args(shlex.split(call)[1:]) for call in calls]  # every option exists
+    assert [c.split()[1] for c in calls] == ["train", "average"] * 3 + ["domains"]
+    control, teacher, no_fer = parsed[0], parsed[2], parsed[4]
+    assert [t.out for t in (control, teacher, no_fer)] == ["runs/recipe_control", "runs/recipe_teacher_0.5",
+                                                           "runs/recipe_no_fer2013"]
+    for t in (control, teacher, no_fer):  # the same budget, start and everything else
+        assert (t.init, t.epochs, t.lr, t.labels, t.class_weights, t.camera, t.keep_epochs_from) == (
+            "models/real_dcnn_bilstm_dam.pt", 4, 2e-4, "ferplus-soft", 0.15, 0.3, 2)
+    # the one change each: face-api.js's weight on FER2013's faces; FER2013's labels dropped
+    assert (control.fer2013_weight, control.fer_teacher) == (0.15, 0.2)
+    assert (teacher.fer2013_weight, teacher.fer_teacher) == (0.15, 0.5)
+    assert not no_fer.fer2013_weight and no_fer.fer_teacher == 0.2
+    assert [p.from_epoch for p in parsed[1:6:2]] == [2, 2, 2]
+    assert parsed[6].out == "models/reports/domains/recipe_parts.json"
+    assert parsed[6].models == ["real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt",
+                                "recipe_control=runs/recipe_control/swa.pt",
+                                "recipe_teacher_0.5=runs/recipe_teacher_0.5/swa.pt",
+                                "recipe_no_fer2013=runs/recipe_no_fer2013/swa.pt"]

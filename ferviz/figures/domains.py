@@ -94,12 +94,12 @@ def tradeoff_figure(frame: pd.DataFrame, target: float = FERPLUS_TARGET, default
         fig.update_layout(title="no domain table yet (ferviz domains ... --out models/reports/domains/...)",
                           height=120)
         return fig
-    colours = dict(zip(TRADEOFF_SOURCES.values(), ("#1f77b4", "#8c8c8c", "#d62728"), strict=True))
+    colours = dict(zip(TRADEOFF_SOURCES.values(), ("#1f77b4", "#8c8c8c", "#d62728", "#2ca02c"), strict=True))
     sweep = TRADEOFF_SOURCES[ADJUSTMENT_FILE]
     frame = frame.reset_index(drop=True)
     frame = frame.assign(name=_point_names(frame, default))
     for family, part in frame.groupby("family", sort=False):
-        colour = colours.get(family, "#2ca02c")
+        colour = colours.get(family, "#9467bd")
         star = (part["model"] == default).to_numpy()
         fig.add_trace(go.Scatter(
             x=part["ferplus"], y=part["posed"], mode="lines+markers+text" if family == sweep else "markers+text",

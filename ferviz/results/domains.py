@@ -40,6 +40,9 @@ ADJUSTMENT_FILE = "domains/logit_adjustment.json"
 #: The default beside models fine-tuned from it on FER+'s vote distributions alone (``ferplus_only_*``): what
 #: reaching FER+'s majority costs elsewhere; under models/reports/ beside the domain table.
 FERPLUS_ONLY_FILE = "domains/ferplus_only.json"
+#: The default's last stage run again for a few epochs from the default, as it is (``recipe_control``) and with
+#: one part of its recipe changed (``recipe_*``): whether that part moves the trade-off; beside the domain table.
+RECIPE_PARTS_FILE = "domains/recipe_parts.json"
 #: The FER+-majority accuracy (percent, held-out FER2013 faces) the real-faces default aims at.
 FERPLUS_TARGET = 85.0
 #: Domain key -> what the column means (the strings the JSON, the card and Compare share).
@@ -372,7 +375,8 @@ def shipped_tau(models_dir: str | Path, name: str | None = None) -> float | None
 #: Where the points of :func:`tradeoff_frame` come from: report file (under models/reports/) -> its legend entry.
 TRADEOFF_SOURCES = {DOMAINS_FILE: "shipped models and face-api.js",
                     ADJUSTMENT_FILE: "the default's last run at each tau",
-                    FERPLUS_ONLY_FILE: "fine-tuned on FER+'s votes alone"}
+                    FERPLUS_ONLY_FILE: "fine-tuned on FER+'s votes alone",
+                    RECIPE_PARTS_FILE: "the default's last stage again, one part changed"}
 
 
 def tradeoff_frame(models_dir: str | Path) -> pd.DataFrame:

@@ -218,7 +218,8 @@ def show_tradeoff(found: Discovery) -> None:
                "majority of FER+'s ten annotators on FER2013's own mix of expressions (a third of its faces are "
                "neutral); up is macro-F1 on the posed lab sets, where every expression is about as common, as in "
                "a balanced set of real photos. The red points are the default fine-tuned on FER+'s votes alone "
-               "(step `ferplus_only` of `scripts/reproduce.sh`). Furthest right, "
+               "(step `ferplus_only` of `scripts/reproduce.sh`); the green ones are the default's last stage run again "
+               "for 4 epochs, as it is and with one part of its recipe changed (step `recipe_parts`). Furthest right, "
                f"`{best['model']}` scores {best['ferplus']:.1f} % against FER+'s majority and {best['posed']:.1f} % "
                f"on the posed sets.{versus} Runs were selected on PublicTest, so the FER+ numbers are optimistic.")
 
