@@ -183,21 +183,24 @@ print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/sea
     recipe_parts)  # does one part of the default's recipe move the trade-off? (models/reports/domains/
       # recipe_parts.json, Compare -> By domain): the default's last stage again from the default for 4 epochs,
       # as it is (control) and with one part changed (face-api.js's weight on FER2013's faces 0.5 instead of
-      # 0.2; no FER2013 label), each the mean of its epochs 2-4
-      for part in control teacher_0.5 no_fer2013; do
-        case $part in
+      # 0.2; no FER2013 label), each the mean of its epochs 2-4; control and teacher_0.5 with seeds 0 and 1
+      for run in control teacher_0.5 no_fer2013 control_s1 teacher_0.5_s1; do
+        case ${run%_s1} in
           control) change=(--fer2013-weight 0.15 --fer-teacher 0.2) ;;
           teacher_0.5) change=(--fer2013-weight 0.15 --fer-teacher 0.5) ;;
           no_fer2013) change=(--fer-teacher 0.2) ;;
         esac
-        train dcnn_bilstm_dam 4 "$RUNS/recipe_$part" --lr 2e-4 --warmup-epochs 1 --init models/real_dcnn_bilstm_dam.pt \
-          --labels ferplus-soft "${change[@]}" --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
-          --camera 0.3 --class-weights 0.15 --select accuracy --keep-epochs-from 2 --quiet
-        average "$RUNS/recipe_$part" 2
+        seed=0; [ "$run" = "${run%_s1}" ] || seed=1
+        train dcnn_bilstm_dam 4 "$RUNS/recipe_$run" --seed "$seed" --lr 2e-4 --warmup-epochs 1 \
+          --init models/real_dcnn_bilstm_dam.pt --labels ferplus-soft "${change[@]}" --photos "$DATA/utkface/faces" \
+          --photo-cache "$RUNS/photo_faces_aligned.npz" --camera 0.3 --class-weights 0.15 --select accuracy \
+          --keep-epochs-from 2 --quiet
+        average "$RUNS/recipe_$run" 2
       done
       ferviz domains --models real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt \
         "recipe_control=$RUNS/recipe_control/swa.pt" "recipe_teacher_0.5=$RUNS/recipe_teacher_0.5/swa.pt" \
-        "recipe_no_fer2013=$RUNS/recipe_no_fer2013/swa.pt" \
+        "recipe_no_fer2013=$RUNS/recipe_no_fer2013/swa.pt" "recipe_control_seed1=$RUNS/recipe_control_s1/swa.pt" \
+        "recipe_teacher_0.5_seed1=$RUNS/recipe_teacher_0.5_s1/swa.pt" \
         --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" --jaffe "$DATA/jaffe/jaffe.npz" \
         --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
         --out models/reports/domains/recipe_parts.json ;;

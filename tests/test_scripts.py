@@ -160,20 +160,24 @@ def test_the_recipe_parts_step_changes_one_part_of_the_default_recipe_per_run_be
     calls = run(repo, "reproduce.sh", DATA="/d", RUNS="runs", STEPS="recipe_parts")
     parser = build_parser()
     parsed = [parser.parse_args(shlex.split(call)[1:]) for call in calls]  # every option exists
-    assert [c.split()[1] for c in calls] == ["train", "average"] * 3 + ["domains"]
-    control, teacher, no_fer = parsed[0], parsed[2], parsed[4]
-    assert [t.out for t in (control, teacher, no_fer)] == ["runs/recipe_control", "runs/recipe_teacher_0.5",
-                                                           "runs/recipe_no_fer2013"]
-    for t in (control, teacher, no_fer):  # the same budget, start and everything else
+    assert [c.split()[1] for c in calls] == ["train", "average"] * 5 + ["domains"]
+    trains = parsed[0:10:2]
+    control, teacher, no_fer, control1, teacher1 = trains
+    assert [t.out for t in trains] == ["runs/recipe_control", "runs/recipe_teacher_0.5", "runs/recipe_no_fer2013",
+                                       "runs/recipe_control_s1", "runs/recipe_teacher_0.5_s1"]
+    assert [t.seed for t in trains] == [0, 0, 0, 1, 1]
+    for t in trains:  # the same budget, start and everything else
         assert (t.init, t.epochs, t.lr, t.labels, t.class_weights, t.camera, t.keep_epochs_from) == (
             "models/real_dcnn_bilstm_dam.pt", 4, 2e-4, "ferplus-soft", 0.15, 0.3, 2)
     # the one change each: face-api.js's weight on FER2013's faces; FER2013's labels dropped
-    assert (control.fer2013_weight, control.fer_teacher) == (0.15, 0.2)
-    assert (teacher.fer2013_weight, teacher.fer_teacher) == (0.15, 0.5)
+    for seeds, weights in (((control, control1), (0.15, 0.2)), ((teacher, teacher1), (0.15, 0.5))):
+        assert [(t.fer2013_weight, t.fer_teacher) for t in seeds] == [weights, weights]
     assert not no_fer.fer2013_weight and no_fer.fer_teacher == 0.2
-    assert [p.from_epoch for p in parsed[1:6:2]] == [2, 2, 2]
-    assert parsed[6].out == "models/reports/domains/recipe_parts.json"
-    assert parsed[6].models == ["real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt",
-                                "recipe_control=runs/recipe_control/swa.pt",
-                                "recipe_teacher_0.5=runs/recipe_teacher_0.5/swa.pt",
-                                "recipe_no_fer2013=runs/recipe_no_fer2013/swa.pt"]
+    assert [p.from_epoch for p in parsed[1:10:2]] == [2] * 5
+    assert parsed[10].out == "models/reports/domains/recipe_parts.json"
+    assert parsed[10].models == ["real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt",
+                                 "recipe_control=runs/recipe_control/swa.pt",
+                                 "recipe_teacher_0.5=runs/recipe_teacher_0.5/swa.pt",
+                                 "recipe_no_fer2013=runs/recipe_no_fer2013/swa.pt",
+                                 "recipe_control_seed1=runs/recipe_control_s1/swa.pt",
+                                 "recipe_teacher_0.5_seed1=runs/recipe_teacher_0.5_s1/swa.pt"]
