@@ -1,7 +1,10 @@
-"""The domain table as a heatmap (every model on every domain, one metric in percent), the logit-adjustment
-sweep, and the trade-off between FER+'s majority and the balanced posed sets."""
+"""The domain table as a heatmap (every model on every domain, one metric in percent), one model's recall of
+each expression by domain, the logit-adjustment sweep, and the trade-off between FER+'s majority and the
+balanced posed sets."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -11,28 +14,48 @@ from plotly.subplots import make_subplots
 from ferviz.results.domains import ADJUSTMENT_FILE, DOMAINS, FERPLUS_TARGET, TRADEOFF_SOURCES
 
 
+def _percent_heatmap(table: pd.DataFrame, hover: Callable[[str, str, str], str], title: str,
+                     scale: str) -> go.Figure:
+    """A 0-100 % heatmap of ``table`` with every cell written out ("—" where NaN); ``hover(row, column,
+    cell text)`` gives each cell's hover text."""
+    values = table.to_numpy(dtype=float)
+    text = [["—" if pd.isna(v) else f"{v:.1f}" for v in row] for row in values]
+    fig = go.Figure(go.Heatmap(
+        z=values, x=list(table.columns), y=list(table.index), text=text, texttemplate="%{text}",
+        hovertext=[[hover(name, column, cell) for column, cell in zip(table.columns, row, strict=True)]
+                   for name, row in zip(table.index, text, strict=True)],
+        hoverinfo="text", colorscale="Blues", zmin=0, zmax=100, colorbar=dict(title=scale)))
+    fig.update_layout(height=90 + 40 * len(table.index), margin=dict(l=10, r=10, t=30, b=10),
+                      yaxis=dict(autorange="reversed"), title=title)
+    return fig
+
+
 def domain_heatmap(table: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
     """A heatmap of a :func:`ferviz.results.domains.table_frame` (models x domains, percent).
 
     Each cell is written out; an empty cell (a model not measured there) is shown as "—". The column
     headers are the domain keys, with their meaning in the hover.
     """
-    fig = go.Figure()
     if table.empty:
+        fig = go.Figure()
         fig.update_layout(title="no domain table yet (ferviz domains ... --out models/reports/domains/domains.json)",
                           height=120)
         return fig
-    values = table.to_numpy(dtype=float)
-    text = [["—" if pd.isna(v) else f"{v:.1f}" for v in row] for row in values]
-    hover = [[f"{model}<br>{DOMAINS.get(domain, domain)}<br>{metric}: {cell}"
-              for domain, cell in zip(table.columns, row, strict=True)]
-             for model, row in zip(table.index, text, strict=True)]
-    fig.add_trace(go.Heatmap(z=values, x=list(table.columns), y=list(table.index), text=text,
-                             texttemplate="%{text}", hovertext=hover, hoverinfo="text", colorscale="Blues",
-                             zmin=0, zmax=100, colorbar=dict(title=f"{metric} %")))
-    fig.update_layout(height=90 + 40 * len(table.index), margin=dict(l=10, r=10, t=30, b=10),
-                      yaxis=dict(autorange="reversed"), title=f"{metric.replace('_', '-')} by domain (%)")
-    return fig
+    return _percent_heatmap(table, lambda model, domain, cell: f"{model}<br>{DOMAINS.get(domain, domain)}<br>"
+                                                               f"{metric}: {cell}",
+                            f"{metric.replace('_', '-')} by domain (%)", f"{metric} %")
+
+
+def recall_heatmap(frame: pd.DataFrame, model: str) -> go.Figure:
+    """A :func:`ferviz.results.domains.recall_frame` as a heatmap: one model's recall of each expression
+    (columns) on each domain (rows), every cell written out, "—" where a domain has none of that class."""
+    if frame.empty:
+        fig = go.Figure()
+        fig.update_layout(title=f"{model} has no per-class scores by domain", height=120)
+        return fig
+    return _percent_heatmap(frame, lambda domain, emotion, cell: f"{DOMAINS.get(domain, domain)}<br>{emotion}: "
+                                                                 f"{cell} % of its faces named {emotion}",
+                            f"{model}: recall of each expression by domain (%)", "recall %")
 
 
 def adjustment_figure(frame: pd.DataFrame, chosen: float | None = None) -> go.Figure:

@@ -152,6 +152,16 @@ def table_frame(scores: list[DomainScore], metric: str = "accuracy") -> pd.DataF
     return wide[[d for d in DOMAINS if d in wide.columns]]
 
 
+def recall_frame(scores: list[DomainScore], model: str) -> pd.DataFrame:
+    """One model's recall of each expression on each domain it was scored on: domains as rows (in
+    :data:`DOMAINS` order), classes as columns (FER2013 order), percent; NaN where a domain has no item of
+    that class (CK+ has no neutral). On ``photos`` it is recall against the teacher's label."""
+    rows = {s.domain: s.per_class_recall for s in scores if s.model == model}
+    frame = pd.DataFrame([{e: 100 * rows[d].get(e, np.nan) for e in EMOTIONS} for d in DOMAINS if d in rows],
+                         index=[d for d in DOMAINS if d in rows], columns=list(EMOTIONS), dtype=float)
+    return frame.dropna(axis=1, how="all")
+
+
 def write_domains(scores: list[DomainScore], path: str | Path, command: str = "") -> Path:
     """Write the table as JSON, merged with the models already in ``path``.
 

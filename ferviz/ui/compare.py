@@ -261,6 +261,25 @@ def _domain_heatmap(scores) -> None:
                "photos, on the 20 % of the UTKFace photos no model trained on; it says which models behave like a "
                "web-photo model, not which are right. `real_dcnn_bilstm_dam` learnt from that teacher on the other "
                "80 %. Macro-F1 averages the classes present in each data set.")
+    _recall_by_class(scores)
+
+
+def _recall_by_class(scores) -> None:
+    """One model's recall of each expression by domain, the model picked here (the app's default first)."""
+    from ferviz.figures.domains import recall_heatmap
+    from ferviz.paths import DEFAULT_MODEL
+    from ferviz.results.domains import recall_frame
+
+    models = sorted({s.model for s in scores}, key=lambda m: (m != DEFAULT_MODEL.stem, m))
+    model = st.selectbox("Which expressions fail where: recall by class for", models, key="compare_domain_recall")
+    frame = recall_frame(scores, model)
+    st.plotly_chart(recall_heatmap(frame, model), key="compare_domain_recall_chart")
+    labelled = frame.drop(index="photos", errors="ignore").stack()
+    if len(labelled):
+        (domain, emotion), worst = labelled.idxmin(), labelled.min()
+        st.caption(f"The share of each expression's faces that `{model}` names correctly, on each domain (— where "
+                   f"a domain has none of that expression; on photos, against face-api.js's label). Its weakest "
+                   f"labelled cell: {emotion} on {domain}, {worst:.0f} %.")
 
 
 def show_real_levers(found: Discovery) -> None:

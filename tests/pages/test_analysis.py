@@ -528,6 +528,12 @@ def test_compare_shows_the_domain_table_as_a_heatmap(app_env):
     assert chart and '"ours"' in chart[0].proto.spec and '"faceapi"' in chart[0].proto.spec
     at.radio(key="compare_domain_metric").set_value("macro_f1").run()
     assert not at.exception
+    # one model's recall by class: the weakest labelled cell named (ours calls both CK+ faces angry)
+    assert at.selectbox(key="compare_domain_recall").options == ["faceapi", "ours"]
+    at.selectbox(key="compare_domain_recall").set_value("ours").run()
+    assert not at.exception
+    assert any("weakest labelled cell: disgust on ckplus, 0 %" in c.value for c in at.caption)
+    assert [c for c in at.get("plotly_chart") if c.key == "compare_domain_recall_chart"]
 
 
 def test_compare_shows_the_real_faces_levers_under_the_domains(app_env):

@@ -342,3 +342,30 @@ def test_the_readme_carries_the_committed_trade_off_tables(name):
     if not committed:
         pytest.skip(f"no committed {getattr(domains, name)}")
     assert domains.domain_markdown([asdict(s) for s in committed]) in (ROOT / "README.md").read_text()
+
+
+def test_recall_frame_is_one_model_by_domain_and_class_with_nan_where_a_class_is_absent():
+    from ferviz.results.domains import DomainScore, recall_frame
+
+    scores = [DomainScore("m", "jaffe", 0.5, 0.5, 4, {"angry": 0.0, "happy": 1.0, "neutral": 0.5}),
+              DomainScore("m", "ckplus", 0.5, 0.5, 4, {"angry": 0.25, "happy": 0.75}),
+              DomainScore("other", "ckplus", 0.9, 0.9, 4, {"angry": 1.0, "sad": 1.0})]
+    frame = recall_frame(scores, "m")
+    assert frame.index.tolist() == ["ckplus", "jaffe"]  # DOMAINS order, not the scores' order
+    assert frame.columns.tolist() == ["angry", "happy", "neutral"]  # FER2013 order; classes nobody had dropped
+    assert frame.loc["ckplus", "angry"] == pytest.approx(25.0) and frame.loc["jaffe", "neutral"] == pytest.approx(50.0)
+    assert np.isnan(frame.loc["ckplus", "neutral"])  # CK+ has no neutral face
+    assert recall_frame(scores, "nobody").empty
+
+
+def test_recall_heatmap_writes_every_cell_and_a_dash_where_a_domain_lacks_the_class():
+    from ferviz.figures.domains import recall_heatmap
+    from ferviz.results.domains import DomainScore, recall_frame
+
+    scores = [DomainScore("m", "ckplus", 0.5, 0.5, 4, {"angry": 0.25, "happy": 0.75}),
+              DomainScore("m", "jaffe", 0.5, 0.5, 4, {"angry": 0.0, "happy": 1.0, "neutral": 0.5})]
+    fig = recall_heatmap(recall_frame(scores, "m"), "m")
+    assert list(fig.data[0].y) == ["ckplus", "jaffe"] and list(fig.data[0].x) == ["angry", "happy", "neutral"]
+    assert [list(row) for row in fig.data[0].text] == [["25.0", "75.0", "—"], ["0.0", "100.0", "50.0"]]
+    assert "CK+48" in fig.data[0].hovertext[0][0] and "recall" in fig.layout.title.text
+    assert "no per-class scores" in recall_heatmap(recall_frame(scores, "x"), "x").layout.title.text
