@@ -122,7 +122,7 @@ def tradeoff_figure(frame: pd.DataFrame, target: float = FERPLUS_TARGET, default
     frame = frame.reset_index(drop=True)
     frame = frame.assign(name=_point_names(frame, default))
     for family, part in frame.groupby("family", sort=False):
-        colour = colours.get(family, "#9467bd")
+        colour = colours[family]
         star = (part["model"] == default).to_numpy()
         fig.add_trace(go.Scatter(
             x=part["ferplus"], y=part["posed"], mode="lines+markers+text" if family == sweep else "markers+text",

@@ -157,8 +157,9 @@ def recall_frame(scores: list[DomainScore], model: str) -> pd.DataFrame:
     :data:`DOMAINS` order), classes as columns (FER2013 order), percent; NaN where a domain has no item of
     that class (CK+ has no neutral). On ``photos`` it is recall against the teacher's label."""
     rows = {s.domain: s.per_class_recall for s in scores if s.model == model}
-    frame = pd.DataFrame([{e: 100 * rows[d].get(e, np.nan) for e in EMOTIONS} for d in DOMAINS if d in rows],
-                         index=[d for d in DOMAINS if d in rows], columns=list(EMOTIONS), dtype=float)
+    domains = [d for d in DOMAINS if d in rows]
+    frame = pd.DataFrame([{e: 100 * rows[d].get(e, np.nan) for e in EMOTIONS} for d in domains],
+                         index=domains, columns=list(EMOTIONS), dtype=float)
     return frame.dropna(axis=1, how="all")
 
 
