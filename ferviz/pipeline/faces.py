@@ -149,12 +149,14 @@ def find_faces(rgb: np.ndarray, *, size: int = 64, margin: float = 0.15, max_fac
 
     Detection runs on a downscaled copy (Haar: histogram-equalised gray, at most 1280 pixels on the
     longer side; YuNet: colour, just large enough for a face of ``min_size_frac`` to be 12 pixels, at
-    most 960); boxes are mapped back and crops are taken from the full-resolution image (colour kept) by
-    :func:`ferviz.pipeline.crop.face_crop`. Overlapping boxes are suppressed (IoU above 0.3, or 60% of
-    the weaker box inside the stronger, keeping the more confident box). If more than ``max_faces``
-    remain, the largest are kept. Faces are then put in reading order: sorted by centre height, a face
-    starts a new row when its centre is lower than the row's first face's centre by more than half
-    the taller of the two faces; rows go top to bottom and each row left to right (by ``x``).
+    most 960, and enlarged to a shorter side of 200 when the image is smaller, where a tight face crop
+    is otherwise often missed); boxes are mapped back and crops are taken from the full-resolution
+    image (colour kept) by :func:`ferviz.pipeline.crop.face_crop`. Overlapping boxes are suppressed
+    (IoU above 0.3, or 60% of the weaker box inside the stronger, keeping the more confident box). If
+    more than ``max_faces`` remain, the largest are kept. Faces are then put in reading order: sorted
+    by centre height, a face starts a new row when its centre is lower than the row's first face's
+    centre by more than half the taller of the two faces; rows go top to bottom and each row left to
+    right (by ``x``).
 
     Parameters
     ----------

@@ -218,10 +218,13 @@ def astronaut_grid(side: int, tile: int) -> tuple[np.ndarray, int]:
 
 
 @pytest.mark.parametrize("shape, searched", [((512, 512), (400, 400)), ((1200, 1200), (400, 400)),
-                                             ((480, 640), (400, 534)), ((256, 256), (256, 256))])
+                                             ((480, 640), (400, 534)), ((256, 256), (256, 256)),
+                                             ((100, 100), (200, 200)), ((48, 64), (200, 267)),
+                                             ((150, 2000), (72, 960))])
 def test_yunet_searches_a_copy_just_large_enough_for_the_smallest_kept_face(monkeypatch, shape, searched):
     """Faces under min_size_frac (3 %) of the shorter side are dropped anyway: a shorter side of 12 / 0.03
-    = 400 px still shows the smallest kept face at 12 px, so larger images are searched at that size."""
+    = 400 px still shows the smallest kept face at 12 px, so larger images are searched at that size.
+    Images with a shorter side under 200 px are searched enlarged to 200 (the longer side capped at 960)."""
     import ferviz.pipeline.detect as faces
 
     seen = []
@@ -230,7 +233,25 @@ def test_yunet_searches_a_copy_just_large_enough_for_the_smallest_kept_face(monk
     find_faces(np.zeros((*shape, 3), np.uint8), detector="yunet")
     assert seen == [searched]
     find_faces(np.zeros((*shape, 3), np.uint8), detector="yunet", min_size_frac=0.01)  # smaller faces wanted
-    assert min(seen[1]) == min(min(shape), 960 * min(shape) // max(shape))
+    assert min(seen[1]) == max(min(searched), min(min(shape), 960 * min(shape) // max(shape)))
+
+
+@pytest.mark.parametrize("side, angle", [(36, 0), (48, -10)])
+def test_a_small_tight_gray_face_crop_is_found_and_mapped_back(side, angle):
+    """The astronaut's face box alone, in gray, shrunk to ``side`` px: YuNet misses both at native size
+    (measured), so the search copy is enlarged; the box and landmarks come back in the small image's pixels."""
+    box = find_faces(ASTRONAUT, detector="yunet").faces[0].box
+    face = cv2.cvtColor(ASTRONAUT[box.y:box.y + box.h, box.x:box.x + box.w], cv2.COLOR_RGB2GRAY)
+    turn = cv2.getRotationMatrix2D((face.shape[1] / 2, face.shape[0] / 2), angle, 1.0)
+    face = cv2.warpAffine(face, turn, face.shape[::-1], borderMode=cv2.BORDER_REPLICATE)
+    small = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+    found = find_faces(np.repeat(small[..., None], 3, axis=2), detector="yunet")
+    assert len(found.faces) == 1 and found.image_size == (side, side)
+    hit = found.faces[0].box
+    assert 0 <= hit.x and 0 <= hit.y and hit.x + hit.w <= side and hit.y + hit.h <= side and hit.w > side / 2
+    (lx, ly), (rx, ry) = sorted(hit.landmarks[:2])
+    assert 0.15 * side < lx < 0.5 * side < rx < 0.85 * side and 0.2 * side < ly < 0.6 * side
+    assert found.faces[0].crop64.shape == (64, 64)
 
 
 def test_every_face_at_the_reporting_threshold_is_still_found():
