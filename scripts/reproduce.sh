@@ -27,7 +27,7 @@ REAL3_EPOCHS=${REAL3_EPOCHS:-6}  # stages 3 and 4 (lighter teacher, FER2013 labe
 REAL_TAU=${REAL_TAU:-0.25}  # the shipped decision rule (logit adjustment), chosen on step adjust_sweep
 STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 long average ship4 stage5 average5 ship5 stage6 average6 ship6 tta cross audit cv \
 hog_svm ablations seeds levers real1 real2 average_real real3 real4 adjust_sweep domains ship_real real_levers \
-ferplus_only recipe_parts label_noise"}
+ferplus_only recipe_parts self_distil label_noise"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 train() {  # variant, epochs, out, extra options...
   ferviz train --dataset npz --data "$FER" --model "$1" --recipe strong --epochs "$2" --seed 0 --out "$3" --resume "${@:4}"
@@ -204,6 +204,23 @@ print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/sea
         --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" --jaffe "$DATA/jaffe/jaffe.npz" \
         --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
         --out models/reports/domains/recipe_parts.json ;;
+    self_distil)  # step recipe_parts's control and heavier face-api.js teacher again (seed 0), with the default as
+      # a distillation teacher as well (its soft targets cached; weight 0.5, temperature 4): does anchoring the
+      # fine-tune on the default's own adjusted outputs keep it off the common-class prior?
+      # (models/reports/domains/self_distil.json, Compare -> By domain)
+      for run in self_kd self_kd_teacher_0.5; do
+        weight=0.2; [ "$run" = self_kd ] || weight=0.5
+        train dcnn_bilstm_dam 4 "$RUNS/$run" --lr 2e-4 --warmup-epochs 1 --init models/real_dcnn_bilstm_dam.pt \
+          --labels ferplus-soft --fer2013-weight 0.15 --fer-teacher "$weight" --photos "$DATA/utkface/faces" \
+          --photo-cache "$RUNS/photo_faces_aligned.npz" --camera 0.3 --class-weights 0.15 --select accuracy \
+          --keep-epochs-from 2 --teacher models/real_dcnn_bilstm_dam.pt --kd-cache --quiet
+        average "$RUNS/$run" 2
+      done
+      ferviz domains --models real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt "self_kd=$RUNS/self_kd/swa.pt" \
+        "self_kd_teacher_0.5=$RUNS/self_kd_teacher_0.5/swa.pt" \
+        --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" --jaffe "$DATA/jaffe/jaffe.npz" \
+        --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
+        --out models/reports/domains/self_distil.json ;;
     label_noise)  # the probably wrong labels (the four FER2013 models' probabilities); every shipped model scored
       ferviz audit --label-noise --dataset npz --data "$FER" --split PublicTest --out models/reports/label_noise \
         --flip-fractions 0.02 0.05 0.1 \

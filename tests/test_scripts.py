@@ -181,3 +181,26 @@ def test_the_recipe_parts_step_changes_one_part_of_the_default_recipe_per_run_be
                                  "recipe_no_fer2013=runs/recipe_no_fer2013/swa.pt",
                                  "recipe_control_seed1=runs/recipe_control_s1/swa.pt",
                                  "recipe_teacher_0.5_seed1=runs/recipe_teacher_0.5_s1/swa.pt"]
+
+
+def test_the_self_distil_step_reruns_control_and_teacher_with_the_default_as_a_teacher_too(repo):
+    import shlex
+
+    from ferviz.cli import build_parser
+
+    shutil.copy(ROOT / "scripts" / "reproduce.sh", repo / "repo" / "scripts" / "reproduce.sh")
+    calls = run(repo, "reproduce.sh", DATA="/d", RUNS="runs", STEPS="self_distil")
+    parser = build_parser()
+    parsed = [parser.parse_args(shlex.split(call)[1:]) for call in calls]  # every option exists
+    assert [c.split()[1] for c in calls] == ["train", "average"] * 2 + ["domains"]
+    control, teacher = parsed[0], parsed[2]
+    assert [t.out for t in (control, teacher)] == ["runs/self_kd", "runs/self_kd_teacher_0.5"]
+    for t in (control, teacher):  # recipe_parts's budget and recipe, plus the default as a cached teacher
+        assert (t.init, t.epochs, t.lr, t.seed, t.labels, t.fer2013_weight, t.class_weights, t.camera) == (
+            "models/real_dcnn_bilstm_dam.pt", 4, 2e-4, 0, "ferplus-soft", 0.15, 0.15, 0.3)
+        assert t.teacher == ["models/real_dcnn_bilstm_dam.pt"] and t.kd_cache and t.keep_epochs_from == 2
+    assert (control.fer_teacher, teacher.fer_teacher) == (0.2, 0.5)
+    assert [p.from_epoch for p in (parsed[1], parsed[3])] == [2, 2]
+    assert parsed[4].out == "models/reports/domains/self_distil.json"
+    assert parsed[4].models == ["real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt",
+                                "self_kd=runs/self_kd/swa.pt", "self_kd_teacher_0.5=runs/self_kd_teacher_0.5/swa.pt"]

@@ -117,7 +117,7 @@ def tradeoff_figure(frame: pd.DataFrame, target: float = FERPLUS_TARGET, default
         fig.update_layout(title="no domain table yet (ferviz domains ... --out models/reports/domains/...)",
                           height=120)
         return fig
-    colours = dict(zip(TRADEOFF_SOURCES.values(), ("#1f77b4", "#8c8c8c", "#d62728", "#2ca02c"), strict=True))
+    colours = dict(zip(TRADEOFF_SOURCES.values(), ("#1f77b4", "#8c8c8c", "#d62728", "#2ca02c", "#9467bd"), strict=True))
     sweep = TRADEOFF_SOURCES[ADJUSTMENT_FILE]
     frame = frame.reset_index(drop=True)
     frame = frame.assign(name=_point_names(frame, default))

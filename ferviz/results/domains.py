@@ -43,6 +43,9 @@ FERPLUS_ONLY_FILE = "domains/ferplus_only.json"
 #: The default's last stage run again for a few epochs from the default, as it is (``recipe_control``) and with
 #: one part of its recipe changed (``recipe_*``): whether that part moves the trade-off; beside the domain table.
 RECIPE_PARTS_FILE = "domains/recipe_parts.json"
+#: The same runs with the default as a distillation teacher as well (``self_kd*``): whether anchoring the
+#: fine-tune on the default's own (adjusted) outputs keeps it off the common-class prior; beside the domain table.
+SELF_DISTIL_FILE = "domains/self_distil.json"
 #: The FER+-majority accuracy (percent, held-out FER2013 faces) the real-faces default aims at.
 FERPLUS_TARGET = 85.0
 #: Domain key -> what the column means (the strings the JSON, the card and Compare share).
@@ -387,7 +390,8 @@ def shipped_tau(models_dir: str | Path, name: str | None = None) -> float | None
 TRADEOFF_SOURCES = {DOMAINS_FILE: "shipped models and face-api.js",
                     ADJUSTMENT_FILE: "the default's last run at each tau",
                     FERPLUS_ONLY_FILE: "fine-tuned on FER+'s votes alone",
-                    RECIPE_PARTS_FILE: "the default's last stage again, one part changed"}
+                    RECIPE_PARTS_FILE: "the default's last stage again, one part changed",
+                    SELF_DISTIL_FILE: "the last stage again, also distilled from the default"}
 
 
 def tradeoff_frame(models_dir: str | Path) -> pd.DataFrame:

@@ -219,7 +219,8 @@ def show_tradeoff(found: Discovery) -> None:
                "neutral); up is macro-F1 on the posed lab sets, where every expression is about as common, as in "
                "a balanced set of real photos. The red points are the default fine-tuned on FER+'s votes alone "
                "(step `ferplus_only` of `scripts/reproduce.sh`); the green ones are the default's last stage run again "
-               "for 4 epochs, as it is and with one part of its recipe changed (step `recipe_parts`). Furthest right, "
+               "for 4 epochs, as it is and with one part of its recipe changed (step `recipe_parts`), and the purple "
+               "ones the same runs distilled from the default as well (step `self_distil`). Furthest right, "
                f"`{best['model']}` scores {best['ferplus']:.1f} % against FER+'s majority and {best['posed']:.1f} % "
                f"on the posed sets.{versus} Runs were selected on PublicTest, so the FER+ numbers are optimistic.")
 

@@ -271,12 +271,13 @@ def test_domain_markdown_is_one_row_per_model_with_a_dash_where_not_measured():
                                                   "| a | 60.0 / 55.0 | 80.0 / 70.0 |", "| b | 50.0 / 25.0 | — |"]
 
 
-def test_tradeoff_frame_takes_each_model_once_from_the_four_reports(tmp_path):
+def test_tradeoff_frame_takes_each_model_once_from_the_five_reports(tmp_path):
     from ferviz.results.domains import (
         ADJUSTMENT_FILE,
         DOMAINS_FILE,
         FERPLUS_ONLY_FILE,
         RECIPE_PARTS_FILE,
+        SELF_DISTIL_FILE,
         TRADEOFF_SOURCES,
         tradeoff_frame,
     )
@@ -294,12 +295,13 @@ def test_tradeoff_frame_takes_each_model_once_from_the_four_reports(tmp_path):
                    _score("ferplus_only", "photos", 0.9, 0.45)], reports / FERPLUS_ONLY_FILE)
     write_domains([*full("default", 0.2, 0.2, 0.2), *full("recipe_control", 0.81, 0.68, 0.44)],
                   reports / RECIPE_PARTS_FILE)
+    write_domains([*full("default", 0.3, 0.3, 0.3), *full("self_kd", 0.805, 0.68, 0.45)], reports / SELF_DISTIL_FILE)
     frame = tradeoff_frame(tmp_path)
     # the default once, from the first file
-    assert frame["model"].tolist() == ["default", "tau_0", "ferplus_only", "recipe_control"]
+    assert frame["model"].tolist() == ["default", "tau_0", "ferplus_only", "recipe_control", "self_kd"]
     assert frame["family"].tolist() == list(TRADEOFF_SOURCES.values())
-    assert frame["ferplus"].tolist() == pytest.approx([78.0, 80.0, 85.0, 81.0])
-    assert frame["posed"].tolist() == pytest.approx([60.0, 50.0, 40.0, 56.0])  # mean of CK+ and JAFFE macro-F1
+    assert frame["ferplus"].tolist() == pytest.approx([78.0, 80.0, 85.0, 81.0, 80.5])
+    assert frame["posed"].tolist() == pytest.approx([60.0, 50.0, 40.0, 56.0, 56.5])  # mean of CK+ and JAFFE macro-F1
     assert frame["fer2013"].iloc[0] == pytest.approx(63.0) and np.isnan(frame["fer2013"].iloc[2])
     assert frame["photos"].iloc[2] == pytest.approx(45.0) and np.isnan(frame["photos"].iloc[0])
 
@@ -310,21 +312,24 @@ def test_the_tradeoff_figure_stars_the_default_names_points_apart_and_marks_the_
     from ferviz.figures.domains import _point_names, tradeoff_figure
     from ferviz.results.domains import TRADEOFF_SOURCES
 
-    shipped, sweep, votes, parts = TRADEOFF_SOURCES.values()
-    frame = pd.DataFrame({"family": [shipped, shipped, sweep, sweep, votes, parts],
-                          "model": ["peer", "real", "tau_0", "tau_0.25", "ferplus_only_tau_0.5", "recipe_control"],
-                          "ferplus": [68.0, 78.7, 80.8, 78.7, 84.8, 81.0],
-                          "posed": [79.0, 62.0, 57.4, 62.0, 46.6, 52.0],
-                          "fer2013": [58.0, 63.5, 62.7, 63.5, 59.8, 63.3],
-                          "photos": [55.0, 54.0, 56.0, 54.0, 50.0, 55.0]})
+    shipped, sweep, votes, parts, self_kd = TRADEOFF_SOURCES.values()
+    frame = pd.DataFrame({"family": [shipped, shipped, sweep, sweep, votes, parts, self_kd],
+                          "model": ["peer", "real", "tau_0", "tau_0.25", "ferplus_only_tau_0.5", "recipe_control",
+                                    "self_kd"],
+                          "ferplus": [68.0, 78.7, 80.8, 78.7, 84.8, 81.0, 76.0],
+                          "posed": [79.0, 62.0, 57.4, 62.0, 46.6, 52.0, 70.0],
+                          "fer2013": [58.0, 63.5, 62.7, 63.5, 59.8, 63.3, 63.0],
+                          "photos": [55.0, 54.0, 56.0, 54.0, 50.0, 55.0, 56.0]})
     # the default first; tau_0.25 sits on it and is not named again; 1.5 across / 2 up is "close"
     assert _point_names(frame, "real") == ["peer", "real (default)", "tau 0", "", "ferplus_only_tau_0.5",
-                                           "recipe_control"]
-    near = frame.assign(ferplus=[68.0, 69.0, 75.0, 80.0, 84.8, 81.0], posed=[79.0, 80.9, 79.0, 79.0, 46.6, 52.0])
-    assert _point_names(near, None) == ["peer", "", "tau 0", "tau 0.25", "ferplus_only_tau_0.5", "recipe_control"]
+                                           "recipe_control", "self_kd"]
+    near = frame.assign(ferplus=[68.0, 69.0, 75.0, 80.0, 84.8, 81.0, 76.0],
+                        posed=[79.0, 80.9, 79.0, 79.0, 46.6, 52.0, 70.0])
+    assert _point_names(near, None) == ["peer", "", "tau 0", "tau 0.25", "ferplus_only_tau_0.5", "recipe_control",
+                                        "self_kd"]
     fig = tradeoff_figure(frame, target=85.0, default="real")
-    assert [t.name for t in fig.data] == [shipped, sweep, votes, parts]
-    assert len({t.marker.color for t in fig.data}) == 4  # one colour per family
+    assert [t.name for t in fig.data] == [shipped, sweep, votes, parts, self_kd]
+    assert len({t.marker.color for t in fig.data}) == 5  # one colour per family
     assert list(fig.data[0].marker.symbol) == ["circle", "star"] and list(fig.data[0].marker.size) == [10, 18]
     assert fig.data[1].mode == "lines+markers+text" and fig.data[0].mode == "markers+text"
     assert fig.layout.shapes[0].x0 == 85.0 and "85 %" in fig.layout.annotations[0].text
@@ -332,7 +337,7 @@ def test_the_tradeoff_figure_stars_the_default_names_points_apart_and_marks_the_
     assert "no domain table" in tradeoff_figure(frame.iloc[:0]).layout.title.text
 
 
-@pytest.mark.parametrize("name", ["FERPLUS_ONLY_FILE", "RECIPE_PARTS_FILE"])
+@pytest.mark.parametrize("name", ["FERPLUS_ONLY_FILE", "RECIPE_PARTS_FILE", "SELF_DISTIL_FILE"])
 def test_the_readme_carries_the_committed_trade_off_tables(name):
     from dataclasses import asdict
 
