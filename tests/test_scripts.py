@@ -43,6 +43,19 @@ def run(repo: Path, script: str, **env) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
+def reproduce_step(repo: Path, step: str) -> tuple[list[str], list]:
+    """The ``ferviz`` calls of one step of scripts/reproduce.sh, and each parsed by ferviz's own parser (so
+    every option they use exists)."""
+    import shlex
+
+    from ferviz.cli import build_parser
+
+    shutil.copy(ROOT / "scripts" / "reproduce.sh", repo / "repo" / "scripts" / "reproduce.sh")
+    calls = run(repo, "reproduce.sh", DATA="/d", RUNS="runs", STEPS=step)
+    parser = build_parser()
+    return calls, [parser.parse_args(shlex.split(call)[1:]) for call in calls]
+
+
 def test_seeds_trains_each_variant_and_seed_once_then_skips_it(repo):
     calls = run(repo, "seeds.sh", VARIANTS="cnn_bilstm", SEEDS="0 1")
     assert len(calls) == 4
@@ -130,14 +143,7 @@ def test_real_levers_run_one_change_each_and_every_command_parses(repo):
 
 
 def test_the_ferplus_only_step_trains_two_seeds_averages_them_and_measures_them_beside_the_default(repo):
-    import shlex
-
-    from ferviz.cli import build_parser
-
-    shutil.copy(ROOT / "scripts" / "reproduce.sh", repo / "repo" / "scripts" / "reproduce.sh")
-    calls = run(repo, "reproduce.sh", DATA="/d", RUNS="runs", STEPS="ferplus_only")
-    parser = build_parser()
-    parsed = [parser.parse_args(shlex.split(call)[1:]) for call in calls]  # every option exists
+    calls, parsed = reproduce_step(repo, "ferplus_only")
     assert [c.split()[1] for c in calls] == ["train", "average", "train", "average", "average", "adjust", "domains"]
     trains = [parsed[0], parsed[2]]
     assert [t.seed for t in trains] == [0, 1] and [t.out for t in trains] == ["runs/ferplus_only_s0",
@@ -152,14 +158,7 @@ def test_the_ferplus_only_step_trains_two_seeds_averages_them_and_measures_them_
 
 
 def test_the_recipe_parts_step_changes_one_part_of_the_default_recipe_per_run_beside_a_control(repo):
-    import shlex
-
-    from ferviz.cli import build_parser
-
-    shutil.copy(ROOT / "scripts" / "reproduce.sh", repo / "repo" / "scripts" / "reproduce.sh")
-    calls = run(repo, "reproduce.sh", DATA="/d", RUNS="runs", STEPS="recipe_parts")
-    parser = build_parser()
-    parsed = [parser.parse_args(shlex.split(call)[1:]) for call in calls]  # every option exists
+    calls, parsed = reproduce_step(repo, "recipe_parts")
     assert [c.split()[1] for c in calls] == ["train", "average"] * 5 + ["domains"]
     trains = parsed[0:10:2]
     control, teacher, no_fer, control1, teacher1 = trains
@@ -184,14 +183,7 @@ def test_the_recipe_parts_step_changes_one_part_of_the_default_recipe_per_run_be
 
 
 def test_the_self_distil_step_reruns_control_and_teacher_with_the_default_as_a_teacher_too(repo):
-    import shlex
-
-    from ferviz.cli import build_parser
-
-    shutil.copy(ROOT / "scripts" / "reproduce.sh", repo / "repo" / "scripts" / "reproduce.sh")
-    calls = run(repo, "reproduce.sh", DATA="/d", RUNS="runs", STEPS="self_distil")
-    parser = build_parser()
-    parsed = [parser.parse_args(shlex.split(call)[1:]) for call in calls]  # every option exists
+    calls, parsed = reproduce_step(repo, "self_distil")
     assert [c.split()[1] for c in calls] == ["train", "average"] * 2 + ["domains"]
     control, teacher = parsed[0], parsed[2]
     assert [t.out for t in (control, teacher)] == ["runs/self_kd", "runs/self_kd_teacher_0.5"]
