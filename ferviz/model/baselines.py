@@ -40,7 +40,9 @@ def train_hog_svm(train_x, train_y, val_x, val_y, *, grid=(0.01, 0.1, 1.0), seed
     ftr, fva = scaler.transform(hog_features(train_x)), scaler.transform(hog_features(val_x))
     best = None
     for c in grid:
-        svm = LinearSVC(C=c, dual=False, max_iter=2000, random_state=seed).fit(ftr, ytr)
+        # the primal problem when there are more faces than features (FER2013: 28,709 x 1,764), the dual when
+        # there are fewer (a small folder), where the primal solver can take seconds per C without converging
+        svm = LinearSVC(C=c, dual="auto", max_iter=2000, random_state=seed).fit(ftr, ytr)
         acc = float((svm.predict(fva) == yva).mean())
         log.info("hog_svm C=%g: selection accuracy %.4f", c, acc)
         if best is None or acc > best[0]:
