@@ -55,6 +55,18 @@ average() {  # run dir, first epoch: the mean of its kept epochs from there on, 
   # Training faces, as the run's swa.pt
   ferviz average --run "$1" --from-epoch "$2" --dataset npz --data "$FER" --out "$1/swa.pt"
 }
+by_domain() {  # report, models...: each model on FER2013 PublicTest (its labels and FER+'s majority), CK+, JAFFE
+  # and the held-out UTKFace photos (agreement with face-api.js)
+  ferviz domains --models "${@:2}" --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" --jaffe "$DATA/jaffe/jaffe.npz" \
+    --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" --out "$1"
+}
+last_stage() {  # run dir, options...: the default's last stage again from the default (4 epochs at lr 2e-4) with
+  # these options added or overriding, and the mean of its epochs 2-4 (steps recipe_parts and self_distil)
+  train dcnn_bilstm_dam 4 "$1" --lr 2e-4 --warmup-epochs 1 --init models/real_dcnn_bilstm_dam.pt --labels ferplus-soft \
+    --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" --camera 0.3 --class-weights 0.15 \
+    --select accuracy --keep-epochs-from 2 --quiet "${@:2}"
+  average "$1" 2
+}
 for step in $STEPS; do
   case $step in
     default) train dcnn_bilstm_dam "$EPOCHS" "$RUNS/dcnn_bilstm_dam" ;;  # stage 1, from scratch
@@ -148,17 +160,13 @@ print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/sea
           --out "$RUNS/real4/tau_$tau.pt"
         sweep+=("tau_$tau=$RUNS/real4/tau_$tau.pt")
       done
-      ferviz domains --models "${sweep[@]}" --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" \
-        --jaffe "$DATA/jaffe/jaffe.npz" --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
-        --out models/reports/domains/logit_adjustment.json ;;
+      by_domain models/reports/domains/logit_adjustment.json "${sweep[@]}" ;;
     ship_real) ship "$RUNS/real4" real_dcnn_bilstm_dam --checkpoint "tau_$REAL_TAU.pt" ;;  # after `domains`
     domains)  # every shipped model and face-api.js by domain (models/reports/domains/domains.json)
       # (the real-faces run's checkpoint under the name it ships as, so that its card carries the table)
-      ferviz domains --models "real_dcnn_bilstm_dam=$RUNS/real4/tau_$REAL_TAU.pt" models/fer2013_dcnn_bilstm_dam.pt \
-        models/fer2013_cnn_bilstm.pt models/fer2013_cnn_lstm.pt models/fer2013_ngo_bilstm.pt faceapi \
-        --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" --jaffe "$DATA/jaffe/jaffe.npz" \
-        --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
-        --out models/reports/domains/domains.json ;;
+      by_domain models/reports/domains/domains.json "real_dcnn_bilstm_dam=$RUNS/real4/tau_$REAL_TAU.pt" \
+        models/fer2013_dcnn_bilstm_dam.pt models/fer2013_cnn_bilstm.pt models/fer2013_cnn_lstm.pt \
+        models/fer2013_ngo_bilstm.pt faceapi ;;
     real_levers) DATA="$DATA" RUNS="$RUNS" bash scripts/real_levers.sh ;;
     ferplus_only)  # what the FER+-majority target costs (models/reports/domains/ferplus_only.json, Compare ->
       # By domain): the shipped default fine-tuned on FER+'s vote distributions alone (no FER2013 label, no
@@ -174,12 +182,9 @@ print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/sea
         --dataset npz --data "$FER" --out "$RUNS/ferplus_only_soup.pt"
       ferviz adjust --checkpoint "$RUNS/ferplus_only_soup.pt" --tau 0.5 --dataset npz --data "$FER" \
         --out "$RUNS/ferplus_only_soup_tau_0.5.pt"
-      ferviz domains --models real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt \
+      by_domain models/reports/domains/ferplus_only.json real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt \
         "ferplus_only_soup=$RUNS/ferplus_only_soup.pt" "ferplus_only_soup_tau_0.5=$RUNS/ferplus_only_soup_tau_0.5.pt" \
-        "ferplus_only_seed0=$RUNS/ferplus_only_s0/swa.pt" "ferplus_only_seed1=$RUNS/ferplus_only_s1/swa.pt" \
-        --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" --jaffe "$DATA/jaffe/jaffe.npz" \
-        --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
-        --out models/reports/domains/ferplus_only.json ;;
+        "ferplus_only_seed0=$RUNS/ferplus_only_s0/swa.pt" "ferplus_only_seed1=$RUNS/ferplus_only_s1/swa.pt" ;;
     recipe_parts)  # does one part of the default's recipe move the trade-off? (models/reports/domains/
       # recipe_parts.json, Compare -> By domain): the default's last stage again from the default for 4 epochs,
       # as it is (control) and with one part changed (face-api.js's weight on FER2013's faces 0.5 instead of
@@ -191,36 +196,23 @@ print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/sea
           no_fer2013) change=(--fer-teacher 0.2) ;;
         esac
         seed=0; [ "$run" = "${run%_s1}" ] || seed=1
-        train dcnn_bilstm_dam 4 "$RUNS/recipe_$run" --seed "$seed" --lr 2e-4 --warmup-epochs 1 \
-          --init models/real_dcnn_bilstm_dam.pt --labels ferplus-soft "${change[@]}" --photos "$DATA/utkface/faces" \
-          --photo-cache "$RUNS/photo_faces_aligned.npz" --camera 0.3 --class-weights 0.15 --select accuracy \
-          --keep-epochs-from 2 --quiet
-        average "$RUNS/recipe_$run" 2
+        last_stage "$RUNS/recipe_$run" --seed "$seed" "${change[@]}"
       done
-      ferviz domains --models real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt \
+      by_domain models/reports/domains/recipe_parts.json real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt \
         "recipe_control=$RUNS/recipe_control/swa.pt" "recipe_teacher_0.5=$RUNS/recipe_teacher_0.5/swa.pt" \
         "recipe_no_fer2013=$RUNS/recipe_no_fer2013/swa.pt" "recipe_control_seed1=$RUNS/recipe_control_s1/swa.pt" \
-        "recipe_teacher_0.5_seed1=$RUNS/recipe_teacher_0.5_s1/swa.pt" \
-        --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" --jaffe "$DATA/jaffe/jaffe.npz" \
-        --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
-        --out models/reports/domains/recipe_parts.json ;;
+        "recipe_teacher_0.5_seed1=$RUNS/recipe_teacher_0.5_s1/swa.pt" ;;
     self_distil)  # step recipe_parts's control and heavier face-api.js teacher again (seed 0), with the default as
       # a distillation teacher as well (its soft targets cached; weight 0.5, temperature 4): does anchoring the
       # fine-tune on the default's own adjusted outputs keep it off the common-class prior?
       # (models/reports/domains/self_distil.json, Compare -> By domain)
       for run in self_kd self_kd_teacher_0.5; do
         weight=0.2; [ "$run" = self_kd ] || weight=0.5
-        train dcnn_bilstm_dam 4 "$RUNS/$run" --lr 2e-4 --warmup-epochs 1 --init models/real_dcnn_bilstm_dam.pt \
-          --labels ferplus-soft --fer2013-weight 0.15 --fer-teacher "$weight" --photos "$DATA/utkface/faces" \
-          --photo-cache "$RUNS/photo_faces_aligned.npz" --camera 0.3 --class-weights 0.15 --select accuracy \
-          --keep-epochs-from 2 --teacher models/real_dcnn_bilstm_dam.pt --kd-cache --quiet
-        average "$RUNS/$run" 2
+        last_stage "$RUNS/$run" --fer2013-weight 0.15 --fer-teacher "$weight" \
+          --teacher models/real_dcnn_bilstm_dam.pt --kd-cache
       done
-      ferviz domains --models real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt "self_kd=$RUNS/self_kd/swa.pt" \
-        "self_kd_teacher_0.5=$RUNS/self_kd_teacher_0.5/swa.pt" \
-        --fer2013 "$FER" --ckplus "$DATA/ckplus/ckplus.npz" --jaffe "$DATA/jaffe/jaffe.npz" \
-        --photos "$DATA/utkface/faces" --photo-cache "$RUNS/photo_faces_aligned.npz" \
-        --out models/reports/domains/self_distil.json ;;
+      by_domain models/reports/domains/self_distil.json real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt \
+        "self_kd=$RUNS/self_kd/swa.pt" "self_kd_teacher_0.5=$RUNS/self_kd_teacher_0.5/swa.pt" ;;
     label_noise)  # the probably wrong labels (the four FER2013 models' probabilities); every shipped model scored
       ferviz audit --label-noise --dataset npz --data "$FER" --split PublicTest --out models/reports/label_noise \
         --flip-fractions 0.02 0.05 0.1 \

@@ -130,20 +130,20 @@ def _get_cascade() -> cv2.CascadeClassifier:
 
 def _shrink(img: np.ndarray, max_side: int, min_side: int) -> tuple[np.ndarray, float]:
     """A copy at most ``max_side`` on its longer side (shorter side kept >= ``min_side``), and the factor."""
-    factor = min(1.0, max(max_side / max(img.shape[:2]), min_side / min(img.shape[:2])))
-    if factor >= 1.0:
-        return img, 1.0
-    dsize = (max(1, round(img.shape[1] * factor)), max(1, round(img.shape[0] * factor)))
-    return cv2.resize(img, dsize, interpolation=cv2.INTER_AREA), factor
+    return _scaled(img, min(1.0, max(max_side / max(img.shape[:2]), min_side / min(img.shape[:2]))))
 
 
 def _enlarge(img: np.ndarray, min_side: int, max_side: int) -> tuple[np.ndarray, float]:
-    """A cubic enlargement whose shorter side is ``min_side`` (longer side at most ``max_side``), and the factor."""
-    factor = max(1.0, min(min_side / min(img.shape[:2]), max_side / max(img.shape[:2])))
+    """A copy whose shorter side is ``min_side`` (longer side at most ``max_side``; never smaller), and the factor."""
+    return _scaled(img, max(1.0, min(min_side / min(img.shape[:2]), max_side / max(img.shape[:2]))))
+
+
+def _scaled(img: np.ndarray, factor: float) -> tuple[np.ndarray, float]:
+    """``img`` resized by ``factor`` (area averaging to shrink, cubic to enlarge; itself at 1), and the factor."""
     if factor == 1.0:
         return img, 1.0
-    dsize = (round(img.shape[1] * factor), round(img.shape[0] * factor))
-    return cv2.resize(img, dsize, interpolation=cv2.INTER_CUBIC), factor
+    dsize = (max(1, round(img.shape[1] * factor)), max(1, round(img.shape[0] * factor)))
+    return cv2.resize(img, dsize, interpolation=cv2.INTER_AREA if factor < 1.0 else cv2.INTER_CUBIC), factor
 
 
 def _detect_haar(img: np.ndarray, gray: np.ndarray, min_size_frac: float, min_confidence: float,
@@ -174,9 +174,10 @@ def _detect_yunet(img: np.ndarray, gray: np.ndarray, min_size_frac: float, min_c
     colour = img if img.ndim == 3 and img.shape[2] >= 3 else np.repeat(gray[..., None], 3, axis=2)
     short, long = min(gray.shape), max(gray.shape)
     enough = math.ceil(_YUNET_SMALLEST_FACE / max(min_size_frac, 1e-6) * long / short)  # longer side needed
-    small, factor = _shrink(colour[:, :, :3], min(_YUNET_MAX_SIDE, max_side or _YUNET_MAX_SIDE, enough), 24)
+    cap = min(_YUNET_MAX_SIDE, max_side or _YUNET_MAX_SIDE)
+    small, factor = _shrink(colour[:, :, :3], min(cap, enough), 24)
     if short < _YUNET_MIN_SEARCH_SIDE:
-        small, more = _enlarge(small, _YUNET_MIN_SEARCH_SIDE, min(_YUNET_MAX_SIDE, max_side or _YUNET_MAX_SIDE))
+        small, more = _enlarge(small, _YUNET_MIN_SEARCH_SIDE, cap)
         factor *= more
     bgr = np.ascontiguousarray(small[:, :, ::-1])
     with _lock:
