@@ -3,7 +3,8 @@
 (a) the model alone on random normalised input, batch 1 and batch 16 (per face);
 (b) :func:`ferviz.pipeline.inference.predict_image` on a public-domain sample photo encoded as JPEG bytes
     (decode + detect + crop + preprocess + model + softmax), per face found;
-(c) the same path stage by stage: decode, detect (+ crop), preprocess, model (+ softmax).
+(c) the same path stage by stage: decode, detect (+ crop), preprocess, model (+ softmax) on one view.
+For a model with its own test-time views (``ferviz adjust --tta flip``), (b) is also timed with one view only.
 All calls are timed in interleaved rounds; ratios are against (a) at batch 1, measured in the same
 run. No dataset image is used.
 
@@ -17,6 +18,7 @@ import argparse
 import io
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import common
@@ -72,9 +74,12 @@ def run(args: argparse.Namespace) -> list[dict]:
     loaded = load_checkpoint(args.model)
     data = jpeg_bytes(load_sample(args.sample))
     n_faces = len(predict_image(loaded, data, name="sample.jpg").faces)
+    one_view = replace(loaded, preprocessing=replace(loaded.preprocessing, tta="none"))
     calls = {"(a) model, batch 1": model_call(loaded, 1), "(a) model, batch 16": model_call(loaded, 16),
              "(b) predict_image, all stages": lambda: predict_image(loaded, data, name="sample.jpg"),
              **stage_calls(loaded, data)}
+    if loaded.preprocessing.tta != "none":  # what the model's own test-time views cost end to end
+        calls["(b) predict_image, one view only"] = lambda: predict_image(one_view, data, name="sample.jpg")
     timings = common.time_interleaved(calls, repeats=args.repeats, warmup=args.warmup)
     faces = {"(a) model, batch 1": 1, "(a) model, batch 16": 16}
     base = timings["(a) model, batch 1"].median

@@ -5,6 +5,7 @@ import streamlit as st
 from ferviz.figures.predict import faces_figure, faces_probs_figure, probs_figure
 from ferviz.pipeline.batch import csv_bytes
 from ferviz.pipeline.inference import reclassify, side_by_side
+from ferviz.pipeline.tta import model_views
 from ferviz.text import md_escape
 from ferviz.ui.navigation import TAB_ICON, ensure_navigation
 from ferviz.ui.predict import choose_mode, choose_sources, explain_button, predict_many, results_frame
@@ -67,7 +68,9 @@ with results:
         elif result.message:
             st.warning(md_escape(result.message))
         st.caption(f"{faces} face(s) found by {result.detector} · {width}x{height} pixels · "
-                   f"processed in {result.seconds * 1000:.0f} ms")
+                   f"processed in {result.seconds * 1000:.0f} ms"
+                   + (" · each face averaged with its mirror image (the model's own view)"
+                      if result.faces and model_views(loaded) == "flip" else ""))
         if result.notes:
             st.caption("Decoding: " + "; ".join(result.notes))
         left, right = st.columns([3, 2]) if mode != "webcam" else (st.container(), st.container())

@@ -26,7 +26,7 @@ REAL2_EPOCHS=${REAL2_EPOCHS:-8}  # stage 2 (face-api.js teacher on photos and FE
 REAL3_EPOCHS=${REAL3_EPOCHS:-6}  # stages 3 and 4 (lighter teacher, FER2013 label and class weights)
 REAL_TAU=${REAL_TAU:-0.25}  # the shipped decision rule (logit adjustment), chosen on step adjust_sweep
 STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 long average ship4 stage5 average5 ship5 stage6 average6 ship6 tta cross audit cv \
-hog_svm ablations seeds levers real1 real2 average_real real3 real4 adjust_sweep domains ship_real real_levers \
+hog_svm ablations seeds levers real1 real2 average_real real3 real4 adjust_sweep views_real domains ship_real real_levers \
 ferplus_only recipe_parts self_distil label_noise"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 train() {  # variant, epochs, out, extra options...
@@ -161,10 +161,13 @@ print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/sea
         sweep+=("tau_$tau=$RUNS/real4/tau_$tau.pt")
       done
       by_domain models/reports/domains/logit_adjustment.json "${sweep[@]}" ;;
-    ship_real) ship "$RUNS/real4" real_dcnn_bilstm_dam --checkpoint "tau_$REAL_TAU.pt" ;;  # after `domains`
+    views_real)  # the chosen decision rule's checkpoint with its own test-time views: every prediction averages
+      # each face with its mirror image (measured by domain in step `domains`; the rule was checked with it too)
+      ferviz adjust --checkpoint "$RUNS/real4/tau_$REAL_TAU.pt" --tta flip --out "$RUNS/real4/tau_${REAL_TAU}_flip.pt" ;;
+    ship_real) ship "$RUNS/real4" real_dcnn_bilstm_dam --checkpoint "tau_${REAL_TAU}_flip.pt" ;;  # after `domains`
     domains)  # every shipped model and face-api.js by domain (models/reports/domains/domains.json)
       # (the real-faces run's checkpoint under the name it ships as, so that its card carries the table)
-      by_domain models/reports/domains/domains.json "real_dcnn_bilstm_dam=$RUNS/real4/tau_$REAL_TAU.pt" \
+      by_domain models/reports/domains/domains.json "real_dcnn_bilstm_dam=$RUNS/real4/tau_${REAL_TAU}_flip.pt" \
         models/fer2013_dcnn_bilstm_dam.pt models/fer2013_cnn_bilstm.pt models/fer2013_cnn_lstm.pt \
         models/fer2013_ngo_bilstm.pt faceapi ;;
     real_levers) DATA="$DATA" RUNS="$RUNS" bash scripts/real_levers.sh ;;

@@ -62,6 +62,18 @@ def test_inference_latency_covers_every_stage(bench, tmp_path, tiny_checkpoint):
     assert {"(b) predict_image, all stages", "(c) decode", "(c) detect + crop", "(c) preprocess",
             "(c) model + softmax"} <= set(stages)
     assert all(r["faces"] >= 1 and r["ms_per_face"] > 0 for r in rows)
+    assert "(b) predict_image, one view only" not in stages  # a model without its own views
+
+
+def test_inference_latency_times_a_models_own_views_against_one(bench, tmp_path, tiny_checkpoint):
+    from ferviz.model.checkpoint import load_checkpoint
+    from ferviz.train.adjust import save_adjusted, set_views
+
+    flip = save_adjusted(set_views(load_checkpoint(tiny_checkpoint), "flip"), tmp_path / "flip.pt")
+    argv = ["--model", str(flip), "--repeats", "1", "--warmup", "0"]
+    rows = run_main(bench("inference_latency"), argv, tmp_path / "latency.json")["results"]
+    stages = [r["stage"] for r in rows]
+    assert "(b) predict_image, all stages" in stages and "(b) predict_image, one view only" in stages
 
 
 def test_pcp_speed_compares_every_activation_with_relu(bench, tmp_path):

@@ -196,3 +196,13 @@ def test_the_self_distil_step_reruns_control_and_teacher_with_the_default_as_a_t
     assert parsed[4].out == "models/reports/domains/self_distil.json"
     assert parsed[4].models == ["real_dcnn_bilstm_dam=models/real_dcnn_bilstm_dam.pt",
                                 "self_kd=runs/self_kd/swa.pt", "self_kd_teacher_0.5=runs/self_kd_teacher_0.5/swa.pt"]
+
+
+def test_the_default_gets_its_mirror_view_before_it_is_measured_and_shipped(repo):
+    calls, parsed = reproduce_step(repo, "views_real domains ship_real")
+    assert [c.split()[1] for c in calls] == ["adjust", "domains", "ship"]
+    views, domains, ship = parsed
+    assert (views.checkpoint, views.tta, views.tau) == ("runs/real4/tau_0.25.pt", "flip", None)
+    assert views.out == "runs/real4/tau_0.25_flip.pt"
+    assert domains.models[0] == f"real_dcnn_bilstm_dam={views.out}"
+    assert (ship.run, ship.name, ship.checkpoint) == ("runs/real4", "real_dcnn_bilstm_dam", "tau_0.25_flip.pt")

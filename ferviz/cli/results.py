@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ferviz.cli.common import add_align, add_data, add_tta, load_data
+from ferviz.errors import FervizError
 
 
 def cmd_evaluate(args) -> int:
@@ -69,6 +70,11 @@ def cmd_ship(args) -> int:
     from ferviz.results.shipping import run_summary, ship
     from ferviz.results.studies import lever_records, lever_table
 
+    if args.replace:
+        return _reship(args)
+    if not args.run or not args.name:
+        raise FervizError("name the training run to ship and its model (--run RUN_DIR --name NAME), or --replace NAME --checkpoint FILE to "
+                          "re-ship a shipped model adjusted with ferviz adjust")
     run = run_summary(Path(args.run))
     split = args.split or run["meta"].get("select_split", "")
     kind, ds = load_data(args)
@@ -80,6 +86,28 @@ def cmd_ship(args) -> int:
                 notes=args.notes or "", checkpoint=args.checkpoint, levers=levers,
                 domains=domain_records(models_dir))
     print(f"shipped {card.file}: accuracy {card.report['accuracy']:.4f}, "
+          f"macro-F1 {card.report['macro']['f1']:.4f} on {split or 'all'}")
+    return 0
+
+
+def _reship(args) -> int:
+    """``ferviz ship --replace NAME --checkpoint FILE``: a shipped model's adjusted checkpoint under its name."""
+    from ferviz import evaluate
+    from ferviz.paths import MODELS_DIR, portable
+    from ferviz.results.domains import domain_records
+    from ferviz.results.modelcard import read_card
+    from ferviz.results.records import discover
+    from ferviz.results.shipping import reship
+    from ferviz.results.studies import lever_records, lever_table
+
+    models_dir = Path(args.models_dir or MODELS_DIR)
+    old = read_card(models_dir / f"{args.replace}.json") if (models_dir / f"{args.replace}.json").is_file() else None
+    split = args.split or (old.selected_on if old else "")
+    kind, ds = load_data(args)
+    card = reship(Path(args.checkpoint), args.replace, lambda lm: evaluate(lm, ds, split=split or None), models_dir,
+                  command=portable(" ".join(args.argv)), levers=lever_records(lever_table(discover(models_dir))),
+                  domains=domain_records(models_dir))
+    print(f"re-shipped {card.file}: accuracy {card.report['accuracy']:.4f}, "
           f"macro-F1 {card.report['macro']['f1']:.4f} on {split or 'all'}")
     return 0
 
@@ -117,14 +145,18 @@ def add_evaluate(sub) -> None:
 
 def add_ship(sub) -> None:
     p = sub.add_parser("ship", help="copy a run's best.pt into models/ with a measured model card")
-    p.add_argument("--run", required=True, help="training output folder (has best.pt, run.json, log.csv)")
-    p.add_argument("--name", required=True, help="model name, e.g. fer2013_dcnn_bilstm_dam")
+    p.add_argument("--run", help="training output folder (has best.pt, run.json, log.csv)")
+    p.add_argument("--replace", metavar="NAME",
+                   help="instead of a run: re-ship the shipped model NAME from --checkpoint, a checkpoint made from "
+                        "it by `ferviz adjust` (the card keeps its training record; the numbers are measured anew)")
+    p.add_argument("--name", help="model name, e.g. fer2013_dcnn_bilstm_dam (with --run)")
     add_data(p)
     p.add_argument("--split", help="split to report on (default: the one the run selected on)")
     p.add_argument("--models-dir", help="default: the repository's models/")
     p.add_argument("--notes", help="free text added to the card")
     p.add_argument("--checkpoint", default="best.pt",
-                   help="the run's file to ship (default best.pt; e.g. swa.pt from `ferviz average`)")
+                   help="the run's file to ship (default best.pt; e.g. swa.pt from `ferviz average`); with "
+                        "--replace, the adjusted checkpoint's path")
     p.set_defaults(func=cmd_ship)
 
 

@@ -219,10 +219,29 @@ def add_train(sub) -> None:
 
 def cmd_adjust(args) -> int:
     from ferviz import load_model
-    from ferviz.data.ferplus import relabel
-    from ferviz.train.adjust import adjust_logits, label_prior, save_adjusted
+    from ferviz.train.adjust import save_adjusted, set_views
 
     loaded = load_model(args.checkpoint, verify=False)
+    if args.tau is None and args.tta is None:
+        raise FervizError("say what to adjust: --tau T (the decision rule), --tta flip (the test-time views) or both")
+    what = ""
+    if args.tau is not None:
+        what = _adjust_tau(args, loaded)
+    if args.tta is not None:
+        set_views(loaded, args.tta)
+        print(f"test-time views: {args.tta}")
+    out = save_adjusted(loaded, args.out, prior_source=what, command=" ".join(args.argv))
+    print(f"-> {out}")
+    return 0
+
+
+def _adjust_tau(args, loaded) -> str:
+    """Fold ``args.tau`` x log(prior of the training labels) into ``loaded``'s bias; returns the prior's source."""
+    from ferviz.data.ferplus import relabel
+    from ferviz.train.adjust import adjust_logits, label_prior
+
+    if not args.data:
+        raise FervizError("--tau needs the training faces the class prior is counted on: give --data")
     source = args.labels or loaded.meta.get("labels") or "fer2013"
     kind, ds = load_data(args)
     split = args.train_split or loaded.meta.get("train_split") or SPLITS.get(kind, ("Training",))[0]
@@ -234,10 +253,9 @@ def cmd_adjust(args) -> int:
     prior = label_prior(targets, loaded.labels)
     adjust_logits(loaded, args.tau, prior)
     what = f"--labels {source} on {int(targets.keep.sum())} {split} faces"
-    out = save_adjusted(loaded, args.out, prior_source=what, command=" ".join(args.argv))
     shares = ", ".join(f"{n} {p * 100:.1f} %" for n, p in zip(loaded.labels, prior, strict=True))
-    print(f"adjusted by tau = {args.tau:g} with the prior of {what} ({shares}) -> {out}")
-    return 0
+    print(f"adjusted by tau = {args.tau:g} with the prior of {what} ({shares})")
+    return what
 
 
 def add_cv(sub) -> None:
@@ -269,14 +287,19 @@ def add_average(sub) -> None:
 
 
 def add_adjust(sub) -> None:
-    p = sub.add_parser("adjust", help="logit adjustment: subtract tau x log(class prior) from a model's logits "
-                                      "(folded into its bias), for sets where every class is as common")
-    p.add_argument("--checkpoint", required=True, help="the checkpoint to adjust (.pt; not adjusted before)")
-    p.add_argument("--tau", type=float, required=True,
+    p = sub.add_parser("adjust", help="after training: logit adjustment (subtract tau x log(class prior) from a "
+                                      "model's logits, folded into its bias, for sets where every class is as "
+                                      "common) and/or the model's own test-time views")
+    p.add_argument("--checkpoint", required=True,
+                   help="the checkpoint to adjust (.pt; for --tau, one not adjusted by a tau before)")
+    p.add_argument("--tau", type=float,
                    help="strength: 0 = the model as trained, 1 = every class equally likely a priori")
+    p.add_argument("--tta", choices=("none", "flip"),
+                   help="the test-time views every prediction of the adjusted model averages over: flip = each "
+                        "face and its mirror image (on every path of the app; the maps explain the face as shown)")
     p.add_argument("--labels", choices=("fer2013", "ferplus-majority", "ferplus-soft"),
                    help="whose class shares are the prior (default: the labels the checkpoint was trained on)")
-    add_data(p)
+    add_data(p, required=False)  # --tau only: the class prior is counted on the training faces
     p.add_argument("--train-split", help="usage value of the training faces (default: the checkpoint's)")
     p.add_argument("--out", required=True, help="the adjusted checkpoint to write (.pt)")
     p.set_defaults(func=cmd_adjust)

@@ -36,9 +36,17 @@ class Preprocessing:
     mean: float | tuple[float, ...] = 0.5  # of pixel/255: every plane, or one per plane (a tuple)
     std: float = 0.25
     face_margin: float = 0.15  # crop margin around a detected face box (fraction of its side)
+    # the test-time views every prediction averages over (ferviz.pipeline.tta): "none", or "flip" (each face and
+    # its mirror image) for a checkpoint made by `ferviz adjust --tta flip`
+    tta: str = "none"
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def input_part(self) -> Preprocessing:
+        """The record without its test-time views: what the network itself is fed (a teacher, or a checkpoint
+        averaged with this one, must match this part; each view is fed the same way)."""
+        return replace(self, tta="none")
 
     @classmethod
     def matching(cls, config, base: Preprocessing | None = None) -> Preprocessing:

@@ -23,7 +23,7 @@ from ferviz.pipeline.crop import model_crops
 from ferviz.pipeline.faces import FaceBox, FaceOptions, FaceSearch, find_faces
 from ferviz.pipeline.fastpath import fast_logits
 from ferviz.pipeline.tracking import Tracker
-from ferviz.pipeline.tta import average_views, check_mode, resize_crops
+from ferviz.pipeline.tta import average_views, check_mode, model_views, resize_crops
 
 
 @dataclass
@@ -142,16 +142,22 @@ def classify_crops(loaded: LoadedModel, crops: np.ndarray, tta: str = "none") ->
 
     Crops are converted for the model by :func:`ferviz.pipeline.crop.model_crops` (colour to gray for a
     gray model). ``tta`` (a key of :data:`ferviz.pipeline.tta.TTA_VIEWS`) averages the probabilities over
-    views of each face.
+    views of each face; ``"none"`` uses the model's own views (:func:`ferviz.pipeline.tta.model_views`: none,
+    or the mirror image for a checkpoint adjusted with ``--tta flip``).
     """
-    check_mode(tta)
+    mode = model_views(loaded, tta)
     if len(crops) == 0:
         return np.zeros((0, len(loaded.labels)), np.float32)
     prep = loaded.preprocessing
     crops = model_crops(np.asarray(crops, dtype=np.uint8), prep.input_mode)
-    if tta != "none":
-        faces = resize_crops(crops, prep.size)
-        return average_views(lambda view: classify_crops(loaded, view), faces, tta)
+    if mode != "none":
+        return average_views(lambda view: _probabilities(loaded, view), resize_crops(crops, prep.size), mode)
+    return _probabilities(loaded, crops)
+
+
+def _probabilities(loaded: LoadedModel, crops: np.ndarray) -> np.ndarray:
+    """One forward pass over model-ready crops, no views: (N, classes) probabilities."""
+    prep = loaded.preprocessing
     x = faces_to_tensor(crops, prep)
     logits = fast_logits(loaded, x)  # ONNX Runtime where available (same answers, faster)
     logits = torch.from_numpy(logits) if logits is not None else loaded.model(x)
@@ -211,8 +217,10 @@ def classify_faces(loaded: LoadedModel, rgb: np.ndarray, *, options: FaceOptions
     else:
         from ferviz.pipeline.overlay import face_map  # the explain code (Captum) loads only when asked
 
-        pairs = [face_map(loaded, crop, overlay) for crop in crops]
+        pairs = [face_map(loaded, crop, overlay) for crop in crops]  # the map of the face as shown
         probs, maps = np.stack([p for p, _ in pairs]), [m for _, m in pairs]
+        if model_views(loaded, tta) != "none":  # the label as on every other path: over the same views
+            probs = classify_crops(loaded, crops, tta)
     faces = [labelled(face.index, face.box, crop, face.fallback, loaded.labels, p,
                       colour=face.crop if face.crop.ndim == 3 else None, aligned=face.aligned, overlay=heat)
              for face, crop, p, heat in zip(search.faces, crops, probs, maps, strict=True)]

@@ -71,6 +71,17 @@ TTA_TEXT: dict[str, str] = {
 }
 
 
+def model_views(loaded, tta: str = "none") -> str:
+    """The views ``loaded``'s predictions average over: ``tta`` when one is asked for, else the model's own.
+
+    A checkpoint can carry its own test-time views (``Preprocessing.tta``, set by ``ferviz adjust --tta``): they
+    are then part of how that model predicts, like a decision rule folded into its bias, on every path of the
+    app. An explicit ``tta`` other than ``"none"`` replaces them (``ten_crop`` already holds the mirror images).
+    """
+    check_mode(tta)
+    return tta if tta != "none" else check_mode(getattr(loaded.preprocessing, "tta", "none"))
+
+
 def check_mode(mode: str) -> str:
     """``mode`` itself, or a ValueError that lists the modes (call it before any expensive work)."""
     if mode not in TTA_VIEWS:
@@ -96,7 +107,7 @@ def tta_views(faces: np.ndarray, mode: str) -> list[np.ndarray]:
 def average_views(classify: Callable[[np.ndarray], np.ndarray], faces: np.ndarray, mode: str) -> np.ndarray:
     """Mean over ``mode``'s views of ``classify(view)`` ((N, S, S) uint8 -> (N, classes) probabilities)."""
     views = tta_views(faces, mode)
-    total = classify(views[0]).astype(np.float64)
-    for view in views[1:]:
-        total += classify(view)
-    return (total / len(views)).astype(np.float32)
+    if len(views) == 1:
+        return np.asarray(classify(views[0]), np.float32)
+    probs = np.asarray(classify(np.concatenate(views)), np.float64)  # one batch: one forward pass, not one per view
+    return probs.reshape(len(views), len(views[0]), -1).mean(0).astype(np.float32)

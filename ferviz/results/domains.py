@@ -374,16 +374,29 @@ def shipped_tau(models_dir: str | Path, name: str | None = None) -> float | None
     """The tau a shipped model (default: the app's default model's file name) was adjusted by, as its checkpoint
     records it (``meta["logit_adjustment"]``, written by ``ferviz adjust``); None if it was not adjusted, or
     there is no readable checkpoint of that name."""
+    done = _shipped(models_dir, name).get("meta", {}).get("logit_adjustment")
+    return float(done["tau"]) if isinstance(done, dict) and "tau" in done else None
+
+
+def shipped_views(models_dir: str | Path, name: str | None = None) -> str:
+    """The test-time views a shipped model (default: the app's default) averages every prediction over, as its
+    checkpoint records them (``ferviz adjust --tta``): ``"flip"``, or ``"none"`` (also with no readable
+    checkpoint of that name)."""
+    views = _shipped(models_dir, name).get("preprocessing", {}).get("tta")
+    return views if isinstance(views, str) else "none"
+
+
+def _shipped(models_dir: str | Path, name: str | None) -> dict:
+    """The raw checkpoint dict of a shipped model; {} when there is no readable one."""
     from ferviz.errors import CheckpointError
     from ferviz.model.checkpoint import read_checkpoint
     from ferviz.paths import DEFAULT_MODEL
 
-    path = Path(models_dir) / f"{name or DEFAULT_MODEL.stem}.pt"
     try:
-        done = read_checkpoint(path).get("meta", {}).get("logit_adjustment")
+        data = read_checkpoint(Path(models_dir) / f"{name or DEFAULT_MODEL.stem}.pt")
     except CheckpointError:  # no such file, or not a readable ferviz checkpoint
-        return None
-    return float(done["tau"]) if isinstance(done, dict) and "tau" in done else None
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 #: Where the points of :func:`tradeoff_frame` come from: report file (under models/reports/) -> its legend entry.

@@ -21,7 +21,7 @@ from ferviz.pipeline.faces import FaceOptions, find_faces, resolve_detector
 from ferviz.pipeline.fastpath import predict_planes
 from ferviz.pipeline.folders import PhotoResult, classify_photos
 from ferviz.pipeline.inference import no_face_row
-from ferviz.pipeline.tta import check_mode, tta_views
+from ferviz.pipeline.tta import check_mode, model_views, tta_views
 from ferviz.results.metrics import MetricReport, compute_report
 from ferviz.train.engine import dist_info
 from ferviz.train.sharding import gather_to_rank0, shard_bounds
@@ -139,7 +139,7 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
         contiguous shard (:mod:`ferviz.train.sharding`) and rank 0 gathers them, in order, into the result a
         single process would give.
     """
-    check_mode(tta)
+    mode = model_views(loaded, tta)  # the model's own views (none or flip) unless another mode is asked for
     kept, y_true, keep = model_view(ds, loaded.labels)
     dropped = int((~keep).sum())
     if len(kept) == 0:
@@ -155,7 +155,7 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
     else:
         part_faces, part_missed = np.asarray(faces)[keep][start:stop], 0
     # [(N, S, S) uint8]: one view for tta none, 2 for flip, 10 for ten_crop
-    views = tta_views(resize_faces(np.asarray(part_faces, np.uint8), prep.size), tta)
+    views = tta_views(resize_faces(np.asarray(part_faces, np.uint8), prep.size), mode)
     part_probs = np.zeros((len(part_faces), len(loaded.labels)), np.float64)
     for v, view in enumerate(views):
         step = None if progress is None else (
@@ -169,7 +169,7 @@ def evaluate(loaded: LoadedModel, ds: FaceDataset, *, split: str = "", batch_siz
     probs = np.concatenate([p[1] for p in parts])
     missed = sum(p[2] for p in parts)
     meta = {"dataset": ds.name, "split": split, "n_items": len(kept), "n_left_out": dropped,
-            "model": loaded.path.name, "variant": loaded.variant, "sha256": loaded.sha256, "tta": tta}
+            "model": loaded.path.name, "variant": loaded.variant, "sha256": loaded.sha256, "tta": tta, "views": mode}
     if kept.whole_frames:
         meta.update(detector=resolve_detector(face_options.detector), aligned=face_options.align,
                     n_no_face_detected=missed)

@@ -147,6 +147,9 @@ class ModelCard:
     adjust_command: str = ""
     levers: tuple[dict[str, Any], ...] = ()
     domains: tuple[dict[str, Any], ...] = ()
+    # commands run after the model was first shipped, in order: an adjustment of the shipped checkpoint
+    # (``ferviz adjust``) and its re-ship under the same name (``ferviz ship --replace``)
+    after_ship: tuple[str, ...] = ()
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -202,6 +205,8 @@ class ModelCard:
             data["levers"] = list(self.levers)
         if self.domains:
             data["domains"] = list(self.domains)
+        if self.after_ship:
+            data["after_ship"] = list(self.after_ship)
         return copy.deepcopy(data)
 
     @classmethod
@@ -245,7 +250,8 @@ class ModelCard:
             report=get.mapping("report"), notes=get.sentences("notes"),
             run_file=get.text("run_file", default="best.pt"), average_command=get.text("average_command"),
             adjust_command=get.text("adjust_command"),
-            levers=tuple(get.rows("levers")), domains=tuple(get.rows("domains")), path=path)
+            levers=tuple(get.rows("levers")), domains=tuple(get.rows("domains")),
+            after_ship=get.sentences("after_ship"), path=path)
 
 
 def read_card(path: str | Path) -> ModelCard:

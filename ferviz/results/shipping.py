@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ferviz.errors import CheckpointError
 from ferviz.model.checkpoint import card_path, file_sha256, load_checkpoint
 from ferviz.paths import portable_tree
-from ferviz.results.modelcard import ModelCard, Stage, card_beside
+from ferviz.results.modelcard import ModelCard, Stage, card_beside, read_card
 from ferviz.train.adjust import describe_adjustment
 from ferviz.train.engine import teacher_paths
 from ferviz.train.swa import describe_average, run_folder
@@ -174,12 +174,15 @@ def card_markdown(card: ModelCard) -> str:
              *_stage_lines(card),
              *(["- decision rule adjusted after training (`ferviz adjust`, the reproduce block's last step "
                 "before shipping; the note at the end says how)"] if card.adjust_command else []),
+             *([f"- adjusted again after it was first shipped, and re-shipped under its name (the reproduce block's "
+                f"last {len(card.after_ship)} lines; the numbers above are measured on the re-shipped file)"]
+               if card.after_ship else []),
              f"- sha256 `{card.sha256}` (verified on load)", "", "Reproduce:", "", "```",
              *[line for s in card.stages[:-1] for line in (s.command, s.average) if line], card.command,
              *([card.average_command] if card.average_command else []),
              *([card.adjust_command] if card.adjust_command else []),
              f"ferviz ship --run <OUT> --name {card.name} --data <fer2013 copy>"
-             + (f" --checkpoint {card.run_file}" if card.run_file != "best.pt" else ""), "```", "",
+             + (f" --checkpoint {card.run_file}" if card.run_file != "best.pt" else ""), *card.after_ship, "```", "",
              "| class | precision | recall | specificity | F1 | support |", "|---|---|---|---|---|---|"]
     for row in report["per_class"]:
         lines.append(f"| {row['class']} | {row['precision'] * 100:.1f} | {row['recall'] * 100:.1f} | "
@@ -305,6 +308,67 @@ def ship(run_dir: Path, name: str, evaluation_fn, models_dir: Path, notes: str =
                       adjust_command=str(loaded.meta.get("adjust_command") or ""), levers=levers,
                       parallel=beside, domains=domains)
     card = ModelCard.from_dict(portable_tree(card.to_dict()), card.path)  # no machine's absolute paths
+    card.path.write_text(json.dumps(card.to_dict(), indent=1))
+    target.with_suffix(".md").write_text(card_markdown(card))
+    return card
+
+
+def reship(checkpoint: Path, name: str, evaluation_fn, models_dir: Path, *, command: str,
+           levers: list[dict] | tuple[dict, ...] = (), domains: list[dict] | tuple[dict, ...] = ()) -> ModelCard:
+    """Ship ``checkpoint``, made from the shipped model ``name`` by ``ferviz adjust``, under the same name.
+
+    The weights' training is unchanged, so the card keeps its training record (stages, history, commands);
+    it gets the new file's sha256, a report measured on the new checkpoint, the note on its adjustment, and
+    the adjustment's and this re-ship's commands (``after_ship``) at the end of its reproduce block.
+
+    Parameters
+    ----------
+    checkpoint : Path
+        The adjusted checkpoint; its meta's ``adjust_command`` must continue the shipped card's (the commands
+        the shipped model was adjusted with come first).
+    name : str
+        The shipped model's name (``models_dir/<name>.pt`` and its card).
+    evaluation_fn : callable
+        As for :func:`ship`: the new checkpoint's :class:`~ferviz.model.checkpoint.LoadedModel` -> its
+        :class:`~ferviz.results.evaluation.Evaluation` on the split the card reports.
+    models_dir : Path
+    command : str
+        This re-ship's command line, recorded in the card.
+    levers, domains : list of dict, optional
+        As for :func:`ship`.
+
+    Raises
+    ------
+    CheckpointError
+        When ``name`` is not shipped with a card, or ``checkpoint`` was not adjusted from it.
+    """
+    from ferviz.paths import portable
+
+    target = models_dir / f"{name}.pt"
+    if not target.is_file() or not card_path(target).is_file():
+        raise CheckpointError(f"{target}: no shipped model with a card to re-ship; ship the run first (ferviz ship "
+                              "--run)")
+    old = read_card(card_path(target))
+    before = load_checkpoint(target)  # verified against its card
+    adjusted = load_checkpoint(checkpoint, verify=False)
+    commands = [line for line in str(adjusted.meta.get("adjust_command") or "").splitlines() if line.strip()]
+    shipped = [line for line in old.adjust_command.splitlines() if line.strip()]
+    if len(commands) <= len(shipped) or [portable(c) for c in commands[:len(shipped)]] != \
+            [portable(c) for c in shipped]:
+        raise CheckpointError(f"{checkpoint} was not made from the shipped {name} by `ferviz adjust` (its adjust "
+                              f"commands do not continue the card's); ship a training run with ferviz ship --run")
+    evaluation = evaluation_fn(adjusted)  # before anything is replaced: a failure leaves the shipped model as it was
+    staged = target.with_name(f".{target.name}.reship")
+    shutil.copyfile(checkpoint, staged)
+    card_path(target).unlink()  # the old card's sha256 no longer applies
+    staged.replace(target)
+    was, now = describe_adjustment(before.meta), describe_adjustment(adjusted.meta)
+    notes = tuple(note.replace(was, now) for note in old.notes) if was and any(was in n for n in old.notes) \
+        else (*old.notes, now)
+    card = replace(old, sha256=file_sha256(target), report=evaluation.report.to_dict(), notes=notes,
+                   after_ship=(*old.after_ship, *commands[len(shipped):], command),
+                   levers=tuple(levers) or old.levers, domains=tuple(domains) or old.domains)
+    card = ModelCard.from_dict(portable_tree(card.to_dict()), card.path)
     card.path.write_text(json.dumps(card.to_dict(), indent=1))
     target.with_suffix(".md").write_text(card_markdown(card))
     return card

@@ -78,13 +78,39 @@ def adjust_logits(loaded: LoadedModel, tau: float, prior: np.ndarray) -> LoadedM
     return loaded
 
 
-def save_adjusted(loaded: LoadedModel, out: str | Path, *, prior_source: str, command: str = "") -> Path:
-    """Write an adjusted model as a self-describing checkpoint; its meta records what and how."""
+def set_views(loaded: LoadedModel, tta: str) -> LoadedModel:
+    """Make ``tta``'s test-time views part of how ``loaded`` predicts (in place) and return it.
+
+    The mode goes into the checkpoint's preprocessing (``Preprocessing.tta``), so every path of the app
+    averages each face's probabilities over those views (:func:`ferviz.pipeline.tta.model_views`); the maps
+    and attributions still explain the face as shown. Only ``"flip"`` (each face and its mirror image) or
+    ``"none"`` are allowed: a model's own views must keep the whole face in view.
+
+    Raises
+    ------
+    CheckpointError
+        For any other mode.
+    """
+    from dataclasses import replace
+
+    if tta not in ("none", "flip"):
+        raise CheckpointError(f"a model's own test-time views can be 'none' or 'flip', not {tta!r} (ten crops "
+                              "cut into the aligned face; ask for them per evaluation with --tta instead)")
+    loaded.preprocessing = replace(loaded.preprocessing, tta=tta)
+    loaded.meta["test_time_views"] = tta
+    return loaded
+
+
+def save_adjusted(loaded: LoadedModel, out: str | Path, *, prior_source: str = "", command: str = "") -> Path:
+    """Write an adjusted model (a decision rule, test-time views or both) as a self-describing checkpoint; its
+    meta records what and how (commands of earlier adjustments first, one per line)."""
     meta = dict(loaded.meta)
-    if "logit_adjustment" not in meta:
-        raise CheckpointError("nothing to save: the model was not adjusted (adjust_logits first)")
-    meta["logit_adjustment"] = {**meta["logit_adjustment"], "prior_source": prior_source}
-    meta["adjust_command"] = command
+    if "logit_adjustment" not in meta and "test_time_views" not in meta:
+        raise CheckpointError("nothing to save: the model was not adjusted (adjust_logits or set_views first)")
+    if "logit_adjustment" in meta and prior_source:
+        meta["logit_adjustment"] = {**meta["logit_adjustment"], "prior_source": prior_source}
+    earlier = str(loaded.meta.get("adjust_command") or "")
+    meta["adjust_command"] = "\n".join(filter(None, [earlier, command]))
     out = Path(out)
     atomic_torch_save(checkpoint_dict(loaded.model, labels=loaded.labels, preprocessing=loaded.preprocessing,
                                       variant=loaded.variant, meta=meta), out)
@@ -94,11 +120,15 @@ def save_adjusted(loaded: LoadedModel, out: str | Path, *, prior_source: str, co
 def describe_adjustment(meta: dict) -> str:
     """One sentence on a checkpoint's logit adjustment for its model card ("" for an unadjusted one)."""
     done = meta.get("logit_adjustment")
+    views = ("Test-time views: every prediction averages the probabilities of the face and of its mirror image "
+             "(`ferviz adjust --tta flip`); the attention maps and attributions explain the face as shown."
+             if meta.get("test_time_views") == "flip" else "")
     if not done:
-        return ""
+        return views
     prior = done.get("prior") or {}
     shares = ", ".join(f"{name} {share * 100:.1f} %" for name, share in prior.items())
     source = done.get("prior_source") or "the training labels"
-    return (f"Decision rule: logit adjustment with tau = {done.get('tau'):g}, tau x log(prior) subtracted from "
+    rule = (f"Decision rule: logit adjustment with tau = {done.get('tau'):g}, tau x log(prior) subtracted from "
             f"the logits (folded into the classifier's bias), the prior being the class shares of "
             f"{source} ({shares}); tau = 0 is the model as trained, 1 treats every class as equally common.")
+    return " ".join(filter(None, [rule, views]))

@@ -221,7 +221,7 @@ class Trainer:
 
     def _load_teacher(self, path: str) -> FERNet:
         loaded = self._load_compatible(path, "teacher")
-        if loaded.preprocessing != self.prep:
+        if loaded.preprocessing.input_part() != self.prep.input_part():  # its soft targets: one view each
             raise CheckpointError(f"teacher {path} expects preprocessing {loaded.preprocessing.to_dict()}, "
                                   f"this run feeds {self.prep.to_dict()}")
         return loaded.model.eval()

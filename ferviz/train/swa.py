@@ -72,7 +72,8 @@ class Averaged:
 def _same_model(first: LoadedModel, other: LoadedModel) -> None:
     for what, a, b in (("model config", first.config.to_dict(), other.config.to_dict()),
                        ("labels", first.labels, other.labels),
-                       ("preprocessing", first.preprocessing.to_dict(), other.preprocessing.to_dict())):
+                       ("preprocessing", first.preprocessing.input_part().to_dict(),
+                        other.preprocessing.input_part().to_dict())):
         if a != b:
             raise CheckpointError(f"{other.path}: its {what} differs from {first.path}'s; "
                                   "only epochs of one run (one architecture) can be averaged")

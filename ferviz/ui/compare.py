@@ -201,7 +201,7 @@ def show_tradeoff(found: Discovery) -> None:
     """FER+'s majority against the balanced posed sets: every model and decision rule as one point."""
     from ferviz.figures.domains import tradeoff_figure
     from ferviz.paths import DEFAULT_MODEL
-    from ferviz.results.domains import FERPLUS_TARGET, tradeoff_frame
+    from ferviz.results.domains import FERPLUS_TARGET, shipped_tau, shipped_views, tradeoff_frame
 
     frame = tradeoff_frame(found.models_dir)
     st.markdown(f"**What {FERPLUS_TARGET:g} % against FER+'s majority costs** (`ferviz domains`)")
@@ -214,6 +214,11 @@ def show_tradeoff(found: Discovery) -> None:
     mine = frame[frame["model"] == DEFAULT_MODEL.stem]
     versus = (f" The default scores {mine['ferplus'].iloc[0]:.1f} % and {mine['posed'].iloc[0]:.1f} %."
               if len(mine) and best["model"] != DEFAULT_MODEL.stem else "")
+    tau = shipped_tau(found.models_dir)
+    mirrored = (" The default's point is the model as the app uses it, each face averaged with its mirror image; "
+                "every other point is one view per face"
+                + (f" (at one view the default is the `tau_{tau:g}` point)." if tau is not None else ".")
+                if shipped_views(found.models_dir) == "flip" else "")
     st.caption("Each point is a model or decision rule measured on the same faces. Right is agreement with the "
                "majority of FER+'s ten annotators on FER2013's own mix of expressions (a third of its faces are "
                "neutral); up is macro-F1 on the posed lab sets, where every expression is about as common, as in "
@@ -222,7 +227,8 @@ def show_tradeoff(found: Discovery) -> None:
                "for 4 epochs, as it is and with one part of its recipe changed (step `recipe_parts`), and the purple "
                "ones the same runs distilled from the default as well (step `self_distil`). Furthest right, "
                f"`{best['model']}` scores {best['ferplus']:.1f} % against FER+'s majority and {best['posed']:.1f} % "
-               f"on the posed sets.{versus} Runs were selected on PublicTest, so the FER+ numbers are optimistic.")
+               f"on the posed sets.{versus}{mirrored} Runs were selected on PublicTest, so the FER+ numbers are "
+               "optimistic.")
 
 
 def show_adjustment(found: Discovery) -> None:

@@ -32,6 +32,7 @@ from ferviz.figures.card_export import ExplanationCard, card_html, card_png
 from ferviz.model.checkpoint import LoadedModel
 from ferviz.model.network import FERNet
 from ferviz.pipeline.inference import FacePrediction
+from ferviz.pipeline.tta import model_views
 from ferviz.text import md_escape, printable
 from ferviz.ui.queue import heavy_work
 from ferviz.ui.widgets import FACE_SOURCE_KEY, face_picker, model_picker
@@ -80,8 +81,11 @@ def pick_face(key: str) -> tuple[LoadedModel, FacePrediction] | None:
     if reason is not None:
         st.warning(md_escape(reason))
         return None
+    mirrored = (" This model averages each face with its mirror image, so the figures below, which explain "
+                "the face as shown, can give a slightly different probability." if model_views(loaded) == "flip"
+                else "")
     st.caption(f"Face {face.index}: predicted **{md_escape(face.label)}** ({face.confidence:.0%}) by "
-               f"{md_escape(loaded.path.name)} ({md_escape(loaded.variant)})")
+               f"{md_escape(loaded.path.name)} ({md_escape(loaded.variant)}).{mirrored}")
     return loaded, face
 
 

@@ -11,6 +11,7 @@ from ferviz.model.network import build_model
 from ferviz.paths import DEFAULT_MODEL
 from ferviz.pipeline import fastpath
 from ferviz.pipeline.inference import classify_crops
+from ferviz.pipeline.tta import model_views, tta_views
 from ferviz.train.engine import predict_probs
 from tests.helpers import TINY, synthetic_faces
 
@@ -39,7 +40,9 @@ def test_the_shipped_model_on_the_fast_path_gives_the_same_answers():
     loaded = load_checkpoint(DEFAULT_MODEL)
     crops = _faces(256, 3)
     fast = classify_crops(loaded, crops)
-    ref = predict_probs(loaded.model, prepare_images(crops, loaded.preprocessing), loaded.preprocessing)
+    views = tta_views(crops, model_views(loaded))  # the model's own test-time views (the default: the mirror too)
+    ref = np.mean([predict_probs(loaded.model, prepare_images(v, loaded.preprocessing), loaded.preprocessing)
+                   for v in views], axis=0)
     assert np.abs(fast - ref).max() <= 1e-4 and (fast.argmax(1) == ref.argmax(1)).all()
 
 

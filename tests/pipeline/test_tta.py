@@ -126,3 +126,83 @@ def test_cli_predict_with_tta_says_so_in_text_and_json(tmp_path, tiny_checkpoint
     assert main(["predict", str(photo), "--model", str(tiny_checkpoint), "--tta", "flip", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["tta"] == "flip"
+
+
+# --------------------------------------------------------------------------- a model's own views (adjust --tta)
+
+@pytest.fixture
+def flip_model(tiny_checkpoint, tmp_path):
+    from ferviz.train.adjust import save_adjusted, set_views
+
+    out = save_adjusted(set_views(load_checkpoint(tiny_checkpoint), "flip"), tmp_path / "flip.pt",
+                        command="ferviz adjust --tta flip")
+    return load_checkpoint(out, verify=False)
+
+
+def test_a_model_with_its_own_flip_averages_every_prediction_with_the_mirror(loaded, flip_model):
+    from ferviz.pipeline.tta import model_views
+
+    assert flip_model.preprocessing.tta == "flip" and loaded.preprocessing.tta == "none"
+    assert model_views(flip_model) == "flip" and model_views(loaded) == "none"
+    assert model_views(flip_model, "ten_crop") == "ten_crop"  # asked for: replaces its own
+    crops = _faces(4)
+    np.testing.assert_allclose(classify_crops(flip_model, crops), classify_crops(loaded, crops, "flip"), atol=1e-6)
+    mirrored = crops[:, :, ::-1].copy()
+    # the model's answer no longer depends on which way the face looks
+    np.testing.assert_allclose(classify_crops(flip_model, crops), classify_crops(flip_model, mirrored), atol=1e-5)
+    assert not np.allclose(classify_crops(loaded, crops), classify_crops(loaded, mirrored), atol=1e-5)
+
+
+def test_its_own_views_reach_the_photo_video_and_evaluation_paths(loaded, flip_model, tmp_path):
+    from skimage import data
+
+    from ferviz.data.datasets import FaceDataset
+    from ferviz.pipeline.video import predict_video
+    from ferviz.results.evaluation import evaluate
+    from tests.pipeline.test_video import write_clip
+
+    photo = predict(flip_model, data.astronaut(), name="astronaut")
+    asked = predict(loaded, data.astronaut(), name="astronaut", tta="flip")
+    assert "tta" not in photo.rows()[0]  # its own way of predicting, not an extra augmentation
+    np.testing.assert_allclose(list(photo.faces[0].probs.values()), list(asked.faces[0].probs.values()), atol=1e-5)
+    clip = write_clip(tmp_path / "clip.mp4", frames=3)
+    own, by_hand = predict_video(flip_model, clip).rows, predict_video(loaded, clip, tta="flip").rows
+    assert [r["label"] for r in own] == [r["label"] for r in by_hand]
+    faces = _faces(14, size=48)
+    ds = FaceDataset(images=faces, labels=np.arange(14) % 7, usage=np.array(["PublicTest"] * 14),
+                     subject=np.array([""] * 14), source=np.array([f"t:{i}" for i in range(14)]), name="t")
+    ev = evaluate(flip_model, ds)
+    assert ev.report.meta["tta"] == "none" and ev.report.meta["views"] == "flip"
+    np.testing.assert_allclose(ev.probs, evaluate(loaded, ds, tta="flip").probs, atol=1e-5)
+
+
+def test_a_model_can_only_carry_views_that_keep_the_whole_face(loaded):
+    from ferviz.errors import CheckpointError
+    from ferviz.train.adjust import set_views
+
+    with pytest.raises(CheckpointError, match="'none' or 'flip'"):
+        set_views(loaded, "ten_crop")
+
+
+def test_average_views_classifies_all_views_in_one_batch():
+    faces, calls = _faces(3), []
+
+    def classify(view):
+        calls.append(len(view))
+        return np.tile(view.reshape(len(view), -1)[:, :2].astype(np.float64), 1)
+
+    average_views(classify, faces, "ten_crop")
+    assert calls == [30]  # 10 views of 3 faces, one forward pass
+    first_pixels = average_views(classify, faces, "flip")
+    np.testing.assert_allclose(first_pixels[:, 0], (faces[:, 0, 0].astype(float) + faces[:, 0, -1]) / 2)
+
+
+def test_live_overlays_keep_the_models_own_label(flip_model):
+    from skimage import data
+
+    from ferviz.pipeline.inference import classify_faces
+
+    plain, _ = classify_faces(flip_model, data.astronaut())
+    drawn, _ = classify_faces(flip_model, data.astronaut(), overlay="attention")
+    assert drawn[0].overlay is not None
+    np.testing.assert_allclose(list(drawn[0].probs.values()), list(plain[0].probs.values()), atol=1e-5)

@@ -182,6 +182,28 @@ def test_shipped_tau_reads_what_the_checkpoint_records(tmp_path):
     assert shipped_tau(tmp_path) == 0.5
 
 
+def test_shipped_views_reads_the_checkpoints_own_test_time_views(tmp_path):
+    import torch
+
+    from ferviz.data.labels import EMOTIONS
+    from ferviz.data.preprocess import Preprocessing
+    from ferviz.model.checkpoint import load_checkpoint, save_checkpoint
+    from ferviz.model.network import build_model
+    from ferviz.results.domains import shipped_views
+    from ferviz.train.adjust import save_adjusted, set_views
+    from tests.helpers import TINY
+
+    assert shipped_views(tmp_path) == "none"  # no checkpoint
+    (tmp_path / "real_dcnn_bilstm_dam.pt").write_bytes(b"not a checkpoint")
+    assert shipped_views(tmp_path) == "none"  # unreadable: no traceback
+    torch.manual_seed(0)
+    trained = save_checkpoint(tmp_path / "trained.pt", build_model("dcnn_bilstm_dam", **TINY).eval(),
+                              labels=list(EMOTIONS), preprocessing=Preprocessing(), variant="dcnn_bilstm_dam")
+    assert shipped_views(tmp_path, "trained") == "none"
+    save_adjusted(set_views(load_checkpoint(trained, verify=False), "flip"), tmp_path / "real_dcnn_bilstm_dam.pt")
+    assert shipped_views(tmp_path) == "flip"
+
+
 def test_the_adjustment_figure_draws_each_domain_per_metric_and_the_shipped_tau(tmp_path):
     from ferviz.figures.domains import adjustment_figure
     from ferviz.results.domains import adjustment_frame
@@ -335,6 +357,30 @@ def test_the_tradeoff_figure_stars_the_default_names_points_apart_and_marks_the_
     assert fig.layout.shapes[0].x0 == 85.0 and "85 %" in fig.layout.annotations[0].text
     assert fig.layout.xaxis.range[1] == pytest.approx(85.0 + 9)
     assert "no domain table" in tradeoff_figure(frame.iloc[:0]).layout.title.text
+
+
+def test_the_readme_domain_table_has_the_committed_numbers_of_every_model():
+    from ferviz.results.domains import domain_markdown, domain_records
+
+    committed = {line.split(" | ")[0].strip("| "): line.split(" | ", 1)[1]
+                 for line in domain_markdown(domain_records(ROOT / "models")).splitlines()[2:]}
+    readme = (ROOT / "README.md").read_text().split("By domain (accuracy / macro-F1")[1].split("\n\n")[1]
+    rows = {line.split(" | ")[0].strip("| *`").split("`")[0]: line.split(" | ", 1)[1]
+            for line in readme.splitlines()[2:]}
+    assert rows == committed
+
+
+def test_the_readme_mirror_view_table_is_the_sweeps_one_view_row_beside_the_shipped_default():
+    from dataclasses import asdict
+
+    from ferviz.results.domains import ADJUSTMENT_FILE, DOMAINS_FILE, domain_markdown, shipped_tau
+
+    reports = ROOT / "models" / "reports"
+    tau = shipped_tau(ROOT / "models")
+    one_view = [asdict(s) for s in read_domains(reports / ADJUSTMENT_FILE) if s.model == f"tau_{tau:g}"]
+    shipped = [asdict(s) for s in read_domains(reports / DOMAINS_FILE) if s.model == "real_dcnn_bilstm_dam"]
+    assert one_view and shipped
+    assert domain_markdown(one_view + shipped) in (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize("name", ["FERPLUS_ONLY_FILE", "RECIPE_PARTS_FILE", "SELF_DISTIL_FILE"])

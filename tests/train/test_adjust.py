@@ -154,3 +154,70 @@ def test_an_adjusted_checkpoint_ships_with_its_command_and_its_rule(tmp_path):
     reproduce = text.split("Reproduce:")[1].split("```")[1]
     lines = reproduce.strip().splitlines()
     assert lines[-2].startswith("ferviz adjust") and lines[-1].startswith("ferviz ship")
+
+    # the shipped model given its own mirror view, and re-shipped under its name
+    flip = tmp_path / "flip.pt"
+    adj = subprocess.run([*base, "adjust", "--checkpoint", str(models / "m.pt"), "--tta", "flip", "--out", str(flip)],
+                         capture_output=True, text=True)
+    assert adj.returncode == 0, adj.stderr
+    again = subprocess.run([*base, "ship", "--replace", "m", "--checkpoint", str(flip), "--dataset", "npz", "--data",
+                            str(data), "--models-dir", str(models)], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    after = json.loads((models / "m.json").read_text())
+    loaded = load_checkpoint(models / "m.pt")  # verified against the new card's sha256
+    assert loaded.preprocessing.tta == "flip" and after["sha256"] == loaded.sha256 != card["sha256"]
+    assert after["stages"] == card["stages"] and after["command"] == card["command"]  # the training is unchanged
+    assert after["adjust_command"] == card["adjust_command"]
+    assert after["after_ship"][0].startswith("ferviz adjust") and "--tta flip" in after["after_ship"][0]
+    assert after["after_ship"][1].startswith("ferviz ship --replace m")
+    assert "logit adjustment with tau = 0.5" in after["notes"] and "mirror image" in after["notes"]
+    from ferviz.results.evaluation import evaluate
+    from ferviz.data.datasets import load_dataset
+
+    measured = evaluate(loaded, load_dataset("npz", data), split=card["selected_on"])
+    assert after["report"]["accuracy"] == pytest.approx(measured.report.accuracy)
+    lines = (models / "m.md").read_text().split("Reproduce:")[1].split("```")[1].strip().splitlines()
+    assert lines[-4].startswith("ferviz adjust") and lines[-3].startswith("ferviz ship --run")
+    assert "--tta flip" in lines[-2] and lines[-1].startswith("ferviz ship --replace")
+
+    # a checkpoint that was not adjusted from the shipped model is refused, and the shipped model stays
+    other = subprocess.run([*base, "adjust", "--checkpoint", str(run / "best.pt"), "--tta", "flip", "--out",
+                            str(tmp_path / "other.pt")], capture_output=True, text=True)
+    assert other.returncode == 0, other.stderr
+    refused = subprocess.run([*base, "ship", "--replace", "m", "--checkpoint", str(tmp_path / "other.pt"),
+                              "--dataset", "npz", "--data", str(data), "--models-dir", str(models)],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr and "not made from" in refused.stderr
+    assert load_checkpoint(models / "m.pt").sha256 == loaded.sha256
+
+
+def test_cli_gives_a_checkpoint_its_own_views_without_data(tmp_path, capsys):
+    from ferviz.cli import main
+
+    ckpt = _loaded(tmp_path).path
+    out = tmp_path / "flip.pt"
+    assert main(["adjust", "--checkpoint", str(ckpt), "--tta", "flip", "--out", str(out)]) == 0
+    loaded = load_checkpoint(out, verify=False)
+    assert loaded.preprocessing.tta == "flip" and loaded.meta["test_time_views"] == "flip"
+    assert "logit_adjustment" not in loaded.meta  # the decision rule untouched
+    assert "mirror image" in describe_adjustment(loaded.meta)
+    bare = subprocess.run([sys.executable, "-m", "ferviz", "adjust", "--checkpoint", str(ckpt), "--out",
+                           str(tmp_path / "x.pt")], capture_output=True, text=True)
+    assert bare.returncode != 0 and "Traceback" not in bare.stderr and "--tta flip" in bare.stderr
+    no_data = subprocess.run([sys.executable, "-m", "ferviz", "adjust", "--checkpoint", str(ckpt), "--tau", "0.5",
+                              "--out", str(tmp_path / "x.pt")], capture_output=True, text=True)
+    assert no_data.returncode != 0 and "Traceback" not in no_data.stderr and "--data" in no_data.stderr
+
+
+def test_views_added_to_an_adjusted_checkpoint_keep_its_rule_and_chain_the_commands(tmp_path):
+    from ferviz.train.adjust import set_views
+
+    loaded = adjust_logits(_loaded(tmp_path), 0.5, PRIOR)
+    first = save_adjusted(loaded, tmp_path / "tau.pt", prior_source="test", command="ferviz adjust --tau 0.5")
+    again = load_checkpoint(first, verify=False)
+    second = save_adjusted(set_views(again, "flip"), tmp_path / "both.pt", command="ferviz adjust --tta flip")
+    meta = read_checkpoint(second)["meta"]
+    assert meta["logit_adjustment"]["tau"] == 0.5 and meta["logit_adjustment"]["prior_source"] == "test"
+    assert meta["adjust_command"].splitlines() == ["ferviz adjust --tau 0.5", "ferviz adjust --tta flip"]
+    x = torch.randn(3, 1, 64, 64)
+    np.testing.assert_allclose(_logits(load_checkpoint(second, verify=False), x), _logits(again, x), atol=1e-6)
