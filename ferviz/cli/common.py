@@ -78,7 +78,8 @@ def add_tta(p, recorded: str) -> None:
     modes = "; ".join(TTA_TEXT[m] for m in TTA_MODES[1:]).replace("%", "%%")
     p.add_argument("--tta", choices=TTA_MODES, default="none",
                    help=f"test-time augmentation, probabilities averaged over ({modes}); {recorded} "
-                        "(default none)")
+                        "(default none: the model's own views, one per face or, for a model adjusted with "
+                        "`ferviz adjust --tta flip`, the face and its mirror image)")
 
 
 def add_training(p) -> None:

@@ -73,8 +73,8 @@ def cmd_ship(args) -> int:
     if args.replace:
         return _reship(args)
     if not args.run or not args.name:
-        raise FervizError("name the training run to ship and its model (--run RUN_DIR --name NAME), or --replace NAME --checkpoint FILE to "
-                          "re-ship a shipped model adjusted with ferviz adjust")
+        raise FervizError("name the training run to ship and its model (--run RUN_DIR --name NAME), or "
+                          "--replace NAME --checkpoint FILE to re-ship a shipped model adjusted with ferviz adjust")
     run = run_summary(Path(args.run))
     split = args.split or run["meta"].get("select_split", "")
     kind, ds = load_data(args)
@@ -162,7 +162,7 @@ def add_ship(sub) -> None:
 
 def cmd_domains(args) -> int:
     from ferviz import load_model
-    from ferviz.results.domains import domain_table, table_frame, write_domains
+    from ferviz.results.domains import domain_table, ferplus_class_counts, table_frame, write_domains
     from ferviz.train.photos import prepare_photo_faces
 
     models = {}
@@ -183,7 +183,8 @@ def cmd_domains(args) -> int:
         from ferviz.paths import portable
 
         command = portable(" ".join(args.argv))  # no machine's absolute paths in what is committed
-        print(f"wrote {write_domains(scores, args.out, command)}")
+        counts = ferplus_class_counts(args.fer2013) if args.fer2013 else None
+        print(f"wrote {write_domains(scores, args.out, command, ferplus_counts=counts)}")
     return 0
 
 

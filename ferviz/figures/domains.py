@@ -90,28 +90,46 @@ def adjustment_figure(frame: pd.DataFrame, chosen: float | None = None) -> go.Fi
     return fig
 
 
-def _point_names(frame: pd.DataFrame, first: str | None) -> list[str]:
+#: The trade-off plot's y axes: column of :func:`ferviz.results.domains.tradeoff_frame` -> (axis title, plot title,
+#: hover label). The strings the Compare page offers.
+TRADEOFF_Y: dict[str, tuple[str, str, str]] = {
+    "posed": ("mean macro-F1 on CK+ and JAFFE, %",
+              "FER+'s majority against the posed sets where every expression is as common", "CK+/JAFFE macro-F1"),
+    "balanced": ("balanced accuracy against FER+'s majority, %",
+                 "FER+'s majority: on FER2013's mix, and with every expression weighted alike",
+                 "FER+ balanced accuracy"),
+}
+
+
+def _point_names(frame: pd.DataFrame, first: str | None, y: str = "posed") -> list[str]:
     """The name to write beside each point of a trade-off frame, "" where an already named point is close
-    (within 1.5 points across and 2 up): ``first`` is named before the rest, then the rows in order."""
+    (within 1.5 points across and 2 up on the ``y`` column): ``first`` is named before the rest, then the rows
+    in order."""
     order = sorted(range(len(frame)), key=lambda i: frame["model"].iloc[i] != first)
     names = [""] * len(frame)
     named: list[tuple[float, float]] = []
     for i in order:
-        x, y = float(frame["ferplus"].iloc[i]), float(frame["posed"].iloc[i])
-        if all(abs(x - a) >= 1.5 or abs(y - b) >= 2.0 for a, b in named):
+        x, y_value = float(frame["ferplus"].iloc[i]), float(frame[y].iloc[i])
+        if all(abs(x - a) >= 1.5 or abs(y_value - b) >= 2.0 for a, b in named):
             model = frame["model"].iloc[i]
             names[i] = (f"{model} (default)" if model == first
                         else "tau " + model.removeprefix("tau_") if model.startswith("tau_") else model)
-            named.append((x, y))
+            named.append((x, y_value))
     return names
 
 
-def tradeoff_figure(frame: pd.DataFrame, target: float = FERPLUS_TARGET, default: str | None = None) -> go.Figure:
-    """A :func:`ferviz.results.domains.tradeoff_frame` as a scatter: FER+-majority accuracy (x) against the
-    mean macro-F1 on CK+ and JAFFE (y), one colour per family, the tau sweep joined by a line in tau order,
+def tradeoff_figure(frame: pd.DataFrame, target: float = FERPLUS_TARGET, default: str | None = None,
+                    y: str = "posed") -> go.Figure:
+    """A :func:`ferviz.results.domains.tradeoff_frame` as a scatter: FER+-majority accuracy (x) against a
+    column ``y`` of :data:`TRADEOFF_Y` (the mean macro-F1 on CK+ and JAFFE, or the balanced accuracy against
+    FER+'s majority, with 95 % error bars where ``balanced_se`` is known), one colour per family, the tau sweep
+    joined by a line in tau order,
     and ``target`` as a dashed vertical line. ``default`` (a model name) is drawn as a star and named first;
     a point close to one already named is not named (:func:`_point_names`), the hover names every point
     and adds FER2013-label accuracy and photo macro-F1."""
+    if y not in TRADEOFF_Y:
+        raise ValueError(f"unknown y axis {y!r}; choose one of {', '.join(TRADEOFF_Y)}")
+    y_title, title, y_label = TRADEOFF_Y[y]
     fig = go.Figure()
     if frame.empty:
         fig.update_layout(title="no domain table yet (ferviz domains ... --out models/reports/domains/...)",
@@ -120,17 +138,20 @@ def tradeoff_figure(frame: pd.DataFrame, target: float = FERPLUS_TARGET, default
     colours = dict(zip(TRADEOFF_SOURCES.values(), ("#1f77b4", "#8c8c8c", "#d62728", "#2ca02c", "#9467bd"), strict=True))
     sweep = TRADEOFF_SOURCES[ADJUSTMENT_FILE]
     frame = frame.reset_index(drop=True)
-    frame = frame.assign(name=_point_names(frame, default))
+    frame = frame.assign(name=_point_names(frame, default, y))
     for family, part in frame.groupby("family", sort=False):
         colour = colours[family]
         star = (part["model"] == default).to_numpy()
         fig.add_trace(go.Scatter(
-            x=part["ferplus"], y=part["posed"], mode="lines+markers+text" if family == sweep else "markers+text",
+            x=part["ferplus"], y=part[y], mode="lines+markers+text" if family == sweep else "markers+text",
             name=family, text=part["name"], textposition="top center" if family == sweep else "middle right",
             textfont={"size": 11}, line={"color": colour, "dash": "dot"},
             marker={"size": np.where(star, 18, 10), "symbol": np.where(star, "star", "circle"), "color": colour},
+            error_y=({"type": "data", "array": 1.96 * part["balanced_se"].to_numpy(dtype=float), "thickness": 1,
+                      "width": 3, "color": colour}
+                     if y == "balanced" and "balanced_se" in part and part["balanced_se"].notna().any() else None),
             customdata=part[["fer2013", "photos"]].to_numpy(dtype=float), hovertext=list(part["model"]),
-            hovertemplate="%{hovertext}<br>FER+ majority %{x:.1f} %<br>CK+/JAFFE macro-F1 %{y:.1f} %"
+            hovertemplate="%{hovertext}<br>FER+ majority %{x:.1f} %<br>" + y_label + " %{y:.1f} %"
                           "<br>FER2013 labels %{customdata[0]:.1f} %<br>photos macro-F1 %{customdata[1]:.1f} %"
                           "<extra></extra>"))
     fig.add_vline(x=target, line={"color": "black", "dash": "dash", "width": 1},
@@ -138,8 +159,7 @@ def tradeoff_figure(frame: pd.DataFrame, target: float = FERPLUS_TARGET, default
     low, high = float(frame["ferplus"].min()), float(frame["ferplus"].max())
     fig.update_xaxes(title_text="accuracy against FER+'s majority (PublicTest), %",
                      range=[low - 2, max(high, target) + 9])  # room on the right for the names
-    fig.update_yaxes(title_text="mean macro-F1 on CK+ and JAFFE, %")
+    fig.update_yaxes(title_text=y_title)
     fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest",
-                      legend={"orientation": "h", "y": -0.2},
-                      title="FER+'s majority against the posed sets where every expression is as common")
+                      legend={"orientation": "h", "y": -0.2}, title=title)
     return fig

@@ -166,11 +166,15 @@ def recall_frame(scores: list[DomainScore], model: str) -> pd.DataFrame:
     return frame.dropna(axis=1, how="all")
 
 
-def write_domains(scores: list[DomainScore], path: str | Path, command: str = "") -> Path:
+def write_domains(scores: list[DomainScore], path: str | Path, command: str = "",
+                  ferplus_counts: dict[str, int] | None = None) -> Path:
     """Write the table as JSON, merged with the models already in ``path``.
 
     The rows of the models measured now replace theirs; other models' rows are kept, each with the
     command that measured it (``commands``: model -> command), so one file can grow a model at a time.
+    ``ferplus_counts`` (:func:`ferplus_class_counts`: the faces per class the ``ferplus`` column scores) is
+    written beside them, for the standard errors of balanced accuracy; the file's earlier counts are kept
+    when none are given.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -181,6 +185,8 @@ def write_domains(scores: list[DomainScore], path: str | Path, command: str = ""
     commands.update({m: command for m in sorted(now)})
     data = {"kind": "domains", "domains": DOMAINS, "commands": commands,
             "machine": f"{platform.machine()}, Python {platform.python_version()}",
+            **({"ferplus_counts": ferplus_counts or old["ferplus_counts"]}
+               if ferplus_counts or old.get("ferplus_counts") else {}),
             "scores": kept + [asdict(s) for s in scores]}
     path.write_text(json.dumps(data, indent=1) + "\n")
     return path
@@ -193,6 +199,15 @@ def read_domains(path: str | Path) -> list[DomainScore]:
         return []
     data = json.loads(path.read_text())
     return [DomainScore(**row) for row in data.get("scores", [])]
+
+
+def read_ferplus_counts(path: str | Path) -> dict[str, int]:
+    """The ``ferplus_counts`` a :func:`write_domains` file records ({} without them, or without the file)."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    counts = json.loads(path.read_text()).get("ferplus_counts") or {}
+    return {str(name): int(n) for name, n in counts.items()}
 
 
 def domain_records(models_dir: str | Path) -> list[dict]:
@@ -407,17 +422,50 @@ TRADEOFF_SOURCES = {DOMAINS_FILE: "shipped models and face-api.js",
                     SELF_DISTIL_FILE: "the last stage again, also distilled from the default"}
 
 
-def tradeoff_frame(models_dir: str | Path) -> pd.DataFrame:
+def balanced_accuracy(score: DomainScore) -> float:
+    """The mean of a score's per-class recalls: its accuracy on a set where every class present were equally
+    common (NaN without per-class recalls). On ``ferplus`` it is the closest this project gets to a balanced set
+    of in-the-wild faces judged by people: FER2013's faces, FER+'s majority, each expression weighted alike."""
+    recalls = list(score.per_class_recall.values())
+    return float(np.mean(recalls)) if recalls else float("nan")
+
+
+def balanced_error(recall: dict[str, float], counts: dict[str, int]) -> float:
+    """The standard error of a balanced accuracy (the mean of K per-class recalls, each a proportion of its
+    class's ``counts``): sqrt(sum r (1 - r) / n) / K. ``recall`` and ``counts`` are keyed by class name."""
+    if not recall:
+        return float("nan")
+    missing = [name for name in recall if not counts.get(name)]
+    if missing:
+        raise ValueError(f"no face count for class(es) {', '.join(missing)}")
+    variance = sum(r * (1 - r) / counts[name] for name, r in recall.items())
+    return float(np.sqrt(variance) / len(recall))
+
+
+def ferplus_class_counts(data_path: str | Path) -> dict[str, int]:
+    """PublicTest faces per class of FER+'s majority (the rows the ``ferplus`` column scores), by class name."""
+    from ferviz.data.datasets import load_dataset
+
+    public = load_dataset("npz", data_path).split("PublicTest")
+    majority = votes_for_sources(load_votes(votes_beside(data_path)), public.source).majority
+    kept = majority[(majority >= 0) & (majority < len(EMOTIONS))]
+    return {name: int(n) for name, n in zip(EMOTIONS, np.bincount(kept, minlength=len(EMOTIONS)), strict=True)}
+
+
+def tradeoff_frame(models_dir: str | Path, counts: dict[str, int] | None = None) -> pd.DataFrame:
     """Every model and decision rule measured by domain as one point: FER+-majority accuracy against the mean
     macro-F1 on CK+ and JAFFE, the labelled sets where every expression is about as common.
 
     Rows come from the files of :data:`TRADEOFF_SOURCES`, in that order; a model measured in an earlier file
     is not repeated, and a model without FER+, CK+ and JAFFE scores is left out. Columns (percent): ``family``
     (the legend entry), ``model``, ``ferplus`` (accuracy), ``posed`` (the mean of CK+'s and JAFFE's
-    macro-F1), ``fer2013`` (accuracy, FER2013 labels) and ``photos`` (macro-F1 of agreement with
-    face-api.js); NaN where not measured. Empty when nothing is.
+    macro-F1), ``balanced`` (:func:`balanced_accuracy` against FER+'s majority), ``fer2013`` (accuracy,
+    FER2013 labels) and ``photos`` (macro-F1 of agreement with face-api.js); NaN where not measured. Empty when
+    nothing is. ``balanced_se`` is its standard error (:func:`balanced_error`, percent) from ``counts``
+    (:func:`ferplus_class_counts`; default: the counts the domain table records), NaN without counts.
     """
-    columns = ["family", "model", "ferplus", "posed", "fer2013", "photos"]
+    counts = counts or read_ferplus_counts(Path(models_dir) / "reports" / DOMAINS_FILE)
+    columns = ["family", "model", "ferplus", "posed", "balanced", "balanced_se", "fer2013", "photos"]
     seen: set[str] = set()
     rows = []
     for file, family in TRADEOFF_SOURCES.items():
@@ -430,6 +478,22 @@ def tradeoff_frame(models_dir: str | Path) -> pd.DataFrame:
             seen.add(model)
             rows.append({"family": family, "model": model, "ferplus": 100 * got["ferplus"].accuracy,
                          "posed": 100 * (got["ckplus"].macro_f1 + got["jaffe"].macro_f1) / 2,
+                         "balanced": 100 * balanced_accuracy(got["ferplus"]),
+                         "balanced_se": (100 * balanced_error(got["ferplus"].per_class_recall, counts)
+                                         if counts else np.nan),
                          "fer2013": 100 * got["fer2013"].accuracy if "fer2013" in got else np.nan,
                          "photos": 100 * got["photos"].macro_f1 if "photos" in got else np.nan})
     return pd.DataFrame(rows, columns=columns)
+
+
+def balanced_markdown(frame: pd.DataFrame) -> str:
+    """A :func:`tradeoff_frame` (with ``balanced_se``) as Markdown, highest balanced accuracy first: FER+-majority
+    accuracy, balanced accuracy against FER+'s majority with its 95 % interval (± 1.96 standard errors), the
+    posed sets' mean macro-F1 and FER2013-label accuracy, in percent."""
+    lines = ["| model | FER+ majority | balanced, FER+ majority (95 % interval) | CK+/JAFFE macro-F1 "
+             "| FER2013 labels |", "|---|---:|---:|---:|---:|"]
+    for row in frame.sort_values("balanced", ascending=False, kind="stable").itertuples():
+        half = 1.96 * row.balanced_se
+        lines.append(f"| {row.model} | {row.ferplus:.1f} | {row.balanced:.1f} ({row.balanced - half:.1f}-"
+                     f"{row.balanced + half:.1f}) | {row.posed:.1f} | {row.fer2013:.1f} |")
+    return "\n".join(lines)

@@ -199,7 +199,7 @@ def show_domains(found: Discovery) -> None:
 
 def show_tradeoff(found: Discovery) -> None:
     """FER+'s majority against the balanced posed sets: every model and decision rule as one point."""
-    from ferviz.figures.domains import tradeoff_figure
+    from ferviz.figures.domains import TRADEOFF_Y, tradeoff_figure
     from ferviz.paths import DEFAULT_MODEL
     from ferviz.results.domains import FERPLUS_TARGET, shipped_tau, shipped_views, tradeoff_frame
 
@@ -209,11 +209,23 @@ def show_tradeoff(found: Discovery) -> None:
         st.info("Nothing measured by domain to plot yet: run steps `domains`, `adjust_sweep` and `ferplus_only` of "
                 "`scripts/reproduce.sh`, then reload.")
         return
-    st.plotly_chart(tradeoff_figure(frame, default=DEFAULT_MODEL.stem), key="compare_tradeoff")
+    y = st.radio("Up is", list(TRADEOFF_Y), horizontal=True, key="compare_tradeoff_y",
+                 format_func=lambda key: TRADEOFF_Y[key][0].removesuffix(", %"),
+                 help="Both say how a model would do on a set where every expression is about as common, as in a "
+                      "balanced set of labelled real photos: the posed lab sets CK+ and JAFFE, or FER2013's own "
+                      "in-the-wild faces scored against FER+'s majority with each expression's recall weighted "
+                      "alike (balanced accuracy).")
+    st.plotly_chart(tradeoff_figure(frame, default=DEFAULT_MODEL.stem, y=y), key="compare_tradeoff")
     best = frame.loc[frame["ferplus"].idxmax()]
     mine = frame[frame["model"] == DEFAULT_MODEL.stem]
-    versus = (f" The default scores {mine['ferplus'].iloc[0]:.1f} % and {mine['posed'].iloc[0]:.1f} %."
+    where = "on the posed sets" if y == "posed" else "balanced"
+    versus = (f" The default scores {mine['ferplus'].iloc[0]:.1f} % and {mine[y].iloc[0]:.1f} % {where}."
               if len(mine) and best["model"] != DEFAULT_MODEL.stem else "")
+    up = ("up is macro-F1 on the posed lab sets, where every expression is about as common, as in a balanced set "
+          "of real photos." if y == "posed" else
+          "up is accuracy against the same majority with every expression's recall weighted alike (the mean "
+          "recall over the seven), as on a balanced set of in-the-wild faces. The bars are 95 % intervals: the "
+          "rarest expressions have few faces in PublicTest, so small differences here are noise.")
     tau = shipped_tau(found.models_dir)
     mirrored = (" The default's point is the model as the app uses it, each face averaged with its mirror image; "
                 "every other point is one view per face"
@@ -221,13 +233,12 @@ def show_tradeoff(found: Discovery) -> None:
                 if shipped_views(found.models_dir) == "flip" else "")
     st.caption("Each point is a model or decision rule measured on the same faces. Right is agreement with the "
                "majority of FER+'s ten annotators on FER2013's own mix of expressions (a third of its faces are "
-               "neutral); up is macro-F1 on the posed lab sets, where every expression is about as common, as in "
-               "a balanced set of real photos. The red points are the default fine-tuned on FER+'s votes alone "
+               "neutral); " + up + " The red points are the default fine-tuned on FER+'s votes alone "
                "(step `ferplus_only` of `scripts/reproduce.sh`); the green ones are the default's last stage run again "
                "for 4 epochs, as it is and with one part of its recipe changed (step `recipe_parts`), and the purple "
                "ones the same runs distilled from the default as well (step `self_distil`). Furthest right, "
-               f"`{best['model']}` scores {best['ferplus']:.1f} % against FER+'s majority and {best['posed']:.1f} % "
-               f"on the posed sets.{versus}{mirrored} Runs were selected on PublicTest, so the FER+ numbers are "
+               f"`{best['model']}` scores {best['ferplus']:.1f} % against FER+'s majority and {best[y]:.1f} % "
+               f"{where}.{versus}{mirrored} Runs were selected on PublicTest, so the FER+ numbers are "
                "optimistic.")
 
 

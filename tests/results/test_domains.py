@@ -420,3 +420,95 @@ def test_recall_heatmap_writes_every_cell_and_a_dash_where_a_domain_lacks_the_cl
     assert [list(row) for row in fig.data[0].text] == [["25.0", "75.0", "—"], ["0.0", "100.0", "50.0"]]
     assert "CK+48" in fig.data[0].hovertext[0][0] and "recall" in fig.layout.title.text
     assert "no per-class scores" in recall_heatmap(recall_frame(scores, "x"), "x").layout.title.text
+
+
+# ------------------------------------------------------------------ balanced accuracy against FER+'s majority
+
+def test_balanced_accuracy_and_its_standard_error_by_hand():
+    from ferviz.results.domains import DomainScore, balanced_accuracy, balanced_error
+
+    s = DomainScore("m", "ferplus", 0.9, 0.5, 14, {"happy": 1.0, "disgust": 0.5})
+    assert balanced_accuracy(s) == 0.75  # 10 happy faces all right, 4 disgust half right: accuracy 6/7 would flatter
+    assert np.isnan(balanced_accuracy(_score("m", "ferplus", 0.9, 0.5)))
+    # sqrt(1 * 0 / 10 + 0.5 * 0.5 / 4) / 2 = 0.125
+    assert balanced_error(s.per_class_recall, {"happy": 10, "disgust": 4, "fear": 3}) == pytest.approx(0.125)
+    assert np.isnan(balanced_error({}, {}))
+    with pytest.raises(ValueError, match="disgust"):
+        balanced_error(s.per_class_recall, {"happy": 10})
+
+
+def test_ferplus_class_counts_are_the_publictest_majorities(tmp_path):
+    from ferviz.results.domains import ferplus_class_counts
+
+    x = np.zeros((5, 48, 48), np.uint8)
+    usage = np.array(["Training", "PublicTest", "PublicTest", "PublicTest", "PublicTest"])
+    np.savez(tmp_path / "fer2013_trainval.npz", images=x, labels=np.zeros(5, np.int64), usage=usage)
+    votes = np.zeros((5, 10), np.int16)
+    votes[0, 1] = 10  # a training face: not counted
+    votes[1, 1] = votes[2, 1] = 9  # two happy
+    votes[3, [0, 3]] = 5  # a tie: no majority
+    votes[4, 5] = 7  # disgust
+    from ferviz.data.datasets import load_dataset
+
+    names = load_dataset("npz", tmp_path / "fer2013_trainval.npz").source
+    np.savez(tmp_path / "ferplus_votes.npz", votes=votes, match=np.ones(5, np.int8), source_name=names)
+    counts = ferplus_class_counts(tmp_path / "fer2013_trainval.npz")
+    assert counts == {"angry": 0, "disgust": 1, "fear": 0, "happy": 2, "sad": 0, "surprise": 0, "neutral": 0}
+
+
+def test_the_tradeoff_frame_has_balanced_accuracy_with_the_recorded_counts_and_the_markdown_sorts_by_it(tmp_path):
+    from ferviz.results.domains import (
+        ADJUSTMENT_FILE,
+        DOMAINS_FILE,
+        DomainScore,
+        balanced_markdown,
+        read_ferplus_counts,
+        tradeoff_frame,
+    )
+
+    def full(model, recall):
+        return [DomainScore(model, "ferplus", 0.8, 0.6, 14, recall), _score(model, "ckplus", 0.9, 0.6),
+                _score(model, "jaffe", 0.4, 0.4), _score(model, "fer2013", 0.6, 0.5)]
+
+    reports = tmp_path / "reports"
+    counts = {"happy": 10, "disgust": 4}
+    write_domains(full("default", {"happy": 1.0, "disgust": 0.5}), reports / DOMAINS_FILE, "x", ferplus_counts=counts)
+    write_domains(full("tau_0", {"happy": 1.0, "disgust": 0.75}), reports / ADJUSTMENT_FILE, "y")
+    assert read_ferplus_counts(reports / DOMAINS_FILE) == counts
+    write_domains(full("other", {"happy": 0.9, "disgust": 0.5}), reports / DOMAINS_FILE, "z")  # counts kept
+    assert read_ferplus_counts(reports / DOMAINS_FILE) == counts and read_ferplus_counts(tmp_path / "no.json") == {}
+    frame = tradeoff_frame(tmp_path)
+    assert frame["balanced"].tolist() == pytest.approx([75.0, 70.0, 87.5])
+    assert frame["balanced_se"].iloc[0] == pytest.approx(12.5)
+    assert np.isnan(tradeoff_frame(tmp_path, counts=None)["balanced_se"]).sum() == 0  # read from the report
+    text = balanced_markdown(frame).splitlines()
+    assert text[2].startswith("| tau_0 | 80.0 | 87.5 (") and text[3].startswith("| default | 80.0 | 75.0 (50.5-99.5) |")
+    assert text[3].endswith("| 50.0 | 60.0 |")
+
+
+def test_the_tradeoff_figure_can_put_balanced_accuracy_up():
+    import pandas as pd
+
+    from ferviz.figures.domains import TRADEOFF_Y, tradeoff_figure
+    from ferviz.results.domains import TRADEOFF_SOURCES
+
+    shipped = next(iter(TRADEOFF_SOURCES.values()))
+    frame = pd.DataFrame({"family": [shipped, shipped], "model": ["peer", "real"], "ferplus": [68.0, 79.0],
+                          "posed": [79.0, 62.0], "balanced": [68.6, 79.5], "balanced_se": [1.5, 1.4],
+                          "fer2013": [58.0, 64.6], "photos": [55.0, 58.4]})
+    fig = tradeoff_figure(frame, default="real", y="balanced")
+    assert list(fig.data[0].y) == [68.6, 79.5] and fig.layout.yaxis.title.text == TRADEOFF_Y["balanced"][0]
+    assert "balanced accuracy" in fig.data[0].hovertemplate
+    assert list(fig.data[0].error_y.array) == pytest.approx([2.94, 2.744])  # 1.96 standard errors
+    assert tradeoff_figure(frame, default="real").data[0].error_y.array is None  # not on the posed sets
+    assert list(tradeoff_figure(frame).data[0].y) == [79.0, 62.0]
+    with pytest.raises(ValueError, match="posed, balanced"):
+        tradeoff_figure(frame, y="recall")
+
+
+def test_the_readme_carries_the_committed_balanced_accuracy_table():
+    from ferviz.results.domains import balanced_markdown, tradeoff_frame
+
+    frame = tradeoff_frame(ROOT / "models")
+    assert frame["balanced_se"].notna().all()  # the domain table records PublicTest's FER+ class counts
+    assert balanced_markdown(frame) in (ROOT / "README.md").read_text()

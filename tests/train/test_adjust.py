@@ -171,8 +171,8 @@ def test_an_adjusted_checkpoint_ships_with_its_command_and_its_rule(tmp_path):
     assert after["after_ship"][0].startswith("ferviz adjust") and "--tta flip" in after["after_ship"][0]
     assert after["after_ship"][1].startswith("ferviz ship --replace m")
     assert "logit adjustment with tau = 0.5" in after["notes"] and "mirror image" in after["notes"]
-    from ferviz.results.evaluation import evaluate
     from ferviz.data.datasets import load_dataset
+    from ferviz.results.evaluation import evaluate
 
     measured = evaluate(loaded, load_dataset("npz", data), split=card["selected_on"])
     assert after["report"]["accuracy"] == pytest.approx(measured.report.accuracy)
