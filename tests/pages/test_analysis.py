@@ -603,3 +603,9 @@ def test_compare_shows_what_the_ferplus_target_costs(app_env):
     assert not at.exception and chart
     assert "real_dcnn_bilstm_dam (default)" in chart[0].proto.spec and "ferplus_only_soup" in chart[0].proto.spec
     assert any("fine-tuned on FER+'s votes" in c.value for c in at.caption)
+    # the same points against balanced accuracy on FER+'s majority: the default calls every face neutral (1/7)
+    at.radio(key="compare_tradeoff_y").set_value("balanced").run()
+    chart = [c for c in at.get("plotly_chart") if "every expression weighted alike" in c.proto.spec]
+    assert not at.exception and chart and "balanced accuracy against FER+" in chart[0].proto.spec
+    assert any("The default scores 14.3 % and 14.3 % balanced." in c.value for c in at.caption)
+    assert any("The bars are 95 % intervals" in c.value for c in at.caption)
