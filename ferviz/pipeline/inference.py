@@ -155,13 +155,20 @@ def classify_crops(loaded: LoadedModel, crops: np.ndarray, tta: str = "none") ->
     return _probabilities(loaded, crops)
 
 
+#: Faces per forward pass of :func:`classify_crops`: a folder's photos, times ten views, stay in bounded memory.
+CLASSIFY_BATCH = 512
+
+
 def _probabilities(loaded: LoadedModel, crops: np.ndarray) -> np.ndarray:
-    """One forward pass over model-ready crops, no views: (N, classes) probabilities."""
+    """Model-ready crops, no views -> (N, classes) probabilities, :data:`CLASSIFY_BATCH` faces per forward pass."""
     prep = loaded.preprocessing
-    x = faces_to_tensor(crops, prep)
-    logits = fast_logits(loaded, x)  # ONNX Runtime where available (same answers, faster)
-    logits = torch.from_numpy(logits) if logits is not None else loaded.model(x)
-    return torch.softmax(logits, dim=1).numpy()
+    out = []
+    for start in range(0, len(crops), CLASSIFY_BATCH):
+        x = faces_to_tensor(crops[start:start + CLASSIFY_BATCH], prep)
+        logits = fast_logits(loaded, x)  # ONNX Runtime where available (same answers, faster)
+        logits = torch.from_numpy(logits) if logits is not None else loaded.model(x)
+        out.append(torch.softmax(logits, dim=1).numpy())
+    return np.concatenate(out)
 
 
 def labelled(index: int, box: FaceBox, crop: np.ndarray, fallback: bool, labels: list[str], p: np.ndarray,

@@ -206,3 +206,16 @@ def test_live_overlays_keep_the_models_own_label(flip_model):
     drawn, _ = classify_faces(flip_model, data.astronaut(), overlay="attention")
     assert drawn[0].overlay is not None
     np.testing.assert_allclose(list(drawn[0].probs.values()), list(plain[0].probs.values()), atol=1e-5)
+
+
+def test_many_views_of_many_faces_go_through_in_bounded_batches(loaded, monkeypatch):
+    from ferviz.pipeline import inference
+
+    crops = _faces(7)
+    whole = classify_crops(loaded, crops, "ten_crop")
+    seen = []
+    original = inference.faces_to_tensor
+    monkeypatch.setattr(inference, "CLASSIFY_BATCH", 16)
+    monkeypatch.setattr(inference, "faces_to_tensor", lambda c, p: seen.append(len(c)) or original(c, p))
+    np.testing.assert_allclose(classify_crops(loaded, crops, "ten_crop"), whole, atol=1e-5)
+    assert seen == [16, 16, 16, 16, 6]  # 70 views, at most 16 per forward pass
