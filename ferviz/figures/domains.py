@@ -43,7 +43,8 @@ def domain_heatmap(table: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
         return fig
     return _percent_heatmap(table, lambda model, domain, cell: f"{model}<br>{DOMAINS.get(domain, domain)}<br>"
                                                                f"{metric}: {cell}",
-                            f"{metric.replace('_', '-')} by domain (%)", f"{metric} %")
+                            f"{metric.replace('_', '-').replace('-accuracy', ' accuracy')} by domain (%)",
+                            f"{metric.replace('_', ' ')} %")
 
 
 def recall_heatmap(frame: pd.DataFrame, model: str) -> go.Figure:

@@ -145,13 +145,25 @@ def domain_table(models: dict[str, LoadedModel], *, fer2013: str | Path | None =
     return out
 
 
+#: The metrics a domain table can show: :class:`DomainScore` field (or ``balanced_accuracy``, the mean of its
+#: per-class recalls, :func:`balanced_accuracy`) -> what it is, in words (Compare's choices).
+TABLE_METRICS: dict[str, str] = {
+    "accuracy": "accuracy (agreement for photos)",
+    "macro_f1": "macro-F1",
+    "balanced_accuracy": "balanced accuracy (mean recall: every expression weighted alike)",
+}
+
+
 def table_frame(scores: list[DomainScore], metric: str = "accuracy") -> pd.DataFrame:
     """Models as rows, domains as columns (in :data:`DOMAINS` order), values in percent (unrounded: a
-    reader rounds once, as the cards do, so a table and a card never differ in the last digit)."""
+    reader rounds once, as the cards do, so a table and a card never differ in the last digit). ``metric`` is
+    a key of :data:`TABLE_METRICS`."""
+    if metric not in TABLE_METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(TABLE_METRICS)}")
     if not scores:
         return pd.DataFrame()
-    frame = pd.DataFrame([asdict(s) for s in scores])
-    wide = frame.pivot_table(index="model", columns="domain", values=metric, aggfunc="first") * 100
+    frame = pd.DataFrame([{**asdict(s), "balanced_accuracy": balanced_accuracy(s)} for s in scores])
+    wide = frame.pivot_table(index="model", columns="domain", values=metric, aggfunc="first", dropna=False) * 100
     return wide[[d for d in DOMAINS if d in wide.columns]]
 
 

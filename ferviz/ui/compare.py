@@ -267,18 +267,20 @@ def show_adjustment(found: Discovery) -> None:
 
 def _domain_heatmap(scores) -> None:
     from ferviz.figures.domains import domain_heatmap
-    from ferviz.results.domains import DOMAINS, table_frame
+    from ferviz.results.domains import DOMAINS, TABLE_METRICS, table_frame
 
     st.markdown("A FER2013 score alone says little about faces in front of a camera. Each column is one domain; "
                 "each row one model, measured on the same items:\n" +
                 "\n".join(f"- **{key}**: {text}" for key, text in DOMAINS.items()))
-    metric = st.radio("Metric", ["accuracy", "macro_f1"], horizontal=True, key="compare_domain_metric",
-                      format_func=lambda m: "accuracy (agreement for photos)" if m == "accuracy" else "macro-F1")
+    metric = st.radio("Metric", list(TABLE_METRICS), horizontal=True, key="compare_domain_metric",
+                      format_func=TABLE_METRICS.get)
     st.plotly_chart(domain_heatmap(table_frame(scores, metric), metric), key="compare_domains")
     st.caption("Photos have no expression labels: the column is agreement with face-api.js, a network trained on web "
                "photos, on the 20 % of the UTKFace photos no model trained on; it says which models behave like a "
                "web-photo model, not which are right. `real_dcnn_bilstm_dam` learnt from that teacher on the other "
-               "80 %. Macro-F1 averages the classes present in each data set.")
+               "80 %. Macro-F1 and balanced accuracy average the classes present in each data set; balanced "
+               "accuracy is what accuracy would be if each expression had as many faces as the others, as in a "
+               "balanced set of labelled photos.")
     _recall_by_class(scores)
 
 

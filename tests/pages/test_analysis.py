@@ -528,6 +528,9 @@ def test_compare_shows_the_domain_table_as_a_heatmap(app_env):
     assert chart and '"ours"' in chart[0].proto.spec and '"faceapi"' in chart[0].proto.spec
     at.radio(key="compare_domain_metric").set_value("macro_f1").run()
     assert not at.exception
+    at.radio(key="compare_domain_metric").set_value("balanced_accuracy").run()
+    chart = [c for c in at.get("plotly_chart") if "balanced accuracy by domain" in c.proto.spec]
+    assert not at.exception and chart
     # one model's recall by class: the weakest labelled cell named (ours calls both CK+ faces angry)
     assert at.selectbox(key="compare_domain_recall").options == ["faceapi", "ours"]
     at.selectbox(key="compare_domain_recall").set_value("ours").run()

@@ -512,3 +512,17 @@ def test_the_readme_carries_the_committed_balanced_accuracy_table():
     frame = tradeoff_frame(ROOT / "models")
     assert frame["balanced_se"].notna().all()  # the domain table records PublicTest's FER+ class counts
     assert balanced_markdown(frame) in (ROOT / "README.md").read_text()
+
+
+def test_the_domain_table_can_show_balanced_accuracy():
+    from ferviz.results.domains import DomainScore, table_frame
+
+    scores = [DomainScore("m", "ferplus", 0.9, 0.5, 14, {"happy": 1.0, "disgust": 0.5}),
+              DomainScore("m", "ckplus", 0.5, 0.4, 6, {"angry": 0.25, "fear": 0.75, "sad": 0.5}),
+              _score("peer", "ckplus", 0.7, 0.6)]  # no per-class recall: no balanced accuracy
+    frame = table_frame(scores, "balanced_accuracy")
+    assert frame.loc["m", "ferplus"] == pytest.approx(75.0) and frame.loc["m", "ckplus"] == pytest.approx(50.0)
+    assert np.isnan(frame.loc["peer", "ckplus"])
+    assert table_frame(scores, "accuracy").loc["m", "ferplus"] == pytest.approx(90.0)
+    with pytest.raises(ValueError, match="balanced_accuracy"):
+        table_frame(scores, "recall")
