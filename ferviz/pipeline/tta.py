@@ -79,7 +79,7 @@ def model_views(loaded, tta: str = "none") -> str:
     app. An explicit ``tta`` other than ``"none"`` replaces them (``ten_crop`` already holds the mirror images).
     """
     check_mode(tta)
-    return tta if tta != "none" else check_mode(getattr(loaded.preprocessing, "tta", "none"))
+    return tta if tta != "none" else check_mode(loaded.preprocessing.tta)
 
 
 def check_mode(mode: str) -> str:

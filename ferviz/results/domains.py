@@ -16,6 +16,7 @@ small, centred, gray web crops. The domain table puts, for every model on the sa
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import platform
@@ -197,8 +198,7 @@ def write_domains(scores: list[DomainScore], path: str | Path, command: str = ""
     commands.update({m: command for m in sorted(now)})
     data = {"kind": "domains", "domains": DOMAINS, "commands": commands,
             "machine": f"{platform.machine()}, Python {platform.python_version()}",
-            **({"ferplus_counts": ferplus_counts or old["ferplus_counts"]}
-               if ferplus_counts or old.get("ferplus_counts") else {}),
+            **({"ferplus_counts": counts} if (counts := ferplus_counts or old.get("ferplus_counts")) else {}),
             "scores": kept + [asdict(s) for s in scores]}
     path.write_text(json.dumps(data, indent=1) + "\n")
     return path
@@ -414,16 +414,32 @@ def shipped_views(models_dir: str | Path, name: str | None = None) -> str:
 
 
 def _shipped(models_dir: str | Path, name: str | None) -> dict:
-    """The raw checkpoint dict of a shipped model; {} when there is no readable one."""
-    from ferviz.errors import CheckpointError
-    from ferviz.model.checkpoint import read_checkpoint
+    """The meta and preprocessing of a shipped model's checkpoint; {} when there is no readable one. Read once
+    per version of the file (Compare asks on every rerun; a re-shipped file has a new modification time)."""
     from ferviz.paths import DEFAULT_MODEL
 
+    path = Path(models_dir) / f"{name or DEFAULT_MODEL.stem}.pt"
     try:
-        data = read_checkpoint(Path(models_dir) / f"{name or DEFAULT_MODEL.stem}.pt")
-    except CheckpointError:  # no such file, or not a readable ferviz checkpoint
+        stat = path.stat()
+    except OSError:
         return {}
-    return data if isinstance(data, dict) else {}
+    return _checkpoint_record(str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+@functools.lru_cache(maxsize=8)
+def _checkpoint_record(path: str, mtime_ns: int, size: int, inode: int) -> dict:
+    """:func:`_shipped`'s read, keyed on the file's version (``mtime_ns``, ``size`` and ``inode`` only key the
+    cache: a checkpoint is written to a new file and renamed over the old, so each write is a new inode)."""
+    from ferviz.errors import CheckpointError
+    from ferviz.model.checkpoint import read_checkpoint
+
+    try:
+        data = read_checkpoint(path)
+    except CheckpointError:  # not a readable ferviz checkpoint
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {"meta": data.get("meta") or {}, "preprocessing": data.get("preprocessing") or {}}
 
 
 #: Where the points of :func:`tradeoff_frame` come from: report file (under models/reports/) -> its legend entry.
