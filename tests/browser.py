@@ -96,15 +96,44 @@ def streamlit_server(timeout: float = 90.0):
 
 @contextmanager
 def browser_page(width: int = 1280, height: int = 900):
+    """A page in a fresh headless Chromium, under :func:`offline_guard`: when the ``with`` body ends without an
+    error, the test fails if the page asked any host but this machine (first paint included)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
+            outside = offline_guard(page)
             yield page
+            assert_offline(outside)
         finally:
             browser.close()
+
+
+#: The hosts a page of the app may ask: this machine (the app, or nginx in front of its replicas), any port.
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
+def offline_guard(page) -> list[str]:
+    """Record every http(s) or websocket request ``page`` makes from now on to a host not in
+    :data:`LOCAL_HOSTS`: a tab icon, a font or a script from a CDN. Returns the list it fills."""
+    from urllib.parse import urlparse
+
+    outside: list[str] = []
+
+    def record(request):
+        where = urlparse(request.url)
+        if where.scheme in ("http", "https", "ws", "wss") and where.hostname not in LOCAL_HOSTS:
+            outside.append(request.url)
+
+    page.on("request", record)
+    return outside
+
+
+def assert_offline(outside: list[str]) -> None:
+    """Offline means offline: fail naming what a page guarded by :func:`offline_guard` asked elsewhere."""
+    assert outside == [], f"the page asked a host beyond this machine (offline means offline): {outside}"
 
 
 @contextmanager

@@ -34,9 +34,11 @@ from tests.browser import (
     ARTIFACTS,
     CHROMIUM_FLAGS,
     ROOT,
+    assert_offline,
     browser_marks,
     chromium_path,
     free_port,
+    offline_guard,
     stop_process,
     wait_healthy,
 )
@@ -148,7 +150,9 @@ def fake_camera_browser(clip: Path):
 
 
 def open_live(browser, url: str):
+    """Live in a new tab, whose requests beyond this machine are recorded in ``page.outside``."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.outside = offline_guard(page)
     page.goto(f"{url}/Live", wait_until="domcontentloaded")
     page.get_by_text("Not streaming").first.wait_for(timeout=90_000)
     return page
@@ -220,6 +224,7 @@ def test_live_stream_labels_the_face_and_leaves_no_thread_behind(clip, tmp_path)
         body = page.inner_text("body")
         assert "Traceback" not in body and "Processing error" not in body
         page.screenshot(path=str(ARTIFACTS / "browser_live.png"))
+        assert_offline(page.outside)  # first paint and a running stream ask nothing beyond this machine
 
         # the STOP button ends the stream's threads at once, and the thread count returns to at most what it
         # was (a server thread that was already there may have ended on its own schedule meanwhile)
