@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 TINY = dict(channels=(4, 8, 16), fc_hidden=12, spatial_groups=2, channel_groups=2, distill_ratio=2)
@@ -24,3 +26,27 @@ def write_npz(path, n_train: int = 56, n_val: int = 28, seed: int = 0):
     usage = np.array(["Training"] * n_train + ["PublicTest"] * n_val)
     np.savez_compressed(path, images=x, labels=y, usage=usage)
     return path
+
+
+@dataclass
+class CliRun:
+    """What one ``ferviz`` command did: the exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(capsys, *argv) -> CliRun:
+    """``ferviz ARGV`` in this process, through the same ``main`` as ``python -m ferviz`` (without starting an
+    interpreter and importing torch again for each command): a usage error's exit code is kept too, and an
+    error the CLI does not turn into a message fails the test with its traceback."""
+    from ferviz.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main([str(word) for word in argv])
+    except SystemExit as stop:  # argparse: --help, or a usage error
+        code = stop.code if isinstance(stop.code, int) else 1
+    out, err = capsys.readouterr()
+    return CliRun(code, out, err)

@@ -15,7 +15,7 @@ from ferviz.errors import CheckpointError
 from ferviz.model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from ferviz.model.network import build_model
 from ferviz.train.adjust import adjust_logits, describe_adjustment, label_prior, save_adjusted
-from tests.helpers import TINY, write_npz
+from tests.helpers import TINY, run_cli, write_npz
 
 PRIOR = np.array([0.5, 1 / 12, 1 / 12, 1 / 12, 1 / 12, 1 / 12, 1 / 12])
 
@@ -127,24 +127,23 @@ def test_cli_adjusts_with_the_training_labels_prior(tmp_path, capsys):
     np.testing.assert_allclose(list(meta["logit_adjustment"]["prior"].values()), np.full(7, 1 / 7), atol=1e-6)
     again = subprocess.run([sys.executable, "-m", "ferviz", "adjust", "--checkpoint", str(out), "--tau", "1",
                             "--dataset", "npz", "--data", str(data), "--out", str(tmp_path / "twice.pt")],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True)  # one real process: a refusal, not a traceback
     assert again.returncode != 0 and "Traceback" not in again.stderr and "already adjusted" in again.stderr
 
 
 @pytest.mark.slow
-def test_an_adjusted_checkpoint_ships_with_its_command_and_its_rule(tmp_path):
+def test_an_adjusted_checkpoint_ships_with_its_command_and_its_rule(tmp_path, capsys):
     data = write_npz(tmp_path / "d.npz")
     run = tmp_path / "run"
-    base = [sys.executable, "-m", "ferviz"]
-    subprocess.run([*base, "train", "--dataset", "npz", "--data", str(data), "--out", str(run), "--epochs", "1",
-                    "--batch-size", "8", "--max-steps", "2", "--fp32", "--quiet"], check=True, capture_output=True)
-    adj = subprocess.run([*base, "adjust", "--checkpoint", str(run / "best.pt"), "--tau", "0.5", "--dataset",
-                          "npz", "--data", str(data), "--out", str(run / "adjusted.pt")],
-                         capture_output=True, text=True)
+    trained = run_cli(capsys, "train", "--dataset", "npz", "--data", data, "--out", run, "--epochs", "1",
+                      "--batch-size", "8", "--max-steps", "2", "--fp32", "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    adj = run_cli(capsys, "adjust", "--checkpoint", run / "best.pt", "--tau", "0.5", "--dataset",
+                  "npz", "--data", data, "--out", run / "adjusted.pt")
     assert adj.returncode == 0, adj.stderr
     models = tmp_path / "models"
-    ship = subprocess.run([*base, "ship", "--run", str(run), "--name", "m", "--dataset", "npz", "--data", str(data),
-                           "--checkpoint", "adjusted.pt", "--models-dir", str(models)], capture_output=True, text=True)
+    ship = run_cli(capsys, "ship", "--run", run, "--name", "m", "--dataset", "npz", "--data", data,
+                   "--checkpoint", "adjusted.pt", "--models-dir", models)
     assert ship.returncode == 0, ship.stderr
     card = json.loads((models / "m.json").read_text())
     assert card["adjust_command"].startswith("ferviz adjust --checkpoint") and "--tau 0.5" in card["adjust_command"]
@@ -157,11 +156,10 @@ def test_an_adjusted_checkpoint_ships_with_its_command_and_its_rule(tmp_path):
 
     # the shipped model given its own mirror view, and re-shipped under its name
     flip = tmp_path / "flip.pt"
-    adj = subprocess.run([*base, "adjust", "--checkpoint", str(models / "m.pt"), "--tta", "flip", "--out", str(flip)],
-                         capture_output=True, text=True)
+    adj = run_cli(capsys, "adjust", "--checkpoint", models / "m.pt", "--tta", "flip", "--out", flip)
     assert adj.returncode == 0, adj.stderr
-    again = subprocess.run([*base, "ship", "--replace", "m", "--checkpoint", str(flip), "--dataset", "npz", "--data",
-                            str(data), "--models-dir", str(models)], capture_output=True, text=True)
+    again = run_cli(capsys, "ship", "--replace", "m", "--checkpoint", flip, "--dataset", "npz", "--data",
+                    data, "--models-dir", models)
     assert again.returncode == 0, again.stderr
     after = json.loads((models / "m.json").read_text())
     loaded = load_checkpoint(models / "m.pt")  # verified against the new card's sha256
@@ -181,12 +179,11 @@ def test_an_adjusted_checkpoint_ships_with_its_command_and_its_rule(tmp_path):
     assert "--tta flip" in lines[-2] and lines[-1].startswith("ferviz ship --replace")
 
     # a checkpoint that was not adjusted from the shipped model is refused, and the shipped model stays
-    other = subprocess.run([*base, "adjust", "--checkpoint", str(run / "best.pt"), "--tta", "flip", "--out",
-                            str(tmp_path / "other.pt")], capture_output=True, text=True)
+    other = run_cli(capsys, "adjust", "--checkpoint", run / "best.pt", "--tta", "flip", "--out",
+                    tmp_path / "other.pt")
     assert other.returncode == 0, other.stderr
-    refused = subprocess.run([*base, "ship", "--replace", "m", "--checkpoint", str(tmp_path / "other.pt"),
-                              "--dataset", "npz", "--data", str(data), "--models-dir", str(models)],
-                             capture_output=True, text=True)
+    refused = run_cli(capsys, "ship", "--replace", "m", "--checkpoint", tmp_path / "other.pt",
+                      "--dataset", "npz", "--data", data, "--models-dir", models)
     assert refused.returncode != 0 and "Traceback" not in refused.stderr and "not made from" in refused.stderr
     assert load_checkpoint(models / "m.pt").sha256 == loaded.sha256
 
@@ -201,11 +198,9 @@ def test_cli_gives_a_checkpoint_its_own_views_without_data(tmp_path, capsys):
     assert loaded.preprocessing.tta == "flip" and loaded.meta["test_time_views"] == "flip"
     assert "logit_adjustment" not in loaded.meta  # the decision rule untouched
     assert "mirror image" in describe_adjustment(loaded.meta)
-    bare = subprocess.run([sys.executable, "-m", "ferviz", "adjust", "--checkpoint", str(ckpt), "--out",
-                           str(tmp_path / "x.pt")], capture_output=True, text=True)
+    bare = run_cli(capsys, "adjust", "--checkpoint", ckpt, "--out", tmp_path / "x.pt")
     assert bare.returncode != 0 and "Traceback" not in bare.stderr and "--tta flip" in bare.stderr
-    no_data = subprocess.run([sys.executable, "-m", "ferviz", "adjust", "--checkpoint", str(ckpt), "--tau", "0.5",
-                              "--out", str(tmp_path / "x.pt")], capture_output=True, text=True)
+    no_data = run_cli(capsys, "adjust", "--checkpoint", ckpt, "--tau", "0.5", "--out", tmp_path / "x.pt")
     assert no_data.returncode != 0 and "Traceback" not in no_data.stderr and "--data" in no_data.stderr
 
 

@@ -21,7 +21,7 @@ from ferviz.train.swa import (
     run_folder,
     save_averaged,
 )
-from tests.helpers import TINY, synthetic_faces, write_npz
+from tests.helpers import TINY, run_cli, synthetic_faces, write_npz
 
 
 def _checkpoint(path, seed, **meta):
@@ -118,29 +118,25 @@ def test_average_of_two_runs_is_described_per_run():
 
 
 @pytest.mark.slow
-def test_train_keeps_epochs_and_average_and_ship_use_them(tmp_path):
+def test_train_keeps_epochs_and_average_and_ship_use_them(tmp_path, capsys):
     data = write_npz(tmp_path / "d.npz")
     run = tmp_path / "run"
-    base = [sys.executable, "-m", "ferviz"]
-    train = [*base, "train", "--dataset", "npz", "--data", str(data), "--out", str(run), "--epochs", "3",
-             "--batch-size", "8", "--max-steps", "2", "--fp32", "--quiet", "--keep-epochs-from", "2"]
-    subprocess.run(train, check=True, capture_output=True)
+    trained = run_cli(capsys, "train", "--dataset", "npz", "--data", data, "--out", run, "--epochs", "3",
+                      "--batch-size", "8", "--max-steps", "2", "--fp32", "--quiet", "--keep-epochs-from", "2")
+    assert trained.returncode == 0, trained.stderr
     assert sorted(p.name for p in (run / "epochs").iterdir()) == ["epoch_002.pt", "epoch_003.pt"]
     kept = load_checkpoint(epoch_file(run, 3), verify=False)
     assert kept.meta["epoch"] == 3 and "optimizer" not in kept.meta
-    avg = subprocess.run([*base, "average", "--run", str(run), "--from-epoch", "2", "--dataset", "npz",
-                          "--data", str(data), "--out", str(run / "swa.pt"), "--quiet"],
-                         capture_output=True, text=True)
+    avg = run_cli(capsys, "average", "--run", run, "--from-epoch", "2", "--dataset", "npz", "--data", data,
+                  "--out", run / "swa.pt", "--quiet")
     assert avg.returncode == 0, avg.stderr
     assert "averaged 2 checkpoints (BatchNorm recomputed on 56 training faces)" in avg.stdout
-    fewer = subprocess.run([*base, "average", "--run", str(run), "--dataset", "npz", "--data", str(data),
-                            "--bn-faces", "21", "--out", str(tmp_path / "swa21.pt"), "--quiet"],
-                           capture_output=True, text=True)
+    fewer = run_cli(capsys, "average", "--run", run, "--dataset", "npz", "--data", data, "--bn-faces", "21",
+                    "--out", tmp_path / "swa21.pt", "--quiet")
     assert "averaged 2 checkpoints (BatchNorm recomputed on 21 training faces)" in fewer.stdout, fewer.stderr
     models = tmp_path / "models"
-    ship = subprocess.run([*base, "ship", "--run", str(run), "--name", "m", "--dataset", "npz", "--data",
-                           str(data), "--checkpoint", "swa.pt", "--models-dir", str(models)],
-                          capture_output=True, text=True)
+    ship = run_cli(capsys, "ship", "--run", run, "--name", "m", "--dataset", "npz", "--data", data,
+                   "--checkpoint", "swa.pt", "--models-dir", models)
     assert ship.returncode == 0, ship.stderr
     card = json.loads((models / "m.json").read_text())
     assert "mean of 2 checkpoints (epoch_002.pt … epoch_003.pt)" in card["notes"]  # one note: a string
@@ -149,13 +145,11 @@ def test_train_keeps_epochs_and_average_and_ship_use_them(tmp_path):
                             [str(epoch_file(run, 2)), str(epoch_file(run, 3))])
 
 
-def test_average_without_data_says_what_to_do(tmp_path):
+def test_average_without_data_says_what_to_do(tmp_path, capsys):
     run = tmp_path / "run"
     _checkpoint(epoch_file(run, 1), seed=0)
-    r = subprocess.run([sys.executable, "-m", "ferviz", "average", "--run", str(run), "--out",
-                        str(tmp_path / "s.pt")], capture_output=True, text=True)
-    assert r.returncode != 0 and "Traceback" not in r.stderr
-    assert "--data is needed" in r.stderr and "--no-bn-update" in r.stderr
+    r = run_cli(capsys, "average", "--run", run, "--out", tmp_path / "s.pt")
+    assert r.returncode != 0 and "--data is needed" in r.stderr and "--no-bn-update" in r.stderr
     r = subprocess.run([sys.executable, "-m", "ferviz", "average", "--run", str(tmp_path / "none"), "--out",
-                        str(tmp_path / "s.pt")], capture_output=True, text=True)
+                        str(tmp_path / "s.pt")], capture_output=True, text=True)  # one real process
     assert r.returncode != 0 and "Traceback" not in r.stderr and "--keep-epochs-from" in r.stderr
