@@ -7,15 +7,9 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from tests.browser import ARTIFACTS, app_server, browser_marks, browser_page, streamlit_server
+from tests.browser import ARTIFACTS, browser_marks, browser_page, streamlit_server
 
 pytestmark = browser_marks()
-
-
-@pytest.fixture(scope="module")
-def server():
-    with app_server() as running:
-        yield running
 
 
 def upload(page, url: str, mode: str, path, done: str, selector: str) -> None:

@@ -2,15 +2,9 @@
 
 import pytest
 
-from tests.browser import ARTIFACTS, app_server, browser_marks, browser_page
+from tests.browser import ARTIFACTS, browser_marks, browser_page
 
 pytestmark = browser_marks()
-
-
-@pytest.fixture(scope="module")
-def server():
-    with app_server() as running:
-        yield running
 
 
 def selected_tab(page) -> str:
