@@ -5,6 +5,7 @@ balanced posed sets."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -102,20 +103,82 @@ TRADEOFF_Y: dict[str, tuple[str, str, str]] = {
 }
 
 
-def _point_names(frame: pd.DataFrame, first: str | None, y: str = "posed") -> list[str]:
-    """The name to write beside each point of a trade-off frame, "" where an already named point is close
-    (within 1.5 points across and 2 up on the ``y`` column): ``first`` is named before the rest, then the rows
-    in order."""
+#: About the trade-off plot's drawing area in pixels (Streamlit's wide column; the figure's height less its
+#: title, axes and legend), and an 11 px name's character width and line height: enough to keep names apart.
+PLOT_PX = (820.0, 300.0)
+CHAR_PX, LINE_PX = 6.3, 15.0
+
+
+def _x_range(frame: pd.DataFrame, target: float) -> tuple[float, float]:
+    """The trade-off plot's x range: 2 points left of the lowest point, 9 right of the target or the highest
+    point (room for the names)."""
+    return float(frame["ferplus"].min()) - 2, max(float(frame["ferplus"].max()), target) + 9
+
+
+#: Where a point's name may go, in the order tried: the tau sweep's above or below its point (its line runs
+#: left to right), the others' right or left of it. Each place: (xanchor, yanchor, xshift, yshift) in pixels.
+NAME_PLACES: dict[str, tuple[str, str, int, int]] = {
+    "above": ("center", "bottom", 0, 7), "below": ("center", "top", 0, -7),
+    "right": ("left", "middle", 9, 0), "left": ("right", "middle", -9, 0)}
+
+
+def _name_box(x: float, y: float, text: str, place: str) -> tuple[float, float, float, float]:
+    """The pixel box (left, right, bottom, top) of a point's name written at ``place`` of :data:`NAME_PLACES`,
+    for a point at pixel (x, y)."""
+    width = CHAR_PX * len(text)
+    xanchor, yanchor, dx, dy = NAME_PLACES[place]
+    left = {"left": x + dx, "right": x + dx - width, "center": x - width / 2}[xanchor]
+    bottom = {"bottom": y + dy, "top": y + dy - LINE_PX, "middle": y - LINE_PX / 2}[yanchor]
+    return left, left + width, bottom, bottom + LINE_PX
+
+
+class PointName(NamedTuple):
+    """A point's name on the trade-off plot and where it is written (a key of :data:`NAME_PLACES`); both ""
+    for a point left unnamed."""
+
+    text: str
+    place: str
+
+
+def _point_names(frame: pd.DataFrame, first: str | None, y: str = "posed",
+                 target: float = FERPLUS_TARGET) -> list[PointName]:
+    """Each point's name on a trade-off frame, and where it goes: at the first place of :data:`NAME_PLACES`
+    open to it (the sweep's above, then below; the others' right, then left) where its box (:func:`_name_box`,
+    at about the plot's scale) stays inside the plot and overlaps no name already written and no other point's
+    marker. A point close to
+    one already named (within 1.5 points across and 2 up on the ``y`` column), or with no open place, is not
+    named. ``first`` is named before the rest, then the rows in order."""
     order = sorted(range(len(frame)), key=lambda i: frame["model"].iloc[i] != first)
-    names = [""] * len(frame)
+    low_x, high_x = _x_range(frame, target)
+    low_y, high_y = float(frame[y].min()), float(frame[y].max())
+    pad = max(high_y - low_y, 1.0) * 0.1
+    per_x, per_y = PLOT_PX[0] / (high_x - low_x), PLOT_PX[1] / (high_y - low_y + 2 * pad)
+    pixels = [((float(frame["ferplus"].iloc[i]) - low_x) * per_x, (float(frame[y].iloc[i]) - low_y + pad) * per_y)
+              for i in range(len(frame))]
+    markers = [(px - 6, px + 6, py - 6, py + 6) for px, py in pixels]
+    sweep = TRADEOFF_SOURCES[ADJUSTMENT_FILE]
+
+    def clear(box, against):
+        return all(b[1] <= box[0] or box[1] <= b[0] or b[3] <= box[2] or box[3] <= b[2] for b in against)
+
+    names = [PointName("", "")] * len(frame)
     named: list[tuple[float, float]] = []
+    boxes: list[tuple[float, float, float, float]] = []
     for i in order:
         x, y_value = float(frame["ferplus"].iloc[i]), float(frame[y].iloc[i])
-        if all(abs(x - a) >= 1.5 or abs(y_value - b) >= 2.0 for a, b in named):
-            model = frame["model"].iloc[i]
-            names[i] = (f"{model} (default)" if model == first
-                        else "tau " + model.removeprefix("tau_") if model.startswith("tau_") else model)
-            named.append((x, y_value))
+        if not all(abs(x - a) >= 1.5 or abs(y_value - b) >= 2.0 for a, b in named):
+            continue
+        model = frame["model"].iloc[i]
+        text = (f"{model} (default)" if model == first
+                else "tau " + model.removeprefix("tau_") if model.startswith("tau_") else model)
+        others = markers[:i] + markers[i + 1:]
+        for place in (("above", "below") if frame["family"].iloc[i] == sweep else ("right", "left")):
+            box = _name_box(*pixels[i], text, place)
+            if 0 <= box[0] and box[1] <= PLOT_PX[0] and clear(box, boxes) and clear(box, others):
+                names[i] = PointName(text, place)
+                named.append((x, y_value))
+                boxes.append(box)
+                break
     return names
 
 
@@ -126,8 +189,9 @@ def tradeoff_figure(frame: pd.DataFrame, target: float = FERPLUS_TARGET, default
     FER+'s majority, with 95 % error bars where ``balanced_se`` is known), one colour per family, the tau sweep
     joined by a line in tau order,
     and ``target`` as a dashed vertical line. ``default`` (a model name) is drawn as a star and named first;
-    a point close to one already named is not named (:func:`_point_names`), the hover names every point
-    and adds FER2013-label accuracy and photo macro-F1."""
+    names go where they overlap no other name or marker, or are left out (:func:`_point_names`), as annotations
+    on a pale ground, readable over a neighbour's error bar.
+    The hover names every point and adds FER2013-label accuracy and photo macro-F1."""
     if y not in TRADEOFF_Y:
         raise ValueError(f"unknown y axis {y!r}; choose one of {', '.join(TRADEOFF_Y)}")
     y_title, title, y_label = TRADEOFF_Y[y]
@@ -139,14 +203,13 @@ def tradeoff_figure(frame: pd.DataFrame, target: float = FERPLUS_TARGET, default
     colours = dict(zip(TRADEOFF_SOURCES.values(), ("#1f77b4", "#8c8c8c", "#d62728", "#2ca02c", "#9467bd"), strict=True))
     sweep = TRADEOFF_SOURCES[ADJUSTMENT_FILE]
     frame = frame.reset_index(drop=True)
-    frame = frame.assign(name=_point_names(frame, default, y))
+    names = _point_names(frame, default, y, target)
     for family, part in frame.groupby("family", sort=False):
         colour = colours[family]
         star = (part["model"] == default).to_numpy()
         fig.add_trace(go.Scatter(
-            x=part["ferplus"], y=part[y], mode="lines+markers+text" if family == sweep else "markers+text",
-            name=family, text=part["name"], textposition="top center" if family == sweep else "middle right",
-            textfont={"size": 11}, line={"color": colour, "dash": "dot"},
+            x=part["ferplus"], y=part[y], mode="lines+markers" if family == sweep else "markers",
+            name=family, line={"color": colour, "dash": "dot"},
             marker={"size": np.where(star, 18, 10), "symbol": np.where(star, "star", "circle"), "color": colour},
             error_y=({"type": "data", "array": 1.96 * part["balanced_se"].to_numpy(dtype=float), "thickness": 1,
                       "width": 3, "color": colour}
@@ -157,9 +220,13 @@ def tradeoff_figure(frame: pd.DataFrame, target: float = FERPLUS_TARGET, default
                           "<extra></extra>"))
     fig.add_vline(x=target, line={"color": "black", "dash": "dash", "width": 1},
                   annotation_text=f"target: {target:g} %", annotation_position="top left")
-    low, high = float(frame["ferplus"].min()), float(frame["ferplus"].max())
-    fig.update_xaxes(title_text="accuracy against FER+'s majority (PublicTest), %",
-                     range=[low - 2, max(high, target) + 9])  # room on the right for the names
+    for row, name in zip(frame.itertuples(), names, strict=True):  # over the error bars, on a pale ground
+        if name.text:
+            xanchor, yanchor, dx, dy = NAME_PLACES[name.place]
+            fig.add_annotation(x=row.ferplus, y=getattr(row, y), text=name.text, showarrow=False,
+                               font={"size": 11, "color": "#31333f"}, bgcolor="rgba(255,255,255,0.8)", borderpad=1,
+                               xanchor=xanchor, yanchor=yanchor, xshift=dx, yshift=dy)
+    fig.update_xaxes(title_text="accuracy against FER+'s majority (PublicTest), %", range=list(_x_range(frame, target)))
     fig.update_yaxes(title_text=y_title)
     fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 40, "b": 10}, hovermode="closest",
                       legend={"orientation": "h", "y": -0.2}, title=title)

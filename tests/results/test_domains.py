@@ -343,18 +343,47 @@ def test_the_tradeoff_figure_stars_the_default_names_points_apart_and_marks_the_
                           "fer2013": [58.0, 63.5, 62.7, 63.5, 59.8, 63.3, 63.0],
                           "photos": [55.0, 54.0, 56.0, 54.0, 50.0, 55.0, 56.0]})
     # the default first; tau_0.25 sits on it and is not named again; 1.5 across / 2 up is "close"
-    assert _point_names(frame, "real") == ["peer", "real (default)", "tau 0", "", "ferplus_only_tau_0.5",
-                                           "recipe_control", "self_kd"]
+    def texts(names):
+        return [name.text for name in names]
+
+    assert texts(_point_names(frame, "real")) == ["peer", "real (default)", "tau 0", "", "ferplus_only_tau_0.5",
+                                                  "recipe_control", "self_kd"]
+    assert [name.place for name in _point_names(frame, "real")] == ["right", "right", "above", "", "right", "right",
+                                                                    "right"]
     near = frame.assign(ferplus=[68.0, 69.0, 75.0, 80.0, 84.8, 81.0, 76.0],
                         posed=[79.0, 80.9, 79.0, 79.0, 46.6, 52.0, 70.0])
-    assert _point_names(near, None) == ["peer", "", "tau 0", "tau 0.25", "ferplus_only_tau_0.5", "recipe_control",
-                                        "self_kd"]
+    assert texts(_point_names(near, None)) == ["peer", "", "tau 0", "tau 0.25", "ferplus_only_tau_0.5",
+                                               "recipe_control", "self_kd"]
+    # names that would overlap: x from 58 to 94 (820 px), y from 59.15 to 81.35 (61-79.5 with 10 % pads, 300 px):
+    # "tau 0" above its point, 265-280 px up and 504-536 px across, runs into the default's name (267-282 up,
+    # 488-614 across), so it goes below (236.5-251.5 up); a marker there too (a point at 77.0: 235-247 up,
+    # 514-526 across) leaves it no place
+    crowd = pd.DataFrame({"family": [shipped, sweep, shipped], "model": ["real", "tau_0", "low"],
+                          "ferplus": [79.0, 80.8, 60.0], "balanced": [79.5, 78.3, 61.0]})
+    assert _point_names(crowd, "real", y="balanced") == [("real (default)", "right"), ("tau 0", "below"),
+                                                         ("low", "right")]
+    blocked = pd.concat([crowd, pd.DataFrame({"family": [shipped], "model": ["blocker"], "ferplus": [80.8],
+                                              "balanced": [77.0]})], ignore_index=True)
+    assert texts(_point_names(blocked, "real", y="balanced")) == ["real (default)", "", "low", "blocker"]
+    # a name whose right side holds a marker goes left (x from 78 to 94: "model_a_long" would run from 111.5 to
+    # 187 px, b's marker is at 178.5-190.5), but not off the plot: with x from 58, at 61 it would start at -16 px
+    left = pd.DataFrame({"family": [shipped, shipped], "model": ["model_a_long", "b"], "ferplus": [80.0, 81.6],
+                         "balanced": [70.0, 70.0]})
+    assert _point_names(left, None, y="balanced") == [("model_a_long", "left"), ("b", "right")]
+    edge = pd.concat([left.assign(ferplus=[61.0, 62.6]), left.iloc[:1].assign(model="low", ferplus=60.0)],
+                     ignore_index=True)
+    assert _point_names(edge, None, y="balanced") == [("", ""), ("b", "right"), ("low", "left")]
     fig = tradeoff_figure(frame, target=85.0, default="real")
     assert [t.name for t in fig.data] == [shipped, sweep, votes, parts, self_kd]
     assert len({t.marker.color for t in fig.data}) == 5  # one colour per family
     assert list(fig.data[0].marker.symbol) == ["circle", "star"] and list(fig.data[0].marker.size) == [10, 18]
-    assert fig.data[1].mode == "lines+markers+text" and fig.data[0].mode == "markers+text"
+    assert fig.data[1].mode == "lines+markers" and fig.data[0].mode == "markers"
     assert fig.layout.shapes[0].x0 == 85.0 and "85 %" in fig.layout.annotations[0].text
+    names = {a.text: (a.x, a.y, a.xanchor) for a in fig.layout.annotations[1:]}  # the points' names
+    assert names == {"peer": (68.0, 79.0, "left"), "real (default)": (78.7, 62.0, "left"),
+                     "tau 0": (80.8, 57.4, "center"), "ferplus_only_tau_0.5": (84.8, 46.6, "left"),
+                     "recipe_control": (81.0, 52.0, "left"), "self_kd": (76.0, 70.0, "left")}
+    assert all(a.bgcolor and not a.showarrow for a in fig.layout.annotations[1:])
     assert fig.layout.xaxis.range[1] == pytest.approx(85.0 + 9)
     assert "no domain table" in tradeoff_figure(frame.iloc[:0]).layout.title.text
 
