@@ -273,3 +273,36 @@ def read_label_noise(reports_dir: str | Path) -> tuple[list[NoiseRecord], list[s
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             warnings.append(f"{path.name}: skipped — {exc}")
     return records, warnings
+
+
+def agreement_markdown(record: NoiseRecord) -> str:
+    """The README's "accuracy without the noise" table of a label-noise report: one row per scored model
+    (its file name; a model scored with ``--also-score``, outside the probabilities, is marked so), accuracy
+    with its bootstrap interval on the FER2013 labels, where the label is the FER+ majority and against the
+    FER+ majority, accuracy in each agreement band, and the errors where people disagree (7 or fewer of 10
+    agree, or no majority)."""
+    models = [m for m in record.data.get("models", []) if "agreement" in m]
+    if not models:
+        return ""
+    first = models[0]["agreement"]
+
+    def interval(score: dict) -> str:
+        acc = score["accuracy"]
+        return f"{100 * acc['estimate']:.2f} % [{100 * acc['low']:.1f}, {100 * acc['high']:.1f}]"
+
+    head = ["model", f"FER2013 labels ({first['all']['n']:,})",
+            f"where the FER2013 label is the FER+ majority ({first['agreed']['n']:,})",
+            f"against the FER+ majority ({first['ferplus_majority']['n']:,})",
+            *(f"{band['band']} ({band['n']:,})" for band in first["bands"]),
+            "errors where people disagree"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model in models:
+        scores = model["agreement"]
+        errors = scores["errors"]
+        disputed = errors["total"] - errors.get("8-10 of 10 agree", 0)
+        name = f"`{Path(model['model']).stem}`" + ("" if model.get("in_probabilities", True) else " (also scored)")
+        cells = [name, interval(scores["all"]), interval(scores["agreed"]), interval(scores["ferplus_majority"]),
+                 *(f"{100 * band['accuracy']['estimate']:.1f} %" for band in scores["bands"]),
+                 f"{disputed:,} of {errors['total']:,}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -168,3 +168,48 @@ def test_also_scored_models_get_agreement_scores_but_do_not_move_the_flags(tmp_p
     assert two["probabilities"]["models"] == ["m0.pt"] and two["items"] == one["items"]
     assert [(m["model"], m["in_probabilities"]) for m in two["models"]] == [("m0.pt", True), ("m1.pt", False)]
     assert all(m["agreement"]["all"]["n"] == n for m in two["models"])
+
+
+def _agreement(all_, agreed, ferplus, bands, errors):
+    def acc(e, lo, hi):
+        return {"accuracy": {"estimate": e, "low": lo, "high": hi}}
+    return {"all": {"n": 10, **acc(*all_)}, "agreed": {"n": 6, **acc(*agreed)},
+            "ferplus_majority": {"n": 9, **acc(*ferplus)},
+            "bands": [{"band": name, "n": n, **acc(e, e, e)} for name, n, e in bands], "errors": errors}
+
+
+def test_the_agreement_table_has_a_row_per_scored_model_and_marks_the_also_scored():
+    from pathlib import Path
+
+    from ferviz.results.noise_report import NoiseRecord, agreement_markdown
+
+    bands = [("8-10 of 10 agree", 7, 0.857), ("5-7 of 10", 2, 0.5), ("4 or fewer", 1, 0.0)]
+    models = [{"model": "a.pt", "in_probabilities": True,
+               "agreement": _agreement((0.7, 0.61234, 0.8), (5 / 6, 0.7, 0.9), (0.66666, 0.5, 0.8), bands,
+                                       {"8-10 of 10 agree": 1, "5-7 of 10": 1, "4 or fewer": 1, "total": 3})},
+              {"model": "b.pt", "in_probabilities": False,
+               "agreement": _agreement((0.5, 0.4, 0.6), (0.5, 0.4, 0.6), (0.5, 0.4, 0.6), bands,
+                                       {"8-10 of 10 agree": 4, "no FER+ majority": 1, "total": 5})},
+              {"model": "c.pt"}]  # no votes: not scored
+    lines = agreement_markdown(NoiseRecord(Path("r.json"), {"models": models})).splitlines()
+    assert lines[0] == ("| model | FER2013 labels (10) | where the FER2013 label is the FER+ majority (6) | "
+                        "against the FER+ majority (9) | 8-10 of 10 agree (7) | 5-7 of 10 (2) | 4 or fewer (1) | "
+                        "errors where people disagree |")
+    assert lines[2] == ("| `a` | 70.00 % [61.2, 80.0] | 83.33 % [70.0, 90.0] | 66.67 % [50.0, 80.0] | 85.7 % | 50.0 % "
+                        "| 0.0 % | 2 of 3 |")
+    assert lines[3].startswith("| `b` (also scored) | 50.00 % [40.0, 60.0]") and lines[3].endswith("| 1 of 5 |")
+    assert len(lines) == 4
+    assert agreement_markdown(NoiseRecord(Path("r.json"), {"models": [models[2]]})) == ""
+
+
+def test_the_readmes_carry_the_committed_agreement_table():
+    from pathlib import Path
+
+    from ferviz.results.noise_report import agreement_markdown, read_label_noise
+
+    root = Path(__file__).resolve().parents[2]
+    (record,), _ = read_label_noise(root / "models" / "reports")
+    table = agreement_markdown(record)
+    assert table.count("\n") == 6  # the header, its rule, and five models
+    for readme in (root / "README.md", root / "models" / "reports" / "label_noise" / "README.md"):
+        assert table in readme.read_text(encoding="utf-8"), readme

@@ -466,3 +466,33 @@ def test_tta_table_puts_each_tta_number_beside_the_plain_one_and_the_comparison_
     assert set(measured_frame(tmp_path, studies=False)["model"]) == {"m.pt"}
     assert set(comparison_frame(tmp_path)["model"]) >= {"m.pt"}
     assert not any("TTA" in m for m in comparison_frame(tmp_path)["model"])
+
+
+def test_every_committed_report_naming_a_shipped_model_scored_the_file_that_ships():
+    """A model re-shipped under its name (a new sha256) has every committed report that names it made again:
+    the Evaluate page finds a report by the checkpoint's sha256, so a stale one silently disappears."""
+    from ferviz.paths import MODELS_DIR
+
+    shipped = {card.with_suffix(".pt").name: json.loads(card.read_text(encoding="utf-8"))["sha256"]
+               for card in MODELS_DIR.glob("*.json") if card.with_suffix(".pt").is_file()}
+    assert "real_dcnn_bilstm_dam.pt" in shipped
+
+    def named(tree):  # every dict with a model file name and a sha256, at any depth
+        if isinstance(tree, dict):
+            if isinstance(tree.get("model"), str) and isinstance(tree.get("sha256"), str):
+                yield tree["model"], tree["sha256"]
+            for value in tree.values():
+                yield from named(value)
+        elif isinstance(tree, list):
+            for value in tree:
+                yield from named(value)
+
+    checked, stale = 0, []
+    for path in sorted((MODELS_DIR / "reports").rglob("*.json")):
+        for model, sha in named(json.loads(path.read_text(encoding="utf-8"))):
+            name = model.rsplit("/", 1)[-1]
+            if name in shipped:
+                checked += 1
+                if sha != shipped[name]:
+                    stale.append(f"{path.relative_to(MODELS_DIR)}: {name} {sha[:12]}, ships as {shipped[name][:12]}")
+    assert checked >= 10 and stale == []
