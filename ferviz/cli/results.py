@@ -87,7 +87,20 @@ def cmd_ship(args) -> int:
                 domains=domain_records(models_dir))
     print(f"shipped {card.file}: accuracy {card.report['accuracy']:.4f}, "
           f"macro-F1 {card.report['macro']['f1']:.4f} on {split or 'all'}")
+    _say_stale(models_dir, args.name)
     return 0
+
+
+def _say_stale(models_dir: Path, name: str) -> None:
+    """After a ship: name the committed reports that scored an earlier file of the model, and how to remake them."""
+    from ferviz.results.shipping import stale_reports
+
+    stale = stale_reports(models_dir, name)
+    if stale:
+        print(f"{len(stale)} committed report(s) scored an earlier {name}.pt; the app no longer shows them for it. "
+              "Make them again:")
+        for path, _, command in stale:
+            print(f"  {path}: " + (command or "(no command recorded; see the report)"))
 
 
 def _reship(args) -> int:
@@ -109,6 +122,7 @@ def _reship(args) -> int:
                   domains=domain_records(models_dir))
     print(f"re-shipped {card.file}: accuracy {card.report['accuracy']:.4f}, "
           f"macro-F1 {card.report['macro']['f1']:.4f} on {split or 'all'}")
+    _say_stale(models_dir, args.replace)
     return 0
 
 

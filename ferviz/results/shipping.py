@@ -372,3 +372,42 @@ def reship(checkpoint: Path, name: str, evaluation_fn, models_dir: Path, *, comm
     card.path.write_text(json.dumps(card.to_dict(), indent=1))
     target.with_suffix(".md").write_text(card_markdown(card))
     return card
+
+
+def _named_shas(tree: Any):
+    """Every (model file, sha256) pair a report's JSON records, at any depth."""
+    if isinstance(tree, dict):
+        if isinstance(tree.get("model"), str) and isinstance(tree.get("sha256"), str):
+            yield tree["model"], tree["sha256"]
+        for value in tree.values():
+            yield from _named_shas(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _named_shas(value)
+
+
+def stale_reports(models_dir: Path, name: str | None = None) -> list[tuple[Path, str, str | None]]:
+    """The committed reports (``models_dir/reports/**.json``) that name a shipped model's file, ``name.pt``
+    or any, with a sha256 other than its card's: each as (report path, model file name, the report's
+    ``command`` to make it again, if it records one). The Evaluate page finds a report by the checkpoint's
+    sha256, so after a model is re-shipped these are no longer shown for it until they are made again."""
+    shipped = {}
+    for card in sorted(Path(models_dir).glob("*.json")):
+        if card.with_suffix(".pt").is_file() and (name is None or card.stem == name):
+            try:
+                shipped[card.with_suffix(".pt").name] = json.loads(card.read_text(encoding="utf-8"))["sha256"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # not a card: a peer's description, or a card being written
+    stale = []
+    for path in sorted((Path(models_dir) / "reports").rglob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for model, sha in _named_shas(data):
+            file = model.replace("\\", "/").rsplit("/", 1)[-1]
+            if file in shipped and sha != shipped[file]:
+                command = data.get("command") if isinstance(data, dict) else None
+                stale.append((path, file, command if isinstance(command, str) else None))
+                break
+    return stale

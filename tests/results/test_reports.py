@@ -472,27 +472,34 @@ def test_every_committed_report_naming_a_shipped_model_scored_the_file_that_ship
     """A model re-shipped under its name (a new sha256) has every committed report that names it made again:
     the Evaluate page finds a report by the checkpoint's sha256, so a stale one silently disappears."""
     from ferviz.paths import MODELS_DIR
+    from ferviz.results.shipping import _named_shas, stale_reports
 
-    shipped = {card.with_suffix(".pt").name: json.loads(card.read_text(encoding="utf-8"))["sha256"]
-               for card in MODELS_DIR.glob("*.json") if card.with_suffix(".pt").is_file()}
-    assert "real_dcnn_bilstm_dam.pt" in shipped
+    shipped = {card.with_suffix(".pt").name for card in MODELS_DIR.glob("*.json") if card.with_suffix(".pt").is_file()}
+    named = [model for path in (MODELS_DIR / "reports").rglob("*.json")
+             for model, _ in _named_shas(json.loads(path.read_text(encoding="utf-8")))
+             if model.rsplit("/", 1)[-1] in shipped]
+    assert len(named) >= 10 and "real_dcnn_bilstm_dam.pt" in named  # the check below has something to check
+    assert stale_reports(MODELS_DIR) == []
 
-    def named(tree):  # every dict with a model file name and a sha256, at any depth
-        if isinstance(tree, dict):
-            if isinstance(tree.get("model"), str) and isinstance(tree.get("sha256"), str):
-                yield tree["model"], tree["sha256"]
-            for value in tree.values():
-                yield from named(value)
-        elif isinstance(tree, list):
-            for value in tree:
-                yield from named(value)
 
-    checked, stale = 0, []
-    for path in sorted((MODELS_DIR / "reports").rglob("*.json")):
-        for model, sha in named(json.loads(path.read_text(encoding="utf-8"))):
-            name = model.rsplit("/", 1)[-1]
-            if name in shipped:
-                checked += 1
-                if sha != shipped[name]:
-                    stale.append(f"{path.relative_to(MODELS_DIR)}: {name} {sha[:12]}, ships as {shipped[name][:12]}")
-    assert checked >= 10 and stale == []
+def test_stale_reports_names_the_reports_of_an_earlier_file_and_how_to_remake_them(tmp_path):
+    from ferviz.results.shipping import stale_reports
+
+    (tmp_path / "reports" / "deep").mkdir(parents=True)
+    (tmp_path / "m.pt").write_bytes(b"weights")
+    (tmp_path / "m.json").write_text(json.dumps({"sha256": "new"}))
+    (tmp_path / "peer.json").write_text("[]")  # a JSON beside the models that is not a card
+    (tmp_path / "other.pt").write_bytes(b"w")
+    (tmp_path / "other.json").write_text(json.dumps({"sha256": "o"}))
+    write = {"a.json": {"command": "ferviz audit x", "models": [{"model": "m.pt", "sha256": "old"}]},
+             "b.json": {"meta": {"model": "runs/x/m.pt", "sha256": "new"}},  # the file that ships
+             "deep/c.json": {"meta": {"model": "C:\\runs\\m.pt", "sha256": "old"}},
+             "d.json": {"meta": {"model": "other.pt", "sha256": "older"}},
+             "e.json": {"meta": {"model": "best.pt", "sha256": "old"}}}  # not a shipped file
+    for name, data in write.items():
+        (tmp_path / "reports" / name).write_text(json.dumps(data))
+    (tmp_path / "reports" / "broken.json").write_text("{")
+    found = [(path.relative_to(tmp_path).as_posix(), file, command)
+             for path, file, command in stale_reports(tmp_path, "m")]
+    assert found == [("reports/a.json", "m.pt", "ferviz audit x"), ("reports/deep/c.json", "m.pt", None)]
+    assert [file for _, file, _ in stale_reports(tmp_path)] == ["m.pt", "other.pt", "m.pt"]  # a, d, deep/c

@@ -158,9 +158,14 @@ def test_an_adjusted_checkpoint_ships_with_its_command_and_its_rule(tmp_path, ca
     flip = tmp_path / "flip.pt"
     adj = run_cli(capsys, "adjust", "--checkpoint", models / "m.pt", "--tta", "flip", "--out", flip)
     assert adj.returncode == 0, adj.stderr
+    (models / "reports").mkdir()  # a committed report that scored the file shipped so far
+    (models / "reports" / "audit.json").write_text(json.dumps(
+        {"command": "ferviz audit --also-score models/m.pt", "models": [{"model": "m.pt", "sha256": card["sha256"]}]}))
     again = run_cli(capsys, "ship", "--replace", "m", "--checkpoint", flip, "--dataset", "npz", "--data",
                     data, "--models-dir", models)
     assert again.returncode == 0, again.stderr
+    assert "1 committed report(s) scored an earlier m.pt" in again.stdout
+    assert "audit.json: ferviz audit --also-score models/m.pt" in again.stdout
     after = json.loads((models / "m.json").read_text())
     loaded = load_checkpoint(models / "m.pt")  # verified against the new card's sha256
     assert loaded.preprocessing.tta == "flip" and after["sha256"] == loaded.sha256 != card["sha256"]
