@@ -145,9 +145,8 @@ def _point_names(frame: pd.DataFrame, first: str | None, y: str = "posed",
     """Each point's name on a trade-off frame, and where it goes: at the first place of :data:`NAME_PLACES`
     open to it (the sweep's above, then below; the others' right, then left) where its box (:func:`_name_box`,
     at about the plot's scale) stays inside the plot and overlaps no name already written and no other point's
-    marker. A point close to
-    one already named (within 1.5 points across and 2 up on the ``y`` column), or with no open place, is not
-    named. ``first`` is named before the rest, then the rows in order."""
+    marker. A point close to one already named (within 1.5 points across and 2 up on the ``y`` column), or with
+    no open place, is not named. ``first`` is named before the rest, then the rows in order."""
     order = sorted(range(len(frame)), key=lambda i: frame["model"].iloc[i] != first)
     low_x, high_x = _x_range(frame, target)
     low_y, high_y = float(frame[y].min()), float(frame[y].max())

@@ -127,6 +127,13 @@ def _matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> list[list[int]]:
     return m.tolist()
 
 
+def disputed_errors(errors: dict[str, int]) -> int:
+    """Of an :func:`agreement_metrics` ``errors`` count, the errors on faces where people disagree: 7 or fewer
+    of 10 annotators chose the same class, or no FER+ majority (every error outside the first band of
+    :data:`ferviz.data.ferplus.AGREEMENT_BANDS`)."""
+    return int(errors["total"]) - int(errors.get(AGREEMENT_BANDS[0][0], 0))
+
+
 def agreement_metrics(y_true: Any, y_pred: Any, votes: FerPlusVotes, class_names: Any, *, n_boot: int = 2000,
                       seed: int = 0) -> dict[str, Any]:
     """A model's scores split by human agreement and against the FER+ majority (JSON-able).

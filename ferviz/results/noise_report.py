@@ -22,7 +22,7 @@ import numpy as np
 from ferviz.data.ferplus import FerPlusVotes, votes_beside
 from ferviz.data.labels import ALL_LABELS
 from ferviz.errors import FervizError
-from ferviz.results.agreement import agreement_metrics, model_order, votes_for_sources
+from ferviz.results.agreement import agreement_metrics, disputed_errors, model_order, votes_for_sources
 from ferviz.results.labelnoise import (
     DEFAULT_FILTER,
     OOF_MODEL,
@@ -299,10 +299,9 @@ def agreement_markdown(record: NoiseRecord) -> str:
     for model in models:
         scores = model["agreement"]
         errors = scores["errors"]
-        disputed = errors["total"] - errors.get("8-10 of 10 agree", 0)
         name = f"`{Path(model['model']).stem}`" + ("" if model.get("in_probabilities", True) else " (also scored)")
         cells = [name, interval(scores["all"]), interval(scores["agreed"]), interval(scores["ferplus_majority"]),
                  *(f"{100 * band['accuracy']['estimate']:.1f} %" for band in scores["bands"]),
-                 f"{disputed:,} of {errors['total']:,}"]
+                 f"{disputed_errors(errors):,} of {errors['total']:,}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from ferviz.data.ferplus import FerPlusVotes, votes_beside
 from ferviz.errors import FervizError
 from ferviz.figures.evaluate import confusion_figure
 from ferviz.figures.votes import agreement_band_figure
-from ferviz.results.agreement import agreement_metrics, default_votes_path, votes_for_sources
+from ferviz.results.agreement import agreement_metrics, default_votes_path, disputed_errors, votes_for_sources
 from ferviz.results.evaluation import Evaluation
 from ferviz.results.labelnoise import find_label_issues
 from ferviz.results.noise_report import LABEL_NOISE_DIR, NoiseRecord, read_label_noise
@@ -71,7 +71,7 @@ def show_agreement_scores(scores: dict, class_names: list[str], key: str) -> Non
     """Scores by human agreement (an :func:`ferviz.results.agreement.agreement_metrics` dict)."""
     st.subheader("Where people agree, and against the crowd's labels")
     errors = scores["errors"]
-    disputed = errors["total"] - errors.get("8-10 of 10 agree", 0)
+    disputed = disputed_errors(errors)
     agreed, majority = scores["agreed"], scores["ferplus_majority"]
     cols = st.columns(4)
     cols[0].metric("accuracy, FER2013 labels", pct(scores["all"]["accuracy"]["estimate"]))
