@@ -170,6 +170,23 @@ def test_reproduce_script_parses_and_uses_only_existing_options():
             assert flag in known, f"reproduce.sh passes {flag} to `ferviz {cmd}`"
 
 
+def test_ship_says_what_is_not_a_training_run(tmp_path, tiny_npz, capsys):
+    models = ["--data", str(tiny_npz), "--models-dir", str(tmp_path / "models")]
+    (tmp_path / "empty").mkdir()
+    assert main(["ship", "--run", str(tmp_path / "empty"), "--name", "m", *models]) == 2
+    assert "not a training run (no run.json)" in capsys.readouterr().err
+    started = tmp_path / "started"  # killed before its first epoch ended: run.json, no log line yet
+    started.mkdir()
+    (started / "run.json").write_text(json.dumps({"variant": "cnn_lstm", "train": {}, "argv": []}))
+    assert main(["ship", "--run", str(started), "--name", "m", *models]) == 2
+    assert "no completed epoch in log.csv yet" in capsys.readouterr().err
+    (started / "log.csv").write_text("epoch,best,seconds,images_per_s\n1,1,2.0,10\n")
+    (started / "run.json").write_text("{}")
+    assert main(["ship", "--run", str(started), "--name", "m", *models]) == 2
+    assert "run.json lacks variant, train, argv" in capsys.readouterr().err
+    assert not (tmp_path / "models").exists()
+
+
 def test_predict_takes_videos_and_folders_and_writes_one_csv(tmp_path, tiny_checkpoint, capsys):
     from tests.pipeline.test_video import write_clip
 

@@ -27,6 +27,7 @@ import logging
 import os
 import pickle
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +123,11 @@ def read_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):  # torch.save has written zip archives since PyTorch 1.6, ferviz's always
+        size = path.stat().st_size
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({size:,} byte{'' if size == 1 else 's'} that are not "
+                              "the zip archive torch.save writes: another kind of file, or one cut short); pick a .pt "
+                              "file from models/ or a training run")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

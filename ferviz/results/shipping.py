@@ -36,9 +36,31 @@ log = logging.getLogger(__name__)
 
 
 def run_summary(run_dir: Path) -> dict:
-    """Recipe, command, epochs and wall time of a training run, from its run.json and log.csv."""
-    info = json.loads((run_dir / "run.json").read_text())
-    rows = list(csv.DictReader(open(run_dir / "log.csv")))
+    """Recipe, command, epochs and wall time of a training run, from its run.json and log.csv.
+
+    Raises
+    ------
+    CheckpointError
+        When ``run_dir`` is not a training run with a completed epoch.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.json").is_file():
+        raise CheckpointError(f"{run_dir}: not a training run (no run.json); name the --out folder of a "
+                              "`ferviz train` run")
+    try:
+        info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        with open(run_dir / "log.csv", newline="", encoding="utf-8") as log:
+            rows = list(csv.DictReader(log))
+    except FileNotFoundError:
+        rows = []
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise CheckpointError(f"{run_dir}: cannot read the run's run.json or log.csv ({exc})") from None
+    if not rows:
+        raise CheckpointError(f"{run_dir}: no completed epoch in log.csv yet; ship the run once it has one "
+                              "(`ferviz train ... --resume` continues it)")
+    lacking = [key for key in ("variant", "train", "argv") if key not in info]
+    if lacking:
+        raise CheckpointError(f"{run_dir}: run.json lacks {', '.join(lacking)}; it was not written by `ferviz train`")
     best = max(rows, key=lambda r: int(r["best"]) * int(r["epoch"]))
     init = info["train"].get("init") or ""
     init_dir = Path(init).parent

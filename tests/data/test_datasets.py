@@ -409,8 +409,11 @@ def test_npz_missing_array_or_pickle_or_not_zip(tmp_path):
     with pytest.raises(DatasetError, match=r"b\.npz: cannot read"):
         load_dataset("npz", tmp_path / "b.npz")
     (tmp_path / "c.npz").write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(DatasetError, match=r"c\.npz: cannot read"):
+    with pytest.raises(DatasetError, match=r"c\.npz: not an \.npz archive .*or one cut short"):
         load_dataset("npz", tmp_path / "c.npz")
+    (tmp_path / "e.npz").write_bytes(b"garbage")  # numpy would call this pickled data
+    with pytest.raises(DatasetError, match=r"e\.npz: not an \.npz archive \(np\.savez writes a zip file"):
+        load_dataset("npz", tmp_path / "e.npz")
     with open(tmp_path / "d.npz", "wb") as handle:
         np.save(handle, np.zeros((1, 4, 4), np.uint8))
     with pytest.raises(DatasetError, match=r"d\.npz: not an \.npz archive"):

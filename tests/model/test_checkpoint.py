@@ -62,13 +62,23 @@ def test_pickle_payload_is_not_executed(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("content,match", [
-    (b"", "not a readable"), (b"hello, not a checkpoint", "not a readable"),
+    (b"", r"not a PyTorch checkpoint \(0 bytes"), (b"x", r"\(1 byte that"),
+    (b"hello, not a checkpoint", "not a PyTorch checkpoint .*another kind of file, or one cut short"),
 ])
 def test_foreign_files_get_clear_errors(tmp_path, content, match):
     path = tmp_path / "x.pt"
     path.write_bytes(content)
     with pytest.raises(CheckpointError, match=match):
         load_checkpoint(path)
+
+
+def test_a_checkpoint_cut_short_is_named_so(tmp_path):
+    whole = tmp_path / "whole.pt"
+    torch.save({"weight": torch.zeros(1000)}, whole)
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # a copy stopped half-way
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint .*cut short"):
+        load_checkpoint(cut)
 
 
 def test_other_torch_files_are_not_ferviz_checkpoints(tmp_path):
