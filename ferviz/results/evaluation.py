@@ -267,4 +267,9 @@ def evaluate_photos(loaded: LoadedModel, folder: str | Path, *, split: str = "",
 
 
 def _no_face_lines(results: list[PhotoResult]) -> list[str]:
-    return [f"{r.source}: {r.message or 'no face found'}" for r in results if r.face is None]
+    """One line per photo without a face: its source and why (a reader's message already names the source)."""
+    lines = []
+    for r in (r for r in results if r.face is None):
+        why = r.message or "no face found"
+        lines.append(why if why.startswith(f"{r.source}:") else f"{r.source}: {why}")
+    return lines

@@ -303,7 +303,12 @@ class Trainer:
             stale.unlink()
         if not path.is_file():
             return False
-        state = read_checkpoint(path)
+        try:
+            state = read_checkpoint(path)
+        except CheckpointError as exc:  # its reason, without the advice to pick another model
+            reason = str(exc).removeprefix(f"{path}: ").split("; pick ")[0]
+            raise CheckpointError(f"{path}: --resume cannot continue from it: {reason}. Move it away to start the "
+                                  "run over in this folder, or train into a new --out") from None
         self.model.load_state_dict(state["state_dict"])
         self.opt.load_state_dict(state["meta"]["optimizer"])
         if self.ema is not None:

@@ -104,6 +104,18 @@ def test_evaluate_detect_counts_a_photo_without_a_face_as_wrong_and_lists_it(tin
     assert all(r["aligned"] for r in rows if r["status"] == "face")
 
 
+def test_a_folder_without_a_face_says_why_once_per_photo(tiny, tmp_path):
+    from ferviz.results.evaluation import evaluate_photos
+
+    (tmp_path / "photos" / "happy").mkdir(parents=True)
+    (tmp_path / "photos" / "happy" / "notes.jpg").write_text("not an image")
+    with pytest.raises(ValueError) as error:
+        evaluate_photos(tiny, tmp_path / "photos", options=FaceOptions(detector="yunet"))
+    message = str(error.value)
+    assert "no face found in any of the 1 photos (first: happy/notes.jpg: not an image" in message
+    assert message.count("happy/notes.jpg") == 1  # the reader's message names the photo; not twice
+
+
 def test_the_cli_evaluate_detect_prints_and_saves_the_report(tiny, tmp_path, capsys):
     from ferviz.cli import main
 

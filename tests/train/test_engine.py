@@ -76,6 +76,18 @@ def _weights(path):
 
 
 @pytest.mark.slow
+def test_resume_from_an_unreadable_last_pt_says_how_to_go_on(tmp_path):
+    from ferviz.errors import CheckpointError
+
+    trainer = Trainer(replace(VARIANTS["cnn_bilstm"], **TINY), TrainConfig(epochs=1, batch_size=8, bf16=False),
+                      Preprocessing(), list(EMOTIONS), tmp_path)
+    (tmp_path / "last.pt").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match=r"--resume cannot continue from it: not a PyTorch checkpoint "
+                                              r"\(4 bytes .*\)\. Move it away") as error:
+        trainer.resume()
+    assert "pick a" not in str(error.value)
+
+
 def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path):
     data = write_npz(tmp_path / "d.npz")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
