@@ -34,7 +34,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -221,17 +220,6 @@ http {{
     }}
 }}
 """
-
-
-def _die_with_parent() -> None:
-    """In a child, before exec: have Linux send SIGTERM when the parent dies, so a killed ``ferviz serve``
-    leaves no replica or nginx behind (elsewhere this does nothing)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def replica_command(port: int, address: str = "127.0.0.1", app: Path | None = None) -> list[str]:

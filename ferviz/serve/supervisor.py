@@ -29,6 +29,17 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+def _die_with_parent() -> None:
+    """In a child, before exec: have Linux send SIGTERM when the parent dies, so a killed ``ferviz serve``
+    leaves no replica or nginx behind (elsewhere this does nothing)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass(frozen=True)
 class Backoff:
     """When to restart a child that exited, and when to stop trying.
@@ -81,7 +92,6 @@ class Child:
 
 def popen(child: Child):
     """Start ``child`` as a subprocess (output to its log, SIGTERM to it if this process dies)."""
-    from ferviz.serve.deploy import _die_with_parent
 
     out = subprocess.DEVNULL
     if child.log_path is not None:
