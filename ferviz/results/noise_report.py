@@ -254,6 +254,13 @@ class NoiseRecord:
         """The model with this sha256 (its ``agreement`` scores, when votes were available), or None."""
         return next((m for m in self.data.get("models", []) if sha256 and m.get("sha256") == sha256), None)
 
+    def earlier_entry(self, model: str, sha256: str) -> dict | None:
+        """The entry of a model file of this name (``models/x.pt`` or ``x.pt``) scored under another sha256:
+        the report scored an earlier version of the file (it was re-shipped since), or None."""
+        name = Path(str(model).replace("\\", "/")).name
+        return next((m for m in self.data.get("models", []) if Path(str(m.get("model", "")).replace("\\", "/")).name
+                     == name and m.get("sha256") != sha256), None)
+
     def items_frame(self):
         """The flagged items as a DataFrame: source, given, suggested, score (and votes, FER+ majority)."""
         import pandas as pd

@@ -166,6 +166,11 @@ def show_committed_agreement(found: Discovery, record: ReportRecord) -> None:
     entry = None if noise is None else noise.entry(record.sha256)
     if entry is not None and entry.get("agreement"):
         show_agreement_scores(entry["agreement"], list(noise.data["class_names"]), key="record_agree")
+    elif noise is not None and (earlier := noise.earlier_entry(record.model, record.sha256)) is not None:
+        st.info(f"The committed label-noise report scored an earlier `{Path(record.model).name}` (sha256 "
+                f"`{str(earlier.get('sha256', ''))[:12]}`); this one (`{record.sha256[:12]}`) was shipped after it. "
+                "Make the report again with its command, with your own copy of FER2013 and its FER+ votes beside "
+                f"it, then reload:\n\n```bash\n{noise.data.get('command', '')}\n```")
     elif record.dataset == "FER2013" and record.split == "PublicTest":
         st.info("No committed label-noise report scores this checkpoint yet: make it with your own copy of "
                 f"FER2013 and its FER+ votes beside it, then reload:\n\n```bash\n"

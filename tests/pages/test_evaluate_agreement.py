@@ -32,7 +32,7 @@ def votes_rows(n: int) -> np.ndarray:
     return np.array([VOTE_ROWS[i % 3] for i in range(n)], np.int16)
 
 
-def write_noise_report(reports: Path, sha: str) -> None:
+def write_noise_report(reports: Path, sha: str, model: str = "tiny.pt") -> None:
     y = np.arange(70) % 7
     votes = votes_from_array(votes_rows(70))
     scores = agreement_metrics(y, (y + (np.arange(70) % 3 == 0)) % 7, votes, list(EMOTIONS), n_boot=20)
@@ -42,7 +42,7 @@ def write_noise_report(reports: Path, sha: str) -> None:
     report = {"kind": "label_noise", "dataset": "fer2013", "split": "PublicTest", "class_names": list(EMOTIONS),
               "n": 70, "n_flagged": 3, "method": {"filter_by": "both", "library": "cleanlab 2.9.0"},
               "probabilities": {"source": "models", "models": ["tiny.pt"]}, "items": items,
-              "models": [{"model": "tiny.pt", "sha256": sha, "agreement": scores}], "command": "ferviz audit x",
+              "models": [{"model": model, "sha256": sha, "agreement": scores}], "command": "ferviz audit x",
               "votes_columns": [*EMOTIONS, "other"],
               "validation": {"precision_vs_ferplus": {"flagged_with_majority": 3, "majority_differs": 2,
                                                       "precision": 2 / 3, "base_rate": 0.3}}}
@@ -113,8 +113,19 @@ def test_fresh_fer2013_evaluation_joins_the_votes_and_opens_faces(app_env, tmp_p
 def test_a_checkpoint_the_noise_report_does_not_score_gets_the_command_that_adds_it(app_env):  # noqa: F811
     shutil.rmtree(app_env)
     write_models_dir(app_env)
-    write_noise_report(app_env / "reports", "1" * 64)  # scores another checkpoint, not tiny.pt (sha 0...0)
+    write_noise_report(app_env / "reports", "1" * 64, model="other.pt")  # scores another checkpoint only
     at = page().run()
     assert not at.exception
     info = next(i.value for i in at.info if "No committed label-noise report scores this checkpoint" in i.value)
     assert "--also-score models/tiny.pt" in info and "{model}" not in info
+
+
+def test_a_report_of_an_earlier_file_of_the_same_name_says_to_make_it_again(app_env):  # noqa: F811
+    shutil.rmtree(app_env)
+    write_models_dir(app_env)
+    write_noise_report(app_env / "reports", "1" * 64)  # scored tiny.pt as it was before (tiny.pt is now 0...0)
+    at = page().run()
+    assert not at.exception
+    info = next(i.value for i in at.info if "scored an earlier" in i.value)
+    assert "`tiny.pt` (sha256 `111111111111`)" in info and "this one (`000000000000`)" in info
+    assert "ferviz audit x" in info  # the report's own command

@@ -213,3 +213,15 @@ def test_the_readmes_carry_the_committed_agreement_table():
     assert table.count("\n") == 6  # the header, its rule, and five models
     for readme in (root / "README.md", root / "models" / "reports" / "label_noise" / "README.md"):
         assert table in readme.read_text(encoding="utf-8"), readme
+
+
+def test_an_entry_of_an_earlier_file_of_the_same_name_is_found_by_its_name():
+    from pathlib import Path
+
+    from ferviz.results.noise_report import NoiseRecord
+
+    record = NoiseRecord(Path("r.json"), {"models": [{"model": "a.pt", "sha256": "old"},
+                                                      {"model": "b.pt", "sha256": "bb"}]})
+    assert record.earlier_entry("models/a.pt", "new") == {"model": "a.pt", "sha256": "old"}
+    assert record.earlier_entry("a.pt", "old") is None  # the same file: not an earlier one
+    assert record.earlier_entry("runs\\x\\c.pt", "new") is None and record.entry("bb")["model"] == "b.pt"
