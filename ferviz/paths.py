@@ -112,3 +112,9 @@ def portable_tree(value: Any, root: Path = ROOT) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(portable_tree(v, root) for v in value)
     return value
+
+
+def file_name(path_text: str) -> str:
+    """The last part of a path as a report or card records it, written on any system (``runs\\x\\m.pt`` and
+    ``models/m.pt`` both give ``m.pt``)."""
+    return str(path_text).replace("\\", "/").rsplit("/", 1)[-1]

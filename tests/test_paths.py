@@ -47,3 +47,9 @@ def test_committed_cards_and_reports_record_no_absolute_path():
     for path in texts:
         text = path.read_text(encoding="utf-8")
         assert portable(text) == text, f"{path.name} names an absolute path"
+
+
+def test_file_name_is_the_last_part_of_a_path_from_any_system():
+    from ferviz.paths import file_name
+
+    assert [file_name(p) for p in ("models/m.pt", "runs\\x\\m.pt", "m.pt", "/abs/dir/")] == ["m.pt", "m.pt", "m.pt", ""]

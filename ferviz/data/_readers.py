@@ -318,7 +318,9 @@ def load_npz(file: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
     """The arrays ``keys`` found in the archive (no pickle); ``images`` and ``labels`` are required."""
     try:
         with open(file, "rb") as handle:  # ours to close, even when numpy fails half-way
-            if not zipfile.is_zipfile(handle) and handle.read(6) != b"\x93NUMPY":
+            is_zip = zipfile.is_zipfile(handle)  # reads from the end: start again before anything else
+            handle.seek(0)
+            if not is_zip and handle.read(6) != b"\x93NUMPY":
                 raise DatasetError(f"{file.name}: not an .npz archive (np.savez writes a zip file; this is another "
                                    "kind of file, or one cut short)")
             handle.seek(0)

@@ -126,8 +126,7 @@ def read_checkpoint(path: str | Path) -> dict:
     if not zipfile.is_zipfile(path):  # torch.save has written zip archives since PyTorch 1.6, ferviz's always
         size = path.stat().st_size
         raise CheckpointError(f"{path}: not a PyTorch checkpoint ({size:,} byte{'' if size == 1 else 's'} that are not "
-                              "the zip archive torch.save writes: another kind of file, or one cut short); pick a .pt "
-                              "file from models/ or a training run")
+                              "the zip archive torch.save writes: another kind of file, or one cut short)")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

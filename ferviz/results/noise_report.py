@@ -22,6 +22,7 @@ import numpy as np
 from ferviz.data.ferplus import FerPlusVotes, votes_beside
 from ferviz.data.labels import ALL_LABELS
 from ferviz.errors import FervizError
+from ferviz.paths import file_name
 from ferviz.results.agreement import agreement_metrics, disputed_errors, model_order, votes_for_sources
 from ferviz.results.labelnoise import (
     DEFAULT_FILTER,
@@ -257,9 +258,8 @@ class NoiseRecord:
     def earlier_entry(self, model: str, sha256: str) -> dict | None:
         """The entry of a model file of this name (``models/x.pt`` or ``x.pt``) scored under another sha256:
         the report scored an earlier version of the file (it was re-shipped since), or None."""
-        name = Path(str(model).replace("\\", "/")).name
-        return next((m for m in self.data.get("models", []) if Path(str(m.get("model", "")).replace("\\", "/")).name
-                     == name and m.get("sha256") != sha256), None)
+        return next((m for m in self.data.get("models", [])
+                     if file_name(m.get("model", "")) == file_name(model) and m.get("sha256") != sha256), None)
 
     def items_frame(self):
         """The flagged items as a DataFrame: source, given, suggested, score (and votes, FER+ majority)."""

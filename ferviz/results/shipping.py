@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from ferviz.errors import CheckpointError
 from ferviz.model.checkpoint import card_path, file_sha256, load_checkpoint
-from ferviz.paths import portable_tree
-from ferviz.results.modelcard import ModelCard, Stage, card_beside, read_card
+from ferviz.paths import file_name, portable_tree
+from ferviz.results.modelcard import ModelCard, ModelCardError, Stage, card_beside, read_card
 from ferviz.train.adjust import describe_adjustment
 from ferviz.train.engine import teacher_paths
 from ferviz.train.swa import describe_average, run_folder
@@ -417,9 +417,9 @@ def stale_reports(models_dir: Path, name: str | None = None) -> list[tuple[Path,
     for card in sorted(Path(models_dir).glob("*.json")):
         if card.with_suffix(".pt").is_file() and (name is None or card.stem == name):
             try:
-                shipped[card.with_suffix(".pt").name] = json.loads(card.read_text(encoding="utf-8"))["sha256"]
-            except (OSError, ValueError, KeyError, TypeError):
-                continue  # not a card: a peer's description, or a card being written
+                shipped[card.with_suffix(".pt").name] = read_card(card).sha256
+            except ModelCardError:
+                continue  # not a card, or one being written
     stale = []
     for path in sorted((Path(models_dir) / "reports").rglob("*.json")):
         try:
@@ -427,7 +427,7 @@ def stale_reports(models_dir: Path, name: str | None = None) -> list[tuple[Path,
         except (OSError, ValueError):
             continue
         for model, sha in _named_shas(data):
-            file = model.replace("\\", "/").rsplit("/", 1)[-1]
+            file = file_name(model)
             if file in shipped and sha != shipped[file]:
                 command = data.get("command") if isinstance(data, dict) else None
                 stale.append((path, file, command if isinstance(command, str) else None))

@@ -305,8 +305,8 @@ class Trainer:
             return False
         try:
             state = read_checkpoint(path)
-        except CheckpointError as exc:  # its reason, without the advice to pick another model
-            reason = str(exc).removeprefix(f"{path}: ").split("; pick ")[0]
+        except CheckpointError as exc:
+            reason = str(exc).removeprefix(f"{path}: ")
             raise CheckpointError(f"{path}: --resume cannot continue from it: {reason}. Move it away to start the "
                                   "run over in this folder, or train into a new --out") from None
         self.model.load_state_dict(state["state_dict"])

@@ -471,13 +471,13 @@ def test_tta_table_puts_each_tta_number_beside_the_plain_one_and_the_comparison_
 def test_every_committed_report_naming_a_shipped_model_scored_the_file_that_ships():
     """A model re-shipped under its name (a new sha256) has every committed report that names it made again:
     the Evaluate page finds a report by the checkpoint's sha256, so a stale one silently disappears."""
-    from ferviz.paths import MODELS_DIR
+    from ferviz.paths import MODELS_DIR, file_name
     from ferviz.results.shipping import _named_shas, stale_reports
 
     shipped = {card.with_suffix(".pt").name for card in MODELS_DIR.glob("*.json") if card.with_suffix(".pt").is_file()}
     named = [model for path in (MODELS_DIR / "reports").rglob("*.json")
              for model, _ in _named_shas(json.loads(path.read_text(encoding="utf-8")))
-             if model.rsplit("/", 1)[-1] in shipped]
+             if file_name(model) in shipped]
     assert len(named) >= 10 and "real_dcnn_bilstm_dam.pt" in named  # the check below has something to check
     assert stale_reports(MODELS_DIR) == []
 
