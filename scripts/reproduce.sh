@@ -26,7 +26,7 @@ REAL2_EPOCHS=${REAL2_EPOCHS:-8}  # stage 2 (face-api.js teacher on photos and FE
 REAL3_EPOCHS=${REAL3_EPOCHS:-6}  # stages 3 and 4 (lighter teacher, FER2013 label and class weights)
 REAL_TAU=${REAL_TAU:-0.25}  # the shipped decision rule (logit adjustment), chosen on step adjust_sweep
 STEPS=${STEPS:-"default comparisons finetune ship ngo ensemble ship3 long average ship4 stage5 average5 ship5 stage6 average6 ship6 tta cross audit cv \
-hog_svm ablations seeds levers real1 real2 average_real real3 real4 adjust_sweep views_real domains ship_real real_levers \
+hog_svm ablations seeds levers real1 real2 average_real real3 real4 adjust_sweep views_real domains ship_real cross_real real_levers \
 ferplus_only recipe_parts self_distil label_noise"}
 FER=$DATA/fer2013/fer2013_trainval.npz
 train() {  # variant, epochs, out, extra options...
@@ -165,6 +165,13 @@ print(f\"{b['lr']:.2e} {b['fc_hidden']} {b['dropout']}\")" "$RUNS/ngo_search/sea
       # each face with its mirror image (measured by domain in step `domains`; the rule was checked with it too)
       ferviz adjust --checkpoint "$RUNS/real4/tau_$REAL_TAU.pt" --tta flip --out "$RUNS/real4/tau_${REAL_TAU}_flip.pt" ;;
     ship_real) ship "$RUNS/real4" real_dcnn_bilstm_dam --checkpoint "tau_${REAL_TAU}_flip.pt" ;;  # after `domains`
+    cross_real)  # the shipped default and face-api.js on CK+ and JAFFE, as reports Evaluate and Compare open
+      for model in models/real_dcnn_bilstm_dam.pt faceapi; do
+        for ds in ckplus jaffe; do
+          ferviz evaluate --model "$model" --data "$DATA/$ds/$ds.npz" --kind cross-dataset \
+            --json "models/reports/$(basename "$model" .pt)_on_$ds.json"
+        done
+      done ;;
     domains)  # every shipped model and face-api.js by domain (models/reports/domains/domains.json)
       # (the real-faces run's checkpoint under the name it ships as, so that its card carries the table)
       by_domain models/reports/domains/domains.json "real_dcnn_bilstm_dam=$RUNS/real4/tau_${REAL_TAU}_flip.pt" \

@@ -206,3 +206,17 @@ def test_the_default_gets_its_mirror_view_before_it_is_measured_and_shipped(repo
     assert views.out == "runs/real4/tau_0.25_flip.pt"
     assert domains.models[0] == f"real_dcnn_bilstm_dam={views.out}"
     assert (ship.run, ship.name, ship.checkpoint) == ("runs/real4", "real_dcnn_bilstm_dam", "tau_0.25_flip.pt")
+
+
+def test_the_default_and_face_api_are_scored_on_the_lab_sets_after_the_default_ships(repo):
+    calls, parsed = reproduce_step(repo, "cross_real")
+    assert [c.split()[1] for c in calls] == ["evaluate"] * 4
+    made = [(p.model, p.data, p.kind, p.json) for p in parsed]
+    assert made == [(model, f"/d/{ds}/{ds}.npz", "cross-dataset", f"models/reports/{name}_on_{ds}.json")
+                    for model, name in (("models/real_dcnn_bilstm_dam.pt", "real_dcnn_bilstm_dam"),
+                                        ("faceapi", "faceapi"))
+                    for ds in ("ckplus", "jaffe")]
+    for report in made:  # each one is committed, so that Evaluate and Compare can open it
+        assert (ROOT / report[3]).is_file()
+    steps = (ROOT / "scripts" / "reproduce.sh").read_text().split('STEPS=${STEPS:-"')[1].split('"}')[0].split()
+    assert steps.index("ship_real") < steps.index("cross_real")  # it scores the file that ships

@@ -503,3 +503,18 @@ def test_stale_reports_names_the_reports_of_an_earlier_file_and_how_to_remake_th
              for path, file, command in stale_reports(tmp_path, "m")]
     assert found == [("reports/a.json", "m.pt", "ferviz audit x"), ("reports/deep/c.json", "m.pt", None)]
     assert [file for _, file, _ in stale_reports(tmp_path)] == ["m.pt", "other.pt", "m.pt"]  # a, d, deep/c
+
+
+def test_models_readme_gives_every_committed_cross_dataset_report_its_measured_accuracy():
+    from ferviz.paths import MODELS_DIR
+
+    table = (MODELS_DIR / "README.md").read_text(encoding="utf-8").split("## Committed reports")[1]
+    reports = sorted((MODELS_DIR / "reports").glob("*_on_*.json"))
+    assert {p.stem for p in reports} >= {"real_dcnn_bilstm_dam_on_ckplus", "real_dcnn_bilstm_dam_on_jaffe",
+                                          "fer2013_dcnn_bilstm_dam_on_ckplus", "faceapi_on_jaffe"}
+    for path in reports:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        assert report["meta"]["kind"] == "cross-dataset"
+        row = next(line for line in table.splitlines() if f"`{path.name}`" in line)
+        assert f"accuracy {100 * report['accuracy']:.2f} %" in row, path.name
+        assert f"macro-F1 {100 * report['macro']['f1']:.2f} %" in row, path.name
