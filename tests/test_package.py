@@ -104,3 +104,47 @@ def test_no_icon_needs_a_font_from_the_internet():
     offenders = [f"{path.relative_to(root)}:{n}" for path in sources
                  for n, line in enumerate(path.read_text().splitlines(), 1) if icon.search(line)]
     assert not offenders, offenders
+
+
+def module_imports() -> dict[str, set[str]]:
+    """Each ferviz module (not a package's ``__init__``) -> the ferviz modules it imports anywhere in its
+    body, lazy imports inside functions included (``from ferviz.a import b`` names module ``ferviz.a.b`` when
+    there is one, else ``ferviz.a``)."""
+    import ast
+
+    root = Path(ferviz.__file__).parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        if path.name == "__init__.py":
+            continue
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                          for a in node.names}
+        graph[name] = {m for m in found if m in modules and m != name and modules[m].name != "__init__.py"}
+    return graph
+
+
+def test_no_two_modules_import_each_other_even_lazily():
+    graph = module_imports()
+    assert "ferviz.model.faceapi" in graph["ferviz.model.checkpoint"]  # the walk sees lazy imports
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for nxt in sorted(graph[name]):
+            assert state.get(nxt) != 1, "import circle: " + " -> ".join(path[path.index(nxt):] + [name, nxt])
+            if nxt not in state:
+                visit(nxt, path + [name])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])

@@ -167,10 +167,10 @@ def load_checkpoint(path: str | Path, *, verify: bool = True) -> LoadedModel:
     """
     path = resolve_model(path).resolve()
     if path.is_dir():
-        from ferviz.model.faceapi import is_faceapi_folder, load_faceapi_model
+        from ferviz.model import faceapi  # torch-only module; imported when such a model is asked for
 
-        if is_faceapi_folder(path):
-            return load_faceapi_model(path, verify=verify)
+        if faceapi.is_faceapi_folder(path):
+            return _load_faceapi(faceapi, path, verify)
         raise CheckpointError(f"{path}: a folder, not a checkpoint; give a .pt file or one of "
                               f"{', '.join(EXTERNAL_MODELS)}")
     digest = file_sha256(path) if path.is_file() else ""
@@ -191,3 +191,20 @@ def load_checkpoint(path: str | Path, *, verify: bool = True) -> LoadedModel:
                        preprocessing=Preprocessing.matching(cfg, Preprocessing.from_dict(data["preprocessing"])),
                        variant=str(data.get("variant", "custom")), path=path, sha256=digest,
                        metrics=dict(data.get("metrics", {})), meta=dict(data.get("meta", {})))
+
+
+def _load_faceapi(faceapi, folder: Path, verify: bool) -> LoadedModel:
+    """face-api.js's weights in ``folder`` as a :class:`LoadedModel` (FER2013 labels, rgb input).
+
+    With ``verify``, the ``.bin``'s sha256 must match ``sha256`` in the model card beside the folder
+    (``<folder>.json``, e.g. ``models/faceapi.json``) when there is one.
+    """
+    from ferviz.data.labels import EMOTIONS
+
+    digest = faceapi.weights_sha256(folder)
+    want = expected_sha256(folder) if verify else None
+    if want is not None and want != digest:
+        raise CheckpointError(f"{folder}: weights sha256 {digest[:12]}… do not match the model card "
+                              f"({want[:12]}…); the files were changed or replaced — restore them from git")
+    return LoadedModel(model=faceapi.load_faceapi(folder), labels=list(EMOTIONS), preprocessing=faceapi.PREPROCESSING,
+                       variant="faceapi", path=folder, sha256=digest, meta=dict(faceapi.META))

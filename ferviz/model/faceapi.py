@@ -315,7 +315,7 @@ def preprocess_faces(faces, prep: Preprocessing = PREPROCESSING) -> torch.Tensor
 
 
 # --------------------------------------------------------------------------------------------------
-# As a ferviz model (LoadedModel)
+# Identity: the weights' digest, the folder they are in
 # --------------------------------------------------------------------------------------------------
 
 def weights_sha256(folder: str | Path) -> str:
@@ -331,31 +331,15 @@ def weights_sha256(folder: str | Path) -> str:
     return digest.hexdigest()
 
 
+#: What a loaded face-api.js model says about itself (``LoadedModel.meta``; its card has the rest).
+META = {"source": "face-api.js FaceExpressionNet (npm @vladmandic/face-api 1.7.15)",
+        "dataset": "undisclosed (face-api.js: public datasets and images scraped from the web)",
+        "license": "MIT (see LICENSE and LICENSE.face-api.js in the folder)"}
+
+
 def is_faceapi_folder(path: str | Path) -> bool:
     """True for a folder holding face-api's expression weights manifest."""
     return (Path(path) / MANIFEST_NAME).is_file()
-
-
-def load_faceapi_model(folder: str | Path, *, verify: bool = True):
-    """The weights of ``folder`` as a :class:`ferviz.model.checkpoint.LoadedModel` (FER2013 labels, rgb input).
-
-    With ``verify``, the ``.bin``'s sha256 must match ``sha256`` in the model card beside the folder
-    (``<folder>.json``, e.g. ``models/faceapi.json``) when there is one.
-    """
-    from ferviz.data.labels import EMOTIONS
-    from ferviz.model.checkpoint import LoadedModel, expected_sha256
-
-    folder = Path(folder).resolve()
-    digest = weights_sha256(folder)
-    want = expected_sha256(folder) if verify else None
-    if want is not None and want != digest:
-        raise CheckpointError(f"{folder}: weights sha256 {digest[:12]}… do not match the model card "
-                              f"({want[:12]}…); the files were changed or replaced — restore them from git")
-    meta = {"source": "face-api.js FaceExpressionNet (npm @vladmandic/face-api 1.7.15)",
-            "dataset": "undisclosed (face-api.js: public datasets and images scraped from the web)",
-            "license": "MIT (see LICENSE and LICENSE.face-api.js in the folder)"}
-    return LoadedModel(model=load_faceapi(folder), labels=list(EMOTIONS), preprocessing=PREPROCESSING,
-                       variant="faceapi", path=folder, sha256=digest, meta=meta)
 
 
 # --------------------------------------------------------------------------------------------------
