@@ -1,5 +1,6 @@
 """End to end in a real browser: upload a face photo to the Predict page and wait for the prediction."""
 
+import importlib
 
 import cv2
 import numpy as np
@@ -150,9 +151,11 @@ def test_every_page_renders_without_a_traceback(server, page_name, marker):
 
 #: The pages the tests above open, each in a fresh browser under the offline guard of ``browser_page`` (first
 #: paint included), besides those of ``test_every_page_renders_without_a_traceback``.
-OPENED_ELSEWHERE = {"Home": "test_home_page_renders_the_model_card",
-                    "Predict": "test_upload_a_photo_and_see_the_prediction",
-                    "Live": "test_live_stream_labels_the_face_and_leaves_no_thread_behind (test_browser_live.py)"}
+#: Pages opened by a browser test of their own: page title -> (test module, test function).
+OPENED_ELSEWHERE = {"Home": ("tests.pages.test_browser", "test_home_page_renders_the_model_card"),
+                    "Predict": ("tests.pages.test_browser", "test_upload_a_photo_and_see_the_prediction"),
+                    "Live": ("tests.pages.test_browser_live",
+                             "test_live_stream_labels_the_face_and_leaves_no_thread_behind")}
 
 
 def test_no_page_makes_a_request_beyond_the_apps_server():
@@ -166,6 +169,8 @@ def test_no_page_makes_a_request_beyond_the_apps_server():
 
     opened = {name for name, _ in EVERY_PAGE} | set(OPENED_ELSEWHERE)
     assert opened == {entry.title for entry in PAGES.values()}
+    for module, test in OPENED_ELSEWHERE.values():  # the tests named there exist
+        assert callable(getattr(importlib.import_module(module), test, None)), f"{module}.{test} is gone"
     with pytest.raises(AssertionError, match="offline means offline"), browser_page() as page:
         seen = offline_guard(page)
         page.set_content('<img src="http://192.0.2.1/icon.png"><link rel="stylesheet" href="https://192.0.2.1/f.css">')
