@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ferviz.model.network import DEFAULT_VARIANT
+from ferviz.paths import DATA_VARIABLE
 from ferviz.results.metrics import MetricError, MetricReport
 from ferviz.results.modelcard import ModelCard
 from ferviz.results.reported import PROPOSED, STAND_INS
@@ -67,6 +68,37 @@ def aligned_name(variant: str) -> str:
 
 
 @dataclass(frozen=True)
+class ReportSource:
+    """The items a committed report scored, as its command names them: enough to score them again, faces and all."""
+
+    data: str  # the command's --data, as recorded (``$DATA/fer2013/fer2013_trainval.npz``)
+    dataset_format: str  # its --dataset, or "auto" when the command does not say
+    split: str  # the usage scored, or "all"
+    tta: str  # the test-time views the report averaged over ("none")
+
+    def path(self, data_folder: str | Path | None) -> Path | None:
+        """The data on this machine: ``$DATA`` (or a relative path) resolved against ``data_folder``, an
+        absolute path as it is; None when a folder is needed and none is given. Existence is not checked."""
+        text = self.data
+        if text == DATA_VARIABLE or text.startswith(DATA_VARIABLE + "/"):
+            text = text[len(DATA_VARIABLE):].lstrip("/")
+        elif Path(text).expanduser().is_absolute():
+            return Path(text).expanduser()
+        folder = str(data_folder or "").strip()
+        return Path(folder).expanduser() / text if folder else None
+
+    def locate(self, data_folder: str | Path | None) -> Path | None:
+        """:meth:`path` when it exists; else, for a bare file name, that file one folder down in
+        ``data_folder`` (``fer2013_trainval.npz`` -> ``fer2013/fer2013_trainval.npz``); else None."""
+        path = self.path(data_folder)
+        if path is None or path.exists():
+            return path
+        if data_folder and "/" not in self.data:
+            return next(iter(sorted(Path(str(data_folder)).expanduser().glob(f"*/{self.data}"))), None)
+        return None
+
+
+@dataclass(frozen=True)
 class ReportRecord:
     """One saved :class:`~ferviz.results.metrics.MetricReport` with where it came from and how to remake it."""
 
@@ -88,6 +120,18 @@ class ReportRecord:
     def tta(self) -> str:
         """The test-time augmentation the report averaged over (:data:`ferviz.pipeline.tta.TTA_VIEWS`; ``none``)."""
         return str(self.report.meta.get("tta") or "none")
+
+    def source(self) -> ReportSource | None:
+        """The scored items, from the first command's ``--data`` (and ``--dataset``); None when it names none."""
+        try:
+            words = shlex.split(self.command.split(";")[0])
+        except ValueError:
+            return None
+        value = {flag: words[i + 1] for i, flag in enumerate(words[:-1]) if flag in ("--data", "--dataset")}
+        if not value.get("--data"):
+            return None
+        return ReportSource(data=value["--data"], dataset_format=value.get("--dataset", "auto"),
+                            split=self.split or "all", tta=self.tta)
 
     @property
     def label(self) -> str:

@@ -8,6 +8,7 @@ the core's message, never raised."""
 from __future__ import annotations
 
 import hashlib
+import os
 from functools import partial
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import streamlit as st
 
 from ferviz.data.datasets import DATASET_READERS, FaceDataset, load_dataset
-from ferviz.errors import FervizError
+from ferviz.errors import CheckpointError, FervizError
 from ferviz.figures.evaluate import (
     clicked_cell,
     confusion_figure,
@@ -23,7 +24,7 @@ from ferviz.figures.evaluate import (
     per_class_figure,
     reliability_figure,
 )
-from ferviz.model.checkpoint import LoadedModel
+from ferviz.model.checkpoint import LoadedModel, expected_sha256
 from ferviz.pipeline.tta import TTA_MODES, TTA_TEXT
 from ferviz.results.evaluation import Evaluation, evaluate
 from ferviz.results.leakage import Deduplicated, Duplicates, deduplicated, find_duplicates, model_caveats
@@ -33,6 +34,7 @@ from ferviz.results.records import (
     Discovery,
     LeakageRecord,
     ReportRecord,
+    ReportSource,
     leakage_for,
     record_caveats,
     record_for_model,
@@ -41,10 +43,11 @@ from ferviz.results.significance import Interval
 from ferviz.serve.access import resolve_dataset_path, shared_mode
 from ferviz.text import md_escape
 from ferviz.ui.agreement import show_committed_agreement, show_committed_mislabelled_for
+from ferviz.ui.cache import shipped_models
 from ferviz.ui.faces import FaceNotes, show_cell_faces
 from ferviz.ui.queue import heavy_work
 from ferviz.ui.reportviews import pct
-from ferviz.ui.widgets import dataset_picker, images_are
+from ferviz.ui.widgets import MODEL_KEY, dataset_picker, images_are
 
 _DATA_KEY, EVAL_KEY = "ferviz_eval_dataset", "ferviz_evaluation"
 _DUP_KEY = "ferviz_eval_duplicates"
@@ -52,6 +55,9 @@ _DUP_KEY = "ferviz_eval_duplicates"
 PAIR_KEY, COMPARISON_KEY = "ferviz_pair", "ferviz_pair_comparison"
 _RECORD_MODEL_KEY = "ferviz_eval_record_model"  # the sidebar model the report picker last opened on
 _SPLIT_PREFERENCE = ("PrivateTest", "PublicTest", "test")
+_AUTORUN_KEY = "ferviz_eval_autorun"  # (data path, split) a committed report's "open the faces" asked to score
+#: Environment variables read, in order, for the folder a report's ``$DATA`` stands for (scripts/reproduce.sh's).
+DATA_FOLDER_ENV = ("FERVIZ_DATA", "DATA")
 
 
 # --------------------------------------------------------------------------------------- report views
@@ -91,12 +97,64 @@ def show_record(found: Discovery, record: ReportRecord | CVRecord) -> None:
     for caveat in record_caveats(found, record):
         st.warning(caveat)
     st.code(record.command, language="bash")
+    faces_opener(record)
     leak = leakage_for(found, record)
     if leak is not None:
         show_committed_leakage(*leak)
     show_committed_agreement(found, record)
     show_report(record.report, key="record", context=str(record.path))
     show_committed_mislabelled_for(found, record)
+
+
+def faces_opener(record: ReportRecord) -> None:
+    """From a committed report's counts to its faces in one click: the same checkpoint scored again on the
+    same items of the reviewer's own copy of the data (Source → run an evaluation, filled in and run).
+
+    Shown when the report names its data and its checkpoint ships in ``models/``; the data folder (the
+    report's ``$DATA``) starts from ``FERVIZ_DATA`` or ``DATA``. Not in shared mode (no server paths)."""
+    source = record.source()
+    if shared_mode() or source is None:
+        return
+    model = next((path for path in shipped_models().values() if _card_sha(path) == record.sha256), None)
+    if not record.sha256 or model is None:
+        st.caption(f"To see the faces behind these counts, the checkpoint this report scored must be in "
+                   f"`models/` (sha256 `{record.sha256[:12] or 'not recorded'}`): make it with the command above, "
+                   "then choose it and **Source → run an evaluation**.")
+        return
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    folder = left.text_input("Your data folder (`$DATA` in the command)", key="eval_data_folder",
+                             value=next((os.environ[v] for v in DATA_FOLDER_ENV if os.environ.get(v)), ""),
+                             help="The folder holding fer2013/, ckplus/ and jaffe/. Start the app with DATA=… (or "
+                                  "FERVIZ_DATA=…) set and it is filled in.")
+    path = source.locate(folder)
+    if path is None:
+        where = source.path(folder)
+        left.caption(f"To see the faces behind these counts, give the folder that holds {md_escape(source.data)}"
+                     + (f" ({md_escape(where)} is not there)." if where else "."))
+        return
+    right.button("Open the faces", key="eval_open_faces", on_click=_open_faces, args=(model, path, source),
+                 help="Switches to Source → run an evaluation with this model, data, split and test-time views, "
+                      "and runs it.")
+    st.caption(f"**Open the faces** scores `{model.stem}` again on the {source.split} items of {md_escape(path)}, "
+               "as this report did, and each confusion-matrix cell then shows its faces.")
+
+
+def _card_sha(path: Path) -> str | None:
+    try:
+        return expected_sha256(path)
+    except CheckpointError:
+        return None
+
+
+def _open_faces(model: Path, path: Path, source: ReportSource) -> None:
+    """``on_click`` of :func:`faces_opener`: fill in Source → run an evaluation, and ask it to run."""
+    st.session_state["eval_mode"] = "run an evaluation"
+    st.session_state[MODEL_KEY] = str(model)
+    st.session_state["eval_data_path"] = str(path)
+    st.session_state["eval_data_kind"] = source.dataset_format if source.dataset_format in DATASET_READERS else "auto"
+    st.session_state["eval_split"] = source.split
+    st.session_state["eval_tta"] = source.tta if source.tta in TTA_MODES else "none"
+    st.session_state[_AUTORUN_KEY] = (str(path), source.split)
 
 
 def show_committed_leakage(leak: LeakageRecord, entry: dict) -> None:
@@ -208,8 +266,8 @@ def confusion_section(report: MetricReport, key: str, context: object = None,
         st.caption("Click a cell to see its faces, or choose it with the two lists above.")
     else:
         st.caption("Click a cell, or choose it with the two lists above, for its count. A committed report holds "
-                   "counts, not faces: to see the faces behind a cell, choose **Source → run an evaluation** "
-                   "and give the path of your own copy of the data.")
+                   "counts, not faces: to see the faces behind a cell, use **Open the faces** under the command "
+                   "above, or choose **Source → run an evaluation** and give the path of your own copy of the data.")
     return int(true_k), int(pred_k)
 
 
@@ -290,9 +348,12 @@ def split_picker(ds: FaceDataset) -> str:
     values, counts = np.unique(ds.usage, return_counts=True)
     sizes = {str(v): int(c) for v, c in zip(values, counts, strict=True) if v}
     options = ["all", *sizes]
-    index = next((options.index(s) for s in _SPLIT_PREFERENCE if s in sizes), 0)
-    return st.selectbox("Split", options, index=index, key="eval_split",
-                        format_func=lambda s: f"{s} ({len(ds) if s == 'all' else sizes[s]} items)")
+    if st.session_state.get("eval_split") not in options:
+        st.session_state.pop("eval_split", None)
+    chosen = ({} if "eval_split" in st.session_state  # set by the user, or by "open the faces"
+              else {"index": next((options.index(s) for s in _SPLIT_PREFERENCE if s in sizes), 0)})
+    return st.selectbox("Split", options, key="eval_split",
+                        format_func=lambda s: f"{s} ({len(ds) if s == 'all' else sizes[s]} items)", **chosen)
 
 
 def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str,
@@ -311,7 +372,10 @@ def run_evaluation(loaded: LoadedModel, ds: FaceDataset, path: Path, kind: str,
                             "different measurement from the model's own: it is labelled as such and never "
                             "replaces the plain number.")
     key = (loaded.sha256, str(path), kind, split, tta)
-    if st.button("Run evaluation", type="primary", key="eval_run"):
+    asked = st.session_state.get(_AUTORUN_KEY) == (str(path), split)  # "open the faces" of a committed report
+    if asked:
+        st.session_state.pop(_AUTORUN_KEY)
+    if st.button("Run evaluation", type="primary", key="eval_run") or asked:
         try:
             with heavy_work("the evaluation"):
                 bar = st.progress(0.0, text="Evaluating…")

@@ -612,3 +612,51 @@ def test_compare_shows_what_the_ferplus_target_costs(app_env):
     assert not at.exception and chart and "balanced accuracy against FER+" in chart[0].proto.spec
     assert any("The default scores 14.3 % and 14.3 % balanced." in c.value for c in at.caption)
     assert any("The bars are 95 % intervals" in c.value for c in at.caption)
+
+
+def committed_report_of_tiny(app_env, tmp_path, sha: str) -> None:
+    """A committed PublicTest report of ``sha`` whose command reads ``$DATA/tiny.npz``."""
+    (app_env / "reports").mkdir(exist_ok=True)
+    fake_report(0, model="tiny.pt", variant="dcnn_bilstm_dam", dataset="fer2013", split="PublicTest", sha256=sha,
+                command="ferviz evaluate --model models/tiny.pt --dataset npz --data $DATA/tiny.npz "
+                        "--split PublicTest").to_json(app_env / "reports" / "tiny_publictest.json")
+
+
+def test_a_committed_report_opens_onto_its_faces_in_one_click(app_env, tmp_path, tiny_npz, monkeypatch):
+    shipped = tmp_path / "shipped" / "tiny.pt"
+    sha = file_sha256(shipped)
+    shipped.with_suffix(".json").write_text(json.dumps({"sha256": sha}))  # the card the opener matches on
+    committed_report_of_tiny(app_env, tmp_path, sha)
+    monkeypatch.delenv("FERVIZ_DATA", raising=False)
+    monkeypatch.setenv("DATA", str(tiny_npz.parent))
+    at = page("6_Evaluate.py").run()
+    assert not at.exception and "Click a cell, or choose it" in texts(at.caption)  # counts only, so far
+    assert at.text_input(key="eval_data_folder").value == str(tiny_npz.parent)
+    assert md_escape(str(tiny_npz)) in texts(at.caption)
+    at.button(key="eval_open_faces").click().run()
+    assert not at.exception and not at.error
+    assert at.radio(key="eval_mode").value == "run an evaluation"
+    assert at.text_input(key="eval_data_path").value == str(tiny_npz)
+    assert (at.selectbox(key="eval_data_kind").value, at.selectbox(key="eval_split").value) == ("npz", "PublicTest")
+    assert at.metric and at.metric[0].label == "accuracy, all items"  # it ran: no Run press needed
+    assert "Click a cell to see its faces" in texts(at.caption)
+    assert at.get("image")  # the chosen cell's faces
+    at.button(key="eval_run").click().run()  # and runs again only when asked
+    assert not at.exception and at.metric
+
+
+def test_the_faces_opener_says_what_it_needs(app_env, tmp_path, monkeypatch):
+    monkeypatch.delenv("FERVIZ_DATA", raising=False)
+    monkeypatch.delenv("DATA", raising=False)
+    committed_report_of_tiny(app_env, tmp_path, "f" * 64)  # a checkpoint not in models/
+    at = page("6_Evaluate.py").run()
+    assert not at.exception and "must be in `models/` (sha256 `ffffffffffff`)" in texts(at.caption)
+    assert not [b for b in at.button if b.key == "eval_open_faces"]
+    shipped = tmp_path / "shipped" / "tiny.pt"
+    shipped.with_suffix(".json").write_text(json.dumps({"sha256": file_sha256(shipped)}))
+    committed_report_of_tiny(app_env, tmp_path, file_sha256(shipped))
+    at = page("6_Evaluate.py").run()  # shipped now, but no data folder given yet
+    assert not at.exception and "give the folder that holds " + md_escape("$DATA/tiny.npz") in texts(at.caption)
+    at.text_input(key="eval_data_folder").input(str(tmp_path / "elsewhere")).run()
+    assert md_escape(str(tmp_path / "elsewhere" / "tiny.npz")) + " is not there" in texts(at.caption)
+    assert not [b for b in at.button if b.key == "eval_open_faces"]

@@ -2,6 +2,7 @@
 published frames."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -518,3 +519,46 @@ def test_models_readme_gives_every_committed_cross_dataset_report_its_measured_a
         row = next(line for line in table.splitlines() if f"`{path.name}`" in line)
         assert f"accuracy {100 * report['accuracy']:.2f} %" in row, path.name
         assert f"macro-F1 {100 * report['macro']['f1']:.2f} %" in row, path.name
+
+
+@pytest.mark.parametrize("command,data,fmt", [
+    ("ferviz evaluate --model m.pt --dataset npz --data $DATA/fer2013/a.npz --split PublicTest",
+     "$DATA/fer2013/a.npz", "npz"),
+    ("python -m ferviz evaluate --model faceapi --data '$DATA/ck plus/ck.npz' --kind cross-dataset",
+     "$DATA/ck plus/ck.npz", "auto"),
+    ("ferviz train --dataset npz --data a.npz --epochs 3; ferviz ship --run <OUT> --data <PATH>", "a.npz", "npz"),
+])
+def test_a_report_names_the_items_it_scored_from_its_command(tmp_path, command, data, fmt):
+    from ferviz.results.records import ReportSource
+
+    (tmp_path / "reports").mkdir()
+    fake_report(0, model="m.pt", dataset="fer2013", split="PublicTest", tta="flip", command=command).to_json(
+        tmp_path / "reports" / "r.json")
+    record = discover(tmp_path).metric_records()[0]
+    assert record.source() == ReportSource(data=data, dataset_format=fmt, split="PublicTest", tta="flip")
+
+
+def test_a_report_without_data_or_with_a_broken_command_names_none(tmp_path):
+    (tmp_path / "reports").mkdir()
+    for name, command in (("a", "ferviz hog-svm --out x.json"), ("b", "ferviz evaluate --data 'unclosed")):
+        fake_report(0, model="m.pt", dataset="fer2013", split="PublicTest", command=command).to_json(
+            tmp_path / "reports" / f"{name}.json")
+    assert [r.source() for r in discover(tmp_path).metric_records()] == [None, None]
+
+
+def test_the_scored_data_is_found_in_the_reviewers_data_folder(tmp_path):
+    from ferviz.results.records import ReportSource
+
+    (tmp_path / "fer2013").mkdir()
+    (tmp_path / "fer2013" / "a.npz").write_bytes(b"")
+
+    def source(data):
+        return ReportSource(data=data, dataset_format="npz", split="PublicTest", tta="none")
+
+    assert source("$DATA/fer2013/a.npz").path(tmp_path) == tmp_path / "fer2013" / "a.npz"
+    assert source("$DATA/fer2013/a.npz").path(None) is None and source("$DATA/fer2013/a.npz").path(" ") is None
+    assert source("/abs/a.npz").path(None) == Path("/abs/a.npz")  # an absolute path needs no folder
+    assert source("$DATA/fer2013/a.npz").locate(tmp_path) == tmp_path / "fer2013" / "a.npz"
+    assert source("a.npz").locate(tmp_path) == tmp_path / "fer2013" / "a.npz"  # a bare name: one folder down
+    assert source("$DATA/jaffe/j.npz").locate(tmp_path) is None
+    assert source("other/a.npz").locate(tmp_path) is None  # a relative path is not searched for
