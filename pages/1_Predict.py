@@ -77,11 +77,10 @@ with results:
         left.plotly_chart(faces_figure(result), key=f"faces_{i}", config={"displaylogo": False})
         with right:
             if len(result.faces) == 1:
-                face = result.faces[0]
-                crop, bars = st.columns([1, 5], vertical_alignment="center")
-                crop.image(face.crop, caption="model input", width=64, clamp=True)
-                bars.plotly_chart(probs_figure(face, loaded.labels), key=f"probs_{i}_{face.index}",
-                                  config={"displayModeBar": False})
+                face = result.faces[0]  # bars, then the model's input below them (as for a group photo)
+                st.plotly_chart(probs_figure(face, loaded.labels), key=f"probs_{i}_{face.index}",
+                                config={"displayModeBar": False})
+                st.image(face.crop, caption="model input", width=64, clamp=True)
             elif result.faces:  # a group photo: one compact grid beside the picture, not a chart per face
                 st.plotly_chart(faces_probs_figure(result.faces, loaded.labels), key=f"probs_{i}",
                                 config={"displayModeBar": False})

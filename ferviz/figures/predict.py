@@ -99,8 +99,10 @@ def faces_figure(pred: ImagePrediction, *, max_height: int = 640) -> go.Figure:
     corners = label_origins([(f.box.x, f.box.y, f.box.w, f.box.h) for f in pred.faces], extents, (width, height))
     for face, text, corner in zip(pred.faces, texts, corners, strict=True):
         _add_box(fig, face, text, corner)
-    fig.update_xaxes(visible=False, range=[0, width], constrain="domain")
-    fig.update_yaxes(visible=False, range=[height, 0], scaleanchor="x", constrain="domain")
+    # In a column narrower than the figure is tall, the picture keeps its shape and sits at the top left
+    # (beside the probabilities), not in the middle of an empty band.
+    fig.update_xaxes(visible=False, range=[0, width], constrain="domain", constraintoward="left")
+    fig.update_yaxes(visible=False, range=[height, 0], scaleanchor="x", constrain="domain", constraintoward="top")
     fig.update_layout(margin=dict(l=0, r=0, t=0, b=0), showlegend=False, height=fig_height)
     return fig
 
@@ -186,7 +188,7 @@ def faces_probs_figure(faces: list[FacePrediction], labels: list[str] | tuple[st
             col = list(labels).index(face.label)
             fig.add_shape(type="rect", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5,
                           line=dict(color=label_colour(face.label), width=3))
-    fig.update_xaxes(side="top", fixedrange=True, tickangle=-45)
+    fig.update_xaxes(side="top", fixedrange=True, tickangle=-90)  # upright names never overlap, however narrow
     fig.update_yaxes(autorange="reversed", fixedrange=True)
     fig.update_layout(height=90 + 30 * len(faces), margin=dict(l=0, r=0, t=70, b=0))
     return fig

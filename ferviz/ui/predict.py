@@ -157,10 +157,9 @@ def explain_button(faces: list[FacePrediction], name: str, key: str) -> None:
     if not faces:
         return
     names = {("centre crop" if f.fallback else f"face #{f.index}"): f for f in faces}
-    left, right = st.columns([2, 3], vertical_alignment="bottom")
-    what = (next(iter(names)) if len(names) == 1
-            else left.selectbox("Face to explain", list(names), key=f"{key}_pick"))
-    if right.button("Explain this face" if len(names) == 1 else f"Explain {what}", key=key, type="tertiary",
-                    help="open this face on the Attention page (and every explain page)"):
+    # one above the other: beside a picture the column can be narrow (a projector at 1024 pixels)
+    what = next(iter(names)) if len(names) == 1 else st.selectbox("Face to explain", list(names), key=f"{key}_pick")
+    if st.button("Explain this face" if len(names) == 1 else f"Explain {what}", key=key,
+                 help="open this face on the Attention page (and every explain page)"):
         choose_face(names[what].crop, f"{name}, {what}")
         open_page("pages/3_Attention.py", "Attention")

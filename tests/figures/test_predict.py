@@ -67,6 +67,13 @@ def test_fallback_box_is_dashed_and_says_no_face_was_found():
     assert fig.layout.annotations[0].yanchor == "top"  # box at the top edge: caption inside it
 
 
+def test_a_picture_in_a_narrow_column_sits_at_the_top_left_keeping_its_shape():
+    fig = faces_figure(prediction([face(0, FaceBox(10, 30, 30, 30))]))
+    assert (fig.layout.yaxis.scaleanchor, fig.layout.yaxis.constrain, fig.layout.xaxis.constrain) == \
+        ("x", "domain", "domain")
+    assert (fig.layout.xaxis.constraintoward, fig.layout.yaxis.constraintoward) == ("left", "top")
+
+
 def test_no_faces_gives_the_bare_picture():
     fig = faces_figure(prediction([]))
     assert not rects(fig) and not fig.layout.annotations
@@ -126,6 +133,7 @@ def test_group_probabilities_are_one_grid_a_row_per_face_with_the_prediction_out
     outlined = [(round(s.x0 + 0.5), round(s.y0 + 0.5)) for s in rects(fig)]
     assert outlined == [(EMOTIONS.index(lab), row) for row, lab in enumerate(["happy", "sad", "fear"])]
     assert fig.layout.height < 300  # compact: not a chart per face
+    assert fig.layout.xaxis.tickangle == -90  # upright class names: slanted ones overlap in a narrow column
 
 
 def test_captions_of_faces_at_the_top_and_right_edges_stay_inside_the_picture():

@@ -57,6 +57,9 @@ def test_sample_source_shows_boxes_probabilities_time_and_csv():
     n_faces = len(at.get("image"))  # one model-input crop per face
     assert n_faces >= 1
     assert len(charts(at)) == 1 + n_faces  # the boxed picture, then one probability chart per face
+    assert len(at.columns) == 2  # picture | results, nothing nested: a narrow column (a projector) clips nothing
+    assert [b.label for b in at.button] == ["Explain this face"]
+    assert [img.caption for img in at.get("image")[0].proto.imgs] == ["model input"]
     assert "processed in" in captions(at) and " ms" in captions(at)
     assert len(at.download_button) == 1 and "CSV" in at.download_button[0].label
     assert not at.error
