@@ -12,6 +12,7 @@ Colours are per class (:data:`CLASS_COLOURS`), the same in every figure.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -129,7 +130,9 @@ def agreement_band_figure(bands: Sequence[dict[str, Any]], title: str = "Accurac
     rows = [b for b in bands if b.get("accuracy")]
     est = [100 * b["accuracy"]["estimate"] for b in rows]
     fig = go.Figure(go.Bar(
-        x=[f"{b['band']}<br>{b['n']} faces" for b in rows], y=est, marker_color="#4c78a8",  # 2 lines: level
+        # level lines of at most 10 characters: three bars share a half-width column, on a projector too
+        x=["<br>".join([*textwrap.wrap(b["band"], 10), f"{b['n']} faces"]) for b in rows], y=est,
+        marker_color="#4c78a8",
         error_y={"type": "data", "symmetric": False,
                  "array": [100 * b["accuracy"]["high"] - e for b, e in zip(rows, est, strict=True)],
                  "arrayminus": [e - 100 * b["accuracy"]["low"] for b, e in zip(rows, est, strict=True)]},

@@ -64,12 +64,24 @@ def navigation() -> st.navigation:
 
 _run = threading.local()  # ``inside``: this script run is app.py's navigation running a page
 
+#: One style sheet, inline (no request leaves the server): a metric's label and number wrap onto a second
+#: line, and the number shrinks with the window, instead of being cut to "802 of…" when four metrics share a
+#: row in a 1024-pixel window (a classroom projector).
+FIT_CSS = """<style>
+[data-testid="stMetric"] .stMarkdownEllipsis, [data-testid="stMetric"] .stMarkdownEllipsis p {
+  white-space: normal; overflow: visible; text-overflow: clip; overflow-wrap: anywhere; }
+[data-testid="stMetric"] [data-testid="stMetricValue"], [data-testid="stMetric"] [data-testid="stMetricValue"] p {
+  font-size: clamp(1.4rem, 2.8vw, 2.25rem); line-height: 1.2; }
+</style>"""
+
 
 def run_app() -> None:
     """``app.py``: run the page the URL names inside the app's navigation."""
     _run.inside = True
     try:
-        navigation().run()
+        pages = navigation()
+        st.html(FIT_CSS)  # style only: Streamlit adds it to the page without taking up room
+        pages.run()
     finally:
         _run.inside = False
 

@@ -122,6 +122,13 @@ def test_home_page_renders_the_model_card(server):
         assert titles[0] == "Home" and "app" not in titles  # not the entry script's file name
         assert {"Predict", "Live", "Compare"} <= set(titles)
         page.screenshot(path=str(ARTIFACTS / "browser_home.png"), full_page=True)
+        # four metrics to a row on a projector (1024 px): the numbers wrap and shrink instead of being cut off
+        page.set_viewport_size({"width": 1024, "height": 900})
+        value = page.locator('[data-testid="stMetricValue"] p').first
+        value.wait_for(timeout=30_000)
+        style = value.evaluate("e => [getComputedStyle(e).whiteSpace, getComputedStyle(e).textOverflow, "
+                               "parseFloat(getComputedStyle(e).fontSize)]")
+        assert style[:2] == ["normal", "clip"] and 22 <= style[2] < 36, style  # 2.8 % of 1024 px: about 29 px
 
 
 #: The pages opened by ``test_every_page_renders_without_a_traceback``: (title, a text it shows once rendered).
