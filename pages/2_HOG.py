@@ -16,7 +16,7 @@ from ferviz.figures.hog import (
     input_planes,
     input_planes_figure,
 )
-from ferviz.ui.explain import how_to_read, pick_face
+from ferviz.ui.explain import charts_side_by_side, how_to_read, pick_face
 from ferviz.ui.hog import cell_picker, hog_controls
 from ferviz.ui.navigation import ensure_navigation
 
@@ -42,15 +42,13 @@ st.caption(f"The angle is drawn only where the magnitude is at least {ANGLE_MIN_
            "grey levels over two pixels); where the face is flatter, the direction of the gradient is noise.")
 figures = gradient_figures(steps)
 for row in (("gx", "gy"), ("magnitude", "angle")):
-    for column, name in zip(st.columns(2), row, strict=True):
-        column.plotly_chart(figures[name], key=f"hog_{name}")
+    charts_side_by_side([figures[name] for name in row], [f"hog_{name}" for name in row])
 
 st.header("2. One cell's orientation histogram (eqs. 5-6)")
 n_rows, n_cols = steps.cell_histograms.shape[:2]
 row, col = cell_picker(n_rows, n_cols)
-left, right = st.columns(2)
-left.plotly_chart(cell_grid_figure(steps, row, col), key="hog_grid")
-right.plotly_chart(cell_histogram_figure(steps, row, col), key="hog_hist")
+charts_side_by_side([cell_grid_figure(steps, row, col), cell_histogram_figure(steps, row, col)],
+                    ["hog_grid", "hog_hist"])
 
 st.header("3. Block normalisation (eqs. 7-8)")
 st.caption(f"The {block}x{block}-cell block starting at the chosen cell (moved inside the grid if needed), "
@@ -62,10 +60,8 @@ with st.expander("Block values"):
 st.header("4. Descriptor and rendered HOG")
 st.metric("Descriptor length", f"{steps.descriptor.size:,}")
 st.plotly_chart(descriptor_figure(steps), key="hog_descriptor")
-left, right = st.columns(2)
-left.plotly_chart(heatmap_figure(steps.image, "the face (64x64)", zmin=0.0, zmax=1.0,
-                                 colorbar="grey level (0-1)"), key="hog_face")
-right.plotly_chart(glyph_figure(steps), key="hog_rendered")
+charts_side_by_side([heatmap_figure(steps.image, "the face (64x64)", zmin=0.0, zmax=1.0, colorbar="grey level (0-1)"),
+                     glyph_figure(steps)], ["hog_face", "hog_rendered"])
 st.caption("Each cell's glyph: one line per orientation bin, along the edge (perpendicular to the gradient), "
            "as long as the cell whatever its size; brightness is the bin value over the image's largest bin. "
            "The model's own HOG plane (section 5) draws the same glyphs thinner and summed.")

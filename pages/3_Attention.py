@@ -45,12 +45,10 @@ def spatial_tab() -> None:
     layer, group = ui.layer_group(aset, "attention")
     row, col = ui.query_position(aset.grid, "attention")
     figures = fig.spatial_figures(face.crop, aset, layer, group, (row, col), ui.scale_control("attention_scale"))
-    left, right = st.columns(2)
+    left, right = ui.charts_side_by_side([figures["received"], figures["query"]], ["received", "query"])
     with left:
-        st.plotly_chart(figures["received"], key="received")
         ui.spread_caption(att.received_weights(aset, layer, group), "Received")
     with right:
-        st.plotly_chart(figures["query"], key="query")
         ui.spread_caption(att.query_weights(aset, layer, row, col, group), "This query")
     st.plotly_chart(figures["groups"], key="groups")
 

@@ -107,8 +107,10 @@ def faithfulness_curves(results: Mapping[str, Faithfulness]) -> go.Figure:
             {"color": "gray", "dash": "dash"})
     fig.update_xaxes(title_text="fraction of pixels changed", range=[0, 1])
     fig.update_yaxes(title_text="target probability", range=[0, 1.02])
+    # the legend at the figure's foot (Plotly makes room for it): placed under the plot instead, its rows ran
+    # into the axis titles once a narrow window wrapped them
     fig.update_layout(height=400, margin={"l": 10, "r": 10, "t": 50, "b": 10},
-                      legend={"orientation": "h", "y": -0.25})
+                      legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"})
     return fig
 
 

@@ -29,6 +29,7 @@ from ferviz.explain.walkthrough import Stage, walkthrough
 from ferviz.figures import attention as fig_att
 from ferviz.figures import explain as fig_ex
 from ferviz.figures.card_export import ExplanationCard, card_html, card_png
+from ferviz.figures.fit import column_px, fit_titles, level_tops
 from ferviz.model.checkpoint import LoadedModel
 from ferviz.model.network import FERNet
 from ferviz.pipeline.inference import FacePrediction
@@ -332,6 +333,17 @@ def attribution_view(key: str) -> tuple[str, float]:
 # --------------------------------------------------------------------------------------------------
 
 
+def charts_side_by_side(figures: list, keys: list[str], columns: int | None = None) -> list:
+    """Each figure in its own column, titles broken into lines that fit the column in a 1024-pixel window
+    (:func:`ferviz.figures.fit.fit_titles`) and plots starting level; returns the columns, for what goes
+    under each chart."""
+    cols = st.columns(columns or max(len(figures), 1))
+    fitted = level_tops([fit_titles(figure, column_px(len(cols))) for figure in figures])
+    for col, figure, key in zip(cols, fitted, keys, strict=False):
+        col.plotly_chart(figure, key=key)
+    return cols
+
+
 def spread_caption(weights: np.ndarray, what: str) -> None:
     """A caption saying how far attention weights are from uniform."""
     peak, entropy = att.attention_spread(weights)
@@ -352,11 +364,12 @@ def show_ablations(ablations: att.Ablations, crop: np.ndarray, labels: list[str]
     if len({att.n_keys(v.attention, k) for v, k in zip(views, layers, strict=True)}) > 1:
         st.caption(f"Without distillation every query attends to all tokens, so its uniform level is lower "
                    f"than the 1/{n_min} marked on the shared colour bar.")
-    for col, view, heat in zip(st.columns(max(len(views), 1)), views, maps, strict=False):
+    cols = charts_side_by_side([fig_att.overlay(crop, heat, view.title, height=300, scale=scale)
+                                for view, heat in zip(views, maps, strict=True)],
+                               [f"ablation_{view.name}" for view in views])
+    for col, view in zip(cols, views, strict=False):
         aset = view.attention
         k = int(np.argmax(aset.probs))
-        col.plotly_chart(fig_att.overlay(crop, heat, view.title, height=300, scale=scale),
-                         key=f"ablation_{view.name}")
         col.metric(f"{labels[k]}", f"{aset.probs[k]:.0%}")
         col.caption(f"Weights: {view.source}. " + " ".join(aset.notes))
     for line in ablation_changes(views, maps, labels, layers):
@@ -423,10 +436,11 @@ def show_attribution_maps(crop: np.ndarray, results: list[MapResult], view: str,
     """Each map over the face with its colour bar, and its verdicts and time right below it."""
     for start in range(0, len(results), per_row):
         row = results[start: start + per_row]
-        for col, res in zip(st.columns(per_row), row, strict=False):
-            col.plotly_chart(fig_ex.attribution_figure(crop, res.heat, res.title, signed=res.signed,
-                                                       unit=res.unit, view=view, percentile=percentile),
-                             key=f"attr_map_{res.method or 'attention'}")
+        cols = charts_side_by_side([fig_ex.attribution_figure(crop, res.heat, res.title, signed=res.signed,
+                                                              unit=res.unit, view=view, percentile=percentile)
+                                    for res in row], [f"attr_map_{res.method or 'attention'}" for res in row],
+                                   columns=per_row)
+        for col, res in zip(cols, row, strict=False):
             col.markdown(verdict_lines(res))
 
 
