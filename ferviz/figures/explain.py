@@ -106,10 +106,11 @@ def faithfulness_curves(results: Mapping[str, Faithfulness]) -> go.Figure:
         add((first.random_deletion, first.random_insertion), "random order",
             {"color": "gray", "dash": "dash"})
     fig.update_xaxes(title_text="fraction of pixels changed", range=[0, 1])
-    fig.update_yaxes(title_text="target probability", range=[0, 1.02])
+    fig.update_yaxes(range=[0, 1.02])
+    fig.update_yaxes(title_text="target probability", row=1, col=1)  # once: the right one ran into the left plot
     # the legend at the figure's foot (Plotly makes room for it): placed under the plot instead, its rows ran
     # into the axis titles once a narrow window wrapped them
-    fig.update_layout(height=400, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    fig.update_layout(height=460, margin={"l": 10, "r": 10, "t": 50, "b": 10},
                       legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom"})
     return fig
 

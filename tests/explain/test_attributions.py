@@ -129,6 +129,8 @@ def test_deletion_and_insertion_beat_random_on_the_toy_model(quadrant_face):
     assert res.random_deletion.auc - res.deletion.auc > 0.05
     fig = fig_ex.faithfulness_curves({"IG": res})
     assert len(fig.data) == 4
+    assert (fig.layout.yaxis.title.text, fig.layout.yaxis2.title.text) == ("target probability", None)  # once
+    assert (fig.layout.legend.yref, fig.layout.legend.y, fig.layout.legend.yanchor) == ("container", 0, "bottom")
 
 
 def test_a_reversed_map_loses_to_random(quadrant_face):
