@@ -11,6 +11,7 @@ from ferviz.figures.compare import ablation_spread_figure, leakage_figure, lever
 from ferviz.figures.evaluate import (
     similarity_figure,
 )
+from ferviz.figures.fit import column_px, fit_titles
 from ferviz.results.records import Discovery
 from ferviz.results.reports import paired_frame, tta_table
 from ferviz.results.significance import SeedPairs
@@ -44,11 +45,12 @@ def show_leakage_reports(found: Discovery) -> None:
                     "columns leave them out.")
         frame = leak.frame()
         if not frame.empty:
-            st.plotly_chart(leakage_figure(frame), key=f"leakage_bars_{leak.path.stem}")
+            st.plotly_chart(fit_titles(leakage_figure(frame), column_px(1)), key=f"leakage_bars_{leak.path.stem}")
             show_table(frame)
         hist = leak.data.get("similarity_histogram")
         if hist:
-            st.plotly_chart(similarity_figure(hist, leak.threshold), key=f"leakage_hist_{leak.path.stem}")
+            st.plotly_chart(fit_titles(similarity_figure(hist, leak.threshold), column_px(1)),
+                            key=f"leakage_hist_{leak.path.stem}")
             st.caption("Bimodal: most test images are far from every training image, a second mode is the "
                        "same photo again. The threshold sits above the trough; pairs were inspected by eye "
                        "(ferviz/results/leakage.py says how).")
@@ -71,7 +73,7 @@ def show_paired_reports(found: Discovery) -> None:
                 f"\n\n```bash\n{_audit_command(found)}\n```\n\nor compare any two models on your own copy "
                 "of the data on the Evaluate page (*compare two models*).")
         return
-    st.plotly_chart(paired_figure(paired), key="paired_forest")
+    st.plotly_chart(fit_titles(paired_figure(paired), column_px(1)), key="paired_forest")
     table = paired.drop(columns=["difference_low", "difference_high"])
     show_table(table, mcnemar_p="{:.3g}",
                column_config={"mcnemar_p": st.column_config.Column("McNemar p")})
@@ -113,7 +115,7 @@ def show_ablations(found: Discovery) -> None:
         pairs = seed_comparison(ablations, "cnn_bilstm", budget)
         if pairs is not None:
             st.info(attention_note(pairs))
-        st.plotly_chart(ablation_spread_figure(rows, metric), key=f"ablation_bars_{k}")
+        st.plotly_chart(fit_titles(ablation_spread_figure(rows, metric), column_px(1)), key=f"ablation_bars_{k}")
         table = rows.drop(columns=["budget"])
         show_table(table, paired_p="{:.3f}")
 
@@ -133,7 +135,7 @@ def show_levers(found: Discovery) -> None:
                 "ends within a few points of its test accuracy), so levers that regularise (erasing, mixup, "
                 "more smoothing, a slow EMA) start at a disadvantage they may not have on the full data.")
     metric = st.radio("Lever metric", ["accuracy", "macro_f1"], horizontal=True, key="lever_metric")
-    st.plotly_chart(lever_figure(table, metric), key="lever_bars")
+    st.plotly_chart(fit_titles(lever_figure(table, metric), column_px(1)), key="lever_bars")
     show_table(table, paired_p="{:.3f}")
 
 
@@ -215,7 +217,8 @@ def show_tradeoff(found: Discovery) -> None:
                       "balanced set of labelled real photos: the posed lab sets CK+ and JAFFE, or FER2013's own "
                       "in-the-wild faces scored against FER+'s majority with each expression's recall weighted "
                       "alike (balanced accuracy).")
-    st.plotly_chart(tradeoff_figure(frame, default=DEFAULT_MODEL.stem, y=y), key="compare_tradeoff")
+    st.plotly_chart(fit_titles(tradeoff_figure(frame, default=DEFAULT_MODEL.stem, y=y), column_px(1)),
+                    key="compare_tradeoff")
     best = frame.loc[frame["ferplus"].idxmax()]
     mine = frame[frame["model"] == DEFAULT_MODEL.stem]
     where = "on the posed sets" if y == "posed" else "balanced"
