@@ -65,11 +65,13 @@ def table_view(frame: pd.DataFrame, digits: int = 2, **formats: str):
         elif pd.api.types.is_float_dtype(frame[c]):
             spec[c] = number(f"{{:.{digits}f}}")
     # The browser draws an empty cell as "None" whatever the Styler says: a column with empty cells carries
-    # the dash itself (its other cells keep their format).
+    # the dash itself, and its other cells as their formatted text (a column of numbers and dashes cannot be
+    # sent as one Arrow column; Streamlit logged an error for each such table and turned it to text itself).
     shown = frame.copy()
     for c in frame.columns:
         if not pd.api.types.is_bool_dtype(frame[c]) and frame[c].isna().any():
-            shown[c] = frame[c].astype(object).where(frame[c].notna(), "—")
+            fmt = spec.get(c, lambda v: v if isinstance(v, str) else str(v))
+            shown[c] = pd.Series(["—" if pd.isna(v) else fmt(v) for v in frame[c]], index=frame.index, dtype=object)
     return shown.style.format(spec)
 
 
