@@ -14,6 +14,7 @@ import streamlit as st
 from ferviz.data.ferplus import FerPlusVotes, votes_beside
 from ferviz.errors import FervizError
 from ferviz.figures.evaluate import confusion_figure
+from ferviz.figures.fit import column_px, fit_titles
 from ferviz.figures.votes import agreement_band_figure
 from ferviz.results.agreement import agreement_metrics, default_votes_path, disputed_errors, votes_for_sources
 from ferviz.results.evaluation import Evaluation
@@ -101,7 +102,7 @@ def show_agreement_scores(scores: dict, class_names: list[str], key: str) -> Non
     left, right = st.columns([3, 2])  # the table's five columns whole at 1280 px
     with left:  # counts as integers, the no-majority row's empty cells as "—"
         show_table(table, digits=1)
-    right.plotly_chart(agreement_band_figure(scores["bands"]), key=f"{key}_bands")
+    right.plotly_chart(fit_titles(agreement_band_figure(scores["bands"]), 2 * column_px(5)), key=f"{key}_bands")
     views = {b["band"]: b["matrix"] for b in scores["bands"] if b["n"]}
     views["all faces, against the FER+ majority"] = majority["matrix"]
     view = st.radio("Confusion matrix of", list(views), horizontal=True, key=f"{key}_band_cm")

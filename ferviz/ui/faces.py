@@ -1,6 +1,6 @@
 """Face galleries of the Evaluate page: each face with its file name, its label, what people and the model
 said (FER+ votes and probabilities as two colour strips, for FER2013), a mark when it is a copy of a training
-image, and an **Explain this face** button that opens the explain pages on it."""
+image, and an **Explain** button that opens the explain pages on it."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def face_strip(evaluation: Evaluation, i: int, notes: FaceNotes) -> np.ndarray |
 
 def explain_grid(faces: np.ndarray, indices: np.ndarray, captions: list[str], sources: list[str],
                  key: str, per_row: int = 6, strips: list[np.ndarray | None] | None = None) -> None:
-    """Faces in rows, each with an **Explain this face** button that opens the explain pages on it.
+    """Faces in rows, each with an **Explain** button that opens the explain pages on it.
 
     Parameters
     ----------
@@ -87,7 +87,8 @@ def explain_grid(faces: np.ndarray, indices: np.ndarray, captions: list[str], so
             if strips is not None and strips[pos] is not None:
                 col.image(strips[pos], width=96)
             col.caption(md_escape(captions[pos]))
-            if col.button("Explain this face", key=f"{key}_explain_{i}", type="tertiary"):
+            if col.button("Explain", key=f"{key}_explain_{i}", type="tertiary",  # short: six to a row at 1024 px
+                          help="open this face on the Attention page (and every explain page)"):
                 choose_face(faces[i], sources[pos])
                 open_page(next(iter(EXPLAIN_PAGES)), next(iter(EXPLAIN_PAGES.values())))
     explain_links()

@@ -49,6 +49,6 @@ def test_band_figure_skips_empty_bands():
     bands = [{"band": "8-10 of 10 agree", "n": 10, "accuracy": {"estimate": 0.9, "low": 0.8, "high": 1.0}},
              {"band": "4 or fewer", "n": 0, "accuracy": None}]
     fig = agreement_band_figure(bands)
-    assert list(fig.data[0].x) == ["8-10 of 10<br>agree<br>10 faces"] and np.allclose(fig.data[0].y, [90])
+    assert list(fig.data[0].x) == ["8-10 of<br>10 agree<br>10"] and np.allclose(fig.data[0].y, [90])
     assert fig.layout.xaxis.tickangle == 0  # short level lines, not a slanted one in a half-width column
     assert np.allclose(fig.data[0].error_y.array, [10]) and np.allclose(fig.data[0].error_y.arrayminus, [10])
