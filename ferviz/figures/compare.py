@@ -314,7 +314,9 @@ def paired_figure(paired: pd.DataFrame) -> go.Figure:
         hovertemplate="%{y}<br>%{x:+.2f} pp<br>McNemar p = %{customdata[0]:.3g} (n = %{customdata[1]})"
                       "<extra></extra>"))
     fig.add_vline(x=0, line_dash="dash", line_color="#555555")
-    fig.update_xaxes(title="accuracy difference A − B (percentage points), 95 % paired bootstrap interval")
-    fig.update_layout(height=140 + 40 * len(paired), margin={"t": 40, "l": 10, "r": 10, "b": 10},
-                      title="Paired comparisons on the same items (red: McNemar p < 0.05)")
+    # the axis keeps a short title: the model names on the left leave it little width; the words go above
+    fig.update_xaxes(title="A − B (points)")
+    fig.update_layout(height=160 + 40 * len(paired), margin={"t": 60, "l": 10, "r": 10, "b": 10},
+                      title="Paired comparisons on the same items (red: McNemar p < 0.05)<br><sup>accuracy "
+                            "difference A − B in percentage points, with its 95 % paired bootstrap interval</sup>")
     return fig

@@ -52,7 +52,8 @@ def fit_titles(fig: go.Figure, width_px: float) -> go.Figure:
     A title of several lines is therefore anchored to the top of the figure instead, and the top margin
     (and the figure's height, so the plot keeps its size) grows to hold it. A horizontal colour bar is as
     long as its share (``len``) of the plot, the width less the side margins (Plotly's 80 px each when
-    unset); its lines go below it, where Plotly makes room by itself. Returns ``fig``.
+    unset); its lines go below it, where Plotly makes room by itself. The horizontal axes' titles are broken
+    to their share of the plot, the bottom margin (and the height) growing by the lines added. Returns ``fig``.
     """
     title = fig.layout.title.text
     if title:
@@ -74,6 +75,19 @@ def fit_titles(fig: go.Figure, width_px: float) -> go.Figure:
         bar = getattr(trace, "colorbar", None)
         if bar is not None and bar.orientation == "h" and bar.title.text:  # as long as the plot at most
             bar.title.text = wrap_text(bar.title.text, (bar.len or 1.0) * plot_px, SMALL_CHAR_PX)
+    added = 0  # lines added to the titles of horizontal axes, which sit in the bottom margin
+    for name in [key for key in fig.layout if key.startswith("xaxis")]:
+        axis = fig.layout[name]
+        text = axis.title.text
+        if text:
+            share = (axis.domain[1] - axis.domain[0]) if axis.domain else 1.0
+            axis.title.text = wrap_text(text, share * plot_px, SMALL_CHAR_PX)
+            added = max(added, axis.title.text.count("<br>") - str(text).count("<br>"))
+    if added:
+        bottom = fig.layout.margin.b if fig.layout.margin.b is not None else 80
+        fig.update_layout(margin={"b": bottom + SMALL_LINE_PX * added})
+        if fig.layout.height is not None:
+            fig.update_layout(height=fig.layout.height + SMALL_LINE_PX * added)
     return fig
 
 

@@ -57,3 +57,24 @@ def test_figures_side_by_side_get_the_same_top_margin_and_keep_their_plot_height
     assert [f.layout.height for f in (two, one, unset)] == [400, 400, 380]
     alone = go.Figure(layout={"height": 300, "margin": {"t": 40}})
     assert level_tops([alone])[0].layout.height == 300
+
+
+def test_a_long_axis_title_breaks_to_its_share_of_the_plot_and_the_bottom_margin_grows():
+    from plotly.subplots import make_subplots
+
+    fig = go.Figure(layout={"height": 320, "margin": {"l": 10, "r": 10, "b": 10},
+                            "xaxis": {"title": {"text": "accuracy difference A − B (percentage points), 95 % paired "
+                                                        "bootstrap interval"}}})
+    fit_titles(fig, 530)  # a 510-px plot: 85 characters of a 14-px axis title, the title has 79
+    assert "<br>" not in fig.layout.xaxis.title.text and fig.layout.margin.b == 10
+    fit_titles(fig, 257)  # 237 px: 39 characters a line
+    assert fig.layout.xaxis.title.text == ("accuracy difference A − B (percentage<br>points), 95 % paired "
+                                           "bootstrap interval")  # 37 and 39 characters
+    assert (fig.layout.margin.b, fig.layout.height) == (10 + 17, 320 + 17)
+    two = make_subplots(rows=1, cols=2)  # each axis has about half of the plot
+    two.update_layout(margin={"l": 10, "r": 10, "b": 10})
+    two.update_xaxes(title_text="fraction of pixels changed")  # 26 characters = 156 px
+    fit_titles(two, 530)
+    assert two.layout.xaxis.title.text == "fraction of pixels changed"
+    fit_titles(two, 257)  # about 107 px an axis: 17 characters
+    assert two.layout.xaxis2.title.text == "fraction of<br>pixels changed"
