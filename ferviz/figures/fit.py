@@ -3,8 +3,9 @@
 Plotly cuts a title that is wider than its figure instead of wrapping it: in a 1024-pixel window (a classroom
 projector) four maps side by side are about 120 pixels wide each, and "Integrated Gradients" lost its last
 letters. :func:`fit_titles` breaks the title and the horizontal colour bars' titles into lines for the
-narrowest width a figure is drawn at (:func:`column_px`), and makes room for the lines it adds. The widths
-are measured in Chromium on the app's pages (Streamlit's theme: 16-px bold titles, 14-px colour-bar titles).
+narrowest width a figure is drawn at (:func:`column_px`), and makes room for the lines it adds. The main
+area's width was measured in Chromium; the character widths are upper bounds of those measured on the app's
+own titles there (Streamlit's theme), so that a line fitted with them fits.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import plotly.graph_objects as go
 #: Width of a page's main area in a 1024-pixel window with the sidebar open, in CSS pixels.
 NARROW_MAIN_PX = 530.0
 COLUMN_GAP_PX = 16.0  # between two Streamlit columns
-TITLE_CHAR_PX = 8.6  # mean advance of a character of a 16-px bold figure title
-SMALL_CHAR_PX = 6.0  # ... of a <sup> line of a title, and of a 14-px colour-bar title
+TITLE_CHAR_PX = 8.6  # per character of a 16-px bold title, at most (HOG's titles measured 6.1-7.6)
+SMALL_CHAR_PX = 6.0  # ... of a <sup> line, and of a 14-px colour-bar or axis title (measured 5.7)
 TITLE_LINE_PX = 21.0  # height of a line of a figure title (measured: 4 lines, 2 of them <sup>, are 76 px)
 SMALL_LINE_PX = 17.0  # ... of a <sup> line
 TITLE_PAD_PX = 10.0  # above a multi-line title, and between it and the plot
